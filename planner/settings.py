@@ -1,0 +1,23 @@
+"""Package-wide constants. Scenario-level defaults live in :mod:`planner.scenario`."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: Attribution required on every map and export built on OpenStreetMap data (ODbL).
+OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
+
+#: Projected CRS used for metric work in Beijing (UTM zone 50N). Other regions get their
+#: UTM zone from :func:`planner.network.graph.metric_crs_for`.
+BEIJING_METRIC_CRS = "EPSG:32650"
+
+#: Seed used wherever randomness enters (clustering, sampling) so runs are reproducible.
+RANDOM_SEED = 20281231
+
+#: Network timeouts in seconds for downloads (Overpass); an offline machine fails fast.
+DOWNLOAD_TIMEOUT_S = 30
+
+
+def data_dir() -> Path:
+    """Root for relative data paths in scenarios: ``$PLANNER_DATA_DIR`` or ``data/raw``."""
+    return Path(os.environ.get("PLANNER_DATA_DIR", "data/raw"))
