@@ -1,0 +1,37 @@
+# Two commands do all set-up on a fresh machine:
+#   make demo   — runs the Yizhuang demo scenario (outputs under output/yizhuang/)
+#   make test   — runs the test suite
+# Both create/refresh the local virtual environment .venv themselves.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-10)
+# Shared OSM-derived data lives beside the project; scenarios read it through PLANNER_DATA_DIR.
+export PLANNER_DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),$(abspath data/raw))
+
+.PHONY: demo test setup browser bench clean-cache
+
+demo: setup
+	$(BIN)/planner run scenarios/yizhuang.toml
+
+test: setup browser
+	$(BIN)/python -m pytest
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[test,bench]"
+	rm -f $(VENV)/.installed-* && touch $@
+
+# Headless Chromium renders maps for the browser tests and PNG export (Debian package; needs root).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+	  || echo "chromium could not be installed: browser tests and PNG export will be skipped"
+
+bench: setup
+	@for b in routing isochrones orlib siting demo; do $(BIN)/python benchmarks/run.py $$b; done
+
+clean-cache:
+	rm -rf data/processed/network-*

@@ -1,0 +1,144 @@
+"""``planner`` command line: the same public functions the notebooks call.
+
+Errors print one line (``error: …``) and exit non-zero; ``--debug`` shows the traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from planner.errors import PlannerError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="planner", description="Yizhuang supply-circle and station-siting planner")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="run everything a scenario asks for")
+    r.add_argument("scenario")
+    r.add_argument("--quiet", action="store_true", help="no progress output (for scripts)")
+    r.add_argument("--refresh-network", action="store_true", help="rebuild the cached network")
+    r.add_argument("--only", choices=["coverage", "siting"], help="run one part only")
+    r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+
+    m = sub.add_parser("matrix", help="travel-time matrix between two point lists")
+    m.add_argument("scenario")
+    m.add_argument("--origins", required=True, help="CSV/XLSX/GPKG of points (id, lon, lat)")
+    m.add_argument("--destinations", required=True)
+    m.add_argument("--profile", default="offpeak")
+    m.add_argument("--direction", choices=["from", "to"], default="from",
+                   help="'from': origin → destination; 'to': destination → origin")
+    m.add_argument("--cutoff-min", type=float, default=None)
+    m.add_argument("--coord-system", default="wgs84", choices=["wgs84", "gcj02", "bd09"])
+    m.add_argument("--out", required=True, help="long-format CSV: origin_id, destination_id, minutes")
+    m.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+
+    n = sub.add_parser("network", help="export the routable network (GeoPackage) and its QA report")
+    n.add_argument("scenario")
+    n.add_argument("--out", required=True)
+    n.add_argument("--refresh-network", action="store_true")
+    n.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+
+    f = sub.add_parser("fetch", help="download and cache the scenario's OSM data (needs internet)")
+    f.add_argument("scenario")
+    f.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+
+    c = sub.add_parser("compare", help="compare two candidate site lists, or two run output folders")
+    c.add_argument("scenario")
+    c.add_argument("a")
+    c.add_argument("b")
+    c.add_argument("--out", default=None, help="output folder (default: <scenario output>/compare)")
+    c.add_argument("--within-m", type=float, default=50.0, help="sites this close count as the same site")
+    c.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    return p
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except PlannerError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted: previous outputs are unchanged", file=sys.stderr)
+        return 130
+    except Exception as exc:  # an unexpected failure: still one line unless --debug
+        if args.debug:
+            raise
+        print(f"internal error: {type(exc).__name__}: {' '.join(str(exc).split())[:300]} "
+              "(run again with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+def _dispatch(args) -> int:
+    from planner.scenario import load_scenario
+
+    sc = load_scenario(args.scenario)
+    if args.command == "run":
+        from planner import pipeline
+
+        pipeline.run(sc, quiet=args.quiet, refresh_network=args.refresh_network, only=args.only)
+        return 0
+    if args.command == "matrix":
+        return _matrix(sc, args)
+    if args.command == "network":
+        from planner import outputs, pipeline
+        from planner.network.graph import export_network
+
+        net = pipeline.load_network(sc, refresh=args.refresh_network)
+        out = Path(args.out)
+        export_network(net, out)
+        outputs.write_json(outputs.clean_for_json(net.report), out.with_suffix(".qa.json"))
+        print(f"{out}: {net.n_nodes} nodes, {len(net.edges)} edges; QA report {out.with_suffix('.qa.json')}")
+        return 0
+    if args.command == "fetch":
+        from planner.network import osm
+
+        if sc.network.source != "osm":
+            raise PlannerError("this scenario reads a local road layer (network.source = 'layer'); nothing to fetch")
+        path = osm.fetch(place=sc.network.place, bbox=sc.network.bbox,
+                         polygon=str(sc.resolve(sc.network.polygon)) if sc.network.polygon else None,
+                         cache_dir=sc.resolve(sc.network.raw_dir))
+        print(f"cached: {path}")
+        return 0
+    if args.command == "compare":
+        from planner import compare
+
+        out = compare.compare_cli(sc, args.a, args.b, out=args.out, within_m=args.within_m)
+        print(f"comparison: {out}")
+        return 0
+    raise PlannerError(f"unknown command {args.command}")
+
+
+def _matrix(sc, args) -> int:
+    import numpy as np
+    import pandas as pd
+
+    from planner import outputs, pipeline, sites
+    from planner.routing import snap, travel_times
+
+    net = pipeline.load_network(sc)
+    a = sites.read_sites(args.origins, kind="point", coord_system=args.coord_system)
+    b = sites.read_sites(args.destinations, kind="point", coord_system=args.coord_system)
+    a_nodes, _ = snap(net, a.lon, a.lat, sc.network.max_snap_m, ids=a.site_id.to_numpy())
+    b_nodes, _ = snap(net, b.lon, b.lat, sc.network.max_snap_m, ids=b.site_id.to_numpy())
+    cutoff = args.cutoff_min * 60 if args.cutoff_min else None
+    t = travel_times(net, a_nodes, b_nodes, profile=args.profile, direction=args.direction, cutoff_s=cutoff) / 60.0
+    df = pd.DataFrame({
+        "origin_id": np.repeat(a.site_id.to_numpy(), len(b)),
+        "destination_id": np.tile(b.site_id.to_numpy(), len(a)),
+        "minutes": t.ravel(),
+    })
+    outputs.write_csv(df, Path(args.out))
+    print(f"{args.out}: {len(a)} × {len(b)} ({args.profile}, direction {args.direction}); "
+          f"{int(np.isinf(t).sum())} unreachable (inf)")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,266 @@
+"""The 30-minute supply circle (30分钟紧密高效配套圈): supplier coverage audit.
+
+Coverage is decided on network travel times from each supplier **to** the plant it serves
+(Dijkstra on the reversed graph, one run per plant and profile); isochrone polygons are only for
+drawing. For every supplier × plant × profile we report minutes, slack to the threshold and
+covered yes/no; per plant the covered share by count and by weight; the suppliers lost at peak;
+and the sensitivity of coverage to a uniform speed scale.
+
+Speed sensitivity needs no re-routing: scaling every edge speed by ``s`` scales every travel time
+by ``1/s`` and leaves shortest paths unchanged, so a supplier stays covered at scale ``s`` exactly
+when ``minutes / s <= threshold``. Each plant's circle therefore breaks below the scale
+``max(minutes) / threshold`` over its suppliers (``> 1`` = already broken at free flow).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from planner.routing import snap, travel_times
+
+
+@dataclass
+class CoverageResult:
+    """Tables of a supplier coverage audit (see :func:`supplier_coverage`)."""
+
+    supplier_times: pd.DataFrame
+    plant_summary: pd.DataFrame
+    lost_at_peak: pd.DataFrame
+    sensitivity: pd.DataFrame
+    breaking_scale: pd.DataFrame
+    isochrones: gpd.GeoDataFrame | None = None
+    fit_area: gpd.GeoDataFrame | None = None
+    warnings: list[str] = field(default_factory=list)
+    threshold_min: float = 30.0
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {
+            "supplier_times": self.supplier_times,
+            "plant_summary": self.plant_summary,
+            "lost_at_peak": self.lost_at_peak,
+            "sensitivity": self.sensitivity,
+            "breaking_scale": self.breaking_scale,
+        }
+
+
+def served_pairs(suppliers: pd.DataFrame, plant_ids) -> pd.DataFrame:
+    """Long table (supplier position, plant position, serves) of every supplier × plant pair.
+
+    A supplier with an empty ``plants`` tuple is taken to serve every plant. Plant ids a
+    supplier names that are not in the plant list are returned in ``unknown`` for a warning.
+    """
+    plant_ids = [str(p) for p in plant_ids]
+    pos = {p: i for i, p in enumerate(plant_ids)}
+    n_s, n_p = len(suppliers), len(plant_ids)
+    serves = np.zeros((n_s, n_p), bool)
+    plants_col = suppliers["plants"] if "plants" in suppliers else pd.Series([()] * n_s)
+    unknown = set()
+    for i, ps in enumerate(plants_col):  # one short tuple per supplier: cheap
+        ps = tuple(ps) if isinstance(ps, (tuple, list)) else ()
+        if not ps:
+            serves[i, :] = True
+            continue
+        for p in ps:
+            j = pos.get(str(p))
+            if j is None:
+                unknown.add(str(p))
+            else:
+                serves[i, j] = True
+    return serves, sorted(unknown)
+
+
+def supplier_coverage(
+    net,
+    plants: pd.DataFrame,
+    suppliers: pd.DataFrame,
+    profiles=("offpeak", "peak", "truck"),
+    threshold_min: float = 30.0,
+    speed_scales=(0.6, 0.7, 0.8, 0.9, 1.0),
+    max_snap_m: float | None = 500.0,
+    peak_profile: str = "peak",
+    base_profile: str = "offpeak",
+) -> CoverageResult:
+    """Audit which suppliers lie within ``threshold_min`` of the plants they serve.
+
+    Parameters
+    ----------
+    net : RoadNetwork
+    plants : DataFrame
+        ``site_id``, ``name``, ``lon``, ``lat`` (WGS-84).
+    suppliers : DataFrame
+        ``site_id``, ``name``, ``lon``, ``lat``, ``weight``, ``plants`` (tuple of plant ids; empty =
+        serves all plants).
+    profiles : sequence of str
+    threshold_min : float
+    speed_scales : sequence of float
+        Uniform speed factors for the sensitivity table.
+    max_snap_m : float
+        Points farther from the network are refused (SnapError naming them).
+
+    Returns
+    -------
+    CoverageResult
+    """
+    warnings: list[str] = []
+    plant_ids = plants["site_id"].astype(str).to_numpy()
+    sup_ids = suppliers["site_id"].astype(str).to_numpy()
+    p_nodes, _ = snap(net, plants["lon"], plants["lat"], max_snap_m, ids=plant_ids)
+    s_nodes, s_snap = snap(net, suppliers["lon"], suppliers["lat"], max_snap_m, ids=sup_ids)
+    serves, unknown = served_pairs(suppliers, plant_ids)
+    if unknown:
+        warnings.append(f"suppliers name plant id(s) not in the plant list: {', '.join(unknown[:10])}")
+    weight = suppliers["weight"].to_numpy(float) if "weight" in suppliers else np.ones(len(suppliers))
+
+    frames = []
+    for prof in profiles:
+        # times from every supplier TO each plant: Dijkstra from the plant on the reversed graph
+        minutes = travel_times(net, p_nodes, s_nodes, profile=prof, direction="to").T / 60.0
+        frames.append(
+            pd.DataFrame(
+                {
+                    "supplier_id": np.repeat(sup_ids, len(plant_ids)),
+                    "plant_id": np.tile(plant_ids, len(sup_ids)),
+                    "profile": prof,
+                    "minutes": minutes.ravel(),
+                    "slack_minutes": (threshold_min - minutes).ravel(),
+                    "covered": (minutes <= threshold_min).ravel(),
+                    "snap_m": np.repeat(s_snap, len(plant_ids)),
+                    "serves": serves.ravel(),
+                    "weight": np.repeat(weight, len(plant_ids)),
+                }
+            )
+        )
+    times = pd.concat(frames, ignore_index=True)
+    unreachable = times[times.serves & ~np.isfinite(times.minutes)]
+    if len(unreachable):
+        pairs = unreachable[["supplier_id", "plant_id", "profile"]].drop_duplicates().head(5)
+        shown = "; ".join(f"{r.supplier_id}→{r.plant_id} ({r.profile})" for r in pairs.itertuples())
+        warnings.append(f"{len(unreachable)} supplier→plant trip(s) cannot reach the plant on the network, e.g. {shown}")
+
+    served = times[times.serves]
+    summary = _plant_summary(served, plant_ids, profiles, threshold_min)
+    lost = _lost_at_peak(served, base_profile, peak_profile) if {base_profile, peak_profile} <= set(profiles) else \
+        pd.DataFrame(columns=["supplier_id", "plant_id", f"minutes_{base_profile}", f"minutes_{peak_profile}"])
+    if len(lost):
+        summary = summary.merge(
+            lost.groupby("plant_id").size().rename("lost_at_peak").reset_index().assign(profile=peak_profile),
+            on=["plant_id", "profile"], how="left",
+        )
+        summary["lost_at_peak"] = summary["lost_at_peak"].fillna(0).astype(int)
+    else:
+        summary["lost_at_peak"] = 0
+    sens, breaking = _sensitivity(served, plant_ids, profiles, threshold_min, speed_scales)
+    times = times.drop(columns="weight")
+    return CoverageResult(times, summary, lost, sens, breaking, warnings=warnings, threshold_min=threshold_min)
+
+
+def _plant_summary(served, plant_ids, profiles, threshold_min):
+    g = served.assign(wcov=served.weight * served.covered).groupby(["plant_id", "profile"], sort=False)
+    agg = g.agg(suppliers_total=("supplier_id", "size"), suppliers_covered=("covered", "sum"),
+                weight_total=("weight", "sum"), weight_covered=("wcov", "sum"),
+                median_minutes=("minutes", "median"), max_minutes=("minutes", "max")).reset_index()
+    grid = pd.MultiIndex.from_product([plant_ids, list(profiles)], names=["plant_id", "profile"]).to_frame(index=False)
+    out = grid.merge(agg, on=["plant_id", "profile"], how="left")
+    out[["suppliers_total", "suppliers_covered"]] = out[["suppliers_total", "suppliers_covered"]].fillna(0).astype(int)
+    out[["weight_total", "weight_covered"]] = out[["weight_total", "weight_covered"]].fillna(0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["share_covered"] = out.suppliers_covered / out.suppliers_total
+        out["weighted_share_covered"] = out.weight_covered / out.weight_total
+    out.insert(2, "threshold_min", float(threshold_min))
+    cols = ["plant_id", "profile", "threshold_min", "suppliers_total", "suppliers_covered", "share_covered",
+            "weighted_share_covered", "median_minutes", "max_minutes"]
+    return out[cols]
+
+
+def _lost_at_peak(served, base, peak):
+    a = served[served.profile == base].set_index(["supplier_id", "plant_id"])
+    b = served[served.profile == peak].set_index(["supplier_id", "plant_id"])
+    both = a[["minutes", "covered"]].join(b[["minutes", "covered"]], lsuffix="_a", rsuffix="_b")
+    lost = both[both.covered_a & ~both.covered_b]
+    return pd.DataFrame({
+        "supplier_id": lost.index.get_level_values(0),
+        "plant_id": lost.index.get_level_values(1),
+        f"minutes_{base}": lost.minutes_a.to_numpy(),
+        f"minutes_{peak}": lost.minutes_b.to_numpy(),
+    })
+
+
+def _sensitivity(served, plant_ids, profiles, threshold_min, scales):
+    rows = []
+    scales = sorted(float(s) for s in scales)
+    for (plant, prof), g in served.groupby(["plant_id", "profile"], sort=False):
+        m = g.minutes.to_numpy(float)
+        w = g.weight.to_numpy(float)
+        for s in scales:
+            cov = m / s <= threshold_min
+            rows.append((plant, prof, s, int(cov.sum()), len(m), cov.mean() if len(m) else np.nan,
+                         (w * cov).sum() / w.sum() if w.sum() > 0 else np.nan))
+    sens = pd.DataFrame(rows, columns=["plant_id", "profile", "speed_scale", "suppliers_covered",
+                                       "suppliers_total", "share_covered", "weighted_share_covered"])
+    brk = (
+        served.groupby(["plant_id", "profile"], sort=False)
+        .minutes.max()
+        .div(threshold_min)
+        .rename("breaking_speed_scale")
+        .reset_index()
+    )
+    brk["holds_at_free_flow"] = brk.breaking_speed_scale <= 1.0
+    return sens, brk
+
+
+# ------------------------------------------------------------------------ isochrones & fit area
+def plant_isochrones(net, plants, profiles, bands_min, buffer_m=60.0, smooth_m=None, max_snap_m=500.0):
+    """Isochrone polygons (EPSG:4326) per plant × profile × band, suppliers driving **to** the plant.
+
+    Returns a GeoDataFrame ``plant_id, profile, minutes, geometry`` (+ ``smoothed`` flag).
+    """
+    from planner import isochrones as iso
+
+    plant_ids = plants["site_id"].astype(str).to_numpy()
+    p_nodes, _ = snap(net, plants["lon"], plants["lat"], max_snap_m, ids=plant_ids)
+    bands_s = np.asarray(bands_min, float) * 60.0
+    geoms = net.metric_geometry()
+    u, v = net.edges.u.to_numpy(), net.edges.v.to_numpy()
+    out = []
+    for prof in profiles:
+        node_t = travel_times(net, p_nodes, None, profile=prof, direction="to", cutoff_s=bands_s.max())
+        g = iso.isochrones_for_sources(u, v, geoms, net.times(prof), node_t, bands_s, direction="to",
+                                       source_ids=plant_ids, buffer_m=buffer_m, smooth_m=smooth_m)
+        g = g.rename(columns={"source_id": "plant_id"})
+        g["profile"] = prof
+        out.append(g)
+    res = pd.concat(out, ignore_index=True)
+    res = gpd.GeoDataFrame(res, geometry="geometry", crs=net.metric_crs).to_crs(4326)
+    return res[["plant_id", "profile", "minutes", "geometry"]]
+
+
+def fit_area(net, plants, profile, threshold_min, buffer_m=60.0, land=None, max_snap_m=500.0):
+    """Where new suppliers fit: the network area within ``threshold_min`` of **every** plant.
+
+    A point lies within the threshold of every plant exactly when its *largest* time to a plant
+    does, so the area is the isochrone of the node-wise maximum of the per-plant times.
+
+    Returns a GeoDataFrame (EPSG:4326) with one row ``scope="all_plants"`` and, when ``land``
+    polygons are given, the land area (ha) inside it.
+    """
+    from planner import isochrones as iso
+
+    plant_ids = plants["site_id"].astype(str).to_numpy()
+    p_nodes, _ = snap(net, plants["lon"], plants["lat"], max_snap_m, ids=plant_ids)
+    t = travel_times(net, p_nodes, None, profile=profile, direction="to", cutoff_s=threshold_min * 60.0)
+    worst = t.max(axis=0)
+    g = iso.isochrones_for_sources(net.edges.u.to_numpy(), net.edges.v.to_numpy(), net.metric_geometry(),
+                                   net.times(profile), worst[None, :], [threshold_min * 60.0], direction="to",
+                                   source_ids=["all_plants"], buffer_m=buffer_m)
+    g = gpd.GeoDataFrame({"scope": ["all_plants"], "profile": [profile], "minutes": [threshold_min]},
+                         geometry=list(g.geometry), crs=net.metric_crs)
+    g["nodes_within"] = int(np.isfinite(worst).sum())
+    g["area_ha"] = g.geometry.area / 1e4
+    if land is not None and len(land):
+        land_m = land.to_crs(net.metric_crs)
+        inside = land_m.geometry.intersection(g.geometry.iloc[0])
+        g["land_ha"] = float(inside.area.sum() / 1e4)
+    return g.to_crs(4326)

@@ -1,0 +1,262 @@
+"""User-visible words of the maps and exported tables, in English and Chinese.
+
+Every label, legend title and table header the planner shows comes from :data:`LABELS`
+through :func:`label`, so a map or a spreadsheet is either all English or all Chinese.
+:func:`column_headers` renames the columns of a result table for export.
+
+Examples
+--------
+>>> label("hydrogen_station", "zh")
+'加氢站'
+>>> label("h2", "en")  # technology codes are keys too
+'Hydrogen station'
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from planner.errors import PlannerError
+
+__all__ = ["LANGUAGES", "LABELS", "COLUMN_KEYS", "check_language", "label", "profile_label",
+           "technology_label", "column_headers"]
+
+#: Supported languages.
+LANGUAGES: tuple[str, ...] = ("en", "zh")
+
+#: key -> (English, Chinese).
+LABELS: dict[str, tuple[str, str]] = {
+    # things on the map
+    "supplier": ("Supplier", "供应商"),
+    "suppliers": ("Suppliers", "供应商"),
+    "plant": ("Plant", "工厂"),
+    "plants": ("Plants", "工厂"),
+    "site": ("Site", "站点"),
+    "sites": ("Sites", "站点"),
+    "site_id": ("Site ID", "站点编号"),
+    "supplier_id": ("Supplier ID", "供应商编号"),
+    "plant_id": ("Plant ID", "工厂编号"),
+    "demand_id": ("Demand ID", "需求点编号"),
+    "name": ("Name", "名称"),
+    "demand": ("Demand", "需求"),
+    "demand_point": ("Demand point", "需求点"),
+    "weight": ("Weight", "权重"),
+    "roads": ("Road network", "道路网络"),
+    "isochrones": ("Travel-time bands", "等时圈"),
+    "service_areas": ("Service areas", "服务范围"),
+    # travel time / coverage
+    "minutes": ("Minutes", "分钟"),
+    "min": ("min", "分钟"),
+    "travel_time": ("Travel time", "行程时间"),
+    "best_time": ("Best travel time", "最短行程时间"),
+    "slack": ("Slack", "余量"),
+    "slack_minutes": ("Slack (min)", "余量（分钟）"),
+    "threshold": ("Threshold", "时间阈值"),
+    "covered": ("Covered", "已覆盖"),
+    "uncovered": ("Uncovered", "未覆盖"),
+    "unreachable": ("unreachable", "不可达"),
+    "no_data": ("No travel time", "无行程时间"),
+    "snap_m": ("Snap distance (m)", "吸附距离（米）"),
+    "within": ("within", "以内"),
+    "late": ("late", "超时"),
+    "profile": ("Profile", "时段/车型"),
+    "peak": ("Peak", "高峰"),
+    "offpeak": ("Off-peak", "平峰"),
+    "truck": ("Truck", "货车"),
+    "car": ("Car", "小汽车"),
+    "night": ("Night", "夜间"),
+    "per_plant": ("Per plant", "各工厂"),
+    "uncovered_for": ("Uncovered for", "未覆盖的工厂数"),
+    "coverage_title": ("30-minute supplier coverage", "供应商30分钟覆盖"),
+    "slack_legend": ("Slack to threshold (min)", "距阈值余量（分钟）"),
+    # siting
+    "technology": ("Technology", "类型"),
+    "h2": ("Hydrogen station", "加氢站"),
+    "hydrogen_station": ("Hydrogen station", "加氢站"),
+    "hpc": ("High-power charging", "大功率充电站"),
+    "high_power_charging": ("High-power charging", "大功率充电站"),
+    "pv_storage": ("PV-storage-charging", "光储充一体站"),
+    "pv_storage_charging": ("PV-storage-charging", "光储充一体站"),
+    "selected": ("Selected sites", "选址结果"),
+    "capex": ("CAPEX", "投资"),
+    "demand_served": ("Demand served", "服务需求量"),
+    "share": ("Share", "占比"),
+    "served": ("Served", "已服务"),
+    "unserved": ("Unserved", "未服务"),
+    "lon": ("Longitude", "经度"),
+    "lat": ("Latitude", "纬度"),
+    "siting_title": ("Station siting", "场站选址"),
+    # comparison
+    "status": ("Status", "状态"),
+    "added": ("Added", "新增"),
+    "removed": ("Removed", "移除"),
+    "kept": ("Kept", "保留"),
+    "compare_title": ("Scenario comparison", "方案对比"),
+    # generic
+    "legend": ("Legend", "图例"),
+    "yes": ("yes", "是"),
+    "no": ("no", "否"),
+    "basemap_osm": ("OpenStreetMap", "OpenStreetMap"),
+    "basemap_amap": ("AMap (Gaode)", "高德地图"),
+    "basemap_tianditu": ("Tianditu", "天地图"),
+    "basemap_tianditu_labels": ("Tianditu labels", "天地图注记"),
+    "fullscreen": ("Full screen", "全屏"),
+    "exit_fullscreen": ("Exit full screen", "退出全屏"),
+    "count": ("Count", "数量"),
+    "objective": ("Objective", "目标值"),
+    "category": ("Category", "类别"),
+    "tier": ("Tier", "层级"),
+    "plants_served": ("Plants served", "服务工厂"),
+    "minutes_band": ("Band (min)", "时间带（分钟）"),
+}
+
+#: Result-table column -> label key used by :func:`column_headers`.
+COLUMN_KEYS: dict[str, str] = {
+    "site_id": "site_id",
+    "supplier_id": "supplier_id",
+    "plant_id": "plant_id",
+    "demand_id": "demand_id",
+    "name": "name",
+    "profile": "profile",
+    "minutes": "minutes",
+    "best_minutes": "best_time",
+    "slack_minutes": "slack_minutes",
+    "covered": "covered",
+    "snap_m": "snap_m",
+    "weight": "weight",
+    "technology": "technology",
+    "lon": "lon",
+    "lat": "lat",
+    "capex": "capex",
+    "demand_served": "demand_served",
+    "share": "share",
+    "served": "served",
+    "status": "status",
+    "category": "category",
+    "tier": "tier",
+    "plants": "plants_served",
+}
+
+_PROFILE_ALIASES = {
+    "offpeak": "offpeak",
+    "off_peak": "offpeak",
+    "off-peak": "offpeak",
+    "peak": "peak",
+    "truck": "truck",
+    "hgv": "truck",
+    "car": "car",
+    "night": "night",
+}
+
+_TECH_ALIASES = {
+    "h2": "h2",
+    "hydrogen": "h2",
+    "hpc": "hpc",
+    "pv_storage": "pv_storage",
+    "pv-storage": "pv_storage",
+    "pvstorage": "pv_storage",
+}
+
+
+def check_language(language: str) -> str:
+    """Return ``language`` if it is supported, else raise :class:`PlannerError`.
+
+    Parameters
+    ----------
+    language : str
+        ``"en"`` or ``"zh"``.
+    """
+    if language not in LANGUAGES:
+        raise PlannerError(f"language must be one of {', '.join(LANGUAGES)}, got {language!r}")
+    return language
+
+
+def label(key: str, language: str = "en") -> str:
+    """Return the text of label ``key`` in ``language``.
+
+    Parameters
+    ----------
+    key : str
+        A key of :data:`LABELS` (e.g. ``"supplier"``, ``"h2"``, ``"offpeak"``).
+    language : {"en", "zh"}
+        Output language.
+
+    Returns
+    -------
+    str
+        Plain text (not HTML-escaped: escape it before putting it into HTML).
+
+    Raises
+    ------
+    PlannerError
+        When ``language`` is not supported.
+    KeyError
+        When ``key`` is unknown (a programming error).
+    """
+    check_language(language)
+    en, zh = LABELS[key]
+    return zh if language == "zh" else en
+
+
+def profile_label(profile, language: str = "en") -> str:
+    """Label of a travel-time profile name; unknown profiles are returned as given."""
+    key = _PROFILE_ALIASES.get(str(profile).strip().lower())
+    return label(key, language) if key else str(profile)
+
+
+def technology_label(technology, language: str = "en") -> str:
+    """Label of a technology code (``h2``, ``hpc``, ``pv_storage``); unknown codes as given."""
+    key = _TECH_ALIASES.get(str(technology).strip().lower())
+    return label(key, language) if key else str(technology)
+
+
+def _translate_value(column: str, value, language: str):
+    if isinstance(value, (bool, np.bool_)):
+        return label("yes" if value else "no", language)
+    if column == "technology":
+        return technology_label(value, language)
+    if column == "profile":
+        return profile_label(value, language)
+    if column == "status" and str(value) in ("added", "removed", "kept"):
+        return label(str(value), language)
+    if column in ("minutes", "best_minutes") and isinstance(value, float) and math.isinf(value):
+        return label("unreachable", language)
+    return value
+
+
+def column_headers(df: pd.DataFrame, language: str = "en", translate_values: bool = False) -> pd.DataFrame:
+    """Return a copy of result table ``df`` with human-readable column headers.
+
+    Known columns (see :data:`COLUMN_KEYS`) are renamed to their label in ``language``;
+    other columns keep their name. A GeoDataFrame's geometry column is dropped (exports are
+    tables).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A result table (supplier times, selected sites, comparison status...).
+    language : {"en", "zh"}
+        Header language.
+    translate_values : bool, default False
+        Also translate cell values: booleans to yes/no (是/否), technology codes, profile
+        names, comparison statuses, and infinite minutes to "unreachable" (不可达).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A new frame; ``df`` is not modified.
+    """
+    check_language(language)
+    out = pd.DataFrame(df).copy()
+    geom = getattr(df, "_geometry_column_name", None)
+    if geom is not None and geom in out.columns:
+        out = pd.DataFrame(out.drop(columns=[geom]))
+    if translate_values:
+        for col in out.columns:
+            if col in ("technology", "profile", "status", "minutes", "best_minutes") or \
+                    out[col].dtype == bool:
+                out[col] = [_translate_value(col, v, language) for v in out[col]]
+    mapping = {c: label(COLUMN_KEYS[c], language) for c in out.columns if c in COLUMN_KEYS}
+    return out.rename(columns=mapping)

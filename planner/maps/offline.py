@@ -1,0 +1,323 @@
+"""Saving maps: self-contained (air-gapped) HTML and PNG export with headless Chromium.
+
+Offline HTML
+------------
+folium writes ``<script src="https://cdn...">`` / ``<link href="https://cdn...">`` tags for
+Leaflet, its CSS and every plugin a map uses (full screen, measure, DualMap's Leaflet.Sync...).
+:func:`save_map` with ``offline=True`` replaces each of them by the file's text, taken from
+the PyPI package ``folium-offline`` (module ``offlinefolium``), which ships the exact files
+behind the URLs folium emits (its images already inlined as ``data:`` URIs). Install the
+release matching folium, e.g. ``pip install folium==0.20.0 folium-offline==0.20.0.2``. A URL
+that cannot be embedded raises :class:`PlannerError` instead of writing a file that silently
+needs the Internet. The Font Awesome / Glyphicons / awesome-markers assets (~0.9 MB) that
+folium always links are left out when nothing on the map uses them.
+
+Tile basemaps still need the tile server when the file is opened: for air-gapped use draw
+maps with ``basemap="none"`` and the road network as background.
+
+PNG export
+----------
+:func:`export_png` renders an HTML file with headless Chromium (Debian:
+``apt-get install -y chromium``; Chinese labels need a CJK font such as
+``fonts-wqy-microhei`` or ``fonts-noto-cjk``). ``$PLANNER_CHROMIUM`` overrides the binary.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from planner.errors import PlannerError
+
+__all__ = ["save_map", "to_html", "embed_assets", "external_references", "export_png",
+           "find_chromium", "CHROMIUM_FLAGS"]
+
+#: Flags used for every headless Chromium run (plus ``--user-data-dir=<tmpdir>``).
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-sync",
+    "--disable-extensions",
+    "--hide-scrollbars",
+    "--mute-audio",
+    "--force-device-scale-factor=1",
+)
+
+_SCRIPT_SRC = re.compile(
+    r"""<script\b[^>]*?\bsrc\s*=\s*["']?((?:https?:)?//[^"'\s>]+)["']?[^>]*>\s*</script\s*>""",
+    re.IGNORECASE,
+)
+_LINK_HREF = re.compile(
+    r"""<link\b[^>]*?\bhref\s*=\s*["']?((?:https?:)?//[^"'\s>]+)["']?[^>]*?/?>""",
+    re.IGNORECASE,
+)
+_ANY_EXTERNAL = (
+    re.compile(r"""<script\b[^>]*\bsrc\s*=\s*["']?(?:https?:)?//[^"'\s>]+""", re.I),
+    re.compile(r"""<link\b[^>]*\bhref\s*=\s*["']?(?:https?:)?//[^"'\s>]+""", re.I),
+    re.compile(r"""@import\s+(?:url\()?\s*["']?(?:https?:)?//[^"'\s)]+""", re.I),
+    re.compile(r"""url\(\s*["']?(?:https?:)?//[^"'\s)]+""", re.I),
+)
+_SOURCE_MAP = re.compile(r"(/[/*]\s*[#@]\s*sourceMappingURL=[^\s*]+(\s*\*/)?)")
+
+# folium's always-linked icon-font assets, dropped offline when the map does not use them
+_ICON_ASSETS = ("Leaflet.awesome-markers", "leaflet.awesome.rotate", "fontawesome-free",
+                "bootstrap-glyphicons")
+_ICON_USE = re.compile(r"AwesomeMarkers|glyphicon|[\"'\s]fa-[a-z]|[\"'\s]fa[srb]?\s", re.I)
+
+
+@functools.lru_cache(maxsize=1)
+def _asset_table() -> dict:
+    try:
+        from offlinefolium.elements import _res  # URL -> file text
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise PlannerError(
+            "offline maps need the PyPI package folium-offline matching folium "
+            "(pip install folium-offline==0.20.0.2), or save with offline=False"
+        ) from None
+    return dict(_res)
+
+
+def _asset_text(url: str) -> str:
+    table = _asset_table()
+    key = "https:" + url if url.startswith("//") else url
+    text = table.get(key)
+    if text is None and key.startswith("http:"):
+        text = table.get("https:" + key[5:])
+    if text is None:
+        import folium
+
+        raise PlannerError(
+            f"cannot embed {url} for offline use: folium-offline has no copy of it (folium "
+            f"{folium.__version__}); install the folium-offline release matching folium, "
+            "remove the plugin, or save with offline=False"
+        )
+    return text
+
+
+def _inline_script(text: str) -> str:
+    text = _SOURCE_MAP.sub("", text)
+    text = re.sub(r"</(script)", r"<\\/\1", text, flags=re.I).replace("<!--", "<\\!--")
+    return f"<script>{text}</script>"
+
+
+def _inline_style(text: str) -> str:
+    text = _SOURCE_MAP.sub("", text)
+    text = re.sub(r"</(style)", r"<\\/\1", text, flags=re.I)
+    return f"<style>{text}</style>"
+
+
+def external_references(html: str) -> list[str]:
+    """Every ``http(s)://`` script/stylesheet/CSS-import/``url()`` reference left in ``html``.
+
+    Tile URLs inside the map script and ordinary ``<a href>`` links are not references that
+    load a resource at open time and are not reported.
+    """
+    found = []
+    for rx in _ANY_EXTERNAL:
+        found.extend(m.group(0) for m in rx.finditer(html))
+    return found
+
+
+def embed_assets(html: str) -> str:
+    """Replace external script/stylesheet tags of ``html`` by the inlined files.
+
+    Raises
+    ------
+    PlannerError
+        When a referenced asset is not available, or references remain afterwards.
+    """
+    head_end = html.find("</head>")
+    body = html[head_end:] if head_end >= 0 else html
+    uses_icons = bool(_ICON_USE.search(body))
+
+    def drop(url: str) -> bool:
+        return not uses_icons and any(k in url for k in _ICON_ASSETS)
+
+    def script(match):
+        url = match.group(1)
+        return "" if drop(url) else _inline_script(_asset_text(url))
+
+    def link(match):
+        tag, url = match.group(0), match.group(1)
+        if not re.search(r"""rel\s*=\s*["']?stylesheet""", tag, re.I):
+            return tag  # e.g. an icon link: reported below if it loads from the web
+        return "" if drop(url) else _inline_style(_asset_text(url))
+
+    # functions as replacements: the inlined text is never read as a regex template
+    out = _SCRIPT_SRC.sub(script, html)
+    out = _LINK_HREF.sub(link, out)
+    left = external_references(out)
+    if left:
+        raise PlannerError(
+            "the map still references web resources after embedding: "
+            + ", ".join(sorted(set(left)))[:500]
+        )
+    return out
+
+
+def to_html(m, offline: bool = True) -> str:
+    """Render a folium map (``Map``, ``DualMap``, ``Figure``...) to an HTML string."""
+    root = m.get_root()
+    html = root.render()
+    return embed_assets(html) if offline else html
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def save_map(m, path, offline: bool = True) -> Path:
+    """Write map ``m`` to ``path`` as HTML, atomically.
+
+    The file is written to a temporary file in the same directory and moved over ``path``
+    with :func:`os.replace`, so a reader never sees half a file and a failure leaves any
+    previous file untouched.
+
+    Parameters
+    ----------
+    m : folium.Map or folium.plugins.DualMap
+        The map (anything with ``get_root()``).
+    path : str or Path
+        Output ``.html`` path; missing parent directories are created.
+    offline : bool, default True
+        Embed Leaflet, its CSS and every plugin asset so the file opens without network
+        (no ``http(s)`` script or stylesheet reference remains). Tiles still need the tile
+        server: use ``basemap="none"`` with roads for fully air-gapped maps.
+
+    Returns
+    -------
+    pathlib.Path
+        The written path.
+
+    Raises
+    ------
+    PlannerError
+        When an asset cannot be embedded (see :func:`embed_assets`).
+    """
+    path = Path(path)
+    html = to_html(m, offline=offline)
+    _atomic_write_bytes(path, html.encode("utf-8"))
+    return path
+
+
+def find_chromium(chromium=None) -> str:
+    """Path of the headless Chromium binary.
+
+    Order: the ``chromium`` argument, ``$PLANNER_CHROMIUM``, then ``chromium``,
+    ``chromium-browser``, ``google-chrome`` on ``PATH``, then ``/usr/bin/chromium``.
+
+    Raises
+    ------
+    PlannerError
+        When none is found, naming the Debian package to install.
+    """
+    candidates = [chromium, os.environ.get("PLANNER_CHROMIUM")]
+    candidates += [shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")]
+    candidates.append("/usr/bin/chromium")
+    for c in candidates:
+        if c and os.path.isfile(c) and os.access(c, os.X_OK):
+            return str(c)
+    if chromium:
+        raise PlannerError(f"Chromium binary {chromium!r} not found or not executable")
+    raise PlannerError(
+        "headless Chromium is needed for PNG export but was not found: install it "
+        "(Debian/Ubuntu: apt-get install -y chromium) or set PLANNER_CHROMIUM to its path"
+    )
+
+
+def export_png(html_path, png_path, width: int = 1400, height: int = 900, *,
+               chromium: str | None = None, wait_ms: int = 8000,
+               timeout_s: float = 120.0) -> Path:
+    """Render an HTML map to a PNG screenshot with headless Chromium.
+
+    Parameters
+    ----------
+    html_path : str or Path
+        The map file (e.g. written by :func:`save_map`).
+    png_path : str or Path
+        Output PNG; written atomically (temp file + :func:`os.replace`).
+    width, height : int
+        Viewport size in pixels.
+    chromium : str, optional
+        Browser binary (default: see :func:`find_chromium`).
+    wait_ms : int
+        Virtual-time budget given to the page before the shot, so scripts run, vectors
+        draw and (when reachable) tiles load.
+    timeout_s : float
+        Wall-clock limit of the browser run.
+
+    Returns
+    -------
+    pathlib.Path
+        The PNG path.
+
+    Raises
+    ------
+    PlannerError
+        Chromium missing, the HTML file missing, a failed or timed-out run.
+    """
+    html_path = Path(html_path)
+    png_path = Path(png_path)
+    if not html_path.is_file():
+        raise PlannerError(f"{html_path}: no such HTML file to export")
+    if int(width) < 50 or int(height) < 50:
+        raise PlannerError("PNG width and height must be at least 50 pixels")
+    binary = find_chromium(chromium)
+    png_path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="planner-chromium-") as profile:
+        fd, tmp = tempfile.mkstemp(prefix=f".{png_path.name}.", suffix=".png",
+                                   dir=png_path.parent)
+        os.close(fd)
+        os.unlink(tmp)  # Chromium creates it
+        cmd = [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
+               f"--window-size={int(width)},{int(height)}",
+               f"--virtual-time-budget={int(wait_ms)}",
+               f"--screenshot={tmp}", html_path.resolve().as_uri()]
+        try:
+            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  stdin=subprocess.DEVNULL, timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            _silent_unlink(tmp)
+            raise PlannerError(f"Chromium did not finish the PNG export within {timeout_s:g} s "
+                               f"({html_path})") from None
+        except OSError as exc:
+            _silent_unlink(tmp)
+            raise PlannerError(f"could not run Chromium ({binary}): {exc}") from None
+        if proc.returncode != 0 or not os.path.isfile(tmp) or os.path.getsize(tmp) == 0:
+            _silent_unlink(tmp)
+            tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
+            raise PlannerError(f"Chromium failed to export {html_path} to PNG "
+                               f"(exit {proc.returncode}): {' | '.join(tail)}")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, png_path)
+    return png_path
+
+
+def _silent_unlink(path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

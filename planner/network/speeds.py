@@ -1,0 +1,260 @@
+"""Road speeds and travel-time profiles.
+
+A *profile* turns the raw edge table into one travel time per edge, in seconds:
+
+1. base speed: the tagged ``maxspeed_kmh`` × ``maxspeed_factor`` where tagged, otherwise the
+   per-class default of the profile, otherwise the profile's ``fallback_kmh``;
+2. × a per-class speed factor (e.g. peak congestion), × the scenario-wide ``speed_scale`` (used by
+   the sensitivity sweep);
+3. closures: edges whose ``hgv`` tag forbids heavy goods vehicles (truck profiles), and edges inside
+   a time-windowed restriction polygon (e.g. Beijing truck bans) are closed (``inf``) or slowed.
+
+Sources of the defaults (rows of ``shared/reference/parameters.md``):
+
+* ``CAR_SPEEDS_KMH`` — OSRM car profile (``profiles/car.lua``, conf. H) for motorway…residential,
+  cross-checked against CJJ 37 design speeds (urban expressway 60–100, arterial 40–60,
+  secondary 30–50, branch 20–40 km/h). Links take OSRM's link speeds.
+* ``maxspeed_factor`` 0.8 — OSRM car profile ``speed_reduction`` 0.8 on tagged maxspeed.
+* ``TRUCK_SPEEDS_KMH`` — openrouteservice driving-hgv way-type speeds (conf. H).
+* ``fallback_kmh`` 30 for roads with no class — the legal limit on urban roads without a centre
+  line (Road Traffic Safety Law Implementation Regulations, Art. 45, conf. M-L); most of the
+  shared SE-Beijing layer has no class, so this is a deliberate, conservative choice.
+* ``PEAK_FACTORS`` — **a guess anchored on measured figures**: Beijing's 2020 commuting-peak
+  congestion delay index was 2.063 city-wide (Baidu report, conf. M), i.e. peak speed ≈ 0.48 ×
+  free flow on average; Yizhuang lies outside the 5th Ring, where the 2020 peak traffic index was
+  3.31 ("light congestion", BTI 2021, conf. M), so we use milder factors (0.55–0.8). No Beijing
+  speed table by road class was found (parameters.md marks it NOT FOUND).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from planner.errors import ScenarioError
+
+#: Free-flow car speeds by OSM highway class, km/h (OSRM car.lua; see module docstring).
+CAR_SPEEDS_KMH: dict[str, float] = {
+    "motorway": 90.0,
+    "trunk": 85.0,
+    "primary": 65.0,
+    "secondary": 55.0,
+    "tertiary": 40.0,
+    "unclassified": 25.0,
+    "residential": 25.0,
+    "living_street": 10.0,
+    "service": 15.0,
+    "motorway_link": 45.0,
+    "trunk_link": 40.0,
+    "primary_link": 30.0,
+    "secondary_link": 25.0,
+    "tertiary_link": 20.0,
+    "connector": 20.0,  # synthetic ramps added by network repair
+}
+
+#: Heavy-goods-vehicle speeds by class, km/h (openrouteservice driving-hgv).
+TRUCK_SPEEDS_KMH: dict[str, float] = {
+    "motorway": 85.0,
+    "trunk": 60.0,
+    "primary": 60.0,
+    "secondary": 60.0,
+    "tertiary": 50.0,
+    "unclassified": 30.0,
+    "residential": 30.0,
+    "living_street": 10.0,
+    "service": 20.0,
+    "motorway_link": 40.0,
+    "trunk_link": 35.0,
+    "primary_link": 30.0,
+    "secondary_link": 25.0,
+    "tertiary_link": 20.0,
+    "connector": 20.0,
+}
+
+#: Peak-hour speed factors by class (a guess; see module docstring).
+PEAK_FACTORS: dict[str, float] = {
+    "motorway": 0.55,
+    "trunk": 0.55,
+    "primary": 0.6,
+    "secondary": 0.65,
+    "tertiary": 0.7,
+    "unclassified": 0.8,
+    "residential": 0.8,
+    "default": 0.65,
+}
+
+#: hgv tag values that close a road to trucks.
+HGV_CLOSED = frozenset({"no", "private", "agricultural", "forestry", "delivery_no"})
+
+
+@dataclass
+class Restriction:
+    """A time-windowed restriction area, e.g. a Beijing truck ban.
+
+    Parameters
+    ----------
+    name : str
+        Shown in reports.
+    polygon : shapely geometry (EPSG:4326)
+        Edges intersecting it are affected.
+    hours : tuple of (start, end)
+        Hours of day (0–24) the restriction applies; ``end < start`` wraps past midnight.
+    action : str
+        ``"close"`` (travel time ``inf``) or ``"slow"``.
+    factor : float
+        Speed factor for ``"slow"``.
+    """
+
+    name: str
+    polygon: object
+    hours: tuple[float, float] = (0.0, 24.0)
+    action: str = "close"
+    factor: float = 1.0
+
+    def active_at(self, hour: float) -> bool:
+        start, end = self.hours
+        if start <= end:
+            return start <= hour < end
+        return hour >= start or hour < end
+
+
+@dataclass
+class Profile:
+    """One way of driving the network (car off-peak, car peak, truck...).
+
+    Parameters
+    ----------
+    name : str
+        Profile name used in column names (``travel_time_s_<name>``) and outputs.
+    speeds_kmh : dict
+        Default speed per road class, km/h, for untagged edges.
+    fallback_kmh : float
+        Speed of edges whose class is unknown.
+    factors : dict
+        Multiplicative speed factor per class; key ``"default"`` for classes not listed.
+    maxspeed_factor : float
+        Share of a tagged ``maxspeed`` driven in free flow.
+    use_maxspeed : bool
+        Use tagged ``maxspeed`` where present.
+    vehicle : str
+        ``"car"`` or ``"truck"``; trucks honour ``hgv`` tags.
+    departure_hour : float
+        Hour of day used to decide which restrictions apply.
+    restrictions : list of Restriction
+        Time-windowed closures or slow-downs.
+    """
+
+    name: str
+    speeds_kmh: dict[str, float] = field(default_factory=lambda: dict(CAR_SPEEDS_KMH))
+    fallback_kmh: float = 30.0
+    factors: dict[str, float] = field(default_factory=dict)
+    maxspeed_factor: float = 0.8
+    use_maxspeed: bool = True
+    vehicle: str = "car"
+    departure_hour: float = 10.0
+    restrictions: list[Restriction] = field(default_factory=list)
+
+
+def default_profiles(truck_restrictions: list[Restriction] | None = None) -> dict[str, Profile]:
+    """The three standard profiles: ``offpeak``, ``peak`` and ``truck``."""
+    return {
+        "offpeak": Profile("offpeak"),
+        "peak": Profile("peak", factors=dict(PEAK_FACTORS), departure_hour=8.0),
+        "truck": Profile(
+            "truck",
+            speeds_kmh=dict(TRUCK_SPEEDS_KMH),
+            vehicle="truck",
+            restrictions=list(truck_restrictions or []),
+        ),
+    }
+
+
+def edge_speeds_kmh(edges: pd.DataFrame, profile: Profile, speed_scale: float = 1.0) -> np.ndarray:
+    """Speed of every edge under ``profile``, km/h, before closures.
+
+    Parameters
+    ----------
+    edges : DataFrame
+        Needs ``road_class`` and ``maxspeed_kmh`` columns (may be missing/NaN).
+    profile : Profile
+    speed_scale : float
+        Extra factor applied to every edge (sensitivity analysis).
+
+    Returns
+    -------
+    numpy.ndarray of float
+    """
+    if speed_scale <= 0:
+        raise ScenarioError(f"speed scale must be positive, got {speed_scale}")
+    n = len(edges)
+    classes = _classes(edges)
+    class_speed = classes.map(profile.speeds_kmh).to_numpy(dtype=float, na_value=np.nan)
+    speed = np.where(np.isnan(class_speed), profile.fallback_kmh, class_speed)
+    if profile.use_maxspeed and "maxspeed_kmh" in edges:
+        tagged = pd.to_numeric(edges["maxspeed_kmh"], errors="coerce").to_numpy(dtype=float)
+        ok = np.isfinite(tagged) & (tagged > 0)
+        speed = np.where(ok, tagged * profile.maxspeed_factor, speed)
+        if profile.vehicle == "truck":
+            # a truck never drives faster than its class speed, whatever the car limit
+            cap = np.where(np.isnan(class_speed), profile.fallback_kmh, class_speed)
+            speed = np.where(ok, np.minimum(speed, cap), speed)
+    if profile.factors:
+        default = profile.factors.get("default", 1.0)
+        factor = classes.map(profile.factors).to_numpy(dtype=float, na_value=np.nan)
+        factor = np.where(np.isnan(factor), default, factor)
+        speed = speed * factor
+    return np.broadcast_to(speed * speed_scale, (n,)).astype(float)
+
+
+def edge_travel_times(
+    edges, profile: Profile, speed_scale: float = 1.0, restricted: dict[str, np.ndarray] | None = None
+) -> np.ndarray:
+    """Travel time of every edge in seconds under ``profile`` (``inf`` = closed).
+
+    Parameters
+    ----------
+    edges : GeoDataFrame
+        Raw or network edge table with ``length_m`` (and ``road_class``, ``maxspeed_kmh``, ``hgv``).
+    profile : Profile
+    speed_scale : float
+    restricted : dict, optional
+        ``{restriction name: bool mask of edges inside it}``; computed with
+        :func:`restriction_masks` when not given.
+    """
+    speed = edge_speeds_kmh(edges, profile, speed_scale)
+    length = edges["length_m"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore"):
+        seconds = length / (speed / 3.6)
+    if profile.vehicle == "truck" and "hgv" in edges:
+        hgv = edges["hgv"].astype("object").fillna("").astype(str).str.lower()
+        seconds = np.where(hgv.isin(HGV_CLOSED).to_numpy(), np.inf, seconds)
+    if profile.restrictions:
+        masks = restricted if restricted is not None else restriction_masks(edges, profile.restrictions)
+        for r in profile.restrictions:
+            if not r.active_at(profile.departure_hour):
+                continue
+            inside = masks[r.name]
+            if r.action == "close":
+                seconds = np.where(inside, np.inf, seconds)
+            else:
+                seconds = np.where(inside, seconds / r.factor, seconds)
+    return seconds
+
+
+def restriction_masks(edges, restrictions: list[Restriction]) -> dict[str, np.ndarray]:
+    """Which edges (EPSG:4326 geometry) intersect each restriction polygon."""
+    import shapely
+
+    geoms = np.asarray(edges.geometry.values)
+    out = {}
+    for r in restrictions:
+        shapely.prepare(r.polygon)
+        out[r.name] = shapely.intersects(r.polygon, geoms)
+    return out
+
+
+def _classes(edges) -> pd.Series:
+    if "road_class" not in edges:
+        return pd.Series([None] * len(edges), index=edges.index, dtype="object")
+    return edges["road_class"].astype("object").where(edges["road_class"].notna(), None)

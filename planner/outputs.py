@@ -1,0 +1,165 @@
+"""Writing results safely: atomic files, a staged output folder, the run manifest, exports.
+
+A run writes everything into a staging folder beside the output folder and swaps it into place
+only when every file is written, so an interrupted run (crash, Ctrl-C, ``kill``) leaves the
+previous outputs intact. Single files are written to a temporary name in the same folder and
+moved into place with :func:`os.replace` (atomic on POSIX).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from planner.errors import PlannerError
+from planner.settings import OSM_ATTRIBUTION
+
+
+def safe_join(root: Path, relative: str | os.PathLike) -> Path:
+    """``root / relative``, refusing anything that would land outside ``root``."""
+    root = Path(root).resolve()
+    rel = Path(relative)
+    if rel.is_absolute():
+        raise PlannerError(f"output path '{relative}' must be relative to the output folder")
+    target = (root / rel).resolve()
+    if target != root and root not in target.parents:
+        raise PlannerError(f"output path '{relative}' escapes the output folder")
+    return target
+
+
+@contextmanager
+def atomic_path(path: Path, suffix: str | None = None):
+    """Yield a temporary path in ``path``'s folder; move it to ``path`` when the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix or path.suffix)
+    os.close(fd)
+    tmp = Path(tmp)
+    tmp.unlink()  # writers (GDAL) want to create the file themselves
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_csv(df: pd.DataFrame, path: Path) -> Path:
+    """CSV (UTF-8 with BOM so Excel shows Chinese correctly), written atomically."""
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False, encoding="utf-8-sig", float_format="%.6f")
+    return Path(path)
+
+
+def write_json(obj, path: Path) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default, allow_nan=False),
+                       encoding="utf-8")
+    return Path(path)
+
+
+def write_gpkg(layers: dict, path: Path) -> Path:
+    """GeoPackage with one layer per result (QGIS-ready), written atomically."""
+    with atomic_path(path) as tmp:
+        for name, gdf in layers.items():
+            if gdf is None or len(gdf) == 0:
+                continue
+            gdf.to_file(tmp, layer=name, driver="GPKG")
+        if not tmp.exists():
+            raise PlannerError(f"nothing to write to {path}")
+    return Path(path)
+
+
+def write_excel(tables: dict, path: Path) -> Path:
+    """One workbook, one sheet per table (sheet names ≤ 31 chars), with the attribution sheet."""
+    with atomic_path(path) as tmp:
+        with pd.ExcelWriter(tmp, engine="openpyxl") as xl:
+            for name, df in tables.items():
+                frame = pd.DataFrame(df.drop(columns="geometry", errors="ignore"))
+                frame.to_excel(xl, sheet_name=str(name)[:31], index=False)
+            pd.DataFrame({"source": [OSM_ATTRIBUTION]}).to_excel(xl, sheet_name="attribution", index=False)
+    return Path(path)
+
+
+@contextmanager
+def staged_output(final_dir: Path):
+    """Yield a fresh staging folder; on success it replaces ``final_dir`` as one step.
+
+    On failure or interruption the staging folder is removed and ``final_dir`` is untouched.
+    """
+    final_dir = Path(final_dir).resolve()
+    final_dir.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(dir=final_dir.parent, prefix=f".{final_dir.name}.staging-"))
+    try:
+        yield stage
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    old = None
+    if final_dir.exists():
+        old = final_dir.with_name(f".{final_dir.name}.old-{os.getpid()}")
+        os.replace(final_dir, old)
+    os.replace(stage, final_dir)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def file_sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def package_versions() -> dict:
+    """Versions of the packages that shape the numbers."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in ("yizhuang-planner", "numpy", "scipy", "pandas", "geopandas", "shapely", "pyproj", "osmnx",
+                 "networkx", "folium", "scikit-learn", "highspy", "numba", "pydantic"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = None
+    import platform
+
+    out["python"] = platform.python_version()
+    return out
+
+
+def _json_default(o):
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        f = float(o)
+        return f if math.isfinite(f) else None
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    if isinstance(o, (set, tuple)):
+        return list(o)
+    return str(o)
+
+
+def clean_for_json(obj):
+    """Replace non-finite floats with None recursively (JSON has no inf/NaN)."""
+    if isinstance(obj, dict):
+        return {str(k): clean_for_json(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [clean_for_json(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if math.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj

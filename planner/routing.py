@@ -1,0 +1,206 @@
+"""Snapping and travel times on a :class:`~planner.network.graph.RoadNetwork`.
+
+The engine is a compiled (numba) Dijkstra with a binary heap and a time cutoff, run for many
+sources in parallel over the CSR arrays of the network. Matrices are computed in blocks of
+sources so memory stays bounded. Unreachable pairs are ``inf``.
+
+``direction="from"``: time from each source to the targets. ``direction="to"``: time from each
+target to the source (Dijkstra on the reversed graph) — e.g. a supplier driving *to* a plant.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+from scipy.spatial import cKDTree
+
+from planner.errors import PlannerError, SnapError
+
+#: Upper bound on the size of one block of the distance matrix (float64 cells).
+BLOCK_CELLS = 32_000_000  # 256 MB
+
+
+# ------------------------------------------------------------------------------- snapping
+def snap(net, lon, lat, max_snap_m: float | None = 500.0, ids=None):
+    """Snap WGS-84 points to their nearest network node.
+
+    Parameters
+    ----------
+    net : RoadNetwork
+    lon, lat : array-like
+        Degrees, WGS-84 (convert other systems first with :mod:`planner.coords`).
+    max_snap_m : float or None
+        Refuse points farther than this from any node (``None`` = no limit).
+    ids : array-like, optional
+        Point ids used in the error message.
+
+    Returns
+    -------
+    nodes : ndarray of int
+        Node positions.
+    snap_m : ndarray of float
+        Distance to the node, metres.
+
+    Raises
+    ------
+    SnapError
+        Listing the points beyond ``max_snap_m``.
+    """
+    from pyproj import Transformer
+
+    lon = np.atleast_1d(np.asarray(lon, dtype=float))
+    lat = np.atleast_1d(np.asarray(lat, dtype=float))
+    if lon.shape != lat.shape:
+        raise PlannerError("lon and lat must have the same length")
+    if not (np.isfinite(lon).all() and np.isfinite(lat).all()):
+        raise SnapError("cannot snap points with blank or non-numeric coordinates")
+    tr = Transformer.from_crs(4326, net.metric_crs, always_xy=True)
+    x, y = tr.transform(lon, lat)
+    dist, idx = _tree(net).query(np.column_stack([x, y]))
+    if max_snap_m is not None:
+        far = np.flatnonzero(dist > max_snap_m)
+        if len(far):
+            labels = np.asarray(ids)[far] if ids is not None else far
+            shown = ", ".join(f"{lab} ({dist[i]:.0f} m)" for lab, i in zip(labels[:10], far[:10]))
+            more = f" and {len(far) - 10} more" if len(far) > 10 else ""
+            raise SnapError(
+                f"{len(far)} point(s) lie farther than {max_snap_m:g} m from the road network: {shown}{more}"
+            )
+    return idx.astype(np.int64), dist
+
+
+def distance_to_network(net, lon, lat) -> np.ndarray:
+    """Distance (m) from WGS-84 points to the nearest network node; no limit."""
+    return snap(net, lon, lat, max_snap_m=None)[1]
+
+
+def _tree(net) -> cKDTree:
+    if "_kdtree" not in net._csr:
+        net._csr["_kdtree"] = cKDTree(np.column_stack([net.nodes.x.to_numpy(), net.nodes.y.to_numpy()]))
+    return net._csr["_kdtree"]
+
+
+# ---------------------------------------------------------------------------- travel times
+def travel_times(net, sources, targets=None, profile: str = "offpeak", direction: str = "from", cutoff_s=None):
+    """Shortest travel times between node sets.
+
+    Parameters
+    ----------
+    net : RoadNetwork
+    sources : array-like of int
+        Node positions.
+    targets : array-like of int, optional
+        Node positions; all nodes when omitted.
+    profile : str
+    direction : {"from", "to"}
+        ``"from"``: source → target. ``"to"``: target → source (reversed graph).
+    cutoff_s : float, optional
+        Times above the cutoff are reported as ``inf`` (and not searched).
+
+    Returns
+    -------
+    ndarray, shape (len(sources), len(targets) or n_nodes)
+        Seconds; ``inf`` where unreachable (or beyond the cutoff).
+    """
+    if direction not in ("from", "to"):
+        raise PlannerError(f"direction must be 'from' or 'to', got '{direction}'")
+    csr = net.csr(profile, reverse=(direction == "to"))
+    return csr_travel_times(csr, sources, targets, cutoff_s)
+
+
+def csr_travel_times(csr, sources, targets=None, cutoff_s=None) -> np.ndarray:
+    """:func:`travel_times` on a bare CSR matrix (weights = seconds)."""
+    n = csr.shape[0]
+    sources = np.atleast_1d(np.asarray(sources, dtype=np.int64))
+    if len(sources) and (sources.min() < 0 or sources.max() >= n):
+        raise PlannerError("source node position out of range")
+    if targets is not None:
+        targets = np.atleast_1d(np.asarray(targets, dtype=np.int64))
+        if len(targets) and (targets.min() < 0 or targets.max() >= n):
+            raise PlannerError("target node position out of range")
+    cutoff = np.inf if cutoff_s is None else float(cutoff_s)
+    indptr = csr.indptr.astype(np.int64)
+    indices = csr.indices.astype(np.int64)
+    weights = csr.data.astype(np.float64)
+    width = n if targets is None else len(targets)
+    out = np.empty((len(sources), width), dtype=np.float64)
+    block = max(1, min(len(sources), BLOCK_CELLS // max(n, 1)))
+    for start in range(0, len(sources), block):
+        chunk = sources[start:start + block]
+        if targets is None:  # write straight into the result
+            _dijkstra_many(indptr, indices, weights, chunk, cutoff, out[start:start + len(chunk)])
+            continue
+        dist = np.empty((len(chunk), n), dtype=np.float64)
+        _dijkstra_many(indptr, indices, weights, chunk, cutoff, dist)
+        out[start:start + len(chunk)] = dist[:, targets]
+    return out
+
+
+def reached(net, source: int, profile: str, direction: str = "from", cutoff_s=None) -> np.ndarray:
+    """Time of every node from (or to) one source; ``inf`` where not reached."""
+    return travel_times(net, [source], None, profile, direction, cutoff_s)[0]
+
+
+@njit(cache=True, nogil=True)
+def _dijkstra_one(indptr, indices, weights, source, cutoff, dist, heap_d, heap_v):
+    """Single-source Dijkstra with a lazy-deletion binary heap; fills ``dist`` in place."""
+    dist[:] = np.inf
+    dist[source] = 0.0
+    size = 1
+    heap_d[0] = 0.0
+    heap_v[0] = source
+    while size > 0:
+        d = heap_d[0]
+        u = heap_v[0]
+        # pop: move last to root and sift down
+        size -= 1
+        if size > 0:
+            ld = heap_d[size]
+            lv = heap_v[size]
+            i = 0
+            while True:
+                c = 2 * i + 1
+                if c >= size:
+                    break
+                if c + 1 < size and heap_d[c + 1] < heap_d[c]:
+                    c += 1
+                if heap_d[c] < ld:
+                    heap_d[i] = heap_d[c]
+                    heap_v[i] = heap_v[c]
+                    i = c
+                else:
+                    break
+            heap_d[i] = ld
+            heap_v[i] = lv
+        if d > dist[u]:
+            continue  # stale entry
+        for k in range(indptr[u], indptr[u + 1]):
+            w = indices[k]
+            nd = d + weights[k]
+            if nd < dist[w] and nd <= cutoff:
+                dist[w] = nd
+                # push and sift up
+                i = size
+                size += 1
+                while i > 0:
+                    p = (i - 1) >> 1
+                    if heap_d[p] > nd:
+                        heap_d[i] = heap_d[p]
+                        heap_v[i] = heap_v[p]
+                        i = p
+                    else:
+                        break
+                heap_d[i] = nd
+                heap_v[i] = w
+
+
+@njit(cache=True, parallel=True)
+def _dijkstra_many(indptr, indices, weights, sources, cutoff, out):
+    """Dijkstra from every source, split over threads; row ``i`` of ``out`` ← source ``i``."""
+    n_sources = len(sources)
+    m = len(indices)
+    n_chunks = min(n_sources, 64)
+    for c in prange(n_chunks):
+        heap_d = np.empty(m + 1, np.float64)
+        heap_v = np.empty(m + 1, np.int64)
+        for i in range(c, n_sources, n_chunks):
+            _dijkstra_one(indptr, indices, weights, sources[i], cutoff, out[i], heap_d, heap_v)

@@ -1,0 +1,293 @@
+"""Scenario files: one readable TOML file per planning scenario, validated on load.
+
+Paths inside a scenario are resolved against the scenario file's folder, except those starting
+with ``${PLANNER_DATA_DIR}``, which is replaced by that environment variable (default
+``data/raw``) — shared OSM-derived data is never copied into the project.
+
+Unknown keys and wrong types are errors that name the key, e.g.
+``scenarios/x.toml: coverage.threshold_min: Input should be a valid number``.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from planner.errors import ScenarioError
+
+DATA_VAR = "${PLANNER_DATA_DIR}"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class Columns(_Strict):
+    """Column mapping of a road layer (see :class:`planner.network.layer.ColumnMap`)."""
+
+    from_node: str | None = None
+    to_node: str | None = None
+    oneway: str | None = None
+    road_class: str | None = None
+    speed: str | None = None
+    name: str | None = None
+    hgv: str | None = None
+    length: str | None = None
+    directed: bool = False
+    flag_classes: dict[str, str] = Field(default_factory=dict)
+
+
+class Repair(_Strict):
+    enabled: bool = False
+    tolerance_m: float = Field(250.0, gt=0, le=5000)
+    #: layer + boolean column of extra nodes to give an entry and exit (cut-away ramps)
+    candidates_layer: str | None = None
+    candidates_column: str | None = None
+
+
+class Network(_Strict):
+    source: Literal["layer", "osm"] = "layer"
+    path: str | None = None
+    layer: str | None = None
+    place: str | None = None
+    bbox: tuple[float, float, float, float] | None = None  # west, south, east, north
+    polygon: str | None = None  # path to a polygon file
+    columns: Columns = Field(default_factory=Columns)
+    repair: Repair = Field(default_factory=Repair)
+    keep_largest: bool = True
+    max_snap_m: float = Field(500.0, gt=0)
+    metric_crs: str | None = None
+    cache_dir: str = "../data/processed"
+    raw_dir: str = "../data/raw"  # where OSM downloads are cached
+
+    @model_validator(mode="after")
+    def _source_needs(self):
+        if self.source == "layer" and not self.path:
+            raise ValueError("network.source = 'layer' needs network.path")
+        if self.source == "osm" and not (self.path or self.place or self.bbox or self.polygon):
+            raise ValueError("network.source = 'osm' needs one of path, place, bbox or polygon")
+        return self
+
+
+class Restriction(_Strict):
+    name: str
+    path: str  # polygon file (GeoJSON/GPKG), any CRS
+    hours: tuple[float, float] = (6.0, 23.0)
+    action: Literal["close", "slow"] = "close"
+    factor: float = Field(1.0, gt=0, le=1)
+    note: str = ""
+
+
+class ProfileSpec(_Strict):
+    vehicle: Literal["car", "truck"] = "car"
+    speeds_kmh: dict[str, float] = Field(default_factory=dict)  # overrides of the class defaults
+    fallback_kmh: float = Field(30.0, gt=0, le=150)
+    factors: dict[str, float] = Field(default_factory=dict)
+    maxspeed_factor: float = Field(0.8, gt=0, le=1.2)
+    use_maxspeed: bool = True
+    departure_hour: float = Field(10.0, ge=0, lt=24)
+    restrictions: list[str] = Field(default_factory=list)
+    label: str = ""
+
+
+class SitesFile(_Strict):
+    path: str
+    coord_system: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
+    id_column: str | None = None
+    name_column: str | None = None
+    lon_column: str | None = None
+    lat_column: str | None = None
+    weight_column: str | None = None
+    plants_column: str | None = None
+    sheet: str | None = None
+    layer: str | None = None
+    illustrative: bool = False
+
+
+class Sites(_Strict):
+    plants: SitesFile | None = None
+    suppliers: SitesFile | None = None
+
+
+class Coverage(_Strict):
+    enabled: bool = True
+    threshold_min: float = Field(30.0, gt=0, le=300)
+    bands_min: list[float] = Field(default_factory=lambda: [10.0, 20.0, 30.0])
+    profiles: list[str] = Field(default_factory=lambda: ["offpeak", "peak", "truck"])
+    speed_scales: list[float] = Field(default_factory=lambda: [0.6, 0.7, 0.8, 0.9, 1.0])
+    isochrone_profiles: list[str] = Field(default_factory=lambda: ["offpeak", "peak"])
+    buffer_m: float = Field(60.0, gt=0, le=1000)
+    smooth_m: float | None = Field(None, gt=0)
+    land: SitesFile | None = None  # optional polygons of industrial/available land
+
+    @field_validator("bands_min")
+    @classmethod
+    def _ascending(cls, v):
+        if not v or sorted(v) != list(v) or v[0] <= 0:
+            raise ValueError("bands_min must be positive and ascending, e.g. [10, 20, 30]")
+        return v
+
+
+class Technology(_Strict):
+    label: str = ""
+    capex_wan: float = Field(gt=0)  # 万元 per station
+    radius_min: float = Field(gt=0, le=180)
+    profile: str = "offpeak"
+    weight: float = Field(1.0, ge=0)
+    min_spacing_m: float = Field(0.0, ge=0)
+    target_share: float | None = Field(None, ge=0, le=1)
+    max_stations: int | None = Field(None, ge=0)
+    candidate_sources: list[str] = Field(default_factory=list)
+    demand: str = ""  # "freight" | "ev" | "pv"
+    note: str = ""
+
+
+class CandidateSource(_Strict):
+    path: str
+    layer: str | None = None
+    fclass: list[str] = Field(default_factory=list)  # Geofabrik fclass filter
+    kind: str = ""  # e.g. "parking", "fuel", "user"
+    coord_system: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
+    existing: bool = False  # existing stations: always open
+    competitor: bool = False  # competitors' stations: demand already served
+
+
+class DemandRule(_Strict):
+    path: str
+    layer: str | None = None
+    fclass_weights: dict[str, float] = Field(default_factory=dict)
+    default_weight: float = 0.0
+
+
+class Siting(_Strict):
+    enabled: bool = True
+    budget_wan: float = Field(gt=0)
+    time_limit_s: float = Field(60.0, gt=0)
+    mip_gap: float = Field(0.001, ge=0, lt=1)
+    technologies: dict[str, Technology]
+    candidates: dict[str, CandidateSource] = Field(default_factory=dict)
+    ev_demand: list[DemandRule] = Field(default_factory=list)
+    ev_clusters: int = Field(1500, gt=0)
+    ev_road_weight_per_km: float = Field(0.0, ge=0)  # traffic proxy: weight per km by class
+    pv_yield_kwh_per_m2: float = Field(200.0, gt=0)
+    pv_min_area_m2: float = Field(400.0, ge=0)
+    h2_safety_m: float = Field(50.0, ge=0)
+    h2_sensitive_fclass: list[str] = Field(default_factory=lambda: ["school", "hospital", "kindergarten"])
+    hpc_default_headroom_kva: float = Field(2000.0, ge=0)
+    decay: Literal["none", "linear", "exponential", "power"] = "none"
+
+
+class Maps(_Strict):
+    basemap: Literal["osm", "amap", "tianditu", "none"] = "osm"
+    offline: bool = True
+    png: bool = False
+    roads_base: bool = True
+
+
+class Meta(_Strict):
+    name: str
+    title: str = ""
+    language: Literal["zh", "en"] = "en"
+    output: str = "../output/{name}"
+    seed: int = 20281231
+    note: str = ""
+
+
+class Scenario(_Strict):
+    scenario: Meta
+    network: Network
+    profiles: dict[str, ProfileSpec] = Field(default_factory=dict)
+    restrictions: list[Restriction] = Field(default_factory=list)
+    sites: Sites = Field(default_factory=Sites)
+    coverage: Coverage = Field(default_factory=Coverage)
+    siting: Siting | None = None
+    maps: Maps = Field(default_factory=Maps)
+
+    #: folder of the scenario file (paths resolve against it); set by :func:`load_scenario`
+    base_dir: Path = Field(default=Path("."), exclude=True)
+    source_path: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _cross_checks(self):
+        known = set(self.profiles) or {"offpeak", "peak", "truck"}
+        names = {r.name for r in self.restrictions}
+        for pname, p in self.profiles.items():
+            for r in p.restrictions:
+                if r not in names:
+                    raise ValueError(f"profiles.{pname}.restrictions: unknown restriction '{r}'")
+        for p in self.coverage.profiles + self.coverage.isochrone_profiles:
+            if p not in known:
+                raise ValueError(f"coverage: unknown profile '{p}' (known: {', '.join(sorted(known))})")
+        if self.coverage.bands_min[-1] < self.coverage.threshold_min:
+            self.coverage.bands_min.append(self.coverage.threshold_min)
+        if self.siting:
+            for tname, t in self.siting.technologies.items():
+                if t.profile not in known:
+                    raise ValueError(f"siting.technologies.{tname}.profile: unknown profile '{t.profile}'")
+                for c in t.candidate_sources:
+                    if c not in self.siting.candidates:
+                        raise ValueError(f"siting.technologies.{tname}.candidate_sources: unknown source '{c}'")
+        return self
+
+    # ------------------------------------------------------------------ path helpers
+    def resolve(self, path: str | os.PathLike) -> Path:
+        """Absolute path for a scenario path (``${PLANNER_DATA_DIR}`` or scenario-relative)."""
+        s = str(path)
+        if s.startswith(DATA_VAR):
+            from planner.settings import data_dir
+
+            root = data_dir()
+            rest = s[len(DATA_VAR):].lstrip("/\\")
+            return (root / rest).resolve()
+        p = Path(s)
+        return p if p.is_absolute() else (self.base_dir / p).resolve()
+
+    @property
+    def output_dir(self) -> Path:
+        return self.resolve(self.scenario.output.format(name=self.scenario.name))
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.resolve(self.network.cache_dir)
+
+
+def load_scenario(path) -> Scenario:
+    """Read and validate a scenario TOML file.
+
+    Raises
+    ------
+    ScenarioError
+        Missing file, TOML syntax error (with line), unknown key, wrong type — naming the key.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ScenarioError("scenario file not found", path=path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"not valid TOML ({exc})", path=path) from None
+    except UnicodeDecodeError:
+        raise ScenarioError("not UTF-8 text", path=path) from None
+    return scenario_from_dict(data, base_dir=path.parent, source_path=path)
+
+
+def scenario_from_dict(data: dict, base_dir=".", source_path=None) -> Scenario:
+    """Validate a scenario given as a dict (e.g. built in a notebook)."""
+    try:
+        sc = Scenario.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        more = f" (+{len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
+        raise ScenarioError(f"{msg}{more}", path=source_path, key=key) from None
+    sc.base_dir = Path(base_dir).resolve()
+    sc.source_path = Path(source_path).resolve() if source_path else None
+    return sc

@@ -1,0 +1,229 @@
+"""Thin MILP layer over :mod:`highspy`: sparse model assembly and one solve call.
+
+Models add blocks of columns and rows; the constraint matrix is assembled once with
+:mod:`scipy.sparse` and handed to HiGHS through ``passModel`` (row-wise CSR), so no Python
+object is created per coefficient.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+import highspy
+
+__all__ = ["MilpModel", "MilpOutcome", "HIGHS_NAME", "DEFAULT_PRESOLVE"]
+
+_INF = highspy.kHighsInf
+
+def _highs_name() -> str:
+    try:
+        from importlib.metadata import version
+
+        return "highs " + version("highspy")
+    except Exception:  # pragma: no cover - metadata missing
+        return "highs"
+
+
+#: Solver label written into results.
+HIGHS_NAME = _highs_name()
+
+#: Presolve default. Measured on covering models (200 demand x 2,000 candidates): HiGHS'
+#: presolve dominates the run time of these easy, LP-tight models, while on p-median radius
+#: models it pays off; each model class picks its own default and the caller may override.
+DEFAULT_PRESOLVE = "off"
+
+
+@dataclass
+class MilpOutcome:
+    """What one HiGHS run produced (objective in the model's own sense)."""
+
+    status: str  # optimal | time_limit | infeasible | no_solution | error
+    x: np.ndarray | None
+    objective: float
+    bound: float
+    seconds: float
+    nodes: int = 0
+    raw_status: str = ""
+    info: dict = field(default_factory=dict)
+
+
+class MilpModel:
+    """Incrementally built mixed-integer linear model.
+
+    Parameters
+    ----------
+    sense : {"max", "min"}
+        Objective sense.
+    """
+
+    def __init__(self, sense: str):
+        if sense not in ("max", "min"):
+            raise ValueError(sense)
+        self.sense = sense
+        self.n_cols = 0
+        self.n_rows = 0
+        self._cost: list[np.ndarray] = []
+        self._lb: list[np.ndarray] = []
+        self._ub: list[np.ndarray] = []
+        self._int: list[np.ndarray] = []
+        self._r: list[np.ndarray] = []
+        self._c: list[np.ndarray] = []
+        self._v: list[np.ndarray] = []
+        self._rlo: list[np.ndarray] = []
+        self._rhi: list[np.ndarray] = []
+        self.offset = 0.0
+
+    # -- columns -------------------------------------------------------------------------
+    def add_vars(self, n: int, cost=0.0, lb=0.0, ub=1.0, integer: bool = False) -> np.ndarray:
+        """Add ``n`` columns; return their global indices."""
+        n = int(n)
+        idx = np.arange(self.n_cols, self.n_cols + n)
+        self._cost.append(np.broadcast_to(np.asarray(cost, float), (n,)).copy())
+        self._lb.append(np.broadcast_to(np.asarray(lb, float), (n,)).copy())
+        self._ub.append(np.broadcast_to(np.asarray(ub, float), (n,)).copy())
+        self._int.append(np.full(n, 1 if integer else 0, dtype=np.int32))
+        self.n_cols += n
+        return idx
+
+    def fix(self, cols, value) -> None:
+        """Fix columns (global indices) to ``value``."""
+        cols = np.asarray(cols, dtype=np.int64)
+        if cols.size == 0:
+            return
+        lb, ub = self._bounds_view()
+        lb[cols] = value
+        ub[cols] = value
+
+    def _bounds_view(self):
+        # consolidate the bound lists so that fix() can write into them
+        if len(self._lb) != 1:
+            self._lb = [np.concatenate(self._lb) if self._lb else np.zeros(0)]
+            self._ub = [np.concatenate(self._ub) if self._ub else np.zeros(0)]
+        return self._lb[0], self._ub[0]
+
+    # -- rows ----------------------------------------------------------------------------
+    def add_rows(self, rows, cols, vals, n_rows: int, lower=-np.inf, upper=np.inf) -> np.ndarray:
+        """Add ``n_rows`` rows given as COO triplets with row numbers local to the block."""
+        n_rows = int(n_rows)
+        rows = np.asarray(rows, dtype=np.int64)
+        self._r.append(rows + self.n_rows)
+        self._c.append(np.asarray(cols, dtype=np.int64))
+        self._v.append(np.broadcast_to(np.asarray(vals, float), rows.shape).copy())
+        self._rlo.append(np.broadcast_to(np.asarray(lower, float), (n_rows,)).copy())
+        self._rhi.append(np.broadcast_to(np.asarray(upper, float), (n_rows,)).copy())
+        idx = np.arange(self.n_rows, self.n_rows + n_rows)
+        self.n_rows += n_rows
+        return idx
+
+    def add_matrix_rows(self, A, cols, lower=-np.inf, upper=np.inf) -> np.ndarray:
+        """Add rows ``lower <= A @ v[cols] <= upper`` for a sparse block ``A``."""
+        A = sp.coo_matrix(A)
+        cols = np.asarray(cols, dtype=np.int64)
+        return self.add_rows(A.row, cols[A.col], A.data, A.shape[0], lower, upper)
+
+    # -- solve ---------------------------------------------------------------------------
+    def arrays(self):
+        cost = np.concatenate(self._cost) if self._cost else np.zeros(0)
+        lb, ub = self._bounds_view()
+        integ = np.concatenate(self._int) if self._int else np.zeros(0, np.int32)
+        if self._r:
+            r = np.concatenate(self._r)
+            c = np.concatenate(self._c)
+            v = np.concatenate(self._v)
+        else:
+            r = c = np.zeros(0, np.int64)
+            v = np.zeros(0)
+        A = sp.csr_matrix((v, (r, c)), shape=(self.n_rows, self.n_cols))
+        A.sum_duplicates()
+        A.eliminate_zeros()
+        rlo = np.concatenate(self._rlo) if self._rlo else np.zeros(0)
+        rhi = np.concatenate(self._rhi) if self._rhi else np.zeros(0)
+        return cost, lb.copy(), ub.copy(), integ, A, rlo, rhi
+
+    def solve(self, time_limit: float = 60.0, mip_gap: float = 1e-4, presolve: str | bool = "off",
+              start: np.ndarray | None = None, relax: bool = False, verbose: bool = False,
+              objective_integral: bool | None = None) -> MilpOutcome:
+        """Solve with HiGHS.
+
+        Parameters
+        ----------
+        time_limit : float
+            Seconds (wall) for HiGHS.
+        mip_gap : float
+            Relative MIP gap at which HiGHS stops.
+        presolve : {"on", "off", "choose"} or bool
+        start : (cols, values), optional
+            Values of (some of) the integer columns of a feasible solution, used as MIP start;
+            HiGHS completes the continuous part by an LP.
+        relax : bool
+            Solve the LP relaxation instead (``bound`` = LP optimum).
+        objective_integral : bool, optional
+            Declare the objective integer-valued so that an absolute gap below one proves
+            optimality; detected from the cost vector when ``None``.
+        """
+        t0 = time.perf_counter()
+        cost, lb, ub, integ, A, rlo, rhi = self.arrays()
+        if relax:
+            integ = np.zeros_like(integ)
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", bool(verbose))
+        h.setOptionValue("time_limit", float(max(time_limit, 0.01)))
+        if isinstance(presolve, bool):
+            presolve = "on" if presolve else "off"
+        h.setOptionValue("presolve", str(presolve))
+        h.setOptionValue("mip_rel_gap", float(mip_gap))
+        h.setOptionValue("threads", 1)
+        if objective_integral is None:
+            objective_integral = bool(np.all(cost[integ == 0] == 0) and np.all(cost == np.round(cost)))
+        if objective_integral and not relax:
+            h.setOptionValue("mip_abs_gap", 1.0 - 1e-6)
+        sense = highspy.ObjSense.kMaximize if self.sense == "max" else highspy.ObjSense.kMinimize
+        lb = np.where(np.isinf(lb), -_INF, lb)
+        ub = np.where(np.isinf(ub), _INF, ub)
+        rlo = np.where(np.isinf(rlo), -_INF, rlo)
+        rhi = np.where(np.isinf(rhi), _INF, rhi)
+        has_int = bool(np.any(integ))
+        args = (
+            self.n_cols, self.n_rows, int(A.nnz), 2, int(sense), float(self.offset),
+            cost, lb, ub, rlo, rhi,
+            A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float),
+        )
+        st = h.passModel(*args, integ.astype(np.int32)) if has_int else h.passModel(*args)
+        if st == highspy.HighsStatus.kError:
+            return MilpOutcome("error", None, np.nan, np.nan, time.perf_counter() - t0,
+                               raw_status="passModel error")
+        if start is not None and has_int:
+            cols, vals = start
+            cols = np.asarray(cols, dtype=np.int32)
+            h.setSolution(int(cols.size), cols, np.asarray(vals, dtype=float))
+        h.run()
+        ms = h.getModelStatus()
+        info = h.getInfo()
+        raw = h.modelStatusToString(ms)
+        has_x = info.primal_solution_status == 2  # kSolutionStatusFeasible
+        x = np.asarray(h.getSolution().col_value, float) if has_x else None
+        obj = float(info.objective_function_value) if has_x else np.nan
+        if has_int:
+            bound = float(info.mip_dual_bound)
+            nodes = int(info.mip_node_count)
+        else:
+            bound = obj
+            nodes = 0
+        M = highspy.HighsModelStatus
+        if ms == M.kOptimal:
+            status = "optimal"
+            if not has_int:
+                bound = obj
+        elif ms in (M.kInfeasible, M.kUnboundedOrInfeasible):
+            status = "infeasible"
+        elif ms in (M.kTimeLimit, M.kIterationLimit, M.kSolutionLimit, M.kInterrupt,
+                    M.kObjectiveBound, M.kObjectiveTarget, M.kUnknown):
+            status = "time_limit" if has_x else "no_solution"
+        else:
+            status = "error"
+        if not np.isfinite(bound) or abs(bound) >= _INF:
+            bound = np.nan
+        return MilpOutcome(status, x, obj, bound, time.perf_counter() - t0, nodes, raw)
