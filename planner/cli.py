@@ -123,8 +123,8 @@ def _matrix(sc, args) -> int:
     from planner.routing import snap, travel_times
 
     net = pipeline.load_network(sc)
-    a = sites.read_sites(args.origins, kind="point", coord_system=args.coord_system)
-    b = sites.read_sites(args.destinations, kind="point", coord_system=args.coord_system)
+    a = sites.read_sites(args.origins, kind="candidate", coord_system=args.coord_system)
+    b = sites.read_sites(args.destinations, kind="candidate", coord_system=args.coord_system)
     a_nodes, _ = snap(net, a.lon, a.lat, sc.network.max_snap_m, ids=a.site_id.to_numpy())
     b_nodes, _ = snap(net, b.lon, b.lat, sc.network.max_snap_m, ids=b.site_id.to_numpy())
     cutoff = args.cutoff_min * 60 if args.cutoff_min else None

@@ -9,7 +9,8 @@ and the sensitivity of coverage to a uniform speed scale.
 Speed sensitivity needs no re-routing: scaling every edge speed by ``s`` scales every travel time
 by ``1/s`` and leaves shortest paths unchanged, so a supplier stays covered at scale ``s`` exactly
 when ``minutes / s <= threshold``. Each plant's circle therefore breaks below the scale
-``max(minutes) / threshold`` over its suppliers (``> 1`` = already broken at free flow).
+``max(minutes) / threshold`` over its suppliers (``> 1`` = already broken at free flow); the
+scale that keeps 90 % (80 %) of them covered is the 90 % (80 %) quantile of minutes / threshold.
 """
 from __future__ import annotations
 
@@ -178,7 +179,8 @@ def _plant_summary(served, plant_ids, profiles, threshold_min):
 def _lost_at_peak(served, base, peak):
     a = served[served.profile == base].set_index(["supplier_id", "plant_id"])
     b = served[served.profile == peak].set_index(["supplier_id", "plant_id"])
-    both = a[["minutes", "covered"]].join(b[["minutes", "covered"]], lsuffix="_a", rsuffix="_b")
+    both = a[["minutes", "covered"]].merge(b[["minutes", "covered"]], left_index=True, right_index=True,
+                                           suffixes=("_a", "_b"))
     lost = both[both.covered_a & ~both.covered_b]
     return pd.DataFrame({
         "supplier_id": lost.index.get_level_values(0),
@@ -200,13 +202,19 @@ def _sensitivity(served, plant_ids, profiles, threshold_min, scales):
                          (w * cov).sum() / w.sum() if w.sum() > 0 else np.nan))
     sens = pd.DataFrame(rows, columns=["plant_id", "profile", "speed_scale", "suppliers_covered",
                                        "suppliers_total", "share_covered", "weighted_share_covered"])
-    brk = (
-        served.groupby(["plant_id", "profile"], sort=False)
-        .minutes.max()
-        .div(threshold_min)
-        .rename("breaking_speed_scale")
-        .reset_index()
-    )
+    # scale needed so that a share q of the plant's suppliers stays within the threshold:
+    # the q-quantile of their free-flow minutes divided by the threshold (exact, see module doc)
+    brk_rows = []
+    for (plant, prof), g in served.groupby(["plant_id", "profile"], sort=False):
+        m = np.sort(g.minutes.to_numpy(float))
+        row = {"plant_id": plant, "profile": prof}
+        for q in (1.0, 0.9, 0.8):
+            k = max(int(np.ceil(q * len(m))) - 1, 0)
+            row[f"scale_for_{int(q * 100)}pct"] = m[k] / threshold_min if len(m) else np.nan
+        brk_rows.append(row)
+    brk = pd.DataFrame(brk_rows, columns=["plant_id", "profile", "scale_for_100pct", "scale_for_90pct",
+                                          "scale_for_80pct"])
+    brk["breaking_speed_scale"] = brk["scale_for_100pct"]
     brk["holds_at_free_flow"] = brk.breaking_speed_scale <= 1.0
     return sens, brk
 

@@ -63,10 +63,10 @@ def load_network(sc, run: Run | None = None, refresh: bool = False):
     run.counts["network_nodes"] = net.n_nodes
     run.counts["network_edges"] = len(net.edges)
     lc = net.report.get("largest_component")
-    if lc and lc.get("edges_dropped"):
+    if lc and lc.get("edges"):
         run.warn(
-            f"routing keeps the largest strongly connected part of the network: dropped {lc.get('edges_dropped')} "
-            f"edge(s), {lc.get('km_dropped', 0):.0f} km"
+            f"routing keeps the largest strongly connected part of the network: dropped {lc['edges']} edge(s), "
+            f"{lc.get('km', 0):.0f} km ({100 * lc.get('share_km', 0):.1f} % of length)"
         )
     return net
 
@@ -104,7 +104,10 @@ def _check_sites_against_network(gdf, spec, path, net, run):
     def dist(lon, lat):
         return distance_to_network(net, lon, lat)
 
-    msg = sites.warn_if_wrong_system(gdf, spec.coord_system, dist, path=path)
+    from planner.coords import from_wgs84
+
+    lon0, lat0 = from_wgs84(gdf.lon.to_numpy(), gdf.lat.to_numpy(), spec.coord_system)  # as written in the file
+    msg = sites.warn_if_wrong_system(lon0, lat0, dist, declared=spec.coord_system, path=path)
     if msg:
         run.warn(msg)
 

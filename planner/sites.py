@@ -195,18 +195,43 @@ def _decode(path: Path, data: bytes) -> str:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
-        return data.decode("utf-8")
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         if exc.reason == "unexpected end of data" and exc.start >= len(data) - 3:
             row = data.count(b"\n") + 1
             raise InputError("file ends in the middle of a character: the file looks "
                              "truncated (incomplete last row)", path=path, row=row) from None
+    else:
+        # short GBK text can also be valid UTF-8 (e.g. 庄 = D7 AF = Hebrew U+05EF): prefer GBK
+        # when it reads as Chinese and the UTF-8 reading does not
+        if _chinese_score(text) < 1.0:
+            try:
+                gbk = data.decode("gb18030")
+            except UnicodeDecodeError:
+                return text
+            return gbk if _chinese_score(gbk) > _chinese_score(text) else text
+        return text
     try:
         return data.decode("gb18030")
     except UnicodeDecodeError as exc:
         row = data[: exc.start].count(b"\n") + 1
         raise InputError("cannot decode the text: it is neither UTF-8 nor GBK/GB18030; save "
                          "the file as 'CSV UTF-8'", path=path, row=row) from None
+
+
+def _chinese_score(text: str) -> float:
+    """Share of the non-ASCII characters that are CJK ideographs, CJK/full-width punctuation.
+
+    1.0 when the text is pure ASCII (nothing to decide).
+    """
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype="<u4")
+    codes = codes[codes > 127]
+    if codes.size == 0:
+        return 1.0
+    cjk = (((codes >= 0x4E00) & (codes <= 0x9FFF)) | ((codes >= 0x3400) & (codes <= 0x4DBF))
+           | ((codes >= 0x3000) & (codes <= 0x303F)) | ((codes >= 0xFF00) & (codes <= 0xFFEF))
+           | (codes == 0x00B0) | (codes == 0x00B7) | ((codes >= 0x2010) & (codes <= 0x2027)))
+    return float(cjk.mean())
 
 
 def _sniff_delimiter(path: Path, text: str) -> str:
@@ -363,6 +388,8 @@ def _read_excel(path: Path, sheet) -> _Source:
             ws = wb.worksheets[sheet]
         elif str(sheet) in names:
             ws = wb[str(sheet)]
+        elif str(sheet).strip().isdigit() and int(sheet) < len(names):  # "1" from a TOML file
+            ws = wb.worksheets[int(sheet)]
         else:
             close = difflib.get_close_matches(str(sheet), names, n=1, cutoff=0.5)
             hint = f"; did you mean '{close[0]}'?" if close else ""
@@ -420,7 +447,6 @@ def _read_vector(path: Path, layer) -> _Source:
         geometry = geom.reset_index(drop=True)
     table = pd.DataFrame(gdf.drop(columns=gdf.geometry.name) if isinstance(gdf, gpd.GeoDataFrame)
                          else gdf).reset_index(drop=True)
-    table = table.astype(object).where(table.notna(), None)
     return _Source(path=path, table=table, rows=rows, row_word="feature", geometry=geometry)
 
 
@@ -568,6 +594,11 @@ def _check_coordinates(src: _Source, lon: np.ndarray, lat: np.ndarray,
         shown = ", ".join(f"{v:g}" for v in lon[bad[:3]])
         raise src.error(f"longitude out of range [-180, 180]: {shown}", positions=bad,
                         column=lon_col)
+    zero = np.flatnonzero((lon == 0) & (lat == 0))
+    if len(zero):
+        raise src.error("coordinates are (0, 0), which usually means a failed geocode or a "
+                        "missing value", positions=zero,
+                        column=f"{lon_col}/{lat_col}" if lon_col and lat_col else None)
     inside = ~out_of_china(lon, lat)
     inside_swapped = ~out_of_china(lat, lon)
     looks_swapped = ~inside & inside_swapped
@@ -622,13 +653,16 @@ def _tier(src: _Source, column: str) -> pd.Series:
     integral = num.notna() & (num == np.floor(num))
     if bool((integral | blank).all()):
         return num.astype("Int64")
-    return txt.where(~blank, None).astype(object)
+    return txt.astype(object).where(~blank, None)
 
 
 def _extra(series: pd.Series, from_text: bool) -> pd.Series:
     """Kept extra column: numbers become numeric unless that would lose leading zeros."""
-    if not from_text:
-        return series.reset_index(drop=True)
+    if not from_text:  # typed cells (Excel, GIS): let pandas infer, keep None for blanks
+        inferred = series.infer_objects().reset_index(drop=True)
+        if pd.api.types.is_string_dtype(inferred.dtype) or inferred.dtype == object:
+            return inferred.astype(object).where(inferred.notna(), None)
+        return inferred
     txt = _text(series, excel=False)
     blank = txt == ""
     num = pd.to_numeric(txt.where(~blank, None), errors="coerce")
@@ -637,7 +671,7 @@ def _extra(series: pd.Series, from_text: bool) -> pd.Series:
         if blank.any() or bool((num % 1 != 0).any()):
             return num.astype(float).reset_index(drop=True)
         return num.astype("int64").reset_index(drop=True)
-    return txt.where(~blank, None).astype(object)
+    return txt.astype(object).where(~blank, None)
 
 
 # ------------------------------------------------------------------------------------------
@@ -657,6 +691,8 @@ def read_sites(
     sheet: str | int | None = None,
     layer: str | int | None = None,
     required_columns: Sequence[str] | None = None,
+    *,
+    polygon_points: bool = False,
 ) -> gpd.GeoDataFrame:
     """Read a plant / supplier / candidate list into a standard GeoDataFrame (EPSG:4326).
 
@@ -684,13 +720,26 @@ def read_sites(
         Gaode/AMap and Tencent give GCJ-02, Baidu gives BD-09. For GIS layers it applies after
         reprojection to EPSG:4326.
     sheet : str or int, optional
-        Excel sheet name or 0-based index (default: the first sheet).
+        Excel sheet name or 0-based index (default: the first sheet); a digit string that is
+        not a sheet name is taken as an index.
     layer : str or int, optional
         Layer of a multi-layer GIS file (default: the first layer).
     required_columns : sequence of str, optional
         Standard fields that must be present, default ``("site_id", "lon", "lat")``.
         Coordinates are always needed. When ``site_id`` is not required and absent, ids
         ``"<kind>_<row>"`` are generated.
+    polygon_points : bool
+        GIS layers only: accept Polygon / LineString features (e.g. OSM parking areas as
+        charging candidates) and place each site at its representative point
+        (``shapely.point_on_surface``, always inside the polygon). Default: such features are
+        an error.
+
+    Notes
+    -----
+    Blank rows are skipped but counted, so ``source_row`` and error rows match what Excel
+    shows; a quoted CSV cell containing a line break shifts the numbering of later rows by
+    one per break. Ids and names are stripped of surrounding whitespace. Coordinates accept
+    full-width digits and a trailing ``°``; degrees-minutes-seconds text is rejected.
 
     Returns
     -------
@@ -777,7 +826,7 @@ def read_sites(
 
     # --- coordinates ----------------------------------------------------------------------
     if use_geometry:
-        lon, lat = _geometry_coords(src)
+        lon, lat = _geometry_coords(src, polygon_points)
         lon_col = lat_col = None
     elif combined is not None:
         lon, lat = _split_combined(src, combined)
@@ -809,7 +858,7 @@ def read_sites(
     plants = _plants(src, mapping["plants"])
     if mapping["category"] is not None:
         cat = _text(src.table[mapping["category"]], excel=True)
-        category = cat.where(cat != "", None).astype(object).to_numpy()
+        category = cat.astype(object).where(cat != "", None).to_numpy()
     else:
         category = np.full(len(ids), None, dtype=object)
     tier = (_tier(src, mapping["tier"]).reset_index(drop=True) if mapping["tier"] is not None
@@ -833,7 +882,7 @@ def read_sites(
         name = col
         while name in out.columns or name == "geometry":
             name = f"{name}_src"
-        out[name] = _extra(src.table[col], from_text).to_numpy()
+        out[name] = _extra(src.table[col], from_text).reset_index(drop=True)
     gdf = gpd.GeoDataFrame(out, geometry=gpd.points_from_xy(wlon, wlat), crs="EPSG:4326")
     gdf.attrs.update({
         "source": str(path), "kind": kind, "coord_system": system, "row_word": src.row_word,
@@ -843,7 +892,7 @@ def read_sites(
     return gdf
 
 
-def _geometry_coords(src: _Source) -> tuple[np.ndarray, np.ndarray]:
+def _geometry_coords(src: _Source, polygon_points: bool = False) -> tuple[np.ndarray, np.ndarray]:
     import shapely
 
     geom = src.geometry
@@ -852,6 +901,8 @@ def _geometry_coords(src: _Source) -> tuple[np.ndarray, np.ndarray]:
     if missing.any():
         raise src.error("feature has no geometry (pass lon_column/lat_column to use attribute "
                         "columns instead)", positions=np.flatnonzero(missing))
+    if polygon_points:
+        arr = shapely.point_on_surface(arr)
     types = shapely.get_type_id(arr)
     single_multi = (types == 4) & (shapely.get_num_geometries(arr) == 1)
     arr = np.where(single_multi, shapely.get_geometry(arr, 0), arr)
@@ -862,7 +913,8 @@ def _geometry_coords(src: _Source) -> tuple[np.ndarray, np.ndarray]:
         names = {1: "LineString", 2: "LinearRing", 3: "Polygon", 4: "MultiPoint",
                  5: "MultiLineString", 6: "MultiPolygon", 7: "GeometryCollection"}
         raise src.error(f"geometry must be a Point, got {', '.join(names.get(k, str(k)) for k in kinds)}"
-                        f" (use the centroids, or pass lon_column/lat_column)",
+                        f" (pass polygon_points=True to use a point inside each feature, or "
+                        f"lon_column/lat_column)",
                         positions=bad, column="geometry")
     return shapely.get_x(arr).astype(float), shapely.get_y(arr).astype(float)
 

@@ -88,6 +88,7 @@ BAD_CSV = [
      ["outside China", "did you swap lon and lat?"]),
     ("one row swapped", "id,lon,lat\nS1,116.5,39.8\nS2,116.6,39.7\nS3,39.75,76.5\n",
      ["row 4", "did you swap lon and lat?"]),
+    ("zero zero", "id,lon,lat\nS1,116.5,39.8\nS2,0,0\n", ["row 3", "(0, 0)", "geocode"]),
     ("duplicate ids", "id,lon,lat\nS1,116.5,39.8\nS2,116.6,39.7\nS1,116.7,39.75\n",
      ["duplicate site id 'S1'", "rows 2, 4", "column 'id'"]),
     ("blank id", "id,lon,lat\nS1,116.5,39.8\n ,116.6,39.7\n", ["row 3", "column 'id'", "blank"]),
@@ -216,6 +217,9 @@ def test_corrupted_and_bad_gis_files(tmp_path):
         read_sites(ppath)
     msg = _one_line(exc.value)
     assert "feature 2" in msg and "must be a Point" in msg and "Polygon" in msg
+    out = read_sites(ppath, polygon_points=True)
+    assert out["lon"].tolist()[0] == 116.5
+    assert shapely.box(116.5, 39.7, 116.6, 39.8).contains(out.geometry.iloc[1])
 
     empty = gpd.GeoDataFrame({"id": pd.Series([], dtype=str)}, geometry=[], crs="EPSG:4326")
     epath = tmp_path / "empty.gpkg"
@@ -332,8 +336,6 @@ def test_xlsx_numeric_ids_and_sheet(tmp_path):
                  extra_sheets=[("other", [("id", "lon", "lat"), ("Z9", 116.45, 39.85)])])
     with pytest.raises(InputError, match="row 4.*column 'Weight'.*blank"):
         read_sites(path)
-    gdf = read_sites(path, required_columns=("site_id", "lon", "lat"), weight_column=None)
-    # the Weight column is still found by alias; rewrite without the blank instead
     path2 = _xlsx(tmp_path / "s2.xlsx",
                   [("ID", "Name", "X", "Y", "Weight", "Plants", "Tier"),
                    (101, "一号", 116.5, 39.8, 2, "P1,P2", "T1"), (102.0, "二号", 116.6, 39.7, 1.5, 7, None)])
@@ -346,7 +348,7 @@ def test_xlsx_numeric_ids_and_sheet(tmp_path):
     other = read_sites(path, sheet="other")
     assert other["site_id"].tolist() == ["Z9"]
     assert read_sites(path, sheet=1)["site_id"].tolist() == ["Z9"]
-    del gdf
+    assert read_sites(path, sheet="1")["site_id"].tolist() == ["Z9"]
 
 
 def test_gpkg_in_utm_is_reprojected(tmp_path):
@@ -537,3 +539,43 @@ def test_property_csv_round_trip(rows, encoding, sep, system, headers):
     np.testing.assert_allclose(out["lat"].to_numpy(), lat, atol=1e-9, rtol=0)
     assert out["plants"].tolist() == plants
     assert out["source_row"].tolist() == list(range(2, len(rows) + 2))
+
+
+def test_shapefile_single_multipoints_and_typed_extras(tmp_path):
+    gdf = gpd.GeoDataFrame(
+        {"ID": [5, 6], "cap": [1.5, None], "txt": ["a", None], "n": [3, 4]},
+        geometry=[shapely.MultiPoint([(116.5, 39.8)]), shapely.MultiPoint([(116.6, 39.7)])],
+        crs="EPSG:4326")
+    path = tmp_path / "s.shp"
+    gdf.to_file(path)
+    out = read_sites(path)
+    assert out["site_id"].tolist() == ["5", "6"]
+    assert out["lon"].tolist() == [116.5, 116.6]
+    assert out["n"].dtype == np.int64 and out["cap"].dtype == np.float64
+    assert out["txt"].tolist() == ["a", None]
+
+
+def test_crlf_trailing_comma_and_blank_cells(tmp_path):
+    text = "id,name,lon,lat,\r\nS1,  ,116.5,39.8,\r\n\r\nS2,Beta, 116.6 ,39.7,\r\n"
+    out = read_sites(_write(tmp_path, "w.csv", text))
+    assert out["site_id"].tolist() == ["S1", "S2"]
+    assert out["name"].tolist() == ["S1", "Beta"]  # blank name falls back to the id
+    assert out["lon"].tolist() == [116.5, 116.6]
+    assert out["source_row"].tolist() == [2, 4]
+    assert list(out.columns) == [*STANDARD_COLUMNS, "geometry"]
+
+
+def test_full_width_digits_and_degree_sign(tmp_path):
+    text = "编号,经度,纬度\nS1,１１６．５,39.8°\n"
+    out = read_sites(_write(tmp_path, "fw.csv", text))
+    assert out["lon"].tolist() == [116.5] and out["lat"].tolist() == [39.8]
+
+
+def test_suggest_subset_of_systems_and_plain_dataframe_area_check():
+    lon, lat = np.array([116.5]), np.array([39.8])
+    dist = _fake_network_distance(lon, lat)
+    best, med = suggest_coord_system(lon, lat, dist, systems=("WGS-84", "bd09"))
+    assert best == "wgs84" and set(med) == {"wgs84", "bd09"}
+    df = pd.DataFrame({"site_id": ["S1"], "lon": [120.0], "lat": [30.0]})
+    with pytest.raises(InputError, match=r"1 of 1 sites.*S1 \(120.00000, 30.00000\)"):
+        check_in_area(df, BOUNDS)

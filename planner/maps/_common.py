@@ -22,26 +22,41 @@ from folium.template import Template
 # --------------------------------------------------------------------------------------
 
 
+_EXTRA_ENTITIES = (("`", "&#96;"), ("$", "&#36;"), ("\\", "&#92;"), ("{", "&#123;"),
+                   ("}", "&#125;"))
+
+
 def esc(value) -> str:
     """Text from an input file made safe for HTML *and* for folium's JS template literals.
 
     ``html.escape`` turns ``< > & " '`` into entities so no tag or attribute can be
     injected. folium also pastes tooltip/popup HTML into JavaScript template literals
     (backtick strings) where ``${...}`` is evaluated and ``\\`` starts an escape, so backtick,
-    dollar and backslash are replaced by their numeric entities too; they display unchanged.
+    dollar and backslash are replaced by their numeric entities too. Finally branca compiles
+    every rendered script/header snippet as a *Jinja template* again, so ``{{ ... }}`` or
+    ``{% ... %}`` in a supplier name would be evaluated as Python-side template code (it can
+    reach ``os``): braces become ``&#123;``/``&#125;``. All display unchanged.
     ``None``/NaN give an empty string.
     """
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     text = html.escape(str(value), quote=True)
-    return text.replace("`", "&#96;").replace("$", "&#36;").replace("\\", "&#92;")
+    for char, entity in _EXTRA_ENTITIES:
+        text = text.replace(char, entity)
+    return text
 
 
 def js_string(text: str) -> str:
-    """``text`` as a JavaScript string literal safe inside ``<script>`` (keeps non-ASCII)."""
+    """``text`` as a JavaScript string literal safe inside ``<script>`` (keeps non-ASCII).
+
+    ``< > &`` cannot close the script element, and braces are escaped too because branca
+    re-reads rendered scripts as Jinja templates (see :func:`esc`).
+    """
     out = json.dumps(str(text), ensure_ascii=False)
-    return (out.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+    for char, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("{", "\\u007b"),
+                       ("}", "\\u007d"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        out = out.replace(char, code)
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -352,11 +367,11 @@ LEGEND_CSS = """
 }
 .planner-legend h4 { margin: 0 0 4px 0; font-size: 13px; }
 .planner-legend h5 { margin: 6px 0 2px 0; font-size: 12px; font-weight: 600; }
-.planner-legend .row { display: flex; align-items: center; margin: 1px 0; white-space: nowrap; }
-.planner-legend .sw { display: inline-block; width: 14px; height: 14px; margin-right: 6px;
+.planner-legend .planner-row { display: flex; align-items: center; margin: 1px 0; white-space: nowrap; }
+.planner-legend .planner-sw { display: inline-block; width: 14px; height: 14px; margin-right: 6px;
   box-sizing: border-box; flex: none; }
-.planner-legend .dot { border-radius: 50%; border: 1px solid #555; }
-.planner-legend .box { border: 1px solid #555; }
+.planner-legend .planner-dot { border-radius: 50%; border: 1px solid #555; }
+.planner-legend .planner-box { border: 1px solid #555; }
 .leaflet-tooltip, .leaflet-popup-content { font-family: "Helvetica Neue", Arial,
   "Noto Sans CJK SC", "WenQuanYi Micro Hei", "Microsoft YaHei", "PingFang SC", sans-serif; }
 .planner-popup table { border-collapse: collapse; margin-top: 4px; }
@@ -413,7 +428,7 @@ class LegendBuilder:
     def swatch(self, text: str, fill: str, shape: str = "box", stroke: str = "#555",
                stroke_width: int = 1, opacity: float = 1.0) -> "LegendBuilder":
         self.parts.append(
-            f'<div class="row"><span class="sw {shape}" style="background:{fill};'
+            f'<div class="planner-row"><span class="planner-sw planner-{shape}" style="background:{fill};'
             f'border:{stroke_width}px solid {stroke};opacity:{opacity};"></span>'
             f"<span>{esc(text)}</span></div>"
         )
@@ -422,7 +437,7 @@ class LegendBuilder:
     def raw_icon(self, icon_html: str, text: str) -> "LegendBuilder":
         """A row with our own (trusted) icon markup, scaled down, and an escaped text."""
         self.parts.append(
-            '<div class="row"><span style="display:inline-block;width:26px;height:26px;'
+            '<div class="planner-row"><span style="display:inline-block;width:26px;height:26px;'
             'margin-right:6px;transform:scale(0.8);flex:none;">'
             f"{icon_html}</span><span>{esc(text)}</span></div>"
         )

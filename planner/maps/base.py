@@ -25,6 +25,7 @@ whatever the basemap: the road network and travel times come from OpenStreetMap.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import warnings
@@ -40,7 +41,8 @@ from planner.maps._common import display_system, esc, js_string, normalise_bound
 from planner.maps.labels import check_language, label
 from planner.settings import OSM_ATTRIBUTION
 
-__all__ = ["BASEMAPS", "base_map", "decorate_map", "road_layer", "MapContext", "map_context"]
+__all__ = ["BASEMAPS", "base_map", "decorate_map", "road_layer", "RoadLayer", "MapContext",
+           "map_context"]
 
 #: Accepted values of ``basemap``.
 BASEMAPS: tuple[str, ...] = ("osm", "amap", "tianditu", "none")
@@ -144,6 +146,73 @@ class _DeferredLayerControl(folium.LayerControl):
     )
 
 
+class _FitBounds(MacroElement):
+    """Fit the map to the data once the legend exists, keeping the data clear of it.
+
+    The left padding is the legend's width (when the legend takes less than 45 % of the
+    map's width), so no marker ends up under the legend in an exported PNG.
+    """
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            setTimeout(function() {
+                var map = {{ this._parent.get_name() }};
+                var legend = map.getContainer().querySelector(".planner-legend");
+                var left = 40;
+                if (legend && legend.offsetWidth + 30 < 0.45 * map.getSize().x) {
+                    left = legend.offsetWidth + 30;
+                }
+                map.fitBounds({{ this.bounds_js }},
+                              {paddingTopLeft: [left, 50], paddingBottomRight: [40, 40]});
+            }, 0);
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, bounds):
+        super().__init__()
+        self._name = "PlannerFitBounds"
+        self.bounds_js = json.dumps([[round(float(v), 7) for v in corner] for corner in bounds])
+
+
+class _RawScript(Element):
+    """A script snippet emitted as is (not re-read as a Jinja template by branca)."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self._name = "RawScript"
+        self.text = text
+
+    def render(self, **kwargs):
+        return self.text
+
+
+class RoadLayer(folium.map.Layer):
+    """The road network as one Leaflet GeoJSON layer (thin greys, not interactive).
+
+    The GeoJSON text (made by :func:`road_layer`: numbers and fixed keys only) goes into
+    the page as is. folium's ``GeoJson`` would parse, re-serialise and then have branca
+    compile the megabytes of coordinates as a Jinja template, which takes seconds.
+    """
+
+    _template = Template("")
+
+    def __init__(self, geojson_text: str, name: str, show: bool = True):
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "RoadLayer"
+        self.geojson_text = geojson_text
+
+    def render(self, **kwargs):
+        figure = self.get_root()
+        styles = json.dumps({str(k): v for k, v in _ROAD_STYLES.items()})
+        js = (f"var {self.get_name()} = L.geoJSON({self.geojson_text}, "
+              "{interactive: false, smoothFactor: 1.0, "
+              f"style: function(f) {{ return {styles}[String(f.properties.g)]; }}}});\n")
+        figure.script.add_child(_RawScript(js), name=self.get_name())
+        super().render(**kwargs)
+
+
 def _check_basemap(basemap: str) -> str:
     if basemap not in BASEMAPS:
         raise PlannerError(f"basemap must be one of {', '.join(BASEMAPS)}, got {basemap!r}")
@@ -197,10 +266,11 @@ def _osm_attribution_html() -> str:
 
 def road_layer(roads, bounds, language: str = "en", system: str = "wgs84",
                max_vertices: int = MAX_ROAD_VERTICES, show: bool = True,
-               margin: float = 0.15) -> folium.GeoJson | None:
+               margin: float = 0.6, min_margin_deg: float = 0.03) -> "RoadLayer | None":
     """The road network as one light GeoJSON layer (thin greys), sized for an HTML file.
 
-    Lines are clipped to ``bounds`` (plus ``margin`` of its size), two-way duplicates are
+    Lines are clipped to ``bounds`` grown by ``margin`` times its size on every side (at
+    least ``min_margin_deg``: the window shows more than the data), two-way duplicates are
     dropped, lines are simplified (≈3 m first) and coordinates rounded to 1e-5° (≈1 m).
     When more than ``max_vertices`` remain, minor classes (service, residential...) are
     dropped first, then the simplification is coarsened, then the shortest lines go.
@@ -223,8 +293,8 @@ def road_layer(roads, bounds, language: str = "en", system: str = "wgs84",
 
     Returns
     -------
-    folium.GeoJson or None
-        None when no road lies in the area.
+    RoadLayer or None
+        A folium layer; None when no road lies in the area.
     """
     import geopandas as gpd
     import shapely
@@ -236,24 +306,38 @@ def road_layer(roads, bounds, language: str = "en", system: str = "wgs84",
     geoms = np.asarray(roads.geometry.values if hasattr(roads, "geometry") else roads.values,
                        dtype=object)
     if isinstance(roads, gpd.GeoDataFrame) and "road_class" in roads.columns:
-        ranks = np.array([_ROAD_RANK.get(str(c), 5) if c is not None else 5
-                          for c in roads["road_class"]], dtype=np.int16)
+        ranks = (roads["road_class"].astype(object).map(_ROAD_RANK).fillna(5)
+                 .to_numpy(dtype=np.int16))
     else:
         ranks = np.full(len(geoms), 5, dtype=np.int16)
     ok = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     geoms, ranks = geoms[ok], ranks[ok]
     w, s, e, n = bounds
-    dx, dy = (e - w) * margin, (n - s) * margin
+    dx = max((e - w) * margin, min_margin_deg)
+    dy = max((n - s) * margin, min_margin_deg)
+    inside = shapely.intersects(shapely.box(w - dx, s - dy, e + dx, n + dy), geoms)
+    geoms, ranks = geoms[inside], ranks[inside]
     clipped = shapely.clip_by_rect(geoms, w - dx, s - dy, e + dx, n + dy)
-    parts, idx = shapely.get_parts(clipped, return_index=True)
-    ranks = ranks[idx]
-    is_line = shapely.get_type_id(parts) == 1  # LineString
+    if (shapely.get_type_id(clipped) == 1).all():
+        parts = clipped
+    else:
+        parts, idx = shapely.get_parts(clipped, return_index=True)
+        ranks = ranks[idx]
+    is_line = (shapely.get_type_id(parts) == 1) & ~shapely.is_empty(parts)  # LineString
     parts, ranks = parts[is_line], ranks[is_line]
     if len(parts) == 0:
         return None
-    # drop the reverse twin of every two-way street
-    keys = shapely.to_wkb(shapely.normalize(shapely.set_precision(parts, 1e-7)))
-    _, first = np.unique(keys, return_index=True)
+    # drop the reverse twin of every two-way street: same end points (either order),
+    # vertex count and length
+    a = shapely.get_coordinates(shapely.get_point(parts, 0))
+    b = shapely.get_coordinates(shapely.get_point(parts, -1))
+    swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
+    lo = np.where(swap[:, None], b, a)
+    hi = np.where(swap[:, None], a, b)
+    keys = np.column_stack([np.round(lo, 7), np.round(hi, 7),
+                            shapely.get_num_coordinates(parts),
+                            np.round(shapely.length(parts), 9)])
+    _, first = np.unique(keys, axis=0, return_index=True)
     first.sort()
     parts, ranks = parts[first], ranks[first]
 
@@ -285,25 +369,18 @@ def road_layer(roads, bounds, language: str = "en", system: str = "wgs84",
     groups = np.array([_rank_group(int(r)) for r in line_ranks])
     features = []
     # least important first so major roads are drawn on top
+    lines = np.asarray(lines, dtype=object)
     for g in (2, 1, 0):
-        sel = np.asarray(lines, dtype=object)[groups == g]
+        sel = lines[groups == g]
         if len(sel) == 0:
             continue
-        coords, cidx = shapely.get_coordinates(sel, return_index=True)
-        coords = np.round(coords, 5)
-        splits = np.flatnonzero(np.diff(cidx)) + 1
-        pieces = [p.tolist() for p in np.split(coords, splits) if len(p) >= 2]
-        features.append({
-            "type": "Feature",
-            "properties": {"g": g},
-            "geometry": {"type": "MultiLineString", "coordinates": pieces},
-        })
-    data = {"type": "FeatureCollection", "features": features}
-    return folium.GeoJson(
-        data, name=esc(label("roads", language)),
-        style_function=lambda f: dict(_ROAD_STYLES[f["properties"]["g"]]),
-        show=show, control=True, interactive=False, smooth_factor=1.0,
-    )
+        multi = shapely.transform(shapely.multilinestrings(sel), lambda xy: np.round(xy, 5))
+        features.append('{"type":"Feature","properties":{"g":%d},"geometry":%s}'
+                        % (g, shapely.to_geojson(multi)))
+    if not features:
+        return None
+    data = '{"type":"FeatureCollection","features":[%s]}' % ",".join(features)
+    return RoadLayer(data, name=esc(label("roads", language)), show=show)
 
 
 def decorate_map(m, bounds, language: str = "en", basemap: str = "osm", roads=None, *,
@@ -350,8 +427,7 @@ def decorate_map(m, bounds, language: str = "en", basemap: str = "osm", roads=No
         _DeferredLayerControl(position="topright", collapsed=True).add_to(m)
     if fit:
         lon, lat = shift_lonlat([w, e], [s, n], system)
-        m.fit_bounds([[float(lat[0]), float(lon[0])], [float(lat[1]), float(lon[1])]],
-                     padding=(20, 20))
+        m.add_child(_FitBounds([[lat[0], lon[0]], [lat[1], lon[1]]]))
 
 
 def base_map(bounds, language: str = "en", basemap: str = "osm", roads=None, *,
@@ -398,7 +474,8 @@ def base_map(bounds, language: str = "en", basemap: str = "osm", roads=None, *,
     w, s, e, n = normalise_bounds(bounds)
     lon, lat = shift_lonlat([(w + e) / 2], [(s + n) / 2], display_system(basemap))
     m = folium.Map(location=[float(lat[0]), float(lon[0])], zoom_start=12, tiles=None,
-                   control_scale=True, width=width, height=height, prefer_canvas=prefer_canvas)
+                   control_scale=True, width=width, height=height, prefer_canvas=prefer_canvas,
+                   zoom_snap=0.25, zoom_delta=0.5)
     decorate_map(m, (w, s, e, n), language, basemap, roads, tianditu_token=tianditu_token,
                  minimap=minimap, measure=measure, max_road_vertices=max_road_vertices)
     return m

@@ -176,16 +176,16 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
         sub = iso_d[iso_d["profile"].astype(str) == prof].copy()
         if sub.empty:
             continue
-        sub["_min"] = pd.to_numeric(sub["minutes"], errors="coerce").astype(float)
-        sub = sub[np.isfinite(sub["_min"])].sort_values("_min", ascending=False, kind="stable")
+        sub["band_min"] = pd.to_numeric(sub["minutes"], errors="coerce").astype(float)
+        sub = sub[np.isfinite(sub["band_min"])].sort_values("band_min", ascending=False, kind="stable")
         props = []
         for r in sub.itertuples(index=False):
             pname = plant_names.get(r.plant_id, r.plant_id)
-            tip = (f"<b>{esc(pname)}</b><br>≤ {esc(fmt_minutes(r._min, language, ''))} "
+            tip = (f"<b>{esc(pname)}</b><br>≤ {esc(fmt_minutes(r.band_min, language, ''))} "
                    f"({esc(profile_label(prof, language))})")
-            props.append({"tip": tip, "minutes": float(r._min),
-                          "colour": colours.get(float(r._min), "#6baed6"),
-                          "threshold": bool(abs(float(r._min) - float(threshold_min)) < 1e-9)})
+            props.append({"tip": tip, "minutes": float(r.band_min),
+                          "colour": colours.get(float(r.band_min), "#6baed6"),
+                          "threshold": bool(abs(float(r.band_min) - float(threshold_min)) < 1e-9)})
         fc = feature_collection(sub.geometry.values, props)
         folium.GeoJson(
             fc,

@@ -181,7 +181,7 @@ def build_network(
         geometry=edges.geometry.values,
         crs=4326,
     )
-    report["qa_before"] = _repair.qa_report(nodes, e)
+    report["qa_before"] = _scalars(_repair.qa_report(nodes, e))
     if repair_tolerance_m:
         cand = None
         if repair_candidates is not None and len(repair_candidates):
@@ -201,6 +201,11 @@ def build_network(
         masks = restriction_masks(e, profile.restrictions) if profile.restrictions else None
         e[f"travel_time_s_{name}"] = edge_travel_times(e, profile, restricted=masks)
     return RoadNetwork(nodes, e, metric_crs, list(profiles), report)
+
+
+def _scalars(report: dict) -> dict:
+    """The JSON-friendly part of a QA report (drops the per-node tables)."""
+    return {k: v for k, v in report.items() if not isinstance(v, pd.DataFrame)}
 
 
 def _csr_min(u, v, w, n) -> sp.csr_matrix:

@@ -42,7 +42,6 @@ import gzip
 import hashlib
 import json
 import os
-import re
 import socket
 import tempfile
 import threading
@@ -580,13 +579,18 @@ def _parse_osm_xml(path, keys):
     way_ids, way_len, refs, tag_rows = [], [], [], []
     try:
         with _open_xml(path) as fh:
-            for _, elem in ET.iterparse(fh, events=("end",)):
+            root = None
+            for event, elem in ET.iterparse(fh, events=("start", "end")):
+                if root is None:
+                    root = elem
+                if event == "start":
+                    continue
                 tag = elem.tag
                 if tag == "node":
                     node_ids.append(elem.get("id"))
                     lats.append(elem.get("lat"))
                     lons.append(elem.get("lon"))
-                    elem.clear()
+                    root.clear()  # drop finished elements: memory stays flat
                 elif tag == "way":
                     kv = {t.get("k"): t.get("v") for t in elem.iter("tag")}
                     if "highway" in kv:
@@ -595,9 +599,9 @@ def _parse_osm_xml(path, keys):
                         way_len.append(len(nds))
                         refs.extend(nds)
                         tag_rows.append({k: kv.get(k) for k in keys})
-                    elem.clear()
+                    root.clear()
                 elif tag == "relation":
-                    elem.clear()
+                    root.clear()
     except (ET.ParseError, OSError, EOFError, ValueError) as err:
         raise InputError(f"cannot parse OSM XML ({_short(err)})", path=path) from err
     try:
@@ -697,7 +701,8 @@ def _clean_osm_xml(src, dst, network_type):
     ways = pd.concat([open_lines, nd_lines, tag_lines, close_lines], ignore_index=True)
     ways = ways.sort_values(["piece", "section", "pos"], kind="stable")
     with open(dst, "w", encoding="utf-8") as fh:
-        fh.write('<?xml version="1.0" encoding="UTF-8"?>\n<osm version="0.6" generator="planner">\n')
+        fh.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+        fh.write('<osm version="0.6" generator="planner">\n')
         fh.write("\n".join(node_lines.to_list()))
         fh.write("\n")
         fh.write("\n".join(ways["text"].to_list()))
@@ -810,7 +815,8 @@ def _raw_from_graph(G, imply_motorway_oneway):
 
     if G.number_of_edges() == 0:
         raise InputError("the OSM data holds no drivable edges")
-    gn, ge = ox.graph_to_gdfs(G, nodes=True, edges=True, fill_edge_geometry=True)
+    # straight edges get their line in _raw_from_frames (vectorised, faster than osmnx)
+    gn, ge = ox.graph_to_gdfs(G, nodes=True, edges=True, fill_edge_geometry=False)
     nodes = pd.DataFrame({
         "node_id": gn.index.to_numpy(np.int64),
         "lon": gn["x"].to_numpy(float),
@@ -862,8 +868,11 @@ def _first_value(series):
     """
     s = series.reset_index(drop=True).explode()
     s = _as_text(s).str.strip()
-    s = s.mask(s.eq(""))
-    first = s.dropna().groupby(level=0).min()
+    s = s.mask(s.eq("")).dropna()
+    # sort + drop_duplicates: groupby().min() on strings falls back to a Python loop
+    frame = pd.DataFrame({"row": s.index.to_numpy(), "value": s.to_numpy(object)})
+    frame = frame.sort_values(["row", "value"], kind="stable").drop_duplicates("row")
+    first = pd.Series(frame["value"].to_numpy(object), index=frame["row"].to_numpy())
     out = first.reindex(range(len(series)))
     out.index = series.index
     return out.astype(object).where(out.notna(), None)

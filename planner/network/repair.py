@@ -511,6 +511,9 @@ def _append_connectors(nodes, edges, xy, cu, cv, cd):
             base[col] = base[col].astype("boolean")
 
     out = pd.concat([base, new], ignore_index=True) if c else base
+    for col in base.columns:  # keep pandas string columns as such (concat gives object)
+        if isinstance(base[col].dtype, pd.StringDtype) and out[col].dtype != base[col].dtype:
+            out[col] = out[col].astype(base[col].dtype)
     if geom_col is not None and hasattr(edges, "crs"):
         out = out.set_geometry(geom_col, crs=edges.crs) if hasattr(out, "set_geometry") else out
     for col in ("u", "v"):

@@ -191,7 +191,7 @@ class MilpModel:
             cost, lb, ub, rlo, rhi,
             A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float),
         )
-        st = h.passModel(*args, integ.astype(np.int32)) if has_int else h.passModel(*args)
+        st = h.passModel(*args, integ.astype(np.int32))
         if st == highspy.HighsStatus.kError:
             return MilpOutcome("error", None, np.nan, np.nan, time.perf_counter() - t0,
                                raw_status="passModel error")

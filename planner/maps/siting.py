@@ -1,0 +1,235 @@
+"""Station siting map: selected H2 / high-power-charging / PV-storage sites and demand."""
+from __future__ import annotations
+
+import math
+
+import folium
+import numpy as np
+import pandas as pd
+
+from planner.maps._common import (
+    UNSERVED_COLOUR,
+    LegendBuilder,
+    as_wgs84,
+    bounds_of,
+    esc,
+    feature_collection,
+    fmt_num,
+    fmt_share,
+    popup_table,
+    require_columns,
+    shift,
+    site_icon_html,
+    site_marker,
+    str_ids,
+    tech_style,
+    tooltip_for,
+)
+from planner.maps.base import MAX_ROAD_VERTICES, base_map
+from planner.maps.labels import check_language, label, technology_label
+
+__all__ = ["siting_map", "TECHNOLOGIES"]
+
+#: Technology codes in drawing / legend order.
+TECHNOLOGIES: tuple[str, ...] = ("h2", "hpc", "pv_storage")
+
+
+def _tech_order(values) -> list[str]:
+    seen = list(dict.fromkeys(str(v) for v in values))
+    return [t for t in TECHNOLOGIES if t in seen] + [t for t in seen if t not in TECHNOLOGIES]
+
+
+def _site_popup(row, language: str) -> str:
+    name = row.get("name")
+    sid = str(row.get("site_id"))
+    fields = [
+        (label("site_id", language), sid),
+        (label("technology", language), technology_label(row.get("technology"), language)),
+    ]
+    if "capex" in row:
+        fields.append((label("capex", language), fmt_num(row["capex"], 0)))
+    if "demand_served" in row:
+        fields.append((label("demand_served", language), fmt_num(row["demand_served"], 1)))
+    if "share" in row:
+        fields.append((label("share", language), fmt_share(row["share"])))
+    lon, lat = row.get("lon"), row.get("lat")
+    try:
+        lon, lat = float(lon), float(lat)
+        if math.isfinite(lon) and math.isfinite(lat):
+            fields.append(("WGS-84", f"{lon:.6f}, {lat:.6f}"))
+    except (TypeError, ValueError):
+        pass
+    title = name if isinstance(name, str) and name else sid
+    return popup_table(title, fields)
+
+
+def _point(geom):
+    return geom if geom.geom_type == "Point" else geom.representative_point()
+
+
+def siting_map(selected, demand, service_areas=None, language: str = "en",
+               basemap: str = "osm", roads=None, *, tianditu_token: str | None = None,
+               title: str | None = None, minimap: bool = False, measure: bool = False,
+               max_road_vertices: int = MAX_ROAD_VERTICES) -> folium.Map:
+    """Map of a siting result: selected stations, demand served/unserved, service areas.
+
+    One toggleable layer per technology for stations, for demand and for service areas.
+    Stations are badges with a colour and text per technology (H₂ blue circle, HPC orange
+    square, PV green); popups give CAPEX, demand served and share. Demand points are
+    circles sized by weight, filled with the technology colour when served and red with a
+    dark ring when not.
+
+    Parameters
+    ----------
+    selected : GeoDataFrame
+        ``site_id``, ``technology`` (``h2`` | ``hpc`` | ``pv_storage``), ``name``, ``lon``,
+        ``lat``, ``capex``, ``demand_served``, ``share``, geometry (WGS-84).
+    demand : GeoDataFrame
+        ``demand_id``, ``technology``, ``weight``, ``served`` (bool), geometry. May be empty.
+    service_areas : GeoDataFrame, optional
+        ``site_id``, ``technology``, polygon geometry.
+    language : {"en", "zh"}
+    basemap : {"osm", "amap", "tianditu", "none"}
+    roads : GeoDataFrame, optional
+        Road network for ``basemap="none"``.
+    tianditu_token, minimap, measure, max_road_vertices
+        Passed to :func:`~planner.maps.base.base_map`.
+    title : str, optional
+        Legend title.
+
+    Returns
+    -------
+    folium.Map
+    """
+    check_language(language)
+    require_columns(selected, ["site_id", "technology", "name", "geometry"], "selected")
+    require_columns(demand, ["demand_id", "technology", "weight", "served", "geometry"],
+                    "demand")
+    selected = as_wgs84(selected, "selected").copy()
+    demand = as_wgs84(demand, "demand").copy()
+    selected["site_id"] = str_ids(selected["site_id"]).to_numpy()
+    selected["technology"] = selected["technology"].astype(str)
+    demand["technology"] = demand["technology"].astype(str)
+    if service_areas is not None:
+        require_columns(service_areas, ["site_id", "technology", "geometry"], "service_areas")
+        service_areas = as_wgs84(service_areas, "service_areas").copy()
+        service_areas["site_id"] = str_ids(service_areas["site_id"]).to_numpy()
+        service_areas["technology"] = service_areas["technology"].astype(str)
+
+    m = base_map(bounds_of(selected, demand, service_areas), language, basemap, roads,
+                 tianditu_token=tianditu_token, minimap=minimap, measure=measure,
+                 max_road_vertices=max_road_vertices)
+    system = m._planner_context.system
+    sel_d = shift(selected, system)
+    dem_d = shift(demand, system)
+    names = dict(zip(selected["site_id"], selected["name"]))
+    techs = _tech_order(list(selected["technology"]) + list(demand["technology"]) +
+                        (list(service_areas["technology"]) if service_areas is not None else []))
+
+    # ---- service areas (bottom) -------------------------------------------------------
+    if service_areas is not None and len(service_areas):
+        sa_d = shift(service_areas, system)
+        for tech in techs:
+            sub = sa_d[sa_d["technology"] == tech]
+            if sub.empty:
+                continue
+            colour = tech_style(tech)[0]
+            props = []
+            for r in sub.itertuples(index=False):
+                nm = names.get(r.site_id, r.site_id)
+                props.append({"tip": f"<b>{esc(nm)}</b><br>"
+                                     f"{esc(label('service_areas', language))} · "
+                                     f"{esc(technology_label(tech, language))}"})
+            folium.GeoJson(
+                feature_collection(sub.geometry.values, props),
+                name=esc(f"{label('service_areas', language)} – "
+                         f"{technology_label(tech, language)}"),
+                style_function=lambda f, c=colour: {"color": c, "weight": 1.2, "opacity": 0.8,
+                                                    "fillColor": c, "fillOpacity": 0.12},
+                tooltip=tooltip_for("tip"),
+            ).add_to(m)
+
+    # ---- demand -----------------------------------------------------------------------
+    if len(demand):
+        w = pd.to_numeric(demand["weight"], errors="coerce").astype(float).fillna(1.0)
+        wmax = float(w.max()) if w.max() > 0 else 1.0
+        radius = (3.0 + 5.0 * np.sqrt(np.clip(w.to_numpy() / wmax, 0, 1))).round(1)
+        served = demand["served"].astype(bool).to_numpy()
+        for tech in techs:
+            mask = (demand["technology"] == tech).to_numpy()
+            if not mask.any():
+                continue
+            colour = tech_style(tech)[0]
+            idx = np.flatnonzero(mask)
+            idx = idx[np.argsort(~served[idx], kind="stable")]  # unserved on top
+            props = []
+            for i in idx:
+                r = demand.iloc[i]
+                state = label("served" if served[i] else "unserved", language)
+                props.append({
+                    "tip": (f"<b>{esc(label('demand_point', language))} "
+                            f"{esc(r['demand_id'])}</b><br>"
+                            f"{esc(technology_label(tech, language))} · "
+                            f"{esc(label('weight', language))} {esc(fmt_num(r['weight'], 2))}"
+                            f"<br>{esc(state)}"),
+                    "fill": colour if served[i] else UNSERVED_COLOUR,
+                    "stroke": "#ffffff" if served[i] else "#67001f",
+                    "weight": 1 if served[i] else 2,
+                    "radius": float(radius[i]),
+                    "opacity": 0.75 if served[i] else 0.95,
+                })
+            folium.GeoJson(
+                feature_collection([_point(g) for g in dem_d.geometry.values[idx]], props),
+                name=esc(f"{label('demand', language)} – {technology_label(tech, language)}"),
+                marker=folium.CircleMarker(radius=4, fill=True),
+                style_function=lambda f: {
+                    "radius": f["properties"]["radius"],
+                    "fillColor": f["properties"]["fill"],
+                    "color": f["properties"]["stroke"],
+                    "weight": f["properties"]["weight"],
+                    "fillOpacity": f["properties"]["opacity"],
+                    "opacity": 1.0,
+                },
+                tooltip=tooltip_for("tip"),
+            ).add_to(m)
+
+    # ---- selected stations (top) ------------------------------------------------------
+    for tech in techs:
+        mask = (selected["technology"] == tech).to_numpy()
+        if not mask.any():
+            continue
+        group = folium.FeatureGroup(
+            name=esc(f"{label('selected', language)} – {technology_label(tech, language)}"),
+            show=True)
+        for i in np.flatnonzero(mask):
+            row = selected.iloc[i]
+            pt = _point(sel_d.geometry.values[i])
+            nm = row["name"] if isinstance(row["name"], str) and row["name"] else row["site_id"]
+            tip = (f"<b>{esc(nm)}</b><br>{esc(technology_label(tech, language))}")
+            if "demand_served" in row:
+                tip += (f"<br>{esc(label('demand_served', language))}: "
+                        f"{esc(fmt_num(row['demand_served'], 1))}")
+            site_marker(pt.y, pt.x, tech, tip, _site_popup(row, language)).add_to(group)
+        group.add_to(m)
+
+    # ---- legend -----------------------------------------------------------------------
+    lg = LegendBuilder(title if title is not None else label("siting_title", language))
+    lg.section(label("technology", language))
+    for tech in techs:
+        lg.raw_icon(site_icon_html(tech), technology_label(tech, language))
+    if len(demand):
+        lg.section(label("demand", language))
+        for tech in techs:
+            if (demand["technology"] == tech).any():
+                lg.swatch(f"{technology_label(tech, language)} – {label('served', language)}",
+                          tech_style(tech)[0], "dot", stroke="#ffffff", opacity=0.8)
+        lg.swatch(label("unserved", language), UNSERVED_COLOUR, "dot", stroke="#67001f",
+                  stroke_width=2)
+    if service_areas is not None and len(service_areas):
+        lg.section(label("service_areas", language))
+        for tech in techs:
+            if (service_areas["technology"] == tech).any():
+                lg.swatch(technology_label(tech, language), tech_style(tech)[0], "box",
+                          stroke=tech_style(tech)[0], opacity=0.35)
+    lg.add_to(m)
+    return m
