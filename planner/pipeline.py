@@ -209,14 +209,10 @@ def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None
 
 
 def _write_maps(sc, net, plants, suppliers, results, stage, r):
-    try:
-        from planner import maps  # noqa: F401
-    except ImportError:  # pragma: no cover
-        return
-    from planner.maps import report
+    from planner import reports
 
     with r.step("maps"):
-        report.write_scenario_maps(sc, net, plants, suppliers, results, stage)
+        reports.write_scenario_maps(sc, net, plants, suppliers, results, stage)
 
 
 def _write_exports(results, stage):

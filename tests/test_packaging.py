@@ -16,7 +16,8 @@ def test_environment_yml_matches_pyproject():
     for extra in ("test", "bench"):
         wanted |= {_name(r): r.replace(" ", "") for r in meta["optional-dependencies"][extra]}
     conda = {}
-    for line in (ROOT / "environment.yml").read_text().splitlines():
+    text = (ROOT / "environment.yml").read_text()
+    for line in text.split("dependencies:", 1)[1].splitlines():
         m = re.match(r"^\s+-\s+([A-Za-z0-9_.\-]+)(.*)$", line)
         if m and m.group(1) != "python":
             conda[m.group(1).lower()] = (m.group(1) + m.group(2)).replace(" ", "")

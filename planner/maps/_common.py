@@ -339,8 +339,9 @@ def feature_collection(geoms: Iterable, properties: Iterable[dict], decimals: in
         texts = shapely.to_geojson(_round_geom(geoms, decimals))
     else:
         texts = []
-    feats = [{"type": "Feature", "properties": p, "geometry": json.loads(t)}
-             for t, p in zip(texts, props)]
+    # a small unique id keeps folium's style switch from keying on the (long) tooltip text
+    feats = [{"type": "Feature", "id": i, "properties": p, "geometry": json.loads(t)}
+             for i, (t, p) in enumerate(zip(texts, props))]
     return {"type": "FeatureCollection", "features": feats}
 
 

@@ -159,12 +159,12 @@ class _FitBounds(MacroElement):
             setTimeout(function() {
                 var map = {{ this._parent.get_name() }};
                 var legend = map.getContainer().querySelector(".planner-legend");
-                var left = 40;
+                var left = 50;
                 if (legend && legend.offsetWidth + 30 < 0.45 * map.getSize().x) {
-                    left = legend.offsetWidth + 30;
+                    left = legend.offsetWidth + 45;
                 }
                 map.fitBounds({{ this.bounds_js }},
-                              {paddingTopLeft: [left, 50], paddingBottomRight: [40, 40]});
+                              {paddingTopLeft: [left, 60], paddingBottomRight: [55, 50]});
             }, 0);
         {% endmacro %}
         """

@@ -36,6 +36,9 @@ from planner.errors import PlannerError
 __all__ = ["save_map", "to_html", "embed_assets", "external_references", "export_png",
            "find_chromium", "CHROMIUM_FLAGS"]
 
+#: Where Debian's ``chromium`` package puts the browser.
+DEFAULT_CHROMIUM = "/usr/bin/chromium"
+
 #: Flags used for every headless Chromium run (plus ``--user-data-dir=<tmpdir>``).
 CHROMIUM_FLAGS = (
     "--headless",
@@ -227,7 +230,7 @@ def find_chromium(chromium=None) -> str:
     """Path of the headless Chromium binary.
 
     Order: the ``chromium`` argument, ``$PLANNER_CHROMIUM``, then ``chromium``,
-    ``chromium-browser``, ``google-chrome`` on ``PATH``, then ``/usr/bin/chromium``.
+    ``chromium-browser``, ``google-chrome`` on ``PATH``, then :data:`DEFAULT_CHROMIUM`.
 
     Raises
     ------
@@ -236,7 +239,7 @@ def find_chromium(chromium=None) -> str:
     """
     candidates = [chromium, os.environ.get("PLANNER_CHROMIUM")]
     candidates += [shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")]
-    candidates.append("/usr/bin/chromium")
+    candidates.append(DEFAULT_CHROMIUM)
     for c in candidates:
         if c and os.path.isfile(c) and os.access(c, os.X_OK):
             return str(c)

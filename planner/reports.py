@@ -1,0 +1,46 @@
+"""Maps and report files of a scenario run (the last step of the one-way flow).
+
+Draws result tables with :mod:`planner.maps`; never recomputes numbers.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from planner.maps import label
+
+
+def road_lines(net, max_edges: int | None = None):
+    """The network's edges as a light GeoDataFrame for drawing (one direction per road)."""
+    e = net.edges
+    u, v = e.u.to_numpy(), e.v.to_numpy()
+    keep = (u < v) | e.oneway.to_numpy(bool)  # a two-way road drawn once
+    roads = e.loc[keep, ["road_class", "name", "geometry"]]
+    if max_edges is not None and len(roads) > max_edges:
+        roads = roads.iloc[:max_edges]
+    return roads
+
+
+def write_scenario_maps(sc, net, plants, suppliers, results, folder: Path) -> list[Path]:
+    """Write every map the scenario's results call for; returns the paths written."""
+    from planner import maps
+
+    folder = Path(folder)
+    lang = sc.scenario.language
+    cfg = sc.maps
+    roads = road_lines(net) if cfg.roads_base or cfg.basemap == "none" else None
+    written = []
+    cov = results.get("coverage")
+    if cov is not None:
+        for prof in sc.coverage.isochrone_profiles:
+            m = maps.coverage_map(plants, suppliers, cov.supplier_times, cov.isochrones, profile=prof,
+                                  threshold_min=cov.threshold_min, language=lang, basemap=cfg.basemap,
+                                  roads=roads, title=f"{label('coverage_title', lang)} — {prof}")
+            written.append(maps.save_map(m, folder / "coverage" / f"coverage_map_{prof}.html", offline=cfg.offline))
+    sit = results.get("siting")
+    if sit is not None:
+        m = sit.map(language=lang, basemap=cfg.basemap, roads=roads)
+        written.append(maps.save_map(m, folder / "siting" / "siting_map.html", offline=cfg.offline))
+    if cfg.png:
+        for html in list(written):
+            written.append(maps.export_png(html, html.with_suffix(".png")))
+    return written

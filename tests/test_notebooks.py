@@ -1,0 +1,26 @@
+"""The demo notebooks execute headless, top to bottom, without errors."""
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+def test_notebook_executes(path, shared_data, monkeypatch):
+    monkeypatch.setenv("PLANNER_DATA_DIR", str(shared_data))
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+    # the last cell of every notebook shows a map
+    last = nb.cells[-1].outputs
+    assert any("leaflet" in str(o.get("data", {})).lower() for o in last), "no map in the last cell"
+
+
+def test_there_are_three_notebooks():
+    assert [p.name for p in NOTEBOOKS][:1] == ["01_supplier_coverage.ipynb"]
