@@ -97,7 +97,8 @@ def staged_output(final_dir: Path):
     """
     final_dir = Path(final_dir).resolve()
     final_dir.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(dir=final_dir.parent, prefix=f".{final_dir.name}.staging-"))
+    _remove_stale_stages(final_dir)
+    stage = Path(tempfile.mkdtemp(dir=final_dir.parent, prefix=f".{final_dir.name}.staging-{os.getpid()}-"))
     try:
         yield stage
     except BaseException:
@@ -110,6 +111,27 @@ def staged_output(final_dir: Path):
     os.replace(stage, final_dir)
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_stale_stages(final_dir: Path):
+    """Remove staging folders left by killed runs (their process no longer exists)."""
+    for d in final_dir.parent.glob(f".{final_dir.name}.staging-*"):
+        try:
+            pid = int(d.name.rsplit(".staging-", 1)[1].split("-")[0])
+        except (IndexError, ValueError):
+            continue
+        if not _alive(pid):
+            shutil.rmtree(d, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def file_sha256(path) -> str:

@@ -365,7 +365,8 @@ def test_input_text_is_escaped(maps, name):
     assert "&lt;script&gt;" in html or "&lt;img" in html
     if name in ("coverage_en", "siting"):
         # Jinja inside a name is shown, never evaluated (it would reach Python's os)
-        assert "&#123;&#123; &#39;PWN&#39; ~ &#39;ED&#39; &#125;&#125;" in html
+        shown = "&#123;&#123; &#x27;PWN&#x27; ~ &#x27;ED&#x27; &#125;&#125;"
+        assert shown in html or json.dumps(shown)[1:-1].replace("&", "\\u0026") in html
     assert "PWNED" not in html
 
 
@@ -595,7 +596,8 @@ def test_map_renders_offline_in_chromium(browser, saved, name):
         assert page.evaluate("() => typeof window.L === 'object' && L.version") == "1.9.3"
         n_maps = 2 if name == "compare" else 1
         assert page.locator(".leaflet-container").count() == n_maps
-        assert page.locator(".leaflet-overlay-pane path").count() > 20  # roads, bands, dots
+        min_paths = 6 if name == "compare" else 10  # 3 road styles per map, bands, dots
+        assert page.locator(".leaflet-overlay-pane path").count() >= min_paths
         assert page.locator(".leaflet-marker-pane .leaflet-marker-icon").count() >= 2
         assert page.locator(".planner-legend").count() == n_maps
         attribution = page.locator(".leaflet-control-attribution").first.inner_text()

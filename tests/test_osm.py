@@ -302,6 +302,24 @@ def test_cached_download_is_read_offline(offline_overpass, tiny_osm, tmp_path):
     assert _pairs(osm.load_osm(path=target)[1]) == _pairs(edges)
 
 
+def test_polygon_file_region(offline_overpass, tmp_path):
+    """A polygon file (any CRS) is a region like a shapely polygon; offline it fails fast."""
+    import geopandas as gpd
+
+    poly = shapely.box(116.49, 39.78, 116.52, 39.81)
+    path = tmp_path / "area.geojson"
+    gpd.GeoDataFrame(geometry=[poly], crs="EPSG:4326").to_crs("EPSG:32650").to_file(path)
+    q_file = osm._download_query(None, str(path), None, "drive", True, True)
+    q_poly = osm._download_query(None, poly, None, "drive", True, True)
+    assert shapely.from_wkt(q_file["polygon"]).equals_exact(
+        shapely.from_wkt(q_poly["polygon"]), 1e-6
+    )
+    with pytest.raises(NetworkError, match="cannot reach the Overpass API"):
+        osm.fetch(polygon=path, cache_dir=tmp_path, timeout=60)
+    with pytest.raises(InputError, match="polygon file not found"):
+        osm.fetch(polygon=tmp_path / "nope.geojson", cache_dir=tmp_path)
+
+
 def test_cache_path_depends_on_query(tmp_path):
     a = osm._download_query(None, None, (116.4, 39.7, 116.6, 39.9), "drive", True, True)
     b = osm._download_query(None, None, (116.4, 39.7, 116.6, 39.9), "drive_service", True, True)

@@ -10,6 +10,7 @@ from planner import settings
 from planner.errors import InputError, NetworkError
 from planner.network.repair import (
     CONNECTOR_CLASS,
+    giant_component,
     largest_strong_component,
     qa_report,
     repair_dangling,
@@ -108,7 +109,12 @@ def test_qa_report_known_counts(grid_with_carriageway):
     assert table.loc[5, "island"] and table.loc[5, "entries"] == 0
     assert table.loc[1, "entries"] == 1 and table.loc[1, "exits"] == 0
     assert r["unclassified"] == {"edges": 1, "km": pytest.approx(0.0707)}
-    assert r["node_in_giant"].sum() == 9 and r["edge_in_giant"].sum() == 24
+    node_mask, edge_mask = giant_component(nodes, edges)
+    assert node_mask.sum() == 9 and edge_mask.sum() == 24 and not node_mask[9:].any()
+    # the dict is JSON-friendly apart from its two tables
+    import json
+
+    json.dumps({k: v for k, v in r.items() if not isinstance(v, pd.DataFrame)})
 
 
 def test_qa_report_strongly_connected_network():
@@ -326,8 +332,9 @@ def test_se_beijing_qa_and_repair(se_beijing):
     # SOURCE.md: the giant SCC holds 96.3 % of edges and 93.7 % of length
     assert giant["share_edges"] == pytest.approx(0.963, abs=0.001)
     assert giant["share_km"] == pytest.approx(0.937, abs=0.001)
-    np.testing.assert_array_equal(qa["edge_in_giant"], edges["in_giant_scc"].to_numpy(bool))
-    np.testing.assert_array_equal(qa["node_in_giant"], junctions["in_giant_scc"].to_numpy(bool))
+    node_in_giant, edge_in_giant = giant_component(nodes, edges)
+    np.testing.assert_array_equal(edge_in_giant, edges["in_giant_scc"].to_numpy(bool))
+    np.testing.assert_array_equal(node_in_giant, junctions["in_giant_scc"].to_numpy(bool))
     assert qa["fragments"]["oneway_dead"] > 0
 
     ramps = junctions["ramp_attach_inferred"].to_numpy(bool)
@@ -351,7 +358,7 @@ def test_se_beijing_qa_and_repair(se_beijing):
     cu, cv = con["u"].to_numpy(), con["v"].to_numpy()
     np.testing.assert_allclose(con["length_m"], np.hypot(*(xy[cu] - xy[cv]).T), atol=1e-6)
     # direction: exits leave a non-giant node for a giant one, entries the other way round
-    in_giant = qa["node_in_giant"]
+    in_giant = node_in_giant
     assert (in_giant[cu] ^ in_giant[cv]).all()
     indeg = np.bincount(edges["v"], minlength=len(nodes))
     outdeg = np.bincount(edges["u"], minlength=len(nodes))

@@ -237,14 +237,20 @@ def find_chromium(chromium=None) -> str:
     PlannerError
         When none is found, naming the Debian package to install.
     """
-    candidates = [chromium, os.environ.get("PLANNER_CHROMIUM")]
-    candidates += [shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")]
+    def usable(path) -> bool:
+        return bool(path) and os.path.isfile(path) and os.access(path, os.X_OK)
+
+    for explicit, what in ((chromium, "Chromium binary"),
+                           (os.environ.get("PLANNER_CHROMIUM"), "PLANNER_CHROMIUM")):
+        if explicit:
+            if not usable(explicit):
+                raise PlannerError(f"{what} {explicit!r} not found or not executable")
+            return str(explicit)
+    candidates = [shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")]
     candidates.append(DEFAULT_CHROMIUM)
     for c in candidates:
-        if c and os.path.isfile(c) and os.access(c, os.X_OK):
+        if usable(c):
             return str(c)
-    if chromium:
-        raise PlannerError(f"Chromium binary {chromium!r} not found or not executable")
     raise PlannerError(
         "headless Chromium is needed for PNG export but was not found: install it "
         "(Debian/Ubuntu: apt-get install -y chromium) or set PLANNER_CHROMIUM to its path"

@@ -346,7 +346,7 @@ def export_network(net: RoadNetwork, path) -> Path:
         geometry=gpd.points_from_xy(net.nodes.lon, net.nodes.lat),
         crs=4326,
     )
-    tmp = path.with_name(f".{path.name}.tmp")
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     tmp.unlink(missing_ok=True)
     try:
         edges.to_file(tmp, layer="edges", driver="GPKG")

@@ -10,7 +10,8 @@ Every loader returns the raw road tables of ``docs/DESIGN.md`` ("Raw road tables
 
 Sources
 -------
-- A region (place name, shapely polygon or ``(west, south, east, north)`` bbox) is downloaded once
+- A region (place name, shapely polygon or polygon file, ``(west, south, east, north)`` bbox) is
+  downloaded once
   from the Overpass API through osmnx and saved as GraphML under ``cache_dir``, keyed by a hash of
   the query; later runs read that file and need no network. An offline machine fails within a few
   seconds with :class:`~planner.errors.NetworkError`.
@@ -191,8 +192,9 @@ def load_osm(
     ----------
     place : str or dict or list, optional
         Place name(s) geocoded by osmnx (Nominatim), e.g. ``"Daxing District, Beijing, China"``.
-    polygon : shapely.Polygon or shapely.MultiPolygon, optional
-        Region in WGS-84 lon/lat.
+    polygon : shapely.Polygon or shapely.MultiPolygon or str or Path, optional
+        Region in WGS-84 lon/lat, or a polygon file (GeoJSON, GeoPackage, ... in any CRS;
+        its features are merged).
     bbox : tuple of float, optional
         ``(west, south, east, north)`` in degrees.
     path : str or Path, optional
@@ -302,7 +304,7 @@ def fetch(
             if place is not None:
                 G = ox.graph_from_place(place, **kwargs)
             elif polygon is not None:
-                G = ox.graph_from_polygon(polygon, **kwargs)
+                G = ox.graph_from_polygon(shapely.from_wkt(query["polygon"]), **kwargs)
             else:
                 G = ox.graph_from_bbox(tuple(float(b) for b in bbox), **kwargs)
         except Exception as err:  # noqa: BLE001 - translated to one typed error below
@@ -410,6 +412,8 @@ def _region_query(place, polygon, bbox):
     if place is not None:
         return {"place": place}
     if polygon is not None:
+        if isinstance(polygon, (str, os.PathLike)):
+            polygon = _read_polygon(Path(polygon))
         if not isinstance(polygon, (shapely.Polygon, shapely.MultiPolygon)) or polygon.is_empty:
             raise InputError("polygon must be a non-empty shapely Polygon or MultiPolygon")
         if not polygon.is_valid:
@@ -425,6 +429,22 @@ def _region_query(place, polygon, bbox):
             "and south < north"
         )
     return {"bbox": [round(v, 7) for v in (west, south, east, north)]}
+
+
+def _read_polygon(path):
+    """Union of the polygons of a vector file, in EPSG:4326."""
+    if not path.exists():
+        raise InputError("polygon file not found", path=path)
+    try:
+        gdf = gpd.read_file(path)
+    except Exception as err:  # noqa: BLE001
+        raise InputError(f"cannot read the polygon file ({_short(err)})", path=path) from err
+    if gdf.crs is not None:
+        gdf = gdf.to_crs("EPSG:4326")
+    geom = gdf.geometry.union_all() if len(gdf) else None
+    if not isinstance(geom, (shapely.Polygon, shapely.MultiPolygon)) or geom.is_empty:
+        raise InputError("the file holds no polygon", path=path)
+    return shapely.make_valid(geom) if not geom.is_valid else geom
 
 
 @contextmanager

@@ -67,7 +67,7 @@ def qa_report(nodes, edges):
           ``islands_km``: fragments with neither.
         - ``unclassified``: dict ``edges``, ``km`` of edges without ``road_class``.
 
-        Tables and masks:
+        Tables (the rest of the dict is JSON-friendly scalars and dicts):
 
         - ``dead_end_nodes``: DataFrame, one row per sink, source or degree-1 node: ``node``
           (position), ``node_id``, ``in_degree``, ``out_degree``, ``neighbours``, ``sink``,
@@ -76,7 +76,10 @@ def qa_report(nodes, edges):
           ``nodes``, ``edges``, ``km``, ``oneway_share`` (of its edges), ``entries`` (edges
           from the giant SCC into it), ``exits`` (edges from it to the giant SCC),
           ``oneway_dead``, ``island``.
-        - ``node_in_giant`` (bool array, n), ``edge_in_giant`` (bool array, m).
+
+    See Also
+    --------
+    giant_component : the giant SCC as node and edge masks.
     """
     n, u, v, length = _arrays(nodes, edges)
     m = u.size
@@ -148,9 +151,28 @@ def qa_report(nodes, edges):
         "unclassified": {"edges": int(no_class.sum()), "km": float(km[no_class].sum())},
         "dead_end_nodes": dead_end_nodes,
         "fragment_table": fragment_table,
-        "node_in_giant": giant,
-        "edge_in_giant": edge_in_giant,
     }
+
+
+def giant_component(nodes, edges):
+    """Masks of the largest strongly connected component (most nodes).
+
+    Parameters
+    ----------
+    nodes : pandas.DataFrame
+        Node positions ``0..n-1``.
+    edges : pandas.DataFrame
+        ``u``, ``v``, ``length_m``.
+
+    Returns
+    -------
+    node_mask : numpy.ndarray of bool, shape (n,)
+    edge_mask : numpy.ndarray of bool, shape (m,)
+        True for edges with both ends in the component.
+    """
+    n, u, v, _ = _arrays(nodes, edges)
+    giant = _giant_mask(n, u, v)[1]
+    return giant, giant[u] & giant[v]
 
 
 def repair_dangling(nodes, edges, tolerance_m=200.0, only_nodes=None, candidates=None, k=4):
