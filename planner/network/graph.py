@@ -230,9 +230,18 @@ def cache_key(*parts) -> str:
     """Hash of the inputs that determine a network (file digests, settings, format version)."""
     h = hashlib.sha256()
     h.update(f"format={CACHE_FORMAT}".encode())
+    h.update(_code_digest().encode())
     for p in parts:
         h.update(json.dumps(p, sort_keys=True, default=str).encode())
     return h.hexdigest()[:24]
+
+
+def _code_digest() -> str:
+    """Digest of the network-building code, so a code change never reuses an old cache."""
+    h = hashlib.sha256()
+    for f in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(f.read_bytes())
+    return h.hexdigest()
 
 
 def file_digest(path) -> str:
