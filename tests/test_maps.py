@@ -581,9 +581,11 @@ def _open(browser, path, width=1400, height=900):
     page.on("request", lambda req: requests.append(req.url)
             if not req.url.startswith(("file:", "data:", "about:")) else None)
     page.goto(path.resolve().as_uri(), wait_until="load")
+    # every map fitted to the data (set by the deferred fit, after legend + layer control)
     page.wait_for_function(
-        "() => document.querySelectorAll('.leaflet-control-layers').length > 0 &&"
-        " document.querySelectorAll('.planner-legend').length > 0", timeout=30_000)
+        "() => { const c = document.querySelectorAll('.leaflet-container');"
+        " return c.length > 0 && [...c].every(e => e.dataset.plannerReady === '1'); }",
+        timeout=30_000)
     return ctx, page, errors, requests
 
 
@@ -598,6 +600,7 @@ def test_map_renders_offline_in_chromium(browser, saved, name):
         assert page.locator(".leaflet-container").count() == n_maps
         min_paths = 6 if name == "compare" else 10  # 3 road styles per map, bands, dots
         assert page.locator(".leaflet-overlay-pane path").count() >= min_paths
+        assert page.locator("path.planner-roads").count() == 3 * n_maps  # road background
         assert page.locator(".leaflet-marker-pane .leaflet-marker-icon").count() >= 2
         assert page.locator(".planner-legend").count() == n_maps
         attribution = page.locator(".leaflet-control-attribution").first.inner_text()
@@ -649,7 +652,11 @@ def test_osm_basemap_offline_only_misses_tiles(browser, plants, suppliers, suppl
     try:
         assert page.evaluate("() => typeof window.L") == "object"
         assert page.locator(".leaflet-overlay-pane path").count() > 5
-        assert all("tile.openstreetmap.org" in u for u in requests), requests
+        # the hidden road layer switches itself on once a tile fails to load
+        page.wait_for_function(
+            "() => document.querySelectorAll('path.planner-roads').length > 0",
+            timeout=30_000)
+        assert requests and all("tile.openstreetmap.org" in u for u in requests), requests
         assert not [e for e in errors if e.startswith("pageerror")], errors
     finally:
         ctx.close()
@@ -668,3 +675,30 @@ def test_export_png(browser, saved, tmp_path):
     assert stats["colours"] > 50 and stats["std"] > 5, stats
     assert [p.name for p in png.parent.iterdir()] == ["coverage.png"]
 
+
+
+def test_icon_fonts_kept_only_when_used(tmp_path):
+    import folium
+
+    plain = to_html(base_map(BOUNDS, basemap="osm"))
+    assert "Font Awesome" not in plain and "awesome-marker" not in plain
+    m = base_map(BOUNDS, basemap="osm", minimap=True)
+    folium.Marker([39.79, 116.5], icon=folium.Icon(icon="info-sign")).add_to(m)
+    html = to_html(m)
+    assert "Font Awesome" in html and "awesome-marker" in html and "MiniMap" in html
+    assert external_references(html) == []
+
+
+def test_offline_view_for_notebooks(maps):
+    from planner.maps.offline import offline_view
+
+    frame = offline_view(maps["siting"], height=500)._repr_html_()
+    assert frame.startswith("<iframe srcdoc=") and "height:500px" in frame
+    assert "cdn.jsdelivr.net/npm/leaflet" not in frame
+
+
+def test_rows_without_geometry_are_reported(plants, suppliers, supplier_times, isochrones):
+    broken = suppliers.copy()
+    broken.loc[broken.index[0], "geometry"] = None
+    with pytest.warns(UserWarning, match="suppliers: 1 row"):
+        coverage_map(plants, broken, supplier_times, isochrones)

@@ -7,15 +7,16 @@ from __future__ import annotations
 import html
 import json
 import math
+import warnings
 from typing import Iterable, Sequence
 
 import folium
 import numpy as np
 import pandas as pd
 from branca.element import MacroElement
+from folium.template import Template
 
 from planner.errors import InputError, PlannerError
-from folium.template import Template
 
 # --------------------------------------------------------------------------------------
 # escaping
@@ -128,9 +129,11 @@ def as_wgs84(gdf, what: str):
         raise InputError(f"{what} must be a GeoDataFrame, got {type(gdf).__name__}")
     if gdf.crs is not None and not gdf.crs.equals("EPSG:4326"):
         gdf = gdf.to_crs("EPSG:4326")
-    missing = gdf.geometry.isna() | gdf.geometry.is_empty
+    missing = (gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()
     if missing.any():
-        gdf = gdf[~missing.to_numpy()]
+        warnings.warn(f"{what}: {int(missing.sum())} row(s) without geometry are not drawn",
+                      UserWarning, stacklevel=3)
+        gdf = gdf[~missing]
     return gdf
 
 
@@ -368,14 +371,15 @@ LEGEND_CSS = """
 }
 .planner-legend h4 { margin: 0 0 4px 0; font-size: 13px; }
 .planner-legend h5 { margin: 6px 0 2px 0; font-size: 12px; font-weight: 600; }
-.planner-legend .planner-row { display: flex; align-items: center; margin: 1px 0; white-space: nowrap; }
+.planner-legend .planner-row { display: flex; align-items: center; margin: 1px 0;
+  white-space: nowrap; }
 .planner-legend .planner-sw { display: inline-block; width: 14px; height: 14px; margin-right: 6px;
   box-sizing: border-box; flex: none; }
 .planner-legend .planner-dot { border-radius: 50%; border: 1px solid #555; }
 .planner-legend .planner-box { border: 1px solid #555; }
 .leaflet-tooltip, .leaflet-popup-content { font-family: "Helvetica Neue", Arial,
   "Noto Sans CJK SC", "WenQuanYi Micro Hei", "Microsoft YaHei", "PingFang SC", sans-serif; }
-.planner-popup table { border-collapse: collapse; margin-top: 4px; }
+.planner-popup table { border-collapse: collapse; margin: 4px 0 0 0 !important; }
 .planner-popup th, .planner-popup td { padding: 1px 6px; border-bottom: 1px solid #ddd;
   text-align: left; font-size: 12px; }
 .planner-divicon { background: transparent; border: none; }
@@ -429,7 +433,8 @@ class LegendBuilder:
     def swatch(self, text: str, fill: str, shape: str = "box", stroke: str = "#555",
                stroke_width: int = 1, opacity: float = 1.0) -> "LegendBuilder":
         self.parts.append(
-            f'<div class="planner-row"><span class="planner-sw planner-{shape}" style="background:{fill};'
+            f'<div class="planner-row"><span class="planner-sw planner-{shape}" '
+            f'style="background:{fill};'
             f'border:{stroke_width}px solid {stroke};opacity:{opacity};"></span>'
             f"<span>{esc(text)}</span></div>"
         )

@@ -17,8 +17,8 @@ Basemaps
     No tiles: the road network given as ``roads`` is drawn as the background, so a map
     opened without Internet access (air-gapped, report PCs) is never blank.
 
-With a tile basemap, ``roads`` (if given) is added too as a hidden, toggleable layer: switch
-it on when the tiles cannot load.
+With a tile basemap, ``roads`` (if given) is added too as a hidden, toggleable layer that
+switches itself on when a tile fails to load (map opened without Internet access).
 
 Every map carries the OpenStreetMap attribution (:data:`planner.settings.OSM_ATTRIBUTION`)
 whatever the basemap: the road network and travel times come from OpenStreetMap.
@@ -164,7 +164,9 @@ class _FitBounds(MacroElement):
                     left = legend.offsetWidth + 45;
                 }
                 map.fitBounds({{ this.bounds_js }},
-                              {paddingTopLeft: [left, 60], paddingBottomRight: [55, 50]});
+                              {paddingTopLeft: [left, 60], paddingBottomRight: [55, 50],
+                               animate: false});
+                map.getContainer().setAttribute("data-planner-ready", "1");
             }, 0);
         {% endmacro %}
         """
@@ -207,10 +209,34 @@ class RoadLayer(folium.map.Layer):
         figure = self.get_root()
         styles = json.dumps({str(k): v for k, v in _ROAD_STYLES.items()})
         js = (f"var {self.get_name()} = L.geoJSON({self.geojson_text}, "
-              "{interactive: false, smoothFactor: 1.0, "
+              "{interactive: false, smoothFactor: 1.0, className: \"planner-roads\", "
               f"style: function(f) {{ return {styles}[String(f.properties.g)]; }}}});\n")
         figure.script.add_child(_RawScript(js), name=self.get_name())
         super().render(**kwargs)
+
+
+class _RoadsWhenTilesFail(MacroElement):
+    """Switch the road layer on when the tile server cannot be reached (air-gapped PCs)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            {{ this.tiles.get_name() }}.once("tileerror", function() {
+                var map = {{ this._parent.get_name() }};
+                if (!map.hasLayer({{ this.roads.get_name() }})) {
+                    map.addLayer({{ this.roads.get_name() }});
+                    {{ this.roads.get_name() }}.bringToBack();
+                }
+            });
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, tiles, roads):
+        super().__init__()
+        self._name = "RoadsWhenTilesFail"
+        self.tiles = tiles
+        self.roads = roads
 
 
 def _check_basemap(basemap: str) -> str:
@@ -233,20 +259,21 @@ def _tianditu_token(token) -> str:
     return token
 
 
-def _add_tiles(m, basemap: str, language: str, tianditu_token=None) -> None:
+def _add_tiles(m, basemap: str, language: str, tianditu_token=None):
+    """Add the basemap's tile layer(s); return the base tile layer (None for "none")."""
     if basemap == "osm":
-        folium.TileLayer(
+        return folium.TileLayer(
             tiles=_OSM_TILES, attr=_osm_attribution_html(), name=label("basemap_osm", language),
             max_zoom=19, overlay=False, control=True,
         ).add_to(m)
-    elif basemap == "amap":
-        folium.TileLayer(
+    if basemap == "amap":
+        return folium.TileLayer(
             tiles=_AMAP_TILES, attr="&copy; 高德地图 AutoNavi", subdomains="1234",
             name=label("basemap_amap", language), max_zoom=18, overlay=False, control=True,
         ).add_to(m)
-    elif basemap == "tianditu":
+    if basemap == "tianditu":
         token = _tianditu_token(tianditu_token)
-        folium.TileLayer(
+        base = folium.TileLayer(
             tiles=_TDT_TILES.replace("{layer}", "vec").replace("{token}", token),
             attr="&copy; 天地图 Tianditu", subdomains="01234567",
             name=label("basemap_tianditu", language), max_zoom=18, overlay=False, control=True,
@@ -258,6 +285,8 @@ def _add_tiles(m, basemap: str, language: str, tianditu_token=None) -> None:
             name=label("basemap_tianditu_labels", language), max_zoom=18, overlay=True,
             control=True,
         ).add_to(m)
+        return base
+    return None
 
 
 def _osm_attribution_html() -> str:
@@ -300,7 +329,8 @@ def road_layer(roads, bounds, language: str = "en", system: str = "wgs84",
     import shapely
 
     if not isinstance(roads, (gpd.GeoDataFrame, gpd.GeoSeries)):
-        raise PlannerError(f"roads must be a GeoDataFrame of LineStrings, got {type(roads).__name__}")
+        raise PlannerError(
+            f"roads must be a GeoDataFrame of LineStrings, got {type(roads).__name__}")
     if roads.crs is not None and not roads.crs.equals("EPSG:4326"):
         roads = roads.to_crs("EPSG:4326")
     geoms = np.asarray(roads.geometry.values if hasattr(roads, "geometry") else roads.values,
@@ -396,7 +426,7 @@ def decorate_map(m, bounds, language: str = "en", basemap: str = "osm", roads=No
     w, s, e, n = normalise_bounds(bounds)
     system = display_system(basemap)
     m._planner_context = MapContext(basemap, language, (w, s, e, n))
-    _add_tiles(m, basemap, language, tianditu_token)
+    tiles = _add_tiles(m, basemap, language, tianditu_token)
     if basemap == "none":
         m.get_root().header.add_child(Element(
             f"<style>#{m.get_name()} {{ background: #f7f7f2; }}</style>"),
@@ -410,14 +440,16 @@ def decorate_map(m, bounds, language: str = "en", basemap: str = "osm", roads=No
                            show=(basemap == "none"))
         if layer is not None:
             layer.add_to(m)
+            if tiles is not None:
+                m.add_child(_RoadsWhenTilesFail(tiles, layer))
     m.add_child(_Attribution(_osm_attribution_html()))
     if fullscreen:
         plugins.Fullscreen(position="topleft", title=label("fullscreen", language),
                            title_cancel=label("exit_fullscreen", language)).add_to(m)
     if minimap and basemap != "none":
-        tiles = {"osm": _OSM_TILES, "amap": _AMAP_TILES}.get(basemap)
-        if tiles is not None:
-            plugins.MiniMap(tile_layer=folium.TileLayer(tiles=tiles, attr=" "),
+        mini_tiles = {"osm": _OSM_TILES, "amap": _AMAP_TILES}.get(basemap)
+        if mini_tiles is not None:
+            plugins.MiniMap(tile_layer=folium.TileLayer(tiles=mini_tiles, attr=" "),
                             toggle_display=False, position="bottomright").add_to(m)
     if measure:
         plugins.MeasureControl(position="topleft", primary_length_unit="kilometers",
@@ -447,7 +479,8 @@ def base_map(bounds, language: str = "en", basemap: str = "osm", roads=None, *,
         Background; see the module notes. ``"amap"`` implies drawing data in GCJ-02.
     roads : GeoDataFrame, optional
         Road LineStrings (e.g. ``net.edges``); drawn as the background with
-        ``basemap="none"``, and as a hidden toggleable layer otherwise.
+        ``basemap="none"``, otherwise as a hidden toggleable layer that turns on by itself
+        when the tiles cannot load.
     tianditu_token : str, optional
         Tianditu key for ``basemap="tianditu"`` (default ``$TIANDITU_TOKEN``).
     minimap, measure : bool

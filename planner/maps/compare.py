@@ -20,7 +20,6 @@ from planner.maps._common import (
     site_icon_html,
     site_marker,
     str_ids,
-    tech_style,
 )
 from planner.maps.base import MAX_ROAD_VERTICES, decorate_map
 from planner.maps.labels import check_language, label, technology_label

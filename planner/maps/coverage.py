@@ -177,7 +177,8 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
         if sub.empty:
             continue
         sub["band_min"] = pd.to_numeric(sub["minutes"], errors="coerce").astype(float)
-        sub = sub[np.isfinite(sub["band_min"])].sort_values("band_min", ascending=False, kind="stable")
+        sub = sub[np.isfinite(sub["band_min"])].sort_values("band_min", ascending=False,
+                                                            kind="stable")
         props = []
         for r in sub.itertuples(index=False):
             pname = plant_names.get(r.plant_id, r.plant_id)

@@ -226,7 +226,8 @@ def _translate_value(column: str, value, language: str):
     return value
 
 
-def column_headers(df: pd.DataFrame, language: str = "en", translate_values: bool = False) -> pd.DataFrame:
+def column_headers(df: pd.DataFrame, language: str = "en",
+                   translate_values: bool = False) -> pd.DataFrame:
     """Return a copy of result table ``df`` with human-readable column headers.
 
     Known columns (see :data:`COLUMN_KEYS`) are renamed to their label in ``language``;

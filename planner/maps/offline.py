@@ -34,7 +34,7 @@ from pathlib import Path
 from planner.errors import PlannerError
 
 __all__ = ["save_map", "to_html", "embed_assets", "external_references", "export_png",
-           "find_chromium", "CHROMIUM_FLAGS"]
+           "find_chromium", "offline_view", "CHROMIUM_FLAGS"]
 
 #: Where Debian's ``chromium`` package puts the browser.
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
@@ -224,6 +224,30 @@ def save_map(m, path, offline: bool = True) -> Path:
     html = to_html(m, offline=offline)
     _atomic_write_bytes(path, html.encode("utf-8"))
     return path
+
+
+class _OfflineView:
+    """Notebook display of a map with every asset embedded (see :func:`offline_view`)."""
+
+    def __init__(self, html: str, height: int):
+        self.html = html
+        self.height = int(height)
+
+    def _repr_html_(self) -> str:
+        import html as html_mod
+
+        return (f'<iframe srcdoc="{html_mod.escape(self.html, quote=True)}" '
+                f'style="width:100%;height:{self.height}px;border:none;" '
+                'sandbox="allow-scripts allow-popups"></iframe>')
+
+
+def offline_view(m, height: int = 600) -> _OfflineView:
+    """Show ``m`` in Jupyter without Internet access (folium's own display loads the CDN).
+
+    Returns an object whose HTML representation is an ``<iframe srcdoc>`` holding the map
+    with Leaflet and plugins embedded, as :func:`save_map` writes it.
+    """
+    return _OfflineView(to_html(m, offline=True), height)
 
 
 def find_chromium(chromium=None) -> str:
