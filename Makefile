@@ -25,9 +25,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[test,bench]"
 	rm -f $(VENV)/.installed-* && touch $@
 
-# Headless Chromium renders maps for the browser tests and PNG export (Debian package; needs root).
+# Headless Chromium renders maps for the browser tests and PNG export (Debian packages; needs root);
+# the CJK font makes Chinese labels render in PNG exports.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+	@{ command -v chromium && dpkg -s fonts-wqy-microhei; } >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; } \
 	  || echo "chromium could not be installed: browser tests and PNG export will be skipped"
 
 bench: setup

@@ -1,27 +1,44 @@
 """Drive-time isochrone polygons built from reached road length.
 
-Polygons are for drawing only: coverage decisions are taken on node travel times elsewhere
-(:mod:`planner.coverage`). A band polygon here is, honestly, "the road length reachable within
-``T`` seconds, widened by ``buffer_m`` metres": every reached piece of road (whole edges plus the
-cut-off part of partially reached edges) is buffered and the buffers of one band are unioned.
+Polygons are for drawing only: coverage decisions are taken on node travel times elsewhere.
+A band polygon here is, honestly, "the road length reachable within ``T`` seconds, widened by
+``buffer_m`` metres". Every reached piece of road is buffered, and the buffers of one band are
+unioned. A reached piece is a whole edge, or the cut-off part of a partially reached edge.
 Nothing else is added unless the caller asks for the morphologically smoothed version
-(``smooth_m``), which is flagged as such in the output.
+(``smooth_m``), which the output flags as such.
 
-Reached pieces on a directed edge ``u -> v`` with travel time ``t_e`` for band ``T``:
+Reached pieces on a directed edge ``u -> v`` with travel time ``t_e``, for band ``T``:
 
-* ``direction="from"`` (times from the source to nodes): a point at fraction ``x`` of the edge is
-  reached at ``t(u) + x * t_e``. The edge is fully reached when ``t(u) + t_e <= T``; otherwise,
-  if ``t(u) < T``, the part ``[0, f]`` with ``f = (T - t(u)) / t_e`` is reached. The far node ``v``
-  does not help: one cannot enter a directed edge from its head (a two-way street has its own
-  reverse edge, which supplies the part reached from ``v``'s side).
-* ``direction="to"`` (times from nodes to the source): a point at ``x`` reaches the source in
-  ``(1 - x) * t_e + t(v)``. Fully reached when ``t(v) + t_e <= T``; otherwise, if ``t(v) < T``,
-  the part ``[1 - f, 1]`` with ``f = (T - t(v)) / t_e``.
+* ``direction="from"`` (node times run from the source to the nodes). A point at fraction ``x``
+  of the edge is reached at ``t(u) + x * t_e``. The edge is fully reached when
+  ``t(u) + t_e <= T``. Otherwise, if ``t(u) < T``, the part ``[0, f]`` is reached, with
+  ``f = (T - t(u)) / t_e``. The far node ``v`` does not help, because a directed edge cannot be
+  entered from its head. A two-way street has its own reverse edge, and that edge supplies the
+  part reached from ``v``'s side.
+* ``direction="to"`` (node times run from the nodes to the source). From a point at ``x`` the
+  source is reached in ``(1 - x) * t_e + t(v)``. The edge is fully reached when
+  ``t(v) + t_e <= T``. Otherwise, if ``t(v) < T``, the part ``[1 - f, 1]`` is reached, with
+  ``f = (T - t(v)) / t_e``.
 
-Edges with ``t_e = inf`` (closed) or an unreachable end node produce nothing.
+Closed edges (``t_e = inf``) and edges whose entry node is unreachable produce nothing.
 
-All geometry work is vectorised with shapely 2 array functions; the only Python loop runs over
-output polygons (one ``union_all`` per source and band).
+Two union engines produce the same set (see :func:`isochrones_for_sources`):
+
+* ``method="direct"`` buffers every reached piece and runs ``shapely.union_all`` once per
+  (source, band).
+* ``method="cells"`` (the default) splits the plane into a quadtree of square cells. A cell is
+  *complete* for a (source, band) when every road near it that is fully reached anywhere in the
+  call is fully reached by that (source, band), and no partial piece comes near it. Its clipped
+  polygon is then the same for every (source, band) where it is complete, so it is computed
+  once and cached. Parent cells are built from their children with ``shapely.coverage_union``.
+  Only the leaf cells on the reach frontier are unioned afresh, and each band polygon is the
+  coverage union of its cells. Cell pieces are snapped to a 1 mm grid (``grid_size``) so that
+  neighbouring cells share identical boundary vertices. If GEOS still rejects a coverage, that
+  polygon falls back to ``union_all`` and the fallback is counted in the output's
+  ``attrs["isochrone_stats"]``.
+
+All geometry work uses shapely 2 array functions. The Python loops run over output polygons and
+over quadtree cells, never over edges.
 """
 from __future__ import annotations
 
@@ -31,10 +48,13 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from shapely.errors import GEOSException
 
 from planner.errors import InputError
+from planner.settings import RANDOM_SEED
 
 __all__ = [
+    "DEFAULT_BUFFER_M",
     "ReachedPieces",
     "line_substrings",
     "reached_pieces",
@@ -46,11 +66,17 @@ __all__ = [
 
 #: Default half-width of the drawn road corridor, metres.
 DEFAULT_BUFFER_M = 75.0
-#: Segments per quarter circle in buffers. 2 keeps polygons light; the arc error is
-#: ``buffer_m * (1 - cos(pi / 8))`` = 7.6 % of the buffer (5.7 m at 75 m), always inward.
+#: Segments per quarter circle in buffers. At 2 the polygons stay light. The arc error is
+#: ``buffer_m * (1 - cos(pi / 8))``, which is 7.6 % of the buffer (5.7 m at 75 m), always inward.
 DEFAULT_QUAD_SEGS = 2
+#: Precision grid (metres) that cell pieces are snapped to, so neighbouring cells match exactly.
+CELL_GRID_M = 1e-3
+#: Fraction of a metre added to the cell grid origin. The origin then avoids the round
+#: coordinates of quantised data; a grid line through a vertex would be a degenerate case.
+_ORIGIN_JITTER_M = 0.3719
 
 _DIRECTIONS = ("from", "to")
+_METHODS = ("cells", "direct")
 
 
 # --------------------------------------------------------------------------------------------
@@ -59,21 +85,24 @@ _DIRECTIONS = ("from", "to")
 def line_substrings(geometry, start, end) -> np.ndarray:
     """Cut many LineStrings at once between normalised fractions.
 
-    Vectorised equivalent of ``shapely.ops.substring(line, start, end, normalized=True)`` for
-    ``0 <= start <= end <= 1``, built from one coordinate array and cumulative segment lengths.
+    This is a vectorised equivalent of
+    ``shapely.ops.substring(line, start, end, normalized=True)`` for
+    ``0 <= start <= end <= 1``. It is built from one coordinate array and cumulative segment
+    lengths.
 
     Parameters
     ----------
     geometry : array-like of shapely.LineString, shape (n,)
         Lines in a metric (planar) CRS. Empty or missing lines give ``None``.
-    start, end : array-like of float, shape (n,) or scalar
-        Fractions of each line's length; clipped to [0, 1] and ``end`` to ``>= start``.
+    start, end : array-like of float, shape (n,), or scalar
+        Fractions of each line's length. Both are clipped to [0, 1], and ``end`` to
+        ``>= start``.
 
     Returns
     -------
     numpy.ndarray of shapely.LineString, shape (n,)
         The pieces, drawn in the direction of the input. A zero-length piece is a two-point
-        LineString with equal points (its buffer is a disc).
+        LineString with equal points.
     """
     geoms = np.asarray(geometry, dtype=object)
     n = len(geoms)
@@ -105,13 +134,14 @@ def line_substrings(geometry, start, end) -> np.ndarray:
         # vertex k starting the segment that holds gpos, kept inside the line's own segments
         k = np.searchsorted(gcum, gpos, side="right") - 1
         k = np.clip(k, first, np.maximum(last - 1, first))
-        seglen = gcum[np.minimum(k + 1, last)] - gcum[k]
+        k1 = np.minimum(k + 1, last)
+        seglen = gcum[k1] - gcum[k]
         t = np.divide(gpos - gcum[k], seglen, out=np.zeros_like(gpos), where=seglen > 0)
         t = np.clip(t, 0.0, 1.0)
-        return xy[k] + t[:, None] * (xy[np.minimum(k + 1, last)] - xy[k])
+        return xy[k] + t[:, None] * (xy[k1] - xy[k])
 
     p0, p1 = _point(g0), _point(g1)
-    # interior vertices strictly between the two cuts
+    # interior vertices strictly between the two cuts, kept in order between the cut points
     inner = (gcum > g0[line]) & (gcum < g1[line])
     order_key = np.r_[first - 0.25, np.flatnonzero(inner).astype(float), last + 0.25]
     coords = np.r_[p0, xy[inner], p1]
@@ -126,16 +156,20 @@ def line_substrings(geometry, start, end) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ReachedPieces:
-    """Road pieces reached within each band.
+    """Road pieces reached within each (source, band) group.
+
+    Pieces are sorted by ``group``. A fully reached road is drawn once per group, even when
+    both of its directed edges are reached. Its piece then carries the geometry of the road's
+    canonical edge. A partial piece is dropped when its road is fully reached in the same group.
 
     Attributes
     ----------
     geometry : numpy.ndarray of LineString
-        The reached pieces (whole edges or cut parts), metric CRS.
+        The reached pieces, in a metric CRS.
     group : numpy.ndarray of int
-        Output group of each piece: ``source_position * n_bands + band_position``.
+        Group of each piece: ``source_position * n_bands + band_position``.
     edge : numpy.ndarray of int
-        Edge position of each piece.
+        Edge position of each piece. For a full piece this is the road's canonical edge.
     full : numpy.ndarray of bool
         True where the whole edge is reached.
     n_sources, n_bands : int
@@ -149,14 +183,29 @@ class ReachedPieces:
     n_sources: int
     n_bands: int
 
+    @property
+    def n_groups(self) -> int:
+        """Number of (source, band) groups."""
+        return self.n_sources * self.n_bands
+
+    def bounds(self) -> np.ndarray:
+        """Start offsets of each group in the piece arrays (length ``n_groups + 1``)."""
+        return np.searchsorted(self.group, np.arange(self.n_groups + 1))
+
     def for_group(self, g: int) -> np.ndarray:
         """Pieces of one ``(source, band)`` group, as an array of LineStrings."""
-        return self.geometry[self.group == g]
+        b = self.bounds()
+        return self.geometry[b[g]:b[g + 1]]
+
+    def split(self) -> list[np.ndarray]:
+        """Pieces of every group, in group order."""
+        b = self.bounds()
+        return [self.geometry[b[g]:b[g + 1]] for g in range(self.n_groups)]
 
     def length_by_group(self) -> np.ndarray:
-        """Total reached length per group, metres (shape ``n_sources * n_bands``)."""
+        """Total reached length per group, in metres (shape ``n_groups``)."""
         return np.bincount(self.group, weights=shapely.length(self.geometry),
-                           minlength=self.n_sources * self.n_bands)
+                           minlength=self.n_groups)
 
 
 def _check_inputs(u, v, geometry, edge_time_s, node_times, bands_s, direction):
@@ -167,90 +216,92 @@ def _check_inputs(u, v, geometry, edge_time_s, node_times, bands_s, direction):
     nt = np.asarray(node_times, dtype=float)
     bands = np.atleast_1d(np.asarray(bands_s, dtype=float))
     n = len(u)
+    if u.ndim != 1:
+        raise InputError(f"u must be 1-D, got shape {u.shape}", column="u")
     for name, arr in (("v", v), ("geometry", geoms), ("edge_time_s", te)):
         if arr.shape != (n,):
             raise InputError(f"{name} has shape {arr.shape}, expected ({n},) like u", column=name)
-    if not (np.issubdtype(u.dtype, np.integer) and np.issubdtype(v.dtype, np.integer)):
+    if n and not (np.issubdtype(u.dtype, np.integer) and np.issubdtype(v.dtype, np.integer)):
         raise InputError("u and v must be integer node positions", column="u")
     if direction not in _DIRECTIONS:
-        raise InputError(f"direction must be 'from' or 'to', got {direction!r}", column="direction")
-    if bands.size == 0 or not np.all(np.isfinite(bands)) or np.any(bands <= 0):
+        raise InputError(f"direction must be 'from' or 'to', got {direction!r}",
+                         column="direction")
+    if bands.ndim != 1 or bands.size == 0 or not np.all(np.isfinite(bands)) or np.any(bands <= 0):
         raise InputError("bands_s must be positive finite seconds", column="bands_s")
     if np.any(np.diff(bands) <= 0):
-        raise InputError(f"bands_s must be strictly ascending, got {bands.tolist()}", column="bands_s")
+        raise InputError(f"bands_s must be strictly ascending, got {bands.tolist()}",
+                         column="bands_s")
     if np.any(np.isnan(te)) or np.any(te < 0):
-        raise InputError("edge_time_s must be >= 0 (inf = closed), no NaN", column="edge_time_s")
+        raise InputError("edge_time_s must be >= 0 (inf = closed), without NaN",
+                         column="edge_time_s")
+    if nt.ndim not in (1, 2):
+        raise InputError(f"node times must be 1-D or 2-D, got shape {nt.shape}",
+                         column="node_time_s")
     if np.any(np.isnan(nt)):
         raise InputError("node times contain NaN (use inf for unreachable)", column="node_time_s")
     n_nodes = nt.shape[-1]
     if n and (min(u.min(), v.min()) < 0 or max(u.max(), v.max()) >= n_nodes):
         raise InputError(f"u/v hold node positions outside 0..{n_nodes - 1}", column="u")
+    geom_ok = shapely.get_type_id(geoms) == shapely.GeometryType.LINESTRING
+    if not geom_ok.all():
+        bad = int(np.flatnonzero(~geom_ok)[0])
+        raise InputError(f"geometry must be LineStrings; edge position {bad} is not",
+                         column="geometry")
     return u.astype(np.intp), v.astype(np.intp), geoms, te, nt, bands
 
 
-def reached_pieces(u, v, geometry, edge_time_s, node_times, bands_s, direction="from",
-                   *, dedupe=True) -> ReachedPieces:
-    """Road pieces reached within each band, for one or many sources at once.
+def _road_index(u, v, geoms):
+    """Road id of each edge and the canonical edge of each road.
 
-    Parameters
-    ----------
-    u, v : array-like of int, shape (n_edges,)
-        Edge end node positions (edge drawn from ``u`` to ``v``).
-    geometry : array-like of LineString, shape (n_edges,)
-        Edge geometry in a metric CRS, drawn from ``u`` to ``v``.
-    edge_time_s : array-like of float, shape (n_edges,)
-        Travel time of each edge, seconds; ``inf`` = closed.
-    node_times : array-like of float, shape (n_nodes,) or (n_sources, n_nodes)
-        Travel time of each node from (``"from"``) or to (``"to"``) each source; ``inf`` =
-        unreachable.
-    bands_s : array-like of float
-        Strictly ascending band limits, seconds.
-    direction : {"from", "to"}
-        See the module docstring.
-    dedupe : bool, default True
-        Drop a fully reached edge when its reverse twin (same end nodes, same length) is also fully
-        reached in the same group; the drawn geometry is identical. Partial pieces are kept.
-
-    Returns
-    -------
-    ReachedPieces
+    Two directed edges form one road when they join the same node pair and their lengths agree
+    within 1 cm. That describes the two directions of a two-way street. Genuine parallel edges
+    with different geometry stay apart.
     """
-    u, v, geoms, te, nt, bands = _check_inputs(u, v, geometry, edge_time_s, node_times,
-                                               bands_s, direction)
+    lcm = np.round(shapely.length(geoms) * 100).astype(np.int64)
+    key = pd.DataFrame({"a": np.minimum(u, v), "b": np.maximum(u, v), "l": lcm})
+    road = key.groupby(["a", "b", "l"], sort=False).ngroup().to_numpy()
+    canon = np.empty(road.max() + 1 if len(road) else 0, dtype=np.intp)
+    canon[road[::-1]] = np.arange(len(road))[::-1]     # first edge of each road
+    return road, canon
+
+
+def _reached(u, v, geoms, te, nt, bands, direction) -> ReachedPieces:
+    """Validated-input core of :func:`reached_pieces`."""
     nt2 = np.atleast_2d(nt)
     n_src, n_bands = nt2.shape[0], len(bands)
+    n_edges = len(u)
+    road, canon = _road_index(u, v, geoms) if n_edges else (np.zeros(0, np.intp),) * 2
+    n_roads = len(canon)
     near = u if direction == "from" else v         # the node through which the edge is reached
     t0 = nt2[:, near]                              # (n_src, n_edges): time at the near end
     t1 = t0 + te                                   # time at the far end (inf if closed)
     open_edge = np.isfinite(te)
 
-    # (n_src, n_bands, n_edges) decisions, computed band by band to keep memory flat
-    src_l, band_l, edge_l, frac_l, full_l = [], [], [], [], []
+    groups, edges, fracs, fulls = [], [], [], []
     for b, T in enumerate(bands):
         full = open_edge & (t1 <= T)
         part = open_edge & (t0 < T) & ~full
+        # one full piece per (source, road), drawn with the road's canonical edge
         s_f, e_f = np.nonzero(full)
+        fkey = np.unique(s_f * n_roads + road[e_f])
+        s_f, r_f = np.divmod(fkey, n_roads) if n_roads else (fkey, fkey)
+        # partial pieces of roads that are not fully reached by the same source
         s_p, e_p = np.nonzero(part)
-        # te > 0 on partial edges (te == 0 implies full), so the division is safe
+        keep = ~np.isin(s_p * n_roads + road[e_p], fkey)
+        s_p, e_p = s_p[keep], e_p[keep]
+        # te > 0 on partial edges (te == 0 always counts as full), so the division is safe
         f = (T - t0[s_p, e_p]) / te[e_p]
-        src_l += [s_f, s_p]
-        edge_l += [e_f, e_p]
-        band_l += [np.full(len(e_f) + len(e_p), b)]
-        frac_l += [np.ones(len(e_f)), f]
-        full_l += [np.ones(len(e_f), bool), np.zeros(len(e_p), bool)]
-    src = np.concatenate(src_l)
-    edge = np.concatenate(edge_l)
-    band = np.concatenate(band_l)
-    frac = np.concatenate(frac_l)
-    isfull = np.concatenate(full_l)
-    group = src * n_bands + band
-
-    if dedupe and len(edge):
-        keep = _drop_twins(u, v, geoms, edge, group, isfull)
-        edge, group, frac, isfull = edge[keep], group[keep], frac[keep], isfull[keep]
+        groups += [s_f * n_bands + b, s_p * n_bands + b]
+        edges += [canon[r_f], e_p]
+        fracs += [np.ones(len(r_f)), f]
+        fulls += [np.ones(len(r_f), bool), np.zeros(len(e_p), bool)]
+    group = np.concatenate(groups).astype(np.intp)
+    edge = np.concatenate(edges).astype(np.intp)
+    frac = np.concatenate(fracs)
+    isfull = np.concatenate(fulls)
 
     o = np.lexsort((edge, group))
-    edge, group, frac, isfull = edge[o], group[o], frac[o], isfull[o]
+    group, edge, frac, isfull = group[o], edge[o], frac[o], isfull[o]
     pieces = geoms[edge].copy()
     cut = ~isfull
     if cut.any():
@@ -262,11 +313,487 @@ def reached_pieces(u, v, geometry, edge_time_s, node_times, bands_s, direction="
     return ReachedPieces(pieces, group, edge, isfull, n_src, n_bands)
 
 
-def _drop_twins(u, v, geoms, edge, group, isfull):
-    """Mask that drops the second copy of fully reached two-way edges within a group."""
-    lo, hi = np.minimum(u[edge], v[edge]), np.maximum(u[edge], v[edge])
-    # length rounded to 1 cm separates genuine parallel edges with different geometry
-    lcm = np.round(shapely.length(geoms[edge]) * 100).astype(np.int64)
-    key = pd.DataFrame({"g": group, "lo": lo, "hi": hi, "l": lcm, "f": isfull})
-    dup = key.duplicated(["g", "lo", "hi", "l", "f"], keep="first").to_numpy()
-    return ~(dup & isfull)
+def reached_pieces(u, v, geometry, edge_time_s, node_times, bands_s,
+                   direction="from") -> ReachedPieces:
+    """Road pieces reached within each band, for one or many sources at once.
+
+    Parameters
+    ----------
+    u, v : array-like of int, shape (n_edges,)
+        Positions of each edge's end nodes (the edge is drawn from ``u`` to ``v``).
+    geometry : array-like of LineString, shape (n_edges,)
+        Edge geometry in a metric CRS, drawn from ``u`` to ``v``.
+    edge_time_s : array-like of float, shape (n_edges,)
+        Travel time of each edge, in seconds; ``inf`` means closed.
+    node_times : array-like of float, shape (n_nodes,) or (n_sources, n_nodes)
+        Travel time of each node from (``"from"``) or to (``"to"``) each source; ``inf``
+        means unreachable.
+    bands_s : array-like of float
+        Band limits in seconds, strictly ascending.
+    direction : {"from", "to"}
+        See the module docstring.
+
+    Returns
+    -------
+    ReachedPieces
+        One group per (source, band), in source-major order.
+
+    Raises
+    ------
+    InputError
+        When the arrays disagree in shape or hold invalid values.
+    """
+    return _reached(*_check_inputs(u, v, geometry, edge_time_s, node_times, bands_s, direction),
+                    direction)
+
+
+# --------------------------------------------------------------------------------------------
+# union engines
+# --------------------------------------------------------------------------------------------
+def _polygonal(geom):
+    """Keep only the polygonal part of an overlay result (empty Polygon if none)."""
+    if geom is None or shapely.is_empty(geom):
+        return shapely.Polygon()
+    tid = shapely.get_type_id(geom)
+    if tid in (shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON):
+        return geom
+    parts = shapely.get_parts(geom)
+    parts = parts[np.isin(shapely.get_type_id(parts), [shapely.GeometryType.POLYGON,
+                                                       shapely.GeometryType.MULTIPOLYGON])]
+    return shapely.union_all(parts) if len(parts) else shapely.Polygon()
+
+
+def _merge_coverage(parts, stats):
+    """Coverage union of non-overlapping cell pieces, falling back to a full union."""
+    parts = parts[~shapely.is_empty(parts)]
+    if len(parts) == 0:
+        return shapely.Polygon()
+    if len(parts) == 1:
+        return parts[0]
+    try:
+        out = shapely.coverage_union_all(parts)
+        # a mis-noded coverage can come back with overlaps or seams; areas would disagree
+        if abs(shapely.area(out) - shapely.area(parts).sum()) <= 1e-9 * shapely.area(out) + 1e-6:
+            return _polygonal(out)
+    except GEOSException:
+        pass
+    stats["coverage_fallbacks"] = stats.get("coverage_fallbacks", 0) + 1
+    return _polygonal(shapely.union_all(parts))
+
+
+class _CellUnion:
+    """Quadtree-cached union of piece buffers for many (source, band) groups.
+
+    Leaves are squares of ``leaf_m``. Level 0 cells are ``leaf_m * 2**levels`` wide. A leaf
+    "sees" every edge whose geometry comes within ``margin`` of its box: that is its expanded
+    box. A parent's expanded box is the union of its children's expanded boxes.
+    """
+
+    def __init__(self, rp: ReachedPieces, geoms, buffer_m, quad_segs, leaf_m, levels):
+        self.rp, self.levels, self.leaf = rp, int(levels), float(leaf_m)
+        self.stats = {"coverage_fallbacks": 0, "fresh_leaves": 0, "cached_cells": 0}
+        bq = dict(quad_segs=quad_segs)
+        m = buffer_m * (1 + 1e-6) + 10 * CELL_GRID_M   # reach of a buffer beyond its line
+
+        # local edge numbering over the edges that carry any piece
+        self.E = np.unique(rp.edge)
+        self.loc = np.searchsorted(self.E, rp.edge)          # local edge of each piece
+        eg = geoms[self.E]
+        # universe: canonical edges of roads fully reached in some group
+        self.isU = np.zeros(len(self.E), bool)
+        self.isU[self.loc[rp.full]] = True
+        ubuf = np.full(len(self.E), None, dtype=object)
+        ubuf[self.isU] = shapely.buffer(eg[self.isU], buffer_m, **bq)
+        self.ubuf = ubuf
+        # partial pieces need their own buffers; full pieces reuse the road buffer
+        pbuf = ubuf[self.loc].copy()
+        part = ~rp.full
+        pbuf[part] = shapely.buffer(rp.geometry[part], buffer_m, **bq)
+        self.pbuf = pbuf
+
+        # grid: origin aligned to level-0 cells, plus a jitter
+        top = self.leaf * 2 ** self.levels
+        x0, y0, x1, y1 = shapely.total_bounds(eg)
+        self.ox = np.floor((x0 - m) / top) * top - _ORIGIN_JITTER_M
+        self.oy = np.floor((y0 - m) / top) * top - _ORIGIN_JITTER_M
+        self.nx = int(np.ceil((x1 + m - self.ox) / top)) * 2 ** self.levels
+        self.ny = int(np.ceil((y1 + m - self.oy) / top)) * 2 ** self.levels
+
+        # (leaf, local edge) pairs: candidates from bounding boxes, then an exact test
+        b = shapely.bounds(eg)
+        ix0 = np.floor((b[:, 0] - m - self.ox) / self.leaf).astype(np.int64)
+        ix1 = np.floor((b[:, 2] + m - self.ox) / self.leaf).astype(np.int64)
+        iy0 = np.floor((b[:, 1] - m - self.oy) / self.leaf).astype(np.int64)
+        iy1 = np.floor((b[:, 3] + m - self.oy) / self.leaf).astype(np.int64)
+        wx, wy = ix1 - ix0 + 1, iy1 - iy0 + 1
+        cnt = wx * wy
+        pe = np.repeat(np.arange(len(self.E)), cnt)
+        k = np.arange(cnt.sum()) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        px = ix0[pe] + k % wx[pe]
+        py = iy0[pe] + k // wx[pe]
+        xa, ya = self.ox + px * self.leaf, self.oy + py * self.leaf
+        hit = shapely.intersects(eg[pe], shapely.box(xa - m, ya - m, xa + self.leaf + m,
+                                                     ya + self.leaf + m))
+        self.pair_leaf = (py * self.nx + px)[hit]
+        self.pair_edge = pe[hit]
+        # universe edges per leaf, CSR-style, for cached leaf polygons
+        uu = self.isU[self.pair_edge]
+        o = np.argsort(self.pair_leaf[uu], kind="stable")
+        self.u_leaf = self.pair_leaf[uu][o]
+        self.u_edge = self.pair_edge[uu][o]
+        self.cache = [dict() for _ in range(self.levels + 1)]
+
+    # ---- geometry helpers ---------------------------------------------------------------
+    def _boxes(self, level, cx, cy):
+        s = self.leaf * 2 ** (self.levels - level)
+        x, y = self.ox + cx * s, self.oy + cy * s
+        return shapely.box(x, y, x + s, y + s)
+
+    def _clip(self, geoms, level, cx, cy):
+        out = shapely.intersection(geoms, self._boxes(level, cx, cy), grid_size=CELL_GRID_M)
+        return np.array([_polygonal(g) for g in out], dtype=object) if len(out) else out
+
+    def _ensure(self, level, keys):
+        """Compute and cache the universe polygons of cells ``keys`` (flat indices) at ``level``."""
+        store = self.cache[level]
+        todo = np.unique([k for k in np.asarray(keys).tolist() if k not in store])
+        if len(todo) == 0:
+            return
+        nxl = self.nx >> (self.levels - level)
+        cx, cy = todo % nxl, todo // nxl
+        if level == self.levels:
+            lo = np.searchsorted(self.u_leaf, todo, side="left")
+            hi = np.searchsorted(self.u_leaf, todo, side="right")
+            unions = np.array([shapely.union_all(self.ubuf[self.u_edge[a:b]]) if b > a
+                               else shapely.Polygon() for a, b in zip(lo, hi)], dtype=object)
+            polys = self._clip(unions, level, cx, cy)
+        else:
+            nxc = nxl * 2
+            kids = [(2 * cy + dy) * nxc + 2 * cx + dx for dy in (0, 1) for dx in (0, 1)]
+            self._ensure(level + 1, np.concatenate(kids))
+            child = self.cache[level + 1]
+            polys = np.array([_merge_coverage(np.array([child[int(k[i])] for k in kids],
+                                                       dtype=object), self.stats)
+                              for i in range(len(todo))], dtype=object)
+        store.update(zip(todo.tolist(), polys))
+        self.stats["cached_cells"] += len(todo)
+
+    # ---- per group ----------------------------------------------------------------------
+    def polygons(self) -> np.ndarray:
+        rp = self.rp
+        nE, nleaf = len(self.E), self.nx * self.ny
+        bounds = rp.bounds()
+        out = np.empty(rp.n_groups, dtype=object)
+        for g in range(rp.n_groups):
+            sl = slice(bounds[g], bounds[g + 1])
+            loc, full = self.loc[sl], rp.full[sl]
+            piece_of = np.full(nE, -1, np.intp)
+            piece_of[loc] = np.arange(sl.start, sl.stop)
+            partial = np.zeros(nE, bool)
+            partial[loc[~full]] = True
+            fullroad = np.zeros(nE, bool)
+            fullroad[loc[full]] = True
+            pe = self.pair_edge
+            bad_pair = partial[pe] | (self.isU[pe] & ~fullroad[pe])
+            bad = np.bincount(self.pair_leaf[bad_pair], minlength=nleaf) > 0
+            touched = np.bincount(self.pair_leaf[piece_of[pe] >= 0], minlength=nleaf) > 0
+            bad = bad.reshape(self.ny, self.nx)
+            touched = touched.reshape(self.ny, self.nx)
+
+            parts = []
+            parent_ok = None
+            for level in range(self.levels + 1):
+                f = 2 ** (self.levels - level)
+                bad_l = bad.reshape(self.ny // f, f, self.nx // f, f).any(axis=(1, 3))
+                tch_l = touched.reshape(self.ny // f, f, self.nx // f, f).any(axis=(1, 3))
+                ok = ~bad_l
+                emit = ok & tch_l
+                if parent_ok is not None:
+                    emit &= ~np.repeat(np.repeat(parent_ok, 2, axis=0), 2, axis=1)
+                keys = np.flatnonzero(emit)
+                if len(keys):
+                    self._ensure(level, keys)
+                    store = self.cache[level]
+                    parts += [store[k] for k in keys.tolist()]
+                parent_ok = ok
+            # frontier leaves: fresh union of this group's pieces seen by the leaf
+            fresh = np.flatnonzero(touched & bad)
+            if len(fresh):
+                self.stats["fresh_leaves"] += len(fresh)
+                sel = np.isin(self.pair_leaf, fresh) & (piece_of[pe] >= 0)
+                pl, pp = self.pair_leaf[sel], piece_of[pe[sel]]
+                o = np.argsort(pl, kind="stable")
+                pl, pp = pl[o], pp[o]
+                cuts = np.flatnonzero(np.diff(pl)) + 1
+                leaves = pl[np.r_[0, cuts]]
+                unions = np.array([shapely.union_all(self.pbuf[idx])
+                                   for idx in np.split(pp, cuts)], dtype=object)
+                parts += list(self._clip(unions, self.levels, leaves % self.nx,
+                                         leaves // self.nx))
+            out[g] = _merge_coverage(np.array(parts, dtype=object), self.stats)
+        return out
+
+
+def _direct_polygons(rp: ReachedPieces, buffer_m, quad_segs) -> np.ndarray:
+    bufs = shapely.buffer(rp.geometry, buffer_m, quad_segs=quad_segs)
+    b = rp.bounds()
+    return np.array([_polygonal(shapely.union_all(bufs[b[g]:b[g + 1]]))
+                     for g in range(rp.n_groups)], dtype=object)
+
+
+def union_then_buffer(pieces, buffer_m=DEFAULT_BUFFER_M, quad_segs=DEFAULT_QUAD_SEGS):
+    """Naive reference: union all pieces into one line set, then buffer it once.
+
+    Gives the same set as buffering each piece and unioning. It exists for comparison in the
+    benchmark, where it is much slower.
+
+    Parameters
+    ----------
+    pieces : array-like of LineString
+    buffer_m : float
+    quad_segs : int
+
+    Returns
+    -------
+    shapely.Polygon or shapely.MultiPolygon
+    """
+    pieces = np.asarray(pieces, dtype=object)
+    if len(pieces) == 0:
+        return shapely.Polygon()
+    return _polygonal(shapely.buffer(shapely.union_all(pieces), buffer_m, quad_segs=quad_segs))
+
+
+# --------------------------------------------------------------------------------------------
+# public builders
+# --------------------------------------------------------------------------------------------
+def isochrones_for_sources(u, v, geometry, edge_time_s, node_times, bands_s, direction="from",
+                           source_ids=None, buffer_m=DEFAULT_BUFFER_M, smooth_m=None, *,
+                           rings=False, quad_segs=DEFAULT_QUAD_SEGS, method="cells",
+                           leaf_m=250.0, levels=4, crs=None) -> gpd.GeoDataFrame:
+    """Isochrone polygons for many sources and bands, built from reached road length.
+
+    Parameters
+    ----------
+    u, v : array-like of int, shape (n_edges,)
+        Positions of each edge's end nodes (rows of ``node_times``' last axis).
+    geometry : array-like or GeoSeries of LineString, shape (n_edges,)
+        Edge geometry in a **metric** CRS, drawn from ``u`` to ``v``.
+    edge_time_s : array-like of float, shape (n_edges,)
+        Travel time of each edge, in seconds; ``inf`` means closed.
+    node_times : array-like of float, shape (n_sources, n_nodes)
+        Time of each node from (``"from"``) or to (``"to"``) each source; ``inf`` means
+        unreachable. A 1-D array counts as one source.
+    bands_s : array-like of float
+        Band limits in seconds, strictly ascending, e.g. ``[600, 1200, 1800]``.
+    direction : {"from", "to"}
+        ``"to"`` reads node times as times *to* the source (a reverse-graph search) and cuts
+        partial edges from their head end.
+    source_ids : sequence, optional
+        Label of each source (default ``0..n_sources-1``).
+    buffer_m : float, default 75
+        Half-width of the drawn corridor around reached road, in metres.
+    smooth_m : float, optional
+        When given, each band polygon is closed morphologically (buffer ``+smooth_m`` then
+        ``-smooth_m``) and simplified at ``min(smooth_m, buffer_m) / 10``. The result is then
+        unioned with the smoothed band below it, to keep the bands nested. A ``smoothed``
+        column set to True marks these rows. They cover more than the reached road: see
+        :func:`reached_length_share`.
+    rings : bool, default False
+        Also return ``ring``: the band polygon minus the band below it.
+    quad_segs : int, default 2
+        Buffer segments per quarter circle.
+    method : {"cells", "direct"}, default "cells"
+        Union engine (see the module docstring). Both give the same set, up to 1 mm snapping.
+    leaf_m, levels : float, int
+        Quadtree of the ``"cells"`` engine: leaf size in metres, and number of levels above
+        the leaves.
+    crs : optional
+        CRS of the output. The default is ``geometry.crs`` when ``geometry`` has one.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per (source, band), source-major, with columns ``source_id``, ``minutes``
+        (band / 60) and ``geometry``. A band that reaches no road has an empty Polygon.
+        Optional columns are ``smoothed`` and ``ring``. ``attrs["isochrone_stats"]`` holds
+        engine counters (pieces, coverage fallbacks, cached and fresh cells).
+
+    Raises
+    ------
+    InputError
+        When the inputs disagree in shape, hold invalid values, or name an unknown option.
+    """
+    if crs is None:
+        crs = getattr(geometry, "crs", None)
+    u, v, geoms, te, nt, bands = _check_inputs(u, v, geometry, edge_time_s, node_times,
+                                               bands_s, direction)
+    nt = np.atleast_2d(nt)
+    n_src, n_bands = nt.shape[0], len(bands)
+    if source_ids is None:
+        source_ids = np.arange(n_src)
+    source_ids = list(source_ids)
+    if len(source_ids) != n_src:
+        raise InputError(f"{len(source_ids)} source_ids for {n_src} rows of node times",
+                         column="source_ids")
+    if method not in _METHODS:
+        raise InputError(f"method must be one of {_METHODS}, got {method!r}", column="method")
+    if not (np.isfinite(buffer_m) and buffer_m > 0):
+        raise InputError(f"buffer_m must be a positive number of metres, got {buffer_m}",
+                         column="buffer_m")
+    if smooth_m is not None and not (np.isfinite(smooth_m) and smooth_m > 0):
+        raise InputError(f"smooth_m must be positive metres or None, got {smooth_m}",
+                         column="smooth_m")
+
+    rp = _reached(u, v, geoms, te, nt, bands, direction)
+    stats = {"pieces": len(rp.geometry), "method": method}
+    if len(rp.geometry) == 0:
+        polys = np.array([shapely.Polygon()] * rp.n_groups, dtype=object)
+    elif method == "direct":
+        polys = _direct_polygons(rp, buffer_m, quad_segs)
+    else:
+        engine = _CellUnion(rp, geoms, buffer_m, quad_segs, leaf_m, levels)
+        polys = engine.polygons()
+        stats.update(engine.stats)
+
+    grid = polys.reshape(n_src, n_bands)
+    if smooth_m is not None:
+        grid = _smooth(grid, float(smooth_m), float(buffer_m))
+    data = {
+        "source_id": np.repeat(np.asarray(source_ids, dtype=object), n_bands),
+        "minutes": np.tile(bands / 60.0, n_src),
+    }
+    if smooth_m is not None:
+        data["smoothed"] = True
+    out = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(grid.ravel(), crs=crs), crs=crs)
+    if rings:
+        inner = np.concatenate([np.full((n_src, 1), shapely.Polygon(), dtype=object),
+                                grid[:, :-1]], axis=1)
+        out["ring"] = gpd.GeoSeries(shapely.difference(grid, inner).ravel(), crs=crs)
+    out.attrs["isochrone_stats"] = stats
+    return out
+
+
+def _smooth(grid, smooth_m, buffer_m):
+    """Morphological close plus simplify, with nesting kept across bands."""
+    tol = min(smooth_m, buffer_m) / 10.0
+    closed = shapely.buffer(shapely.buffer(grid, smooth_m, quad_segs=4), -smooth_m, quad_segs=4)
+    closed = shapely.simplify(closed, tol, preserve_topology=True)
+    for b in range(1, grid.shape[1]):
+        closed[:, b] = shapely.union(closed[:, b], closed[:, b - 1])
+    return closed
+
+
+def isochrone_polygons(u, v, geometry, edge_time_s, node_time_s, bands_s, direction="from",
+                       buffer_m=DEFAULT_BUFFER_M, smooth_m=None, *, rings=False,
+                       quad_segs=DEFAULT_QUAD_SEGS, method="cells", leaf_m=250.0, levels=4,
+                       crs=None) -> gpd.GeoDataFrame:
+    """Isochrone polygons of one source, one per band, built from reached road length.
+
+    Parameters
+    ----------
+    u, v, geometry, edge_time_s
+        As in :func:`isochrones_for_sources`.
+    node_time_s : array-like of float, shape (n_nodes,)
+        Time of each node from (``"from"``) or to (``"to"``) the source; ``inf`` means
+        unreachable.
+    bands_s, direction, buffer_m, smooth_m, rings, quad_segs, method, leaf_m, levels, crs
+        As in :func:`isochrones_for_sources`.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per band, with columns ``minutes`` and ``geometry``. The polygons are whole
+        bands, not rings, and they are nested. Optional columns are ``smoothed`` and ``ring``.
+    """
+    nt = np.asarray(node_time_s, dtype=float)
+    if nt.ndim != 1:
+        raise InputError(f"node_time_s must be 1-D, got shape {nt.shape}; use "
+                         "isochrones_for_sources for several sources", column="node_time_s")
+    out = isochrones_for_sources(u, v, geometry, edge_time_s, nt[None, :], bands_s, direction,
+                                 None, buffer_m, smooth_m, rings=rings, quad_segs=quad_segs,
+                                 method=method, leaf_m=leaf_m, levels=levels, crs=crs)
+    return out.drop(columns="source_id").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# quality metric
+# --------------------------------------------------------------------------------------------
+def reached_length_share(polygons, reached_pieces, buffer_m=DEFAULT_BUFFER_M, *,
+                         tolerance_m=1.0, n_samples=20_000, seed=RANDOM_SEED):
+    """How honestly the polygons draw the reached road.
+
+    Parameters
+    ----------
+    polygons : array-like of Polygon/MultiPolygon, shape (n,)
+        One polygon per group, e.g. the ``geometry`` column of :func:`isochrones_for_sources`.
+    reached_pieces : ReachedPieces or sequence of arrays of LineString
+        The reached pieces of each polygon, in the same order. A ``ReachedPieces`` object is
+        split by group.
+    buffer_m : float
+        Corridor half-width that the polygons were built with.
+    tolerance_m : float, default 1
+        Slack added to ``buffer_m`` in the "far" test. It absorbs snapping and arc chords.
+    n_samples : int, default 20000
+        Points sampled uniformly inside each polygon for the far-area estimate.
+    seed : int
+        Seed of the sampler.
+
+    Returns
+    -------
+    length_share : numpy.ndarray of float, shape (n,)
+        Share of reached road length that lies inside its polygon. It should be ``>= 0.99``;
+        it is NaN when nothing was reached.
+    far_area_share : numpy.ndarray of float, shape (n,)
+        Monte Carlo estimate of the share of polygon area farther than
+        ``buffer_m + tolerance_m`` from every reached piece: area that the polygon claims
+        without reached road under it. It is about 0 for unsmoothed polygons, and positive
+        for smoothed ones. The standard error is about ``sqrt(p (1 - p) / n_samples)``.
+        It is NaN for empty polygons.
+    """
+    polys = np.asarray(getattr(polygons, "values", polygons), dtype=object)
+    groups = reached_pieces.split() if isinstance(reached_pieces, ReachedPieces) \
+        else [np.asarray(p, dtype=object) for p in reached_pieces]
+    if len(groups) != len(polys):
+        raise InputError(f"{len(groups)} piece groups for {len(polys)} polygons",
+                         column="reached_pieces")
+    n = len(polys)
+    idx = np.repeat(np.arange(n), [len(p) for p in groups])
+    flat = np.concatenate(groups) if len(idx) else np.zeros(0, dtype=object)
+
+    # length share: whole pieces covered by their polygon, then exact clipping of the rest
+    shapely.prepare(polys)
+    lengths = shapely.length(flat)
+    inside = lengths.copy()
+    if len(flat):
+        covered = shapely.covered_by(flat, polys[idx])
+        rest = np.flatnonzero(~covered)
+        inside[rest] = shapely.length(shapely.intersection(flat[rest], polys[idx[rest]]))
+    total = np.bincount(idx, weights=lengths, minlength=n)
+    length_share = np.divide(np.bincount(idx, weights=inside, minlength=n), total,
+                             out=np.full(n, np.nan), where=total > 0)
+
+    # far-area share by uniform sampling inside each polygon
+    rng = np.random.default_rng(seed)
+    far = np.full(n, np.nan)
+    for i in range(n):
+        poly = polys[i]
+        if poly is None or shapely.is_empty(poly):
+            continue
+        x0, y0, x1, y1 = shapely.bounds(poly)
+        fill = max(shapely.area(poly) / max((x1 - x0) * (y1 - y0), 1e-12), 1e-3)
+        pts = np.zeros((0, 2))
+        for _ in range(50):                      # rejection sampling, a few rounds at most
+            k = int(min(2e6, 1.3 * (n_samples - len(pts)) / fill + 100))
+            xy = np.column_stack([rng.uniform(x0, x1, k), rng.uniform(y0, y1, k)])
+            pts = np.vstack([pts, xy[shapely.contains_xy(poly, xy[:, 0], xy[:, 1])]])
+            if len(pts) >= n_samples:
+                break
+        pts = pts[:n_samples]
+        if len(pts) == 0 or len(groups[i]) == 0:
+            far[i] = 1.0 if len(pts) else np.nan
+            continue
+        tree = shapely.STRtree(groups[i])
+        near, _ = tree.query(shapely.points(pts), predicate="dwithin",
+                             distance=buffer_m + tolerance_m)
+        far[i] = 1.0 - len(np.unique(near)) / len(pts)
+    return length_share, far

@@ -702,3 +702,8 @@ def test_rows_without_geometry_are_reported(plants, suppliers, supplier_times, i
     broken.loc[broken.index[0], "geometry"] = None
     with pytest.warns(UserWarning, match="suppliers: 1 row"):
         coverage_map(plants, broken, supplier_times, isochrones)
+
+
+def test_siting_map_without_demand(selected):
+    html = to_html(siting_map(selected, None, basemap="osm"), offline=False)
+    assert "planner-site-hpc" in html and OSM_ATTRIBUTION in html

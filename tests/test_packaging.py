@@ -19,7 +19,7 @@ def test_environment_yml_matches_pyproject():
     text = (ROOT / "environment.yml").read_text()
     for line in text.split("dependencies:", 1)[1].splitlines():
         m = re.match(r"^\s+-\s+([A-Za-z0-9_.\-]+)(.*)$", line)
-        if m and m.group(1) != "python":
+        if m and m.group(1) not in ("python", "pip"):
             conda[m.group(1).lower()] = (m.group(1) + m.group(2)).replace(" ", "")
     assert set(conda) == set(wanted), (set(conda) ^ set(wanted))
     for name, req in wanted.items():

@@ -110,6 +110,23 @@ class _Attribution(MacroElement):
         self.text_js = js_string(html_text)
 
 
+class _MetricScale(MacroElement):
+    """A metric-only scale bar (folium's ``control_scale`` adds miles too)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            L.control.scale({position: "bottomleft", metric: true, imperial: false,
+                             maxWidth: 150}).addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self):
+        super().__init__()
+        self._name = "PlannerScale"
+
+
 class _DeferredLayerControl(folium.LayerControl):
     """folium's LayerControl, built after the rest of the map script has run.
 
@@ -443,6 +460,7 @@ def decorate_map(m, bounds, language: str = "en", basemap: str = "osm", roads=No
             if tiles is not None:
                 m.add_child(_RoadsWhenTilesFail(tiles, layer))
     m.add_child(_Attribution(_osm_attribution_html()))
+    m.add_child(_MetricScale())
     if fullscreen:
         plugins.Fullscreen(position="topleft", title=label("fullscreen", language),
                            title_cancel=label("exit_fullscreen", language)).add_to(m)
@@ -465,7 +483,7 @@ def decorate_map(m, bounds, language: str = "en", basemap: str = "osm", roads=No
 def base_map(bounds, language: str = "en", basemap: str = "osm", roads=None, *,
              tianditu_token: str | None = None, minimap: bool = False, measure: bool = False,
              max_road_vertices: int = MAX_ROAD_VERTICES, width="100%", height="100%",
-             prefer_canvas: bool = False) -> folium.Map:
+             prefer_canvas: bool = False, fit: bool = True) -> folium.Map:
     """Create the planner's base map.
 
     Parameters
@@ -491,6 +509,10 @@ def base_map(bounds, language: str = "en", basemap: str = "osm", roads=None, *,
         Map size (CSS).
     prefer_canvas : bool
         Draw vectors on a canvas (faster for very many features, but not per-element SVG).
+    fit : bool
+        Fit the view to ``bounds`` once the page has loaded (after the legend is drawn, so
+        no data hides under it). Pass False to control the view yourself with
+        ``m.fit_bounds`` (ours would run after yours otherwise).
 
     Returns
     -------
@@ -507,8 +529,8 @@ def base_map(bounds, language: str = "en", basemap: str = "osm", roads=None, *,
     w, s, e, n = normalise_bounds(bounds)
     lon, lat = shift_lonlat([(w + e) / 2], [(s + n) / 2], display_system(basemap))
     m = folium.Map(location=[float(lat[0]), float(lon[0])], zoom_start=12, tiles=None,
-                   control_scale=True, width=width, height=height, prefer_canvas=prefer_canvas,
+                   control_scale=False, width=width, height=height, prefer_canvas=prefer_canvas,
                    zoom_snap=0.25, zoom_delta=0.5)
     decorate_map(m, (w, s, e, n), language, basemap, roads, tianditu_token=tianditu_token,
-                 minimap=minimap, measure=measure, max_road_vertices=max_road_vertices)
+                 minimap=minimap, measure=measure, max_road_vertices=max_road_vertices, fit=fit)
     return m

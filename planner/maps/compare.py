@@ -125,8 +125,8 @@ def compare_map(sites_a, sites_b, status=None, label_a: str = "A", label_b: str 
         ``.m1`` (A) and ``.m2`` (B) are the two ``folium.Map`` objects.
     """
     check_language(language)
-    require_columns(sites_a, ["site_id", "technology", "name", "geometry"], "sites_a")
-    require_columns(sites_b, ["site_id", "technology", "name", "geometry"], "sites_b")
+    require_columns(sites_a, ["site_id", "technology", "name"], "sites_a")
+    require_columns(sites_b, ["site_id", "technology", "name"], "sites_b")
     sites_a = as_wgs84(sites_a, "sites_a").copy()
     sites_b = as_wgs84(sites_b, "sites_b").copy()
     for df in (sites_a, sites_b):
@@ -138,7 +138,7 @@ def compare_map(sites_a, sites_b, status=None, label_a: str = "A", label_b: str 
     w, s, e, n = bounds
     lon, lat = shift_lonlat([(w + e) / 2], [(s + n) / 2], system)
     dual = DualMap(location=[float(lat[0]), float(lon[0])], layout=layout, tiles=None,
-                   zoom_start=12, control_scale=True, zoom_snap=0.25, zoom_delta=0.5)
+                   zoom_start=12, control_scale=False, zoom_snap=0.25, zoom_delta=0.5)
     for m in (dual.m1, dual.m2):
         decorate_map(m, bounds, language, basemap, roads, tianditu_token=tianditu_token,
                      max_road_vertices=max_road_vertices)

@@ -135,11 +135,11 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
     folium.Map
     """
     check_language(language)
-    require_columns(plants, ["site_id", "name", "geometry"], "plants")
-    require_columns(suppliers, ["site_id", "name", "geometry"], "suppliers")
+    require_columns(plants, ["site_id", "name"], "plants")
+    require_columns(suppliers, ["site_id", "name"], "suppliers")
     require_columns(supplier_times, ["supplier_id", "plant_id", "profile", "minutes",
                                      "slack_minutes", "covered"], "supplier_times")
-    require_columns(isochrones, ["plant_id", "profile", "minutes", "geometry"], "isochrones")
+    require_columns(isochrones, ["plant_id", "profile", "minutes"], "isochrones")
     plants = as_wgs84(plants, "plants").copy()
     suppliers = as_wgs84(suppliers, "suppliers").copy()
     isochrones = as_wgs84(isochrones, "isochrones").copy()

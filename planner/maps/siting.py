@@ -84,8 +84,9 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
     selected : GeoDataFrame
         ``site_id``, ``technology`` (``h2`` | ``hpc`` | ``pv_storage``), ``name``, ``lon``,
         ``lat``, ``capex``, ``demand_served``, ``share``, geometry (WGS-84).
-    demand : GeoDataFrame
-        ``demand_id``, ``technology``, ``weight``, ``served`` (bool), geometry. May be empty.
+    demand : GeoDataFrame or None
+        ``demand_id``, ``technology``, ``weight``, ``served`` (bool), geometry. May be empty
+        or None (stations only).
     service_areas : GeoDataFrame, optional
         ``site_id``, ``technology``, polygon geometry.
     language : {"en", "zh"}
@@ -102,8 +103,13 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
     folium.Map
     """
     check_language(language)
-    require_columns(selected, ["site_id", "technology", "name", "geometry"], "selected")
-    require_columns(demand, ["demand_id", "technology", "weight", "served", "geometry"],
+    if demand is None:
+        import geopandas as gpd
+
+        demand = gpd.GeoDataFrame({"demand_id": [], "technology": [], "weight": [],
+                                   "served": []}, geometry=[], crs="EPSG:4326")
+    require_columns(selected, ["site_id", "technology", "name"], "selected")
+    require_columns(demand, ["demand_id", "technology", "weight", "served"],
                     "demand")
     selected = as_wgs84(selected, "selected").copy()
     demand = as_wgs84(demand, "demand").copy()
@@ -111,7 +117,7 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
     selected["technology"] = selected["technology"].astype(str)
     demand["technology"] = demand["technology"].astype(str)
     if service_areas is not None:
-        require_columns(service_areas, ["site_id", "technology", "geometry"], "service_areas")
+        require_columns(service_areas, ["site_id", "technology"], "service_areas")
         service_areas = as_wgs84(service_areas, "service_areas").copy()
         service_areas["site_id"] = str_ids(service_areas["site_id"]).to_numpy()
         service_areas["technology"] = service_areas["technology"].astype(str)

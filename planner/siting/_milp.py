@@ -145,7 +145,7 @@ class MilpModel:
 
     def solve(self, time_limit: float = 60.0, mip_gap: float = 1e-4, presolve: str | bool = "off",
               start: np.ndarray | None = None, relax: bool = False, verbose: bool = False,
-              objective_integral: bool | None = None) -> MilpOutcome:
+              objective_integral: bool | None = None, cutoff: float | None = None) -> MilpOutcome:
         """Solve with HiGHS.
 
         Parameters
@@ -163,6 +163,9 @@ class MilpModel:
         objective_integral : bool, optional
             Declare the objective integer-valued so that an absolute gap below one proves
             optimality; detected from the cost vector when ``None``.
+        cutoff : float, optional
+            Only solutions better than this objective value are of interest (HiGHS
+            ``objective_bound``); "infeasible" then means "nothing better than the cutoff".
         """
         t0 = time.perf_counter()
         cost, lb, ub, integ, A, rlo, rhi = self.arrays()
@@ -180,6 +183,8 @@ class MilpModel:
             objective_integral = bool(np.all(cost[integ == 0] == 0) and np.all(cost == np.round(cost)))
         if objective_integral and not relax:
             h.setOptionValue("mip_abs_gap", 1.0 - 1e-6)
+        if cutoff is not None and not relax:
+            h.setOptionValue("objective_bound", float(cutoff))
         sense = highspy.ObjSense.kMaximize if self.sense == "max" else highspy.ObjSense.kMinimize
         lb = np.where(np.isinf(lb), -_INF, lb)
         ub = np.where(np.isinf(ub), _INF, ub)
@@ -206,6 +211,15 @@ class MilpModel:
         has_x = info.primal_solution_status == 2  # kSolutionStatusFeasible
         x = np.asarray(h.getSolution().col_value, float) if has_x else None
         obj = float(info.objective_function_value) if has_x else np.nan
+        if has_x and start is not None and has_int:
+            # Guard against a HiGHS 1.16 defect: with a user MIP start and presolve on, the
+            # start's objective in the presolved space can be mis-evaluated, so the search is
+            # pruned against a wrong incumbent. Detect it (reported objective != c.x) and redo
+            # the solve without the start.
+            check = float(cost @ x) + self.offset
+            if abs(check - obj) > 1e-6 * max(1.0, abs(check)):
+                return self.solve(max(time_limit - (time.perf_counter() - t0), 0.05), mip_gap,
+                                  presolve, None, relax, verbose, objective_integral, cutoff)
         if has_int:
             bound = float(info.mip_dual_bound)
             nodes = int(info.mip_node_count)

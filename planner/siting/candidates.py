@@ -167,9 +167,13 @@ def _numbers(table: pd.DataFrame, column: str, where, rows: np.ndarray, word: st
     blank = raw.isna() | (raw.astype(str).str.strip() == "")
     num = pd.to_numeric(raw.where(~blank), errors="coerce").to_numpy(float)
     bad = np.flatnonzero((~blank.to_numpy() & ~np.isfinite(num)) | (num < 0))
+    if len(bad) == 1 and word == "row":
+        raise InputError("must be a number >= 0 (blank = unknown)", path=where, row=int(rows[bad[0]]),
+                         column=column)
     if len(bad):
-        shown = ", ".join(str(rows[i]) for i in bad[:5])
-        raise InputError(f"{word}s {shown}: must be a number >= 0 (blank = unknown)", path=where, column=column)
+        shown = ", ".join(str(rows[i]) for i in bad[:5]) + (f" (and {len(bad) - 5} more)" if len(bad) > 5 else "")
+        label = word if len(bad) == 1 else f"{word}s"
+        raise InputError(f"{label} {shown}: must be a number >= 0 (blank = unknown)", path=where, column=column)
     return num
 
 

@@ -109,8 +109,11 @@ class PMedian(SitingModel):
         self.p = _check_p(p, self.fixed, m)
         self.demand_ids = demand_ids
         self.candidate_ids = candidate_ids
-        self._levels = None
+        self._W = None
+        self._last_heuristic = None
         self.iterations = 0
+        self.lagrangian = float("nan")
+        self.n_fixed = (0, 0)
 
     @classmethod
     def from_cost_matrix(cls, cost_matrix, weights=None, p=None, **kwargs) -> "PMedian":
@@ -159,163 +162,225 @@ class PMedian(SitingModel):
     def _heuristic(self, deadline):
         st, _ = solve_heuristic(self._problem(), max(deadline - time.perf_counter(), 0.01))
         sel = st.selected
-        return Candidate(sel, self._objective(sel))
+        cand = Candidate(sel, self._objective(sel))
+        self._last_heuristic = cand.objective
+        return cand
 
     def _relaxation_bound(self, time_limit):
-        return self.lagrangian_bound(time_limit=time_limit)
+        return self.lagrangian_bound(time_limit=time_limit, upper=self._last_heuristic)
 
-    def lagrangian_bound(self, iterations: int = 300, time_limit: float = 10.0,
-                         upper: float | None = None) -> float:
-        r"""Lagrangian lower bound (relaxing :math:`\sum_j y_{ij} = 1`) by subgradient ascent.
+    # ------------------------------------------------------------------ exact
+    def _weighted(self) -> np.ndarray:
+        """``w_i d_ij`` for positive-weight rows, unreachable pairs set to a prohibitive cost."""
+        if getattr(self, "_W", None) is None:
+            rows = np.flatnonzero(self.weights > 0)
+            W = self.cost[rows] * self.weights[rows, None]
+            fin = np.isfinite(W)
+            big = 10.0 * (float(np.max(W[fin], initial=0.0)) + 1.0) * max(1, W.shape[0])
+            self._W = np.ascontiguousarray(np.where(fin, W, big))
+            self._W_rows = rows
+            self._W_fin = fin
+        return self._W
 
-        :math:`L(\lambda) = \sum_i \lambda_i + \min_{|S| = p, S \supseteq R}
-        \sum_{j \in S} \sum_i \min(0, w_i d_{ij} - \lambda_i)`.
+    def _subproblem(self, rho):
+        """Lagrangian subproblem: required columns plus the p - |R| smallest ``rho``."""
+        k = self.p - self.fixed.size
+        r = rho.copy()
+        r[self.fixed] = np.inf
+        if k <= 0:
+            return self.fixed.copy(), np.zeros(0, np.int64), r
+        pick = np.argpartition(r, k - 1)[:k]
+        return np.concatenate([self.fixed, pick]).astype(np.int64), pick, r
+
+    def _lagrangian(self, upper, target, time_limit, iterations=5000):
+        """Subgradient ascent on the Lagrangian dual (assignment rows relaxed).
+
+        Returns ``(L, lam, rho)`` at the best multipliers found.
         """
+        from ._kernels import lagrangian_rho
+
         t_end = time.perf_counter() + time_limit
-        W = np.where(np.isfinite(self.cost), self.cost, 1e12 * (1 + np.nanmax(
-            np.where(np.isfinite(self.cost), self.cost, 0)))) * self.weights[:, None]
-        srt = np.sort(W, axis=1)
+        W = self._weighted()
+        if W.shape[0] == 0:
+            rho = np.zeros(self.m)
+            return 0.0, np.zeros(0), rho
+        srt = np.partition(W, min(1, W.shape[1] - 1), axis=1)
         lam = srt[:, min(1, W.shape[1] - 1)].copy()
-        if upper is None or not np.isfinite(upper):
-            h = self._heuristic(time.perf_counter() + min(5.0, time_limit / 2))
-            upper = h.objective
-        best = -np.inf
+        best, best_lam = -np.inf, lam.copy()
         theta, stall = 2.0, 0
-        fixed = self.fixed
-        free_p = self.p - fixed.size
-        is_fixed = np.zeros(self.m, bool)
-        is_fixed[fixed] = True
         for _ in range(iterations):
             if time.perf_counter() > t_end:
                 break
-            red = np.minimum(W - lam[:, None], 0.0)
-            rho = red.sum(axis=0)
-            rho_f = np.where(is_fixed, np.inf, rho)
-            pick = np.argpartition(rho_f, free_p - 1)[:free_p] if free_p > 0 else np.zeros(0, np.int64)
-            S = np.concatenate([fixed, pick]).astype(np.int64)
-            L = lam.sum() + rho[S].sum()
-            if L > best + 1e-9 * max(1, abs(best)):
-                best, stall = L, 0
+            rho = lagrangian_rho(W, lam)
+            S, _, _ = self._subproblem(rho)
+            L = float(lam.sum() + rho[S].sum())
+            if L > best + 1e-9 * max(1.0, abs(best) if np.isfinite(best) else 1.0):
+                best, best_lam, stall = L, lam.copy(), 0
+                if best >= target:
+                    break
             else:
                 stall += 1
-                if stall >= 20:
+                if stall >= 30:
                     theta, stall = theta / 2, 0
                     if theta < 1e-4:
                         break
             g = 1.0 - (W[:, S] < lam[:, None]).sum(axis=1)
             nrm = float(g @ g)
             if nrm == 0:
-                break
+                break  # the relaxed solution is feasible: L is optimal
             lam = lam + theta * (upper - L) / nrm * g
-        return float(best)
+        rho = lagrangian_rho(W, best_lam)
+        return float(best), best_lam, rho
 
-    # ------------------------------------------------------------------ exact
+    def lagrangian_bound(self, time_limit: float = 10.0, upper: float | None = None) -> float:
+        r"""Lagrangian lower bound, relaxing :math:`\sum_j y_{ij} = 1` (subgradient ascent).
+
+        :math:`L(\lambda) = \sum_i \lambda_i + \min_{|S| = p, S \supseteq R}
+        \sum_{j \in S} \sum_i \min(0, w_i d_{ij} - \lambda_i)`, equal at best to the LP bound.
+        """
+        if upper is None:
+            upper = self._heuristic(time.perf_counter() + min(5.0, time_limit / 2)).objective
+        L, _, _ = self._lagrangian(upper, np.inf, time_limit)
+        return L
+
     def _exact(self, time_limit, mip_gap, presolve, start, verbose):
-        t_end = time.perf_counter() + time_limit
-        if self._levels is None:
-            self._levels = _Levels(self.cost)
-        lv = self._levels
-        n = self.cost.shape[0]
-        if start is None:
-            start = self._heuristic(time.perf_counter() + min(0.25 * time_limit, 30.0))
-        best = start
-        cap_d = self._distances(start.selected)
-        if self.fixed.size:
-            cap_d = np.minimum(cap_d, self._distances(self.fixed))
-        cap = np.minimum(lv.level_of(cap_d), lv.n_levels - 1)
-        bound = float("nan")
-        status = "time_limit"
+        """Heuristic bound, Lagrangian reduction, then one restricted radius MILP.
+
+        1. ``UB`` from the heuristic; target ``T = UB - delta`` (``delta`` just under 1 for
+           integer data, else ``mip_gap * UB``): only solutions cheaper than ``T`` matter.
+        2. Lagrangian bound ``L`` with multipliers ``lambda``; ``L >= T`` proves ``UB``.
+        3. Penalty tests (Beasley 1985) fix ``x_j = 0`` when forcing ``j`` open lifts the
+           Lagrangian bound to ``T``, and ``x_j = 1`` when closing it does.
+        4. Any solution cheaper than ``T`` serves demand ``i`` at a weighted cost below
+           ``lambda_i + T - L``; levels beyond that cap are dropped and "served within the cap"
+           is imposed. The radius MILP on what is left is exact for every solution cheaper
+           than ``T``; if it has none, ``UB`` is optimal.
+        """
+        t0 = time.perf_counter()
+        t_end = t0 + time_limit
         self.iterations = 0
-        while True:
-            left = t_end - time.perf_counter()
-            if left <= 0.05:
-                break
-            self.iterations += 1
-            milp, x = self._radius_milp(cap)
-            vals = np.zeros(self.m)
-            vals[best.selected] = 1.0
-            out = milp.solve(left, mip_gap, presolve, start=(x, vals), verbose=verbose)
-            if out.status == "infeasible":
-                raise SolverError("p-median: no feasible selection (check p and required facilities)")
-            if np.isfinite(out.bound):
-                bound = out.bound if not np.isfinite(bound) else max(bound, out.bound)
-            if out.x is None:
-                break
-            sel = np.flatnonzero(out.x[x] > 0.5)
-            d = self._distances(sel)
+        if start is None:
+            start = self._heuristic(t0 + min(0.2 * time_limit, 30.0))
+        ub = start.objective
+        best = start
+        integral = bool(np.all(self.weights == np.round(self.weights))
+                        and np.all(self._W_or_cost_integral()))
+        delta = (1.0 - 1e-6) if integral else max(mip_gap * abs(ub), 1e-9)
+        target = ub - delta
+        L, lam, rho = self._lagrangian(ub, target, min(0.4 * time_limit, max(t_end - time.perf_counter(), 0)))
+        self.lagrangian = L
+        if L >= target:
+            return Candidate(best.selected, ub, ub if integral else L, "optimal", "greedy+swap / lagrangian")
+        # ---- penalty tests
+        k = self.p - self.fixed.size
+        S, pick, rfree = self._subproblem(rho)
+        fix0 = np.zeros(self.m, bool)
+        fix1 = np.zeros(self.m, bool)
+        in_S = np.zeros(self.m, bool)
+        in_S[pick] = True
+        free = np.ones(self.m, bool)
+        free[self.fixed] = False
+        if k > 0:
+            rk = rho[pick].max()
+            fix0 = free & ~in_S & (L + rho - rk >= target)
+            outside = free & ~in_S
+            if outside.any():
+                rk1 = rho[outside].min()
+                fix1 = in_S & (L - rho + rk1 >= target)
+        else:
+            fix0 = free.copy()
+        self.n_fixed = (int(fix0.sum()), int(fix1.sum()))
+        # ---- restricted radius model
+        W = self._weighted()
+        cap = lam + (target - L)
+        left = t_end - time.perf_counter()
+        built = self._restricted_milp(W, cap, fix0, fix1)
+        if built is None:  # some demand cannot be served below the cap: nothing beats UB
+            return Candidate(best.selected, ub, ub if integral else target, "optimal",
+                             "greedy+swap / lagrangian")
+        milp, xcols, cols = built
+        self.iterations = 1
+        # no MIP start: the cutoff T already prunes everything the heuristic would (and a
+        # start plus presolve trips a HiGHS 1.16 defect, see _milp.MilpModel.solve)
+        out = milp.solve(max(left, 0.05), mip_gap, presolve, verbose=verbose,
+                         objective_integral=integral, cutoff=target)
+        if out.x is not None:
+            sel = cols[out.x[xcols] > 0.5]
             obj = self._objective(sel)
-            if obj < best.objective - 1e-9 * max(1.0, abs(best.objective)):
+            if obj < ub:
                 best = Candidate(sel, obj)
-            lev = lv.level_of(d)
-            viol = lev > cap
-            if out.status != "optimal":
-                break  # time limit inside the MILP: keep its bound, stop
-            if not viol.any():
-                status = "optimal"
-                break
-            # grow caps: the violators up to their current distance (plus one level)
-            cap = np.where(viol, np.minimum(lev + 1, lv.n_levels - 1), cap)
-        if status == "optimal":
-            # the relaxed optimum is feasible with equal cost: proven optimal
-            bound = min(bound, best.objective) if np.isfinite(bound) else best.objective
+        if out.status in ("infeasible", "optimal"):
+            status = "optimal"
+            if out.status == "infeasible" or best.objective >= ub:
+                bound = ub if integral else max(L, target)
+            else:
+                bound = out.bound if np.isfinite(out.bound) else best.objective
+            bound = min(bound, best.objective)
+        else:
+            status = "time_limit"
+            bound = max(L, min(target, out.bound)) if np.isfinite(out.bound) else L
+        if integral and np.isfinite(bound):
+            bound = float(np.ceil(bound - 1e-6))  # integer data: the optimum is an integer
         return Candidate(best.selected, best.objective, bound, status, HIGHS_NAME)
 
-    def _radius_milp(self, cap: np.ndarray):
-        """Truncated radius model: levels 0..cap[i] (0-based) of each demand row."""
-        lv = self._levels
-        n, m = self.cost.shape
-        w = self.weights
-        milp = MilpModel("min")
-        x = milp.add_vars(m, 0.0, 0.0, 1.0, integer=True)
-        milp.fix(x[self.fixed], 1.0)
-        # level values D_i^k (0-based k), for k <= cap_i
-        # entries used: sorted positions with level < cap_i (they open levels below the cap)
-        active = (lv.level >= 0) & (lv.level < cap[:, None])
-        ri, pj = np.nonzero(active)
-        ent_level = lv.level[ri, pj]
-        ent_col = lv.order[ri, pj]
-        # z variables: one per (i, k) with 1 <= k <= cap_i   (k = 0 is the constant 1)
-        nz = np.maximum(cap, 0)
-        zstart = np.concatenate([[0], np.cumsum(nz)])
-        Z = int(zstart[-1])
-        # distinct level values per row: first sorted position of each level
-        first_pos = self._level_values(cap)
-        zi = np.repeat(np.arange(n), nz)
-        zk = np.arange(Z) - zstart[zi] + 1  # level index 1..cap_i
-        Dk = first_pos[zi, zk] if Z else np.zeros(0)
-        Dk1 = first_pos[zi, zk - 1] if Z else np.zeros(0)
-        zc = milp.add_vars(Z, w[zi] * (Dk - Dk1), 0.0, 1.0)
-        milp.offset = float(w @ lv.sorted[:, 0])
-        # row for z_i^k (k>=1): z^k - z^{k-1} + sum_{level k-1} x >= 0 ; k = 1: z^1 + sum_{lvl 0} x >= 1
-        row_of_z = np.arange(Z)
-        prev = zk >= 2
-        e_row = zstart[ri] + ent_level  # entry at level l feeds row of z^{l+1}
-        rows = np.concatenate([row_of_z, row_of_z[prev], e_row])
-        cols = np.concatenate([zc, zc[row_of_z[prev] - 1], x[ent_col]])
-        vals = np.concatenate([np.ones(Z), -np.ones(int(prev.sum())), np.ones(ri.size)])
-        lower = np.where(zk == 1, 1.0, 0.0)
-        milp.add_rows(rows, cols, vals, Z, lower=lower)
-        # demand rows capped at their last finite level must still be reachable
-        full = (cap >= lv.n_levels - 1) & (lv.n_finite < m) & (w > 0)
-        if full.any():
-            fi = np.flatnonzero(full)
-            A = np.isfinite(self.cost[fi])
-            milp.add_matrix_rows(sp.csr_matrix(A.astype(float)), x, lower=1.0)
-        milp.add_rows(np.zeros(m), x, 1.0, 1, lower=self.p, upper=self.p)
-        last = np.where(nz > 0, zc[np.maximum(zstart[1:] - 1, 0)] if Z else -1, -1)
-        return milp, x, last
+    def _W_or_cost_integral(self):
+        W = self._weighted()
+        fin = self._W_fin
+        return np.all(W[fin] == np.round(W[fin]))
 
-    def _level_values(self, cap):
-        """Array (n, max_cap+1) with D_i^k for k <= cap_i."""
-        lv = self._levels
-        n, m = self.cost.shape
-        K = int(cap.max()) + 1 if cap.size else 1
-        out = np.zeros((n, K))
+    def _restricted_milp(self, W, cap, fix0, fix1):
+        """Radius MILP over open-able columns, each row's levels cut at ``cap`` (weighted)."""
+        cols = np.flatnonzero(~fix0)
+        Wc = W[:, cols]
+        Wc = np.where(self._W_fin[:, cols] & (Wc <= cap[:, None] + 1e-9), Wc, np.inf)
+        lv = _Levels(Wc)
+        K = lv.n_levels
+        if np.any(K == 0):
+            return None
+        n, mc = Wc.shape
+        milp = MilpModel("min")
+        x = milp.add_vars(mc, 0.0, 0.0, 1.0, integer=True)
+        must = np.zeros(self.m, bool)
+        must[self.fixed] = True
+        must |= fix1
+        milp.fix(x[must[cols]], 1.0)
+        first = self._first_values(lv, K)  # D_i^k, k < K_i
+        nzv = K - 1
+        zstart = np.concatenate([[0], np.cumsum(nzv)])
+        Z = int(zstart[-1])
+        zi = np.repeat(np.arange(n), nzv)
+        zk = np.arange(Z) - zstart[zi] + 1
+        zc = milp.add_vars(Z, first[zi, zk] - first[zi, zk - 1], 0.0, 1.0)
+        milp.offset = float(first[:, 0].sum())
+        rstart = np.concatenate([[0], np.cumsum(K)])
+        R = int(rstart[-1])
+        # row (i, k), k = 1..K_i:  z^k [k < K_i] - z^{k-1} [k >= 2] + sum_{level k-1} x >= [k == 1]
+        ri = np.repeat(np.arange(n), K)
+        rk = np.arange(R) - rstart[ri] + 1
+        has_z = rk < K[ri]
+        has_prev = rk >= 2
+        zid_k = zstart[ri] + rk - 1
+        zid_prev = zstart[ri] + rk - 2
+        ei, ep = np.nonzero(lv.level >= 0)
+        e_row = rstart[ei] + lv.level[ei, ep]
+        rows = np.concatenate([np.flatnonzero(has_z), np.flatnonzero(has_prev), e_row])
+        colsv = np.concatenate([zc[zid_k[has_z]], zc[zid_prev[has_prev]], x[lv.order[ei, ep]]])
+        valsv = np.concatenate([np.ones(int(has_z.sum())), -np.ones(int(has_prev.sum())),
+                                np.ones(ei.size)])
+        milp.add_rows(rows, colsv, valsv, R, lower=np.where(rk == 1, 1.0, 0.0))
+        milp.add_rows(np.zeros(mc), x, 1.0, 1, lower=self.p, upper=self.p)
+        return milp, x, cols
+
+    @staticmethod
+    def _first_values(lv, K):
+        n, m = lv.sorted.shape
+        Kmax = int(K.max())
+        out = np.zeros((n, Kmax))
         fin = lv.level >= 0
         firsts = np.zeros((n, m), bool)
         firsts[:, 0] = fin[:, 0]
         firsts[:, 1:] = fin[:, 1:] & (lv.level[:, 1:] != lv.level[:, :-1])
-        ri, pj = np.nonzero(firsts & (lv.level < K))
+        ri, pj = np.nonzero(firsts)
         out[ri, lv.level[ri, pj]] = lv.sorted[ri, pj]
         return out
 
