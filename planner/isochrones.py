@@ -386,11 +386,17 @@ class _CellUnion:
 
     Leaves are squares of ``leaf_m``. Level 0 cells are ``leaf_m * 2**levels`` wide. A leaf
     "sees" every edge whose geometry comes within ``margin`` of its box: that is its expanded
-    box. A parent's expanded box is the union of its children's expanded boxes.
+    box. A parent's expanded box is the union of its children's expanded boxes, so parent
+    completeness is the conjunction of its leaves' completeness. Unions are computed per
+    *block* of ``_BLOCK`` x ``_BLOCK`` leaves, which keeps the margin duplication low, and are
+    then clipped to each leaf box on the 1 mm grid.
     """
+
+    _BLOCK_LEVELS = 2                                   # blocks of 4 x 4 leaves
 
     def __init__(self, rp: ReachedPieces, geoms, buffer_m, quad_segs, leaf_m, levels):
         self.rp, self.levels, self.leaf = rp, int(levels), float(leaf_m)
+        self.bl = min(self._BLOCK_LEVELS, self.levels)
         self.stats = {"coverage_fallbacks": 0, "fresh_leaves": 0, "cached_cells": 0}
         bq = dict(quad_segs=quad_segs)
         m = buffer_m * (1 + 1e-6) + 10 * CELL_GRID_M   # reach of a buffer beyond its line
@@ -436,38 +442,48 @@ class _CellUnion:
                                                      ya + self.leaf + m))
         self.pair_leaf = (py * self.nx + px)[hit]
         self.pair_edge = pe[hit]
-        # universe edges per leaf, CSR-style, for cached leaf polygons
+        self.pair_block = self._block_of(self.pair_leaf)
+        # universe edges per block (unique), CSR-style, for cached leaf polygons
         uu = self.isU[self.pair_edge]
-        o = np.argsort(self.pair_leaf[uu], kind="stable")
-        self.u_leaf = self.pair_leaf[uu][o]
-        self.u_edge = self.pair_edge[uu][o]
+        key = np.unique(self.pair_block[uu] * len(self.E) + self.pair_edge[uu])
+        self.u_block, self.u_edge = np.divmod(key, len(self.E))
+        self.block_union = {}
         self.cache = [dict() for _ in range(self.levels + 1)]
 
     # ---- geometry helpers ---------------------------------------------------------------
-    def _boxes(self, level, cx, cy):
-        s = self.leaf * 2 ** (self.levels - level)
-        x, y = self.ox + cx * s, self.oy + cy * s
-        return shapely.box(x, y, x + s, y + s)
+    def _block_of(self, leaves):
+        nbx = self.nx >> self.bl
+        return ((leaves // self.nx) >> self.bl) * nbx + ((leaves % self.nx) >> self.bl)
 
-    def _clip(self, geoms, level, cx, cy):
-        out = shapely.intersection(geoms, self._boxes(level, cx, cy), grid_size=CELL_GRID_M)
-        return np.array([_polygonal(g) for g in out], dtype=object) if len(out) else out
+    def _clip_leaves(self, geoms, leaves):
+        s = self.leaf
+        x, y = self.ox + (leaves % self.nx) * s, self.oy + (leaves // self.nx) * s
+        out = shapely.intersection(geoms, shapely.box(x, y, x + s, y + s), grid_size=CELL_GRID_M)
+        out = np.asarray(out, dtype=object)
+        odd = ~np.isin(shapely.get_type_id(out), [shapely.GeometryType.POLYGON,
+                                                  shapely.GeometryType.MULTIPOLYGON])
+        for i in np.flatnonzero(odd):
+            out[i] = _polygonal(out[i])
+        return out
 
     def _ensure(self, level, keys):
         """Compute and cache the universe polygons of cells ``keys`` (flat indices) at ``level``."""
         store = self.cache[level]
-        todo = np.unique([k for k in np.asarray(keys).tolist() if k not in store])
+        todo = np.asarray([k for k in np.unique(keys).tolist() if k not in store], dtype=np.int64)
         if len(todo) == 0:
             return
-        nxl = self.nx >> (self.levels - level)
-        cx, cy = todo % nxl, todo // nxl
         if level == self.levels:
-            lo = np.searchsorted(self.u_leaf, todo, side="left")
-            hi = np.searchsorted(self.u_leaf, todo, side="right")
-            unions = np.array([shapely.union_all(self.ubuf[self.u_edge[a:b]]) if b > a
-                               else shapely.Polygon() for a, b in zip(lo, hi)], dtype=object)
-            polys = self._clip(unions, level, cx, cy)
+            blocks = self._block_of(todo)
+            for blk in np.unique(blocks).tolist():
+                if blk not in self.block_union:
+                    a, b = np.searchsorted(self.u_block, [blk, blk + 1])
+                    self.block_union[blk] = (shapely.union_all(self.ubuf[self.u_edge[a:b]])
+                                             if b > a else shapely.Polygon())
+            unions = np.array([self.block_union[b] for b in blocks.tolist()], dtype=object)
+            polys = self._clip_leaves(unions, todo)
         else:
+            nxl = self.nx >> (self.levels - level)
+            cx, cy = todo % nxl, todo // nxl
             nxc = nxl * 2
             kids = [(2 * cy + dy) * nxc + 2 * cx + dx for dy in (0, 1) for dx in (0, 1)]
             self._ensure(level + 1, np.concatenate(kids))
@@ -482,6 +498,7 @@ class _CellUnion:
     def polygons(self) -> np.ndarray:
         rp = self.rp
         nE, nleaf = len(self.E), self.nx * self.ny
+        pe = self.pair_edge
         bounds = rp.bounds()
         out = np.empty(rp.n_groups, dtype=object)
         for g in range(rp.n_groups):
@@ -493,10 +510,10 @@ class _CellUnion:
             partial[loc[~full]] = True
             fullroad = np.zeros(nE, bool)
             fullroad[loc[full]] = True
-            pe = self.pair_edge
             bad_pair = partial[pe] | (self.isU[pe] & ~fullroad[pe])
-            bad = np.bincount(self.pair_leaf[bad_pair], minlength=nleaf) > 0
-            touched = np.bincount(self.pair_leaf[piece_of[pe] >= 0], minlength=nleaf) > 0
+            seen = piece_of[pe] >= 0
+            bad = (np.bincount(self.pair_leaf[bad_pair], minlength=nleaf) > 0)
+            touched = (np.bincount(self.pair_leaf[seen], minlength=nleaf) > 0)
             bad = bad.reshape(self.ny, self.nx)
             touched = touched.reshape(self.ny, self.nx)
 
@@ -516,20 +533,20 @@ class _CellUnion:
                     store = self.cache[level]
                     parts += [store[k] for k in keys.tolist()]
                 parent_ok = ok
-            # frontier leaves: fresh union of this group's pieces seen by the leaf
+            # frontier leaves: one union per block of the pieces its frontier leaves see,
+            # clipped to each frontier leaf
             fresh = np.flatnonzero(touched & bad)
             if len(fresh):
                 self.stats["fresh_leaves"] += len(fresh)
-                sel = np.isin(self.pair_leaf, fresh) & (piece_of[pe] >= 0)
-                pl, pp = self.pair_leaf[sel], piece_of[pe[sel]]
-                o = np.argsort(pl, kind="stable")
-                pl, pp = pl[o], pp[o]
-                cuts = np.flatnonzero(np.diff(pl)) + 1
-                leaves = pl[np.r_[0, cuts]]
+                sel = seen & np.isin(self.pair_leaf, fresh)
+                key = np.unique(self.pair_block[sel] * len(rp.geometry) + piece_of[pe[sel]])
+                blk, pieces = np.divmod(key, len(rp.geometry))
+                cuts = np.flatnonzero(np.diff(blk)) + 1
+                blocks = blk[np.r_[0, cuts]]
                 unions = np.array([shapely.union_all(self.pbuf[idx])
-                                   for idx in np.split(pp, cuts)], dtype=object)
-                parts += list(self._clip(unions, self.levels, leaves % self.nx,
-                                         leaves // self.nx))
+                                   for idx in np.split(pieces, cuts)], dtype=object)
+                fb = np.searchsorted(blocks, self._block_of(fresh))
+                parts += list(self._clip_leaves(unions[fb], fresh))
             out[g] = _merge_coverage(np.array(parts, dtype=object), self.stats)
         return out
 

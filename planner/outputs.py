@@ -55,7 +55,7 @@ def atomic_path(path: Path, suffix: str | None = None):
 def write_csv(df: pd.DataFrame, path: Path) -> Path:
     """CSV (UTF-8 with BOM so Excel shows Chinese correctly), written atomically."""
     with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=False, encoding="utf-8-sig", float_format="%.6f")
+        df.to_csv(tmp, index=False, encoding="utf-8-sig", float_format="%.10g")
     return Path(path)
 
 

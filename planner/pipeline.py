@@ -59,7 +59,9 @@ def load_network(sc, run: Run | None = None, refresh: bool = False):
     with run.step("road network"):
         net = network_for_scenario(sc, refresh=refresh)
     if sc.network.path:
-        run.inputs["roads"] = {"path": str(sc.resolve(sc.network.path))}
+        run.add_input("roads", sc.resolve(sc.network.path))
+    for r in sc.restrictions:
+        run.add_input(f"restriction:{r.name}", sc.resolve(r.path))
     run.counts["network_nodes"] = net.n_nodes
     run.counts["network_edges"] = len(net.edges)
     lc = net.report.get("largest_component")

@@ -125,3 +125,229 @@ def test_bad_arguments_raise_planner_errors(grid_network):
         travel_times(grid_network, [0], profile="night")
     with pytest.raises(PlannerError, match="out of range"):
         travel_times(grid_network, [10_000])
+
+
+# ------------------------------------------------------------------ contracted engine (exactness)
+def _plain(csr, sources, targets=None, cutoff=np.inf):
+    """The plain Dijkstra kernel: the reference for the contracted engine."""
+    from planner.routing import _plain_travel_times
+
+    sources = np.asarray(sources, np.int64)
+    width = csr.shape[0] if targets is None else len(targets)
+    out = np.empty((len(sources), width))
+    return _plain_travel_times(csr, sources, None if targets is None else np.asarray(targets, np.int64), cutoff, out)
+
+
+def _contracted(csr, sources, targets=None, cutoff=np.inf, core_size=0):
+    from planner import _contract
+
+    h = _contract.build_hierarchy(csr, core_size)
+    assert h is not None
+    sources = np.asarray(sources, np.int64)
+    targets = None if targets is None else np.asarray(targets, np.int64)
+    out = np.full((len(sources), csr.shape[0] if targets is None else len(targets)), -1.0)
+    _contract.many_to_all(h, sources, targets, cutoff, out)
+    return out
+
+
+def _assert_same(a, b):
+    assert a.shape == b.shape
+    np.testing.assert_array_equal(np.isinf(a), np.isinf(b))
+    fin = np.isfinite(a)
+    assert np.abs(a[fin] - b[fin]).max(initial=0.0) <= 1e-9
+
+
+def _road_like_arcs(seed, n_junctions=40):
+    """Arcs of a random road-like graph full of what contraction removes.
+
+    Junctions joined by plain two-way and one-way roads and by one-way and two-way chains of
+    pass-through nodes (different times per direction), loops, dead-end spurs and trees, parallel
+    arcs, self-loops, zero-time arcs, plus parts that cannot be reached (an island, a sink-only and
+    a source-only node, an isolated node).
+    """
+    rng = np.random.default_rng(seed)
+    arcs = []
+    nxt = [n_junctions]
+
+    def new():
+        nxt[0] += 1
+        return nxt[0] - 1
+
+    def w():
+        return float(rng.uniform(0.5, 60.0))
+
+    def chain(a, b, k, two_way):
+        path = [a] + [new() for _ in range(k)] + [b]
+        for p, q in zip(path[:-1], path[1:]):
+            arcs.append((p, q, w()))
+            if two_way:
+                arcs.append((q, p, w()))
+        return path
+
+    ring = rng.permutation(n_junctions)  # a two-way ring keeps the junctions connected
+    for a, b in zip(ring, np.roll(ring, 1)):
+        chain(a, b, int(rng.integers(0, 3)), True)
+    for _ in range(2 * n_junctions):
+        a, b = (int(x) for x in rng.choice(n_junctions, 2, replace=False))
+        kind = rng.integers(0, 4)
+        chain(a, b, 0 if kind < 2 else int(rng.integers(1, 6)), two_way=bool(kind % 2))
+    for _ in range(4):  # loops leaving and re-entering the same junction
+        a = int(rng.integers(n_junctions))
+        chain(a, a, int(rng.integers(2, 5)), two_way=bool(rng.integers(2)))
+    for _ in range(8):  # dead-end spurs, some branching into small trees
+        spur = chain(int(rng.integers(n_junctions)), new(), int(rng.integers(0, 3)), True)
+        if rng.random() < 0.5:
+            chain(spur[-1], new(), int(rng.integers(0, 2)), True)
+            chain(spur[-1], new(), 0, True)
+    for _ in range(10):  # parallel arcs (slower and faster duplicates)
+        a, b, c = arcs[int(rng.integers(len(arcs)))]
+        arcs.append((a, b, c * rng.choice([0.5, 2.0])))
+    for _ in range(3):
+        a = int(rng.integers(nxt[0]))
+        arcs.append((a, a, 1.0))  # self-loop
+        arcs.append((a, int(rng.integers(nxt[0])), 0.0))  # zero-time arc
+    island = [new() for _ in range(4)]
+    for a, b in zip(island, island[1:] + island[:1]):
+        arcs.append((a, b, w()))
+    sink, spring, alone = new(), new(), new()
+    arcs.append((int(rng.integers(n_junctions)), sink, w()))
+    arcs.append((spring, int(rng.integers(n_junctions)), w()))
+    u, v, c = (np.array(x) for x in zip(*arcs))
+    return u.astype(np.int64), v.astype(np.int64), c.astype(float), nxt[0]
+
+
+def _raw_csr(u, v, w, n):
+    """CSR keeping parallel arcs and self-loops as separate entries (scipy would sum duplicates)."""
+    import scipy.sparse as sp
+
+    order = np.argsort(u, kind="stable")
+    indptr = np.zeros(n + 1, np.int64)
+    np.add.at(indptr, u + 1, 1)
+    return sp.csr_matrix((w[order], v[order].astype(np.int32), np.cumsum(indptr)), shape=(n, n))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+@pytest.mark.parametrize("core_size", [0, 6, 10_000])
+def test_contracted_engine_matches_plain_kernel_on_chains(seed, core_size):
+    from planner.network.graph import _csr_min
+
+    u, v, w, n = _road_like_arcs(seed)
+    rng = np.random.default_rng(seed)
+    targets = rng.choice(n, 37)  # repeats allowed, chain nodes included
+    for csr in (_csr_min(u, v, w, n), _raw_csr(u, v, w, n)):
+        for graph in (csr, csr.T.tocsr()):  # both directions
+            sources = np.arange(n)  # every node, chain interiors and dead ends included
+            for cutoff in (np.inf, 90.0):
+                ref = _plain(graph, sources, None, cutoff)
+                _assert_same(_contracted(graph, sources, None, cutoff, core_size), ref)
+                _assert_same(_contracted(graph, sources[::-3], targets, cutoff, core_size), ref[::-3][:, targets])
+                reached = np.isfinite(ref).mean()
+                assert 0.05 < reached < (0.99 if cutoff == np.inf else 0.5)  # unreachable parts; cutoff bites
+
+
+def test_contracted_engine_matches_networkx_on_chains():
+    from planner.network.graph import _csr_min
+
+    u, v, w, n = _road_like_arcs(11, n_junctions=60)
+    g = nx.DiGraph()
+    g.add_nodes_from(range(n))
+    for a, b, c in zip(u, v, w):
+        if a != b and (not g.has_edge(a, b) or g[a][b]["w"] > c):
+            g.add_edge(int(a), int(b), w=c)
+    csr = _csr_min(u, v, w, n)
+    src = np.arange(0, n, 5)
+    for cutoff in (None, 75.0):
+        ours = _contracted(csr, src, cutoff=np.inf if cutoff is None else cutoff, core_size=0)
+        for i, s in enumerate(src):
+            d = nx.single_source_dijkstra_path_length(g, int(s), cutoff=cutoff, weight="w")
+            expected = np.array([d.get(k, np.inf) for k in range(n)])
+            np.testing.assert_array_equal(np.isinf(ours[i]), np.isinf(expected))
+            np.testing.assert_allclose(ours[i], expected, atol=1e-9)
+
+
+def test_public_api_switches_engine_without_changing_results(monkeypatch):
+    import planner._contract as contract
+    import planner.routing as routing
+    from planner.network.graph import _csr_min
+
+    u, v, w, n = _road_like_arcs(5)
+    csr = _csr_min(u, v, w, n)
+    src = np.arange(0, n, 2)
+    tgt = np.array([n - 1, 0, 3, 3])
+    plain = csr_travel_times(csr, src, tgt, cutoff_s=80)  # fewer sources than the threshold
+    monkeypatch.setattr(routing, "CONTRACT_MIN_SOURCES", 1)
+    monkeypatch.setattr(contract, "CORE_SIZE", 4)
+    calls, real = [], contract.many_to_all
+    monkeypatch.setattr(contract, "many_to_all", lambda *a: (calls.append(1), real(*a))[1])
+    contracted = csr_travel_times(csr, src, tgt, cutoff_s=80)
+    assert calls == [1]
+    _assert_same(contracted, plain)
+    assert contracted.dtype == np.float64 and contracted.shape == (len(src), len(tgt))
+    assert csr_travel_times(csr, [], cutoff_s=80).shape == (0, n)
+
+
+def test_hierarchy_cache_follows_the_matrix_content(monkeypatch):
+    import planner._contract as contract
+    from planner.network.graph import _csr_min
+
+    monkeypatch.setattr(contract, "CORE_SIZE", 4)
+    u, v, w, n = _road_like_arcs(6)
+    csr = _csr_min(u, v, w, n)
+    h = contract.hierarchy_for(csr)
+    assert contract.hierarchy_for(csr) is h  # cached
+    slower = csr.copy()
+    slower.data = slower.data * 2.0  # e.g. another profile: same arcs, other times
+    assert contract.hierarchy_for(slower) is not h
+    out = np.empty((3, n))
+    contract.many_to_all(contract.hierarchy_for(slower), np.arange(3), None, np.inf, out)
+    _assert_same(out, _plain(slower, np.arange(3)))
+
+
+def test_dense_or_negative_graphs_fall_back_to_the_plain_kernel(monkeypatch):
+    import scipy.sparse as sp
+
+    import planner._contract as contract
+    import planner.routing as routing
+
+    monkeypatch.setattr(routing, "CONTRACT_MIN_SOURCES", 1)
+    hub = contract.MAX_DEGREE + 5  # a star: too many arcs at one node for the contraction
+    rows = np.r_[np.zeros(hub, int), np.arange(1, hub + 1)]
+    cols = np.r_[np.arange(1, hub + 1), np.zeros(hub, int)]
+    star = sp.csr_matrix((np.ones(2 * hub), (rows, cols)), shape=(hub + 1, hub + 1))
+    assert not contract.contractible(star)
+    t = csr_travel_times(star, [1, 2])
+    assert t[0, 0] == 1.0 and t[0, 2] == 2.0 and t[1, 1] == 2.0
+    assert not contract.contractible(sp.csr_matrix(np.array([[0.0, -1.0], [1.0, 0.0]])))
+
+
+@pytest.fixture(scope="module")
+def demo_network(shared_data):
+    import os
+    from pathlib import Path
+
+    from planner.network import network_for_scenario
+    from planner.scenario import load_scenario
+
+    old = os.environ.get("PLANNER_DATA_DIR")
+    os.environ["PLANNER_DATA_DIR"] = str(shared_data)
+    try:
+        return network_for_scenario(load_scenario(Path(__file__).resolve().parents[1] / "scenarios" / "yizhuang.toml"))
+    finally:
+        if old is None:
+            os.environ.pop("PLANNER_DATA_DIR", None)
+        else:
+            os.environ["PLANNER_DATA_DIR"] = old
+
+
+@pytest.mark.parametrize("direction", ["from", "to"])
+def test_contracted_engine_matches_plain_kernel_on_the_demo_network(demo_network, direction):
+    import planner.routing as routing
+
+    net = demo_network
+    rng = np.random.default_rng(3)
+    src = rng.choice(net.n_nodes, routing.CONTRACT_MIN_SOURCES + 3, replace=False)
+    for profile in ("offpeak", "truck"):  # truck: closed roads leave many nodes unreachable
+        csr = net.csr(profile, reverse=direction == "to")
+        for cutoff in (None, 45 * 60.0):
+            ours = travel_times(net, src, profile=profile, direction=direction, cutoff_s=cutoff)
+            _assert_same(ours, _plain(csr, src, None, np.inf if cutoff is None else cutoff))

@@ -1,13 +1,16 @@
 """Facility siting models on travel-time matrices (see ``docs/DESIGN.md``, section Siting).
 
-Every model is built with ``from_cost_matrix`` (or ``from_geodataframe``) and solved with
-``.solve(time_limit=60, mip_gap=1e-4, method="auto"|"exact"|"heuristic")``, returning a
-:class:`SitingResult` (:class:`MixResult` for the technology mix).
+Every model is built with ``from_cost_matrix`` (or ``from_geodataframe`` / the flow
+constructors) and solved with ``.solve(time_limit=60, mip_gap=1e-4,
+method="auto"|"exact"|"heuristic")``, returning a :class:`SitingResult`
+(:class:`MixResult` for :class:`TechnologyMix`). Formulations are in the class docstrings.
 """
 from .coverage import LSCP, MCLP, CapacitatedCoverage
 from .decay import Decay
+from .flow import FRLM, FlowCapture
 from .median import PCenter, PMedian
+from .mix import Technology, TechnologyMix
 from .result import MixResult, SitingResult
 
-__all__ = ["MCLP", "LSCP", "CapacitatedCoverage", "PMedian", "PCenter", "Decay",
-           "SitingResult", "MixResult"]
+__all__ = ["MCLP", "LSCP", "CapacitatedCoverage", "PMedian", "PCenter", "FlowCapture", "FRLM",
+           "Technology", "TechnologyMix", "Decay", "SitingResult", "MixResult"]

@@ -145,7 +145,8 @@ class MilpModel:
 
     def solve(self, time_limit: float = 60.0, mip_gap: float = 1e-4, presolve: str | bool = "off",
               start: np.ndarray | None = None, relax: bool = False, verbose: bool = False,
-              objective_integral: bool | None = None, cutoff: float | None = None) -> MilpOutcome:
+              objective_integral: bool | None = None, cutoff: float | None = None,
+              options: dict | None = None) -> MilpOutcome:
         """Solve with HiGHS.
 
         Parameters
@@ -183,6 +184,8 @@ class MilpModel:
             objective_integral = bool(np.all(cost[integ == 0] == 0) and np.all(cost == np.round(cost)))
         if objective_integral and not relax:
             h.setOptionValue("mip_abs_gap", 1.0 - 1e-6)
+        for key, val in (options or {}).items():
+            h.setOptionValue(key, val)
         if cutoff is not None and not relax:
             h.setOptionValue("objective_bound", float(cutoff))
         sense = highspy.ObjSense.kMaximize if self.sense == "max" else highspy.ObjSense.kMinimize
@@ -219,7 +222,7 @@ class MilpModel:
             check = float(cost @ x) + self.offset
             if abs(check - obj) > 1e-6 * max(1.0, abs(check)):
                 return self.solve(max(time_limit - (time.perf_counter() - t0), 0.05), mip_gap,
-                                  presolve, None, relax, verbose, objective_integral, cutoff)
+                                  presolve, None, relax, verbose, objective_integral, cutoff, options)
         if has_int:
             bound = float(info.mip_dual_bound)
             nodes = int(info.mip_node_count)

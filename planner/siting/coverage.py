@@ -107,25 +107,123 @@ class _CoverageModel(SitingModel):
         return Candidate(st.selected, st.objective)
 
     # ---- exact ----------------------------------------------------------------------
+    def _reduced(self):
+        """Exact model reduction before the MILP.
+
+        * demand already served by required facilities keeps only the value above it
+          (:math:`F'_{ij} = (F_{ij} - v_i)^+`, the rest is a constant);
+        * empty and duplicate candidate columns are dropped (the cheapest copy stays); with
+          plain coverage a candidate whose covered set is contained in another candidate's
+          set that costs no more is dropped (swapping it for the larger one never hurts);
+        * identical demand rows are merged (weights added) and empty rows dropped.
+
+        The count row becomes :math:`\le p` (coverage is monotone), and the solution is padded
+        back to ``p`` facilities afterwards.
+        """
+        F = sp.csc_matrix(self.F)
+        w = self.weights.astype(float)
+        const = 0.0
+        if self.fixed.size:
+            v = np.asarray(F[:, self.fixed].max(axis=1).todense()).ravel()
+            const = float(w @ v)
+            Fc = F.tocoo()
+            d = np.maximum(Fc.data - v[Fc.row], 0.0)
+            F = sp.csc_matrix((d, (Fc.row, Fc.col)), shape=F.shape)
+            F.eliminate_zeros()
+        cand = np.flatnonzero(self.allowed)
+        cost = self.ccost_eff[cand]
+        F = F[:, cand]
+        # empty columns
+        nnz = np.diff(F.indptr)
+        keep = nnz > 0
+        F, cand, cost = F[:, keep], cand[keep], cost[keep]
+        rng = np.random.default_rng(12345)
+        # duplicate columns: identical hash of (row, value); keep the cheapest
+        if F.shape[1] > 1:
+            r1, r2 = rng.random(F.shape[0]), rng.random(F.shape[0])
+            h = np.round(F.T @ r1, 12) + 1j * np.round(F.T @ r2, 12)
+            order = np.lexsort((cand, cost, h.imag, h.real))
+            hs = h[order]
+            first = np.ones(order.size, bool)
+            first[1:] = hs[1:] != hs[:-1]
+            keep = np.zeros(order.size, bool)
+            keep[order[first]] = True
+            F, cand, cost = F[:, keep], cand[keep], cost[keep]
+        binary = F.nnz == 0 or np.all(F.data == 1.0)
+        if binary and F.shape[1] > 1:
+            A = sp.csc_matrix((np.ones(F.nnz), F.indices, F.indptr), shape=F.shape)
+            size = np.diff(A.indptr)
+            G = (A.T @ A).tocoo()  # |N_j & N_k|
+            j, k = G.row, G.col
+            sub = (j != k) & (G.data == size[j]) & (cost[k] <= cost[j])
+            # identical sets are gone, so subset => strictly smaller set
+            dom = np.zeros(F.shape[1], bool)
+            dom[j[sub]] = True
+            keep = ~dom
+            F, cand, cost = F[:, keep], cand[keep], cost[keep]
+        # rows: drop empty, merge identical
+        R = sp.csr_matrix(F)
+        rnnz = np.diff(R.indptr)
+        rows = np.flatnonzero((rnnz > 0) & (w > 0))
+        R = R[rows]
+        wr = w[rows]
+        if R.shape[0] > 1:
+            c1, c2 = rng.random(R.shape[1]), rng.random(R.shape[1])
+            h = np.round(R @ c1, 12) + 1j * np.round(R @ c2, 12)
+            uniq, inv = np.unique(h, return_inverse=True)
+            rep = np.zeros(uniq.size, np.int64)
+            rep[inv[::-1]] = np.arange(inv.size)[::-1]  # first row of each group
+            same = np.asarray(abs(R - R[rep[inv]]).sum(axis=1)).ravel() == 0
+            grp = np.where(same, inv, uniq.size + np.arange(inv.size))
+            _, grp = np.unique(grp, return_inverse=True)
+            ng = int(grp.max()) + 1
+            wg = np.bincount(grp, weights=wr, minlength=ng)
+            first = np.zeros(ng, np.int64)
+            first[grp[::-1]] = np.arange(grp.size)[::-1]
+            R, wr = R[first], wg
+        return R.tocsr(), wr, cand, cost, const
+
     def _milp(self):
+        F, w, cand, cost, const = self._reduced()
+        self._red = (cand, const)
         milp = MilpModel("max")
-        ub = (self.allowed | np.isin(np.arange(self.m), self.fixed)).astype(float)
-        x = milp.add_vars(self.m, 0.0, 0.0, ub, integer=True)
-        milp.fix(x[self.fixed], 1.0)
-        coverage_block(milp, self.F, x, self.weights)
+        x = milp.add_vars(cand.size, 0.0, 0.0, 1.0, integer=True)
+        coverage_block(milp, F, x, w)
+        milp.offset = const
         if self.p is not None:
-            lo = self.p if self.budget is None else -np.inf
-            milp.add_rows(np.zeros(self.m), x, 1.0, 1, lower=lo, upper=self.p)
+            milp.add_rows(np.zeros(cand.size), x, 1.0, 1, upper=self.p - self.fixed.size)
         if self.budget is not None:
-            milp.add_rows(np.zeros(self.m), x, self.ccost_eff, 1, upper=self.budget)
+            milp.add_rows(np.zeros(cand.size), x, cost, 1, upper=self.budget)
         return milp, x
+
+    def _pad(self, sel):
+        """Add zero-gain candidates until ``p`` are open (the reduced model used <= p)."""
+        sel = np.union1d(np.asarray(sel, np.int64), self.fixed)
+        if self.p is None or sel.size >= self.p:
+            return sel
+        is_open = np.zeros(self.m, bool)
+        is_open[sel] = True
+        spent = float(self.ccost_eff[is_open].sum())
+        size = np.asarray((self.F != 0).sum(axis=0)).ravel()
+        order = np.lexsort((self.ccost_eff, -size))
+        for j in order:
+            if sel.size >= self.p:
+                break
+            if is_open[j] or not self.allowed[j]:
+                continue
+            if self.budget is not None and spent + self.ccost_eff[j] > self.budget + 1e-9:
+                continue
+            is_open[j] = True
+            spent += self.ccost_eff[j]
+            sel = np.flatnonzero(is_open)
+        return sel
 
     def _exact(self, time_limit, mip_gap, presolve, start, verbose):
         milp, x = self._milp()
+        cand, const = self._red
         st = None
         if start is not None:
-            vals = np.zeros(self.m)
-            vals[start.selected] = 1.0
+            vals = np.isin(cand, start.selected).astype(float)
             st = (x, vals)
         out = milp.solve(time_limit, mip_gap, presolve, start=st, verbose=verbose)
         if out.status == "infeasible":
@@ -133,7 +231,7 @@ class _CoverageModel(SitingModel):
                               "required facilities)")
         if out.x is None:
             return None
-        sel = np.flatnonzero(out.x[x] > 0.5)
+        sel = self._pad(cand[out.x[x] > 0.5])
         obj = self._objective(sel)
         return self._outcome_to_candidate(out, sel, obj)
 

@@ -1,0 +1,476 @@
+"""Multi-technology station mix under one budget (H2 refuelling, high-power charging,
+PV + storage + charging, ...).
+
+Each technology has its own capex, coverage radius, demand set and weight, optional coverage
+target, site eligibility, minimum spacing between its own stations and existing (required)
+stations. A site may host several technologies when eligible for them (co-location), at most
+one station per (site, technology).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from planner.errors import InputError, SolverError
+
+from ._base import Candidate, SitingModel, coverage_block
+from ._milp import HIGHS_NAME, MilpModel
+from ._search import SearchProblem, evaluate, solve_heuristic
+from ._validate import as_candidate_values, as_cost_matrix, as_index_set, as_weights
+from .decay import Decay, coverage_values
+from .result import MixResult, relative_gap
+
+__all__ = ["Technology", "TechnologyMix"]
+
+
+@dataclass
+class Technology:
+    """One station technology.
+
+    Parameters
+    ----------
+    name : str
+        Label, e.g. ``"h2"``, ``"hpc"``, ``"pv_storage"``.
+    capex : float or array (n_sites,)
+        Investment per station (per site when an array).
+    radius : float
+        Coverage radius in minutes (decay cutoff unless the decay sets one).
+    weights : array (n_demand,), str or None
+        Demand weights of this technology over the model's demand rows (0 = not part of its
+        demand set); a column name with ``from_geodataframe``; ones when ``None``.
+    weight : float
+        Objective weight of this technology's covered demand.
+    target : float, optional
+        Minimum covered share of its demand, in [0, 1] (decay-weighted when a decay is set).
+    eligible : bool array (n_sites,), str or None
+        Sites that may host this technology (a boolean column name with
+        ``from_geodataframe``); all when ``None``.
+    decay : Decay, optional
+    min_spacing : float, optional
+        Two new stations of this technology must be at least this far apart in the model's
+        ``site_distance`` matrix (metres or minutes, as that matrix).
+    conflicts : sparse (n_sites, n_sites), optional
+        Explicit pairs of sites that cannot both host this technology.
+    required : bool array / positions / str, optional
+        Sites that already have this technology (always open; outside the budget).
+    cost : array (n_demand_t, n_sites), optional
+        Own travel-minute matrix when the technology's demand points differ from the
+        model's shared demand rows (``weights`` then has ``n_demand_t`` entries).
+    """
+
+    name: str
+    capex: float | np.ndarray
+    radius: float
+    weights: np.ndarray | str | None = None
+    weight: float = 1.0
+    target: float | None = None
+    eligible: np.ndarray | str | None = None
+    decay: Decay | None = None
+    min_spacing: float | None = None
+    conflicts: sp.spmatrix | None = None
+    required: np.ndarray | str | None = None
+    cost: np.ndarray | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class TechnologyMix(SitingModel):
+    r"""Choose (site, technology) stations under one budget to maximise weighted coverage.
+
+    Sets: sites :math:`J`, technologies :math:`T`, eligible pairs :math:`P \subseteq J \times T`,
+    demand :math:`I_t` of technology :math:`t` with weights :math:`w_{ti}`; coverage value
+    :math:`f_t(d_{ij}) \in [0, 1]` (1 within radius :math:`r_t` without decay). Variables:
+    :math:`x_{jt} \in \{0,1\}` for :math:`(j,t) \in P`, site-open :math:`s_j \in [0,1]` (when
+    site costs are given) and coverage levels :math:`u` (see
+    :func:`planner.siting._base.coverage_block`), which make
+    :math:`\mathrm{cov}_{ti} = \max_{j: x_{jt}=1} f_t(d_{ij})`.
+
+    .. math::
+        \max \sum_t W_t \sum_{i \in I_t} w_{ti}\, \mathrm{cov}_{ti}
+
+    subject to
+
+    .. math::
+        \sum_{(j,t) \in P \setminus E} c_{jt} x_{jt} + \sum_j g_j s_j \le B
+        \quad \text{(budget; existing stations } E \text{ are sunk)}
+
+    .. math::
+        x_{jt} \le s_j \quad \text{(site opening, when site costs } g \text{ are given)}
+
+    .. math::
+        \sum_{i \in I_t} w_{ti}\, \mathrm{cov}_{ti} \ge \tau_t \sum_{i \in I_t} w_{ti}
+        \quad \text{(coverage target of } t)
+
+    .. math::
+        x_{jt} + x_{kt} \le 1 \;\; \forall (j,k) \in C_t \quad \text{(spacing)}, \qquad
+        \sum_t x_{jt} \le m_j \quad \text{(co-location limit)}, \qquad
+        x_{jt} = 1 \;\; \forall (j,t) \in E .
+
+    Parameters
+    ----------
+    cost_matrix : array (n_demand, n_sites) or None
+        Shared travel minutes from demand points to sites (``inf`` = unreachable); may be
+        ``None`` when every technology brings its own ``cost``.
+    technologies : list of Technology
+    budget : float
+    site_cost : array (n_sites,) or float, optional
+        Cost paid once per site opened for any new station (land, grid connection).
+    site_distance : array (n_sites, n_sites), optional
+        Distances used by ``Technology.min_spacing``.
+    allow_colocation : bool
+        Allow several technologies at one site.
+    max_per_site : int or array, optional
+        Maximum number of technologies per site.
+    required_in_budget : bool
+        Count existing stations against the budget (default: no, they are built).
+    site_ids, demand_ids : array, optional
+    """
+
+    sense = "max"
+    default_presolve = "off"
+
+    def __init__(self, cost_matrix, technologies, budget, site_cost=None, site_distance=None,
+                 allow_colocation: bool = True, max_per_site=None, required_in_budget: bool = False,
+                 site_ids=None, demand_ids=None):
+        if not technologies:
+            raise InputError("at least one technology is needed")
+        names = [t.name for t in technologies]
+        if len(set(names)) != len(names):
+            raise InputError(f"technology names must be unique, got {names}")
+        self.shared = None if cost_matrix is None else as_cost_matrix(cost_matrix)
+        if self.shared is None and any(t.cost is None for t in technologies):
+            raise InputError("a shared cost matrix is needed for technologies without their own cost")
+        m = None
+        if self.shared is not None:
+            m = self.shared.shape[1]
+        for t in technologies:
+            if t.cost is not None:
+                mt = np.asarray(t.cost).shape[1]
+                if m is not None and mt != m:
+                    raise InputError(f"technology '{t.name}': cost matrix has {mt} sites, expected {m}")
+                m = mt
+        self.m = m
+        self.techs = list(technologies)
+        self.T = len(self.techs)
+        self.budget = float(budget)
+        if not np.isfinite(self.budget) or self.budget < 0:
+            raise InputError(f"budget must be a non-negative number, got {budget}")
+        self.site_cost = as_candidate_values(site_cost, m, "site costs", default=0.0)
+        self.site_ids = site_ids
+        self.candidate_ids = site_ids
+        self.demand_ids = demand_ids
+        self.required_in_budget = bool(required_in_budget)
+        if site_distance is not None:
+            site_distance = np.asarray(site_distance, float)
+            if site_distance.shape != (m, m):
+                raise InputError(f"site_distance must be {m} x {m}, got {site_distance.shape}")
+        self._build_pairs(site_distance)
+        # co-location limit per site
+        if max_per_site is None:
+            cap = np.full(m, self.T if allow_colocation else 1, np.int64)
+        else:
+            cap = np.broadcast_to(np.asarray(max_per_site, np.int64), (m,)).copy()
+            if not allow_colocation:
+                cap = np.minimum(cap, 1)
+        req_per_site = np.bincount(self.pair_site[self.pair_req], minlength=m)
+        self.site_cap = np.maximum(cap, req_per_site)  # existing stations are never removed
+        self.allow_colocation = bool(allow_colocation)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_cost_matrix(cls, cost_matrix, technologies, budget, **kwargs) -> "TechnologyMix":
+        """Build from a shared travel-minute matrix (demand x sites)."""
+        return cls(cost_matrix, technologies, budget, **kwargs)
+
+    @classmethod
+    def from_geodataframe(cls, demand, sites, cost, technologies, budget, site_cost_col=None,
+                          site_distance=None, site_id_col=None, demand_id_col=None,
+                          **kwargs) -> "TechnologyMix":
+        """Build from GeoDataFrames; string fields of each Technology name columns.
+
+        ``weights`` names a demand column; ``eligible``, ``required`` and ``capex`` name site
+        columns. ``cost`` is a matrix or ``cost(demand, sites)``; ``site_distance`` a matrix or
+        ``site_distance(sites)``.
+        """
+        from dataclasses import replace
+
+        matrix = cost(demand, sites) if callable(cost) else cost
+        techs = []
+        for t in technologies:
+            ch = {}
+            if isinstance(t.weights, str):
+                ch["weights"] = demand[t.weights].to_numpy(dtype=float)
+            for attr in ("eligible", "required"):
+                v = getattr(t, attr)
+                if isinstance(v, str):
+                    ch[attr] = sites[v].fillna(False).to_numpy(dtype=bool)
+            if isinstance(t.capex, str):
+                ch["capex"] = sites[t.capex].to_numpy(dtype=float)
+            techs.append(replace(t, **ch))
+        if callable(site_distance):
+            site_distance = site_distance(sites)
+        sc = sites[site_cost_col].to_numpy(dtype=float) if site_cost_col is not None else None
+
+        def _ids(df, col):
+            if col is not None:
+                return df[col].to_numpy()
+            return df["site_id"].to_numpy() if "site_id" in df.columns else df.index.to_numpy()
+
+        return cls(matrix, techs, budget, site_cost=sc, site_distance=site_distance,
+                   site_ids=_ids(sites, site_id_col), demand_ids=_ids(demand, demand_id_col), **kwargs)
+
+    def _build_pairs(self, site_distance):
+        m = self.m
+        ps, pt, pc, preq = [], [], [], []
+        self.F_t, self.w_t, self.total_t = [], [], []
+        conflicts = []
+        for k, t in enumerate(self.techs):
+            if not (np.isfinite(t.radius) and t.radius > 0):
+                raise InputError(f"technology '{t.name}': radius must be positive minutes")
+            if not (np.isfinite(t.weight) and t.weight >= 0):
+                raise InputError(f"technology '{t.name}': weight must be non-negative")
+            if t.target is not None and not 0 <= t.target <= 1:
+                raise InputError(f"technology '{t.name}': target must be a share in [0, 1]")
+            C = self.shared if t.cost is None else as_cost_matrix(t.cost, f"cost matrix of '{t.name}'")
+            w = as_weights(t.weights, C.shape[0], f"demand weights of '{t.name}'")
+            elig = np.ones(m, bool) if t.eligible is None else np.asarray(t.eligible, bool).reshape(-1)
+            if elig.size != m:
+                raise InputError(f"technology '{t.name}': eligibility has {elig.size} entries, expected {m}")
+            req = as_index_set(t.required, m, f"existing '{t.name}' stations")
+            elig = elig.copy()
+            elig[req] = True  # an existing station is eligible by definition
+            capex = as_candidate_values(t.capex, m, f"capex of '{t.name}'")
+            sites = np.flatnonzero(elig)
+            ps.append(sites)
+            pt.append(np.full(sites.size, k))
+            pc.append(capex[sites])
+            preq.append(np.isin(sites, req))
+            F = coverage_values(C, t.radius, t.decay)[:, sites]
+            self.F_t.append(sp.csr_matrix(F))
+            self.w_t.append(w)
+            self.total_t.append(float(w.sum()))
+            # spacing conflicts among this technology's pairs
+            Cm = None
+            if t.conflicts is not None:
+                Cm = sp.csr_matrix(t.conflicts, dtype=float)
+                if Cm.shape != (m, m):
+                    raise InputError(f"technology '{t.name}': conflict matrix must be {m} x {m}")
+            if t.min_spacing is not None:
+                if site_distance is None:
+                    raise InputError(f"technology '{t.name}': min_spacing needs the model's site_distance")
+                close = sp.csr_matrix((site_distance < t.min_spacing) & ~np.eye(m, dtype=bool))
+                Cm = close if Cm is None else (Cm + close)
+            if Cm is not None:
+                Cm = sp.csr_matrix(Cm[sites][:, sites] != 0, dtype=float)
+                Cm = sp.triu(Cm + Cm.T, k=1).tocoo()
+                both_req = np.isin(sites[Cm.row], req) & np.isin(sites[Cm.col], req)
+                conflicts.append((Cm.row[~both_req], Cm.col[~both_req], sites.size))
+            else:
+                conflicts.append((np.zeros(0, np.int64), np.zeros(0, np.int64), sites.size))
+        self.pair_site = np.concatenate(ps).astype(np.int64)
+        self.pair_tech = np.concatenate(pt).astype(np.int64)
+        self.pair_capex = np.concatenate(pc)
+        self.pair_req = np.concatenate(preq)
+        self.n_pairs = self.pair_site.size
+        offs = np.concatenate([[0], np.cumsum([s.size for s in ps])])
+        self.pair_offset = offs
+        a = [c[0] + offs[k] for k, c in enumerate(conflicts)]
+        b = [c[1] + offs[k] for k, c in enumerate(conflicts)]
+        a = np.concatenate(a).astype(np.int64) if a else np.zeros(0, np.int64)
+        b = np.concatenate(b).astype(np.int64) if b else np.zeros(0, np.int64)
+        self.conf_a, self.conf_b = a, b
+        # global value matrix: rows (t, i), columns pairs of t
+        row_off = np.concatenate([[0], np.cumsum([F.shape[0] for F in self.F_t])])
+        self.row_offset = row_off
+        blocks = sp.block_diag(self.F_t, format="csr")
+        self.F = blocks
+        self.row_tech = np.repeat(np.arange(self.T), np.diff(row_off))
+        self.row_w = np.concatenate(self.w_t)
+        self.tech_weight = np.array([t.weight for t in self.techs], float)
+        self.pair_cost = np.where(self.pair_req & ~self.required_in_budget, 0.0, self.pair_capex)
+
+    # ------------------------------------------------------------------ checks
+    def _site_cost_eff(self):
+        g = self.site_cost.copy()
+        if not self.required_in_budget:
+            g[self.pair_site[self.pair_req]] = 0.0  # sites with an existing station are open
+        return g
+
+    def _precheck(self):
+        req_spent = float(self.pair_cost[self.pair_req].sum())
+        if self.required_in_budget:
+            req_spent += float(self.site_cost[np.unique(self.pair_site[self.pair_req])].sum())
+        if req_spent > self.budget + 1e-9:
+            raise SolverError(f"existing stations already cost {req_spent:g}, above the budget "
+                              f"{self.budget:g}")
+        g = self._site_cost_eff()
+        new = ~self.pair_req
+        if new.any() and not self.pair_req.any():
+            full = self.pair_cost[new] + g[self.pair_site[new]]
+            k = int(np.argmin(full))
+            if full[k] > self.budget - req_spent + 1e-9:
+                pi = np.flatnonzero(new)[k]
+                site = self.pair_site[pi]
+                sid = self.site_ids[site] if self.site_ids is not None else site
+                raise SolverError(f"budget {self.budget:g} fits no station: the cheapest is "
+                                  f"'{self.techs[self.pair_tech[pi]].name}' at site {sid} "
+                                  f"costing {full[k]:g}")
+        for k, t in enumerate(self.techs):
+            if t.target is None or t.target <= 0:
+                continue
+            tot = self.total_t[k]
+            if tot <= 0:
+                continue
+            best = float(self.w_t[k] @ np.asarray(self.F_t[k].max(axis=1).todense()).ravel())
+            if best < t.target * tot - 1e-9 * max(1.0, tot):
+                raise SolverError(f"coverage target {100 * t.target:g} % for '{t.name}' is "
+                                  f"unreachable: all its eligible sites together cover "
+                                  f"{100 * best / tot:.1f} %")
+
+    def _target_message(self) -> str:
+        parts = [f"{t.name} >= {100 * t.target:g} %" for t in self.techs if t.target]
+        return ("no station plan meets the coverage targets (" + ", ".join(parts) +
+                f") within the budget {self.budget:g} under the spacing and co-location rules")
+
+    # ------------------------------------------------------------------ heuristic
+    def _problem(self) -> SearchProblem:
+        W = self.tech_weight.copy()
+        pos = W[W > 0]
+        tiny = (pos.min() if pos.size else 1.0) * 1e-6
+        Wp = np.where(W > 0, W, tiny)  # target-only technologies still steer the search
+        scale = Wp[self.row_tech] * self.row_w
+        V = sp.diags(scale) @ self.F
+        targets = np.array([(t.target or 0.0) * self.total_t[k] * Wp[k] for k, t in enumerate(self.techs)])
+        has_t = any(t.target for t in self.techs)
+        conf = None
+        if self.conf_a.size:
+            conf = sp.coo_matrix((np.ones(self.conf_a.size), (self.conf_a, self.conf_b)),
+                                 shape=(self.n_pairs, self.n_pairs))
+        return SearchProblem(V=V, budget=self.budget, cost=self.pair_cost,
+                             fixed=np.flatnonzero(self.pair_req), conflicts=conf,
+                             group=self.pair_site, group_cost=self._site_cost_eff(),
+                             group_cap=self.site_cap,
+                             row_group=self.row_tech if has_t else None,
+                             target=targets if has_t else None)
+
+    def _heuristic(self, deadline):
+        P = self._problem()
+        st, ok = solve_heuristic(P, max(deadline - time.perf_counter(), 0.01))
+        if not ok:
+            return None
+        sel = st.selected
+        return Candidate(sel, self._objective(sel))
+
+    # ------------------------------------------------------------------ exact
+    def _milp(self):
+        milp = MilpModel("max")
+        x = milp.add_vars(self.n_pairs, 0.0, 0.0, 1.0, integer=True)
+        milp.fix(x[self.pair_req], 1.0)
+        row_weight = self.tech_weight[self.row_tech] * self.row_w
+        ucols, coef, lev_row = coverage_block(milp, self.F, x, row_weight)
+        # budget (+ site opening)
+        g = self._site_cost_eff()
+        bcols, bvals = [x], [self.pair_cost]
+        if np.any(self.site_cost > 0):
+            s = milp.add_vars(self.m, 0.0, 0.0, 1.0)
+            e = np.arange(self.n_pairs)
+            milp.add_rows(np.concatenate([e, e]), np.concatenate([x, s[self.pair_site]]),
+                          np.concatenate([np.ones(self.n_pairs), -np.ones(self.n_pairs)]),
+                          self.n_pairs, upper=0.0)
+            bcols.append(s)
+            bvals.append(g)
+        bc = np.concatenate(bcols)
+        milp.add_rows(np.zeros(bc.size), bc, np.concatenate(bvals), 1, upper=self.budget)
+        # coverage targets
+        lev_tech = self.row_tech[lev_row]
+        for k, t in enumerate(self.techs):
+            if not t.target:
+                continue
+            sel = lev_tech == k
+            milp.add_rows(np.zeros(int(sel.sum())), ucols[sel], coef[sel] * self.row_w[lev_row[sel]], 1,
+                          lower=t.target * self.total_t[k])
+        # spacing conflicts
+        if self.conf_a.size:
+            nc = self.conf_a.size
+            r = np.arange(nc)
+            milp.add_rows(np.concatenate([r, r]), np.concatenate([x[self.conf_a], x[self.conf_b]]),
+                          1.0, nc, upper=1.0)
+        # co-location limit
+        per_site = np.bincount(self.pair_site, minlength=self.m)
+        lim = np.flatnonzero(self.site_cap[self.pair_site] < per_site[self.pair_site])
+        if lim.size:
+            sites = np.unique(self.pair_site[lim])
+            rid = np.searchsorted(sites, self.pair_site[lim])
+            milp.add_rows(rid, x[lim], 1.0, sites.size, upper=self.site_cap[sites])
+        return milp, x
+
+    def _exact(self, time_limit, mip_gap, presolve, start, verbose):
+        milp, x = self._milp()
+        st = None
+        if start is not None:
+            vals = np.zeros(self.n_pairs)
+            vals[start.selected] = 1.0
+            st = (x, vals)
+        out = milp.solve(time_limit, mip_gap, presolve, start=st, verbose=verbose)
+        if out.status == "infeasible":
+            raise SolverError(self._target_message())
+        if out.x is None:
+            return None
+        sel = np.flatnonzero(out.x[x] > 0.5)
+        return self._outcome_to_candidate(out, sel, self._objective(sel))
+
+    def _relaxation_bound(self, time_limit):
+        milp, _ = self._milp()
+        out = milp.solve(time_limit, presolve="off", relax=True)
+        return out.bound if out.status == "optimal" else float("nan")
+
+    def _no_solution_message(self) -> str:
+        if any(t.target for t in self.techs):
+            return self._target_message() + " (or none was found in the time limit)"
+        return "technology mix: no feasible plan found within the time limit"
+
+    # ------------------------------------------------------------------ evaluation
+    def _coverage(self, selected):
+        P = SearchProblem(V=self.F)
+        st = evaluate(P, selected)
+        return st
+
+    def _objective(self, selected) -> float:
+        st = self._coverage(selected)
+        return float((self.tech_weight[self.row_tech] * self.row_w) @ st.b1)
+
+    def _spent(self, selected) -> float:
+        sel = np.asarray(selected, np.int64)
+        g = self._site_cost_eff()
+        new_sites = np.unique(self.pair_site[sel])
+        return float(self.pair_cost[sel].sum() + g[new_sites].sum())
+
+    def _result(self, cand, seconds):
+        sel = np.sort(np.asarray(cand.selected, np.int64))
+        st = self._coverage(sel)
+        obj = float((self.tech_weight[self.row_tech] * self.row_w) @ st.b1)
+        pairs = [(int(self.pair_site[q]), self.techs[self.pair_tech[q]].name) for q in sel]
+        by_tech, new_by_tech, cov, share = {}, {}, {}, {}
+        for k, t in enumerate(self.techs):
+            q = sel[self.pair_tech[sel] == k]
+            by_tech[t.name] = np.sort(self.pair_site[q])
+            new_by_tech[t.name] = np.sort(self.pair_site[q[~self.pair_req[q]]])
+            c = st.b1[self.row_offset[k]:self.row_offset[k + 1]]
+            cov[t.name] = c
+            share[t.name] = float(self.w_t[k] @ c / self.total_t[k]) if self.total_t[k] > 0 else float("nan")
+        sites = np.unique(self.pair_site[sel])
+        ids = np.asarray(self.site_ids)[sites] if self.site_ids is not None else None
+        assign = np.where(st.a1 >= 0, self.pair_site[np.maximum(st.a1, 0)], -1)
+        details = dict(budget=self.budget, n_stations=len(pairs),
+                       n_new=int((~self.pair_req[sel]).sum()),
+                       objective_by_tech={t.name: float(self.tech_weight[k] * self.w_t[k] @ cov[t.name])
+                                          for k, t in enumerate(self.techs)},
+                       targets={t.name: t.target for t in self.techs if t.target})
+        return MixResult(selected=sites, objective=obj, bound=float(cand.bound), status=cand.status,
+                         solver=cand.solver, seconds=seconds, sense="max",
+                         gap=relative_gap(obj, cand.bound), selected_ids=ids, assignment=assign,
+                         covered=st.b1, details=details, pairs=pairs, selected_by_tech=by_tech,
+                         new_by_tech=new_by_tech, covered_by_tech=cov, covered_share=share,
+                         capex=self._spent(sel))
