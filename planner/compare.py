@@ -175,14 +175,16 @@ def _site_frame(df, what: str) -> gpd.GeoDataFrame:
     if missing:
         raise InputError(f"{what}: missing column(s) {', '.join(missing)}")
     ids = _str_ids(df["site_id"])
-    dup = pd.Series(ids).duplicated(keep=False).to_numpy()
-    if dup.any():
-        raise InputError(f"{what}: duplicate site id(s) {', '.join(sorted(set(ids[dup]))[:5])}", column="site_id")
     codes, ok = normalise_technology(df["technology"])
     if not ok.all():
         bad = pd.Series(df["technology"]).iloc[np.flatnonzero(~ok)[:3]].tolist()
         raise InputError(f"{what}: unknown technology {', '.join(map(repr, bad))}; use {_ALLOWED_TEXT}",
                          column="technology")
+    # a site may host several technologies (co-location): a station is (site_id, technology)
+    dup = pd.DataFrame({"i": ids, "t": codes}).duplicated(keep=False).to_numpy()
+    if dup.any():
+        raise InputError(f"{what}: duplicate station(s) (same site id and technology): "
+                         f"{', '.join(sorted(set(ids[dup]))[:5])}", column="site_id")
     lon, lat = _lonlat(df, what)
     names = df["name"].to_numpy(dtype=object) if "name" in df else ids
     names = np.array([n if isinstance(n, str) and n.strip() else i for n, i in zip(names, ids)], dtype=object)
@@ -394,12 +396,11 @@ def _match(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame, within_m: float) -> pd.Data
     ida, idb = a.site_id.to_numpy(dtype=object), b.site_id.to_numpy(dtype=object)
     ta, tb = a.technology.to_numpy(dtype=object), b.technology.to_numpy(dtype=object)
 
-    # 1. by id (same technology)
-    pos_b = pd.Series(np.arange(len(b)), index=pd.Index(idb))
-    jb = pos_b.reindex(ida).to_numpy()
-    has = ~np.isnan(jb)
-    jb = np.where(has, jb, 0).astype(np.int64)
-    by_id = has & (tb[jb] == ta) if len(b) else np.zeros(len(a), bool)
+    # 1. by id: same (site_id, technology)
+    pos_b = pd.Series(np.arange(len(b)), index=pd.MultiIndex.from_arrays([idb, tb]))
+    jb = pos_b.reindex(pd.MultiIndex.from_arrays([ida, ta])).to_numpy() if len(b) else np.full(len(a), np.nan)
+    by_id = ~np.isnan(jb)
+    jb = np.where(by_id, jb, 0).astype(np.int64)
     match_b = np.where(by_id, jb, -1)
     dist = np.full(len(a), np.nan)
     if by_id.any():
@@ -634,25 +635,36 @@ def supplier_circle(net, plants, suppliers, threshold_min: float = 30.0, profile
 
 
 # ------------------------------------------------------------------------------ comparison
-def _map_status(status: pd.DataFrame) -> pd.DataFrame:
-    """The ``site_id``/``status`` table :func:`planner.maps.compare_map` understands."""
-    paired = status.status.isin(["kept", "moved"])
-    a = status[status.site_id_a.notna()]
-    b = status[status.site_id_b.notna()]
-    rows = pd.concat([
-        pd.DataFrame({"site_id": a.site_id_a, "status": np.where(paired[a.index], "kept", "removed")}),
-        pd.DataFrame({"site_id": b.site_id_b, "status": np.where(paired[b.index], "kept", "added")}),
-    ], ignore_index=True)
-    # an id both removed (A) and added (B), e.g. a technology change: let the map derive it
-    conflict = rows.groupby("site_id")["status"].transform("nunique") > 1
-    return rows[~conflict].drop_duplicates("site_id").reset_index(drop=True)
+def _map_keys(ids, techs, shared: set) -> np.ndarray:
+    """Map ids: the site id, or ``id [technology]`` for an id listed with several technologies."""
+    ids = np.asarray(ids, dtype=object)
+    techs = np.asarray(techs, dtype=object)
+    return np.array([f"{i} [{t}]" if i in shared else i for i, t in zip(ids, techs)], dtype=object)
 
 
 def _dual_map(sites_a, sites_b, status, label_a, label_b, language, basemap, roads):
+    """:func:`planner.maps.compare_map` with the match table's statuses (moved is drawn as kept).
+
+    compare_map keys statuses by site id, so an id listed with several technologies (a
+    co-located site, or a technology change) is shown as ``id [technology]``.
+    """
     from planner.maps import compare_map
 
-    return compare_map(sites_a, sites_b, status=_map_status(status), label_a=label_a, label_b=label_b,
-                       language=language, basemap=basemap, roads=roads)
+    both = pd.concat([sites_a[["site_id", "technology"]], sites_b[["site_id", "technology"]]])
+    n_tech = both.drop_duplicates().groupby("site_id").size()
+    shared = set(n_tech.index[n_tech > 1])
+    ma = sites_a.assign(site_id=_map_keys(sites_a.site_id, sites_a.technology, shared))
+    mb = sites_b.assign(site_id=_map_keys(sites_b.site_id, sites_b.technology, shared))
+    paired = status.status.isin(["kept", "moved"]).to_numpy()
+    in_a, in_b = status.site_id_a.notna().to_numpy(), status.site_id_b.notna().to_numpy()
+    st = pd.concat([
+        pd.DataFrame({"site_id": _map_keys(status.site_id_a[in_a], status.technology[in_a], shared),
+                      "status": np.where(paired[in_a], "kept", "removed")}),
+        pd.DataFrame({"site_id": _map_keys(status.site_id_b[in_b], status.technology[in_b], shared),
+                      "status": np.where(paired[in_b], "kept", "added")}),
+    ], ignore_index=True).drop_duplicates("site_id")
+    return compare_map(ma, mb, status=st, label_a=label_a, label_b=label_b, language=language,
+                       basemap=basemap, roads=roads)
 
 
 def _write_tables(tables: dict, summary_json: dict, folder: Path) -> dict[str, Path]:
@@ -888,12 +900,16 @@ def _reassigned(asg_a: pd.DataFrame, asg_b: pd.DataFrame, status: pd.DataFrame) 
     j = a.merge(b, on=["technology", "demand_id"], how="outer", suffixes=("_a", "_b"))
     j = j.assign(_order=j._order_a.fillna(j._order_b)).sort_values("_order", kind="stable").reset_index(drop=True)
     same = status[status.status.isin(["kept", "moved"])]
-    b_as_a = pd.Series(same.site_id_a.to_numpy(dtype=object), index=pd.Index(same.site_id_b.to_numpy(dtype=object)))
+    b_as_a = pd.Series(same.site_id_a.to_numpy(dtype=object),
+                       index=pd.MultiIndex.from_arrays([same.technology.to_numpy(dtype=object),
+                                                        same.site_id_b.to_numpy(dtype=object)]))
     st_a = j.station_id_a.astype(object).where(j.station_id_a.notna(), None)
     st_b = j.station_id_b.astype(object).where(j.station_id_b.notna(), None)
-    # B's station as the A station it continues (None for a new station); an unmatched B id
+    # B's station as the A station it continues (missing for a new station); an unmatched B id
     # never equals an A id of the same technology (those are matched by id)
-    as_a = st_b.map(b_as_a)
+    keys = pd.MultiIndex.from_arrays([j.technology.to_numpy(dtype=object), st_b.to_numpy(dtype=object)])
+    as_a = pd.Series(b_as_a.reindex(keys).to_numpy(dtype=object) if len(b_as_a) else np.full(len(j), None),
+                     index=j.index, dtype=object)
     has_a, has_b = st_a.notna().to_numpy(), st_b.notna().to_numpy()
     changed = (has_a != has_b) | (has_a & has_b & (as_a.isna().to_numpy() | (as_a != st_a).to_numpy()))
     r = j[changed]
@@ -1153,8 +1169,8 @@ def _run_coverage_diff(ca: pd.DataFrame, cb: pd.DataFrame) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------- CLI
-def _scenario_demand(sc, net):
-    """``planner.siting.plan.problem_demand(sc, net)``; PlannerError when it is not available."""
+def _scenario_demand(sc, net, plants=None, suppliers=None):
+    """``planner.siting.plan.problem_demand(sc, net, plants, suppliers)``; PlannerError when not available."""
     fn = None
     if sc.siting is not None:
         try:
@@ -1169,7 +1185,7 @@ def _scenario_demand(sc, net):
             "comparing station lists needs the scenario's [siting] section (technologies and their demand) and "
             "the siting demand builder planner.siting.plan.problem_demand, which is not available; compare "
             "two run output folders instead, or lists of plants only")
-    return fn(sc, net)
+    return fn(sc, net, plants=plants, suppliers=suppliers)
 
 
 def _guard_out(out: Path, inputs) -> None:
@@ -1246,18 +1262,20 @@ def _compare_lists_for_scenario(sc, a: Path, b: Path, within_m: float):
     from planner import pipeline, sites
 
     list_a, list_b = read_site_list(a), read_site_list(b)
+    has_stations = bool(list_a.technology.isin(STATION_TECHNOLOGIES).any() or
+                        list_b.technology.isin(STATION_TECHNOLOGIES).any())
+    if has_stations and sc.siting is None:
+        _scenario_demand(sc, None)  # raises the "needs [siting]" error before the network is built
     net = pipeline.load_network(sc)
     for lst, path in ((list_a, a), (list_b, b)):
         sites.check_in_area(lst.assign(source_row=lst.attrs["source_rows"]), net.bounds(), path)
-    has_stations = bool(list_a.technology.isin(STATION_TECHNOLOGIES).any() or
-                        list_b.technology.isin(STATION_TECHNOLOGIES).any())
-    demand = _scenario_demand(sc, net) if has_stations else {}
-    technologies = sc.siting.technologies if sc.siting is not None else {}
     has_plants = bool((list_a.technology == "plant").any() or (list_b.technology == "plant").any())
-    suppliers = None
-    if has_plants and sc.sites.suppliers is not None:
-        only_suppliers = sc.model_copy(update={"sites": sc.sites.model_copy(update={"plants": None})})
-        _, suppliers = pipeline.load_sites(only_suppliers, net)
+    plants = suppliers = None
+    if (has_stations or has_plants) and (sc.sites.plants is not None or sc.sites.suppliers is not None):
+        # the scenario's plants and suppliers: freight (H2) demand, and the suppliers of the circle
+        plants, suppliers = pipeline.load_sites(sc, net)
+    demand = _scenario_demand(sc, net, plants, suppliers) if has_stations else {}
+    technologies = sc.siting.technologies if sc.siting is not None else {}
     prof = sc.coverage.profiles[0] if sc.coverage.profiles else None
     result = compare_site_lists(net, list_a, list_b, demand, technologies, within_m=within_m, suppliers=suppliers,
                                 threshold_min=sc.coverage.threshold_min,

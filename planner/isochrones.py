@@ -42,6 +42,7 @@ over quadtree cells, never over edges.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -397,7 +398,8 @@ class _CellUnion:
     def __init__(self, rp: ReachedPieces, geoms, buffer_m, quad_segs, leaf_m, levels):
         self.rp, self.levels, self.leaf = rp, int(levels), float(leaf_m)
         self.bl = min(self._BLOCK_LEVELS, self.levels)
-        self.stats = {"coverage_fallbacks": 0, "fresh_leaves": 0, "cached_cells": 0}
+        self.stats = {"coverage_fallbacks": 0, "fresh_leaves": 0, "cached_cells": 0,
+                      "cpu_cache_s": 0.0, "cpu_fresh_s": 0.0, "cpu_merge_s": 0.0}
         bq = dict(quad_segs=quad_segs)
         m = buffer_m * (1 + 1e-6) + 10 * CELL_GRID_M   # reach of a buffer beyond its line
 
@@ -458,8 +460,11 @@ class _CellUnion:
     def _clip_leaves(self, geoms, leaves):
         s = self.leaf
         x, y = self.ox + (leaves % self.nx) * s, self.oy + (leaves // self.nx) * s
-        out = shapely.intersection(geoms, shapely.box(x, y, x + s, y + s), grid_size=CELL_GRID_M)
-        out = np.asarray(out, dtype=object)
+        # clip_by_rect takes one rectangle per call (GEOS rectangle clipper, no noding), which
+        # is ~4x faster than a vectorised intersection; the 1 mm snap then fixes the noding
+        clipped = np.array([shapely.clip_by_rect(g, a, b, a + s, b + s)
+                            for g, a, b in zip(geoms, x.tolist(), y.tolist())], dtype=object)
+        out = np.asarray(shapely.set_precision(clipped, CELL_GRID_M), dtype=object)
         odd = ~np.isin(shapely.get_type_id(out), [shapely.GeometryType.POLYGON,
                                                   shapely.GeometryType.MULTIPOLYGON])
         for i in np.flatnonzero(odd):
@@ -529,13 +534,16 @@ class _CellUnion:
                     emit &= ~np.repeat(np.repeat(parent_ok, 2, axis=0), 2, axis=1)
                 keys = np.flatnonzero(emit)
                 if len(keys):
+                    t0 = time.process_time()
                     self._ensure(level, keys)
+                    self.stats["cpu_cache_s"] += time.process_time() - t0
                     store = self.cache[level]
                     parts += [store[k] for k in keys.tolist()]
                 parent_ok = ok
             # frontier leaves: one union per block of the pieces its frontier leaves see,
             # clipped to each frontier leaf
             fresh = np.flatnonzero(touched & bad)
+            t0 = time.process_time()
             if len(fresh):
                 self.stats["fresh_leaves"] += len(fresh)
                 sel = seen & np.isin(self.pair_leaf, fresh)
@@ -547,7 +555,10 @@ class _CellUnion:
                                    for idx in np.split(pieces, cuts)], dtype=object)
                 fb = np.searchsorted(blocks, self._block_of(fresh))
                 parts += list(self._clip_leaves(unions[fb], fresh))
+            t1 = time.process_time()
             out[g] = _merge_coverage(np.array(parts, dtype=object), self.stats)
+            self.stats["cpu_fresh_s"] += t1 - t0
+            self.stats["cpu_merge_s"] += time.process_time() - t1
         return out
 
 

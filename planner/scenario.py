@@ -178,6 +178,15 @@ class Siting(_Strict):
     h2_sensitive_fclass: list[str] = Field(default_factory=lambda: ["school", "hospital", "kindergarten"])
     hpc_default_headroom_kva: float = Field(2000.0, ge=0)
     decay: Literal["none", "linear", "exponential", "power"] = "none"
+    #: (west, south, east, north): candidates and EV demand outside are left out
+    study_area: tuple[float, float, float, float] | None = None
+
+    @field_validator("study_area")
+    @classmethod
+    def _box(cls, v):
+        if v is not None and not (v[0] < v[2] and v[1] < v[3]):
+            raise ValueError("study_area must be [west, south, east, north] with west < east and south < north")
+        return v
 
 
 class Maps(_Strict):

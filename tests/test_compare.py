@@ -125,12 +125,24 @@ def test_same_id_other_technology_is_removed_and_added():
     assert list(st.status) == ["removed", "added"] and list(st.technology) == ["hpc", "h2"]
 
 
+def test_co_located_stations_are_matched_per_technology():
+    # one site hosting h2 and hpc in both lists; B moves only the hpc charger next door (30 m)
+    a = site_list([("S", "h2", 2, 2), ("S", "hpc", 2, 2)])
+    lon, lat = xy(2, 2)
+    b = gpd.GeoDataFrame({"site_id": ["S", "S"], "technology": ["h2", "hpc"]},
+                         geometry=gpd.points_from_xy([lon, lon + 0.00035], [lat, lat]), crs=4326)
+    st = C.match_sites(a, b, within_m=20).set_index("technology")
+    assert st.loc["h2", "status"] == "kept" and st.loc["hpc", "status"] == "moved"
+    with pytest.raises(InputError, match="duplicate station"):
+        C.match_sites(site_list([("S", "h2", 0, 0), ("S", "h2", 1, 0)]), b)
+
+
 def test_match_rejects_bad_frames():
     with pytest.raises(InputError, match="technology"):
         C.match_sites(site_list([("S", "hpc", 0, 0)]).drop(columns="technology"), site_list([]))
     with pytest.raises(InputError, match="unknown technology 'diesel'"):
         C.match_sites(site_list([("S", "diesel", 0, 0)]), site_list([]))
-    with pytest.raises(InputError, match="duplicate"):
+    with pytest.raises(InputError, match="duplicate station"):
         C.match_sites(site_list([("S", "hpc", 0, 0), ("S", "hpc", 1, 0)]), site_list([]))
 
 
@@ -473,8 +485,8 @@ def test_cli_station_lists_with_siting_demand(scenario, monkeypatch, tmp_path):
     sc = load_scenario(scenario)
     calls = []
 
-    def problem_demand(sc_, net):
-        calls.append(net.n_nodes)
+    def problem_demand(sc_, net, plants=None, suppliers=None):
+        calls.append((net.n_nodes, len(plants), len(suppliers)))
         pts = [(LON0 + c * STEP, LAT0) for c in range(6)]
         return {"hpc": gpd.GeoDataFrame({"demand_id": [f"d{c}" for c in range(6)], "weight": 1.0},
                                         geometry=gpd.points_from_xy(*zip(*pts)), crs=4326)}
@@ -490,7 +502,7 @@ def test_cli_station_lists_with_siting_demand(scenario, monkeypatch, tmp_path):
     a = write_csv(tmp_path / "a.csv", f"id,lon,lat,technology\nS1,{LON0},{LAT0},超充\n")
     b = write_csv(tmp_path / "b.csv", f"id,lon,lat,technology,capex_wan\nS1,{LON0 + 0.005},{LAT0},hpc,80\n")
     out = C.compare_cli(sc, a, b, out=tmp_path / "cmp")
-    assert calls == [36] and out == (tmp_path / "cmp").resolve()
+    assert calls == [(36, 1, 3)] and out == (tmp_path / "cmp").resolve()
     s = pd.read_csv(out / "summary.csv", encoding="utf-8-sig").set_index("technology")
     # radius 0.34 min = 20.4 s: 2 blocks on the bottom row from either end → 3 of 6 points each
     assert s.loc["hpc", "share_a"] == pytest.approx(0.5) and s.loc["hpc", "share_b"] == pytest.approx(0.5)

@@ -205,12 +205,14 @@ def _gains(P: SearchProblem, st: SearchState, by_group: bool = False):
     return g, G
 
 
-def greedy(P: SearchProblem, deadline: float = np.inf) -> tuple[SearchState, bool]:
+def greedy(P: SearchProblem, deadline: float = np.inf,
+           start: np.ndarray | None = None) -> tuple[SearchState, bool]:
     """Greedy construction: first reach the targets, then add best (gain / cost) columns.
 
-    Returns the state and whether all targets were met.
+    ``start`` (bool mask) continues from a partial selection. Returns the state and whether
+    all targets were met.
     """
-    is_open = np.zeros(P.m, bool)
+    is_open = np.zeros(P.m, bool) if start is None else np.asarray(start, bool).copy()
     is_open[P.fixed] = True
     st = _top2(P, is_open)
     targets_ok = True
@@ -367,16 +369,47 @@ def local_search(P: SearchProblem, st: SearchState, deadline: float = np.inf,
     return st
 
 
-def solve_heuristic(P: SearchProblem, time_limit: float = 60.0):
-    """Greedy then swap local search within ``time_limit`` seconds.
+def solve_heuristic(P: SearchProblem, time_limit: float = 60.0, kicks: int = 10,
+                    seed: int | None = None):
+    """Greedy, swap local search, then iterated local search within ``time_limit`` seconds.
 
-    Returns ``(state, targets_ok)``.
+    Each kick closes a few random non-fixed open columns, refills greedily and runs the local
+    search again; the best state is kept (seeded, so runs are reproducible). Returns
+    ``(state, targets_ok)``.
     """
+    from planner.settings import RANDOM_SEED
+
     deadline = time.perf_counter() + time_limit
     st, ok = greedy(P, deadline)
-    if ok:
-        st = local_search(P, st, deadline)
-    return st, ok
+    if not ok:
+        return st, ok
+    st = local_search(P, st, deadline)
+    best = st
+    rng = np.random.default_rng(RANDOM_SEED if seed is None else seed)
+    fixed = np.zeros(P.m, bool)
+    fixed[P.fixed] = True
+    for _ in range(kicks):
+        if time.perf_counter() >= deadline:
+            break
+        removable = np.flatnonzero(best.open & ~fixed)
+        if removable.size == 0:
+            break
+        k = min(removable.size, int(rng.integers(1, 4)))
+        mask = best.open.copy()
+        mask[rng.choice(removable, size=k, replace=False)] = False
+        # forbid re-adding the closed columns in the refill, then allow them in the search
+        saved = P.allowed.copy()
+        P.allowed[best.open & ~mask] = False
+        try:
+            cand, cok = greedy(P, deadline, start=mask)
+        finally:
+            P.allowed = saved
+        if not cok:
+            continue
+        cand = local_search(P, cand, deadline)
+        if cand.objective > best.objective + _EPS * max(1.0, abs(best.objective)):
+            best = cand
+    return best, ok
 
 
 def evaluate(P: SearchProblem, selected) -> SearchState:

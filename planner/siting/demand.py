@@ -783,9 +783,20 @@ def load_ev_demand(sc, net=None, max_snap_m: float | None = None) -> tuple[gpd.G
                 p = p[d <= limit]
             kept.append(p)
         sets = kept
+    n_outside_area = 0
+    if s.study_area is not None:
+        w, so, e, no = s.study_area
+        kept = []
+        for p in sets:
+            x, y = shapely.get_x(p.geometry.values), shapely.get_y(p.geometry.values)
+            inside = (x >= w) & (x <= e) & (y >= so) & (y <= no)
+            n_outside_area += int((~inside).sum())
+            kept.append(p[inside])
+        sets = kept
     metric = net.metric_crs if net is not None else BEIJING_METRIC_CRS
     demand, loss = ev_demand(sets, s.ev_clusters, metric_crs=metric, seed=sc.scenario.seed)
     loss["n_outside_network"] = n_out
+    loss["n_outside_study_area"] = n_outside_area
     if loss["n_points"] == 0:
         raise ScenarioError("the EV demand rules match no point with a positive weight"
                             + (" inside the road network" if n_out else ""), path=sc.source_path,

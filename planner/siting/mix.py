@@ -20,6 +20,7 @@ from ._base import Candidate, SitingModel, coverage_block
 from ._milp import HIGHS_NAME, MilpModel
 from ._search import SearchProblem, evaluate, solve_heuristic
 from ._validate import as_candidate_values, as_cost_matrix, as_index_set, as_weights
+from .coverage import _START_OPTIONS
 from .decay import Decay, coverage_values
 from .result import MixResult, relative_gap
 
@@ -413,7 +414,8 @@ class TechnologyMix(SitingModel):
             vals = np.zeros(self.n_pairs)
             vals[start.selected] = 1.0
             st = (x, vals)
-        out = milp.solve(time_limit, mip_gap, presolve, start=st, verbose=verbose)
+        out = milp.solve(time_limit, mip_gap, presolve, start=st, verbose=verbose,
+                         options=_START_OPTIONS if st is not None else None)
         if out.status == "infeasible":
             raise SolverError(self._target_message())
         if out.x is None:

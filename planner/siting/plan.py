@@ -138,6 +138,11 @@ def build_problem(sc, net, plants=None, suppliers=None, run=None) -> SitingProbl
     info: dict = {}
     cands = cand_mod.load_candidates(sc)
     info["candidates_read"] = dict(cands.attrs.get("counts", {}))
+    if s.study_area is not None:
+        w, so, e, no = s.study_area
+        inside = cands.lon.between(w, e).to_numpy() & cands.lat.between(so, no).to_numpy()
+        info["candidates_outside_study_area"] = int((~inside).sum())
+        cands = cands[inside].reset_index(drop=True)
     cands = cand_mod.snap_candidates(net, cands, sc.network.max_snap_m)
     off = int((~cands.on_network).sum())
     if off:
@@ -177,6 +182,7 @@ def build_problem(sc, net, plants=None, suppliers=None, run=None) -> SitingProbl
     cands = cand_mod.score_for_scenario(cands, sc, sensitive=sensitive, flow_volume=flow_volume)
 
     demand, minutes, conflicts = {}, {}, {}
+    matrices = {}  # (demand kind, profile, radius) → minutes; PV-storage reuses the EV matrix
     metric = net.metric_crs
     for t, sp in specs.items():
         tech = s.technologies[t]
@@ -194,13 +200,16 @@ def build_problem(sc, net, plants=None, suppliers=None, run=None) -> SitingProbl
                                                                net.nodes.lat.to_numpy()[reach.origin_node]), crs=4326)
         else:
             g = ev if sp["demand"] == "ev" else dem_mod.pv_storage_demand(ev)
-            from planner.routing import snap
+            key = (sp["profile"], sp["radius_min"])
+            if key not in matrices:
+                from planner.routing import snap
 
-            d_nodes, _ = snap(net, g.geometry.x.to_numpy(), g.geometry.y.to_numpy(), max_snap_m=None)
-            # demand drives TO the station: Dijkstra from each candidate on the reversed graph
-            tt = travel_times(net, cands.node.to_numpy(), d_nodes, profile=sp["profile"], direction="to",
-                              cutoff_s=sp["radius_min"] * 60.0)
-            m = tt.T / 60.0
+                d_nodes, _ = snap(net, g.geometry.x.to_numpy(), g.geometry.y.to_numpy(), max_snap_m=None)
+                # demand drives TO the station: Dijkstra from each candidate on the reversed graph
+                tt = travel_times(net, cands.node.to_numpy(), d_nodes, profile=sp["profile"], direction="to",
+                                  cutoff_s=sp["radius_min"] * 60.0)
+                matrices[key] = tt.T / 60.0
+            m = matrices[key].copy()
             pts = gpd.GeoDataFrame({"demand_id": g.demand_id.to_numpy(), "raw_weight": g.weight.to_numpy(float)},
                                    geometry=g.geometry.values, crs=4326)
         # competitors' stations already serve the demand they cover
