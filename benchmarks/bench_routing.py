@@ -69,7 +69,13 @@ def main(argv) -> dict:
     print(f"graph: {n} nodes, {csr.nnz} edges; {len(src)} origins; cutoff {CUTOFF_S // 60} min; "
           f"{os.cpu_count()} cores, load average {load0:.1f}")
 
-    csr_travel_times(csr, src[:4], cutoff_s=CUTOFF_S)  # compile the plain kernel (cached on disk)
+    # compile both engines on a toy ring first (numba caches on disk; the first run ever compiles)
+    import scipy.sparse as sp
+
+    ring = sp.csr_matrix((np.ones(300), (np.arange(300), (np.arange(300) + 1) % 300)), shape=(300, 300))
+    csr_travel_times(ring, np.arange(CONTRACT_MIN_SOURCES) % 300, [0, 1], cutoff_s=CUTOFF_S)
+    csr_travel_times(ring, np.arange(CONTRACT_MIN_SOURCES) % 300, cutoff_s=CUTOFF_S)
+    csr_travel_times(csr, src[:4], cutoff_s=CUTOFF_S)
     rows = []
     # first call: contraction of this CSR (cold cache) + the query
     _contract._cache.clear()
@@ -144,9 +150,10 @@ def main(argv) -> dict:
         row_of = np.full(n, -1, np.int64)
         row_of[src] = np.arange(len(src))
         s_col, d_col = res["source"].to_numpy(np.int64), res["destination"].to_numpy(np.int64)
-        counts = np.bincount(row_of[s_col], minlength=len(src))
-        pd_diff = float(np.abs(counts - reached.sum(axis=1)).max())
-        pd_diff += float(np.abs(ours[row_of[s_col], d_col] - res["w"].to_numpy(float)).max())
+        mine = ours[row_of[s_col], d_col]
+        both = np.isfinite(mine)
+        only_one = int((~both).sum()) + int(reached.sum() - both.sum())  # pairs reached by one engine only
+        pd_diff = float(np.abs(mine[both] - res["w"].to_numpy(float)[both]).max()) + only_one
         rows.append((f"pandana nodes_in_range (+{t_setup:.1f} s CH setup, not counted)", t_pd, pd_diff))
         del res
     except Exception as exc:  # pragma: no cover - reported, not hidden

@@ -29,6 +29,8 @@ Query from a source ``s`` (:func:`many_to_all`):
    tail of every down arc before its head),
    ``t(v) = min(t(v), t(u) + w(u → v))`` over the down arcs of ``v``; every ``u`` is final by then.
 
+With a subset of targets only the contracted nodes they depend on are swept (restricted PHAST).
+
 Every shortest path is an up-path, a core path, then a down-path in this order, so the sweep is
 exact (times differ from a plain Dijkstra only by floating-point summation order, ~1e-12 s).
 :data:`BLOCK` sources share one sweep (one cache line of times per node), so arc data are read
@@ -495,9 +497,28 @@ def many_to_all(h: Hierarchy, sources, targets, cutoff: float, out: np.ndarray) 
     out : ndarray of float64, shape (len(sources), len(targets) or n)
         Written in place, every cell.
     """
-    target_pos = h.internal if targets is None else h.internal[targets]
+    if targets is None:
+        target_pos = h.internal
+        sweep = np.arange(h.n_core, h.n)
+    else:  # sweep only the nodes the targets depend on
+        target_pos = h.internal[targets]
+        sweep = _needed(h.n_core, h.down_ptr, h.down_par, target_pos)
     _many(h.n_core, h.up_ptr, h.up_ind, h.up_w, h.down_ptr, h.down_par, h.down_w, h.table,
-          h.internal[sources], float(cutoff), target_pos, out)
+          h.internal[sources], float(cutoff), target_pos, sweep, out)
+
+
+@njit(cache=True, nogil=True)
+def _needed(n_core, down_ptr, down_par, target_pos):
+    """Contracted nodes whose times the targets depend on (through down arcs), in sweep order."""
+    n = n_core + len(down_ptr) - 1
+    need = np.zeros(n, np.bool_)
+    for v in target_pos:
+        need[v] = True
+    for v in range(n - 1, n_core - 1, -1):  # heads before tails
+        if need[v]:
+            for k in range(down_ptr[v - n_core], down_ptr[v - n_core + 1]):
+                need[down_par[k]] = True
+    return np.flatnonzero(need[n_core:]) + n_core
 
 
 @njit(cache=True, nogil=True)
@@ -527,9 +548,8 @@ def _upward(up_ptr, up_ind, up_w, n_core, s, cutoff, times, j, heap_d, heap_v, e
 
 @njit(cache=True, nogil=True)
 def _block(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, table, sources, cutoff,
-           target_pos, out, times, heap_d, heap_v, entries):
+           target_pos, sweep, out, times, heap_d, heap_v, entries):
     """Up to :data:`BLOCK` sources: upward searches, core table, one shared sweep, output rows."""
-    n = times.shape[0]
     times[:, :] = np.inf
     for j in range(len(sources)):
         n_entries = _upward(up_ptr, up_ind, up_w, n_core, sources[j], cutoff, times, j, heap_d, heap_v, entries)
@@ -541,7 +561,7 @@ def _block(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, table, sour
                 t = t0 + row[c]
                 if t < times[c, j]:
                     times[c, j] = t
-    for v in range(n_core, n):
+    for v in sweep:
         for k in range(down_ptr[v - n_core], down_ptr[v - n_core + 1]):
             p = down_par[k]
             w = down_w[k]
@@ -555,7 +575,8 @@ def _block(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, table, sour
 
 
 @njit(cache=True, parallel=True)
-def _many(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, table, sources, cutoff, target_pos, out):
+def _many(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, table, sources, cutoff, target_pos, sweep,
+          out):
     """:func:`_block` over all sources, blocks spread over threads."""
     n = len(up_ptr) - 1
     n_blocks = (len(sources) + BLOCK - 1) // BLOCK
@@ -569,4 +590,4 @@ def _many(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, table, sourc
             lo = b * BLOCK
             hi = min(lo + BLOCK, len(sources))
             _block(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, table, sources[lo:hi], cutoff,
-                   target_pos, out[lo:hi], times, heap_d, heap_v, entries)
+                   target_pos, sweep, out[lo:hi], times, heap_d, heap_v, entries)

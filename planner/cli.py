@@ -49,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("scenario")
     c.add_argument("a")
     c.add_argument("b")
-    c.add_argument("--out", default=None, help="output folder (default: <scenario output>/compare)")
+    c.add_argument("--out", default=None, help="output folder (default: <scenario output>-compare)")
     c.add_argument("--within-m", type=float, default=50.0, help="sites this close count as the same site")
     c.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     return p

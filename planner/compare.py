@@ -351,8 +351,9 @@ def match_sites(a, b, within_m: float = 50.0) -> pd.DataFrame:
     remaining sites are then matched by distance: same technology, within ``within_m``, one to
     one, nearest pairs first (cKDTree in the UTM zone of the sites); such pairs are ``kept``
     (the same place under a new id). What is left is ``removed`` (A only) or ``added``
-    (B only). A site whose id is in both lists with different technologies counts as removed
-    and added (a different station), unless the distance step pairs it.
+    (B only). A station is a (site id, technology) pair: a site may list several technologies
+    (co-location), and an id in both lists with different technologies counts as removed and
+    added (a different station), unless the distance step pairs it.
 
     Parameters
     ----------
@@ -1207,7 +1208,7 @@ def compare_cli(sc, a, b, out=None, within_m: float = 50.0) -> Path:
         (:func:`read_site_list`, WGS-84) evaluated on the scenario's network and siting demand
         (:func:`compare_site_lists`).
     out : str or Path, optional
-        Output folder, default ``<scenario output>/compare``; written through
+        Output folder, default ``<scenario output>-compare`` (beside the run folder, so a new run never removes it); written through
         :func:`planner.outputs.staged_output` (replaced as a whole, only when complete).
     within_m : float
 
@@ -1227,7 +1228,7 @@ def compare_cli(sc, a, b, out=None, within_m: float = 50.0) -> Path:
     from planner import outputs
 
     a, b = Path(a), Path(b)
-    out = Path(out) if out is not None else sc.output_dir / "compare"
+    out = Path(out) if out is not None else sc.output_dir.with_name(sc.output_dir.name + "-compare")
     _guard_out(out, (a, b))
     for p in (a, b):
         if not p.exists():

@@ -294,6 +294,18 @@ def test_to_files_writes_tables_json_and_offline_dual_map(grid_network, lists, t
     assert "Removed (1)" in html and "Added (1)" in html
 
 
+def test_co_located_sites_are_told_apart_on_the_map(grid_network):
+    from planner.maps.offline import to_html
+
+    a = site_list([("S", "h2", 2, 2), ("S", "hpc", 2, 2), ("T", "hpc", 0, 0)])
+    b = site_list([("S", "hpc", 2, 2), ("U", "hpc", 4, 4)])
+    res = C.compare_site_lists(grid_network, a, b, {"hpc": grid_demand()}, TECH)
+    assert dict(zip(zip(res.status.site_id_a, res.status.technology), res.status.status)) == {
+        ("S", "h2"): "removed", ("S", "hpc"): "kept", ("T", "hpc"): "removed", (None, "hpc"): "added"}
+    html = to_html(res.map(), offline=False)
+    assert "S [h2]" in html and "S [hpc]" in html and "Removed (2)" in html and "Added (1)" in html
+
+
 # -------------------------------------------------------------------------------- files
 def write_csv(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
@@ -451,7 +463,7 @@ def test_cli_compares_plant_lists_through_staged_output(scenario, capsys):
 
     a, b = _plant_lists(scenario.parent)
     assert main(["compare", str(scenario), str(a), str(b)]) == 0
-    out = scenario.parent / "out" / "tiny" / "compare"
+    out = scenario.parent / "out" / "tiny-compare"
     assert f"comparison: {out}" in capsys.readouterr().out
     s = pd.read_csv(out / "summary.csv", encoding="utf-8-sig").set_index("technology")
     # threshold 1 min = 6 blocks. A (plant at 0,0): S1 3 blocks (weight 5) in, S2 7 and S3 10 out;

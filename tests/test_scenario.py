@@ -25,7 +25,7 @@ def _write(tmp_path, text, name="s.toml"):
 def test_demo_scenario_is_valid():
     sc = load_scenario(ROOT / "scenarios" / "yizhuang.toml")
     assert sc.coverage.threshold_min == 30
-    assert set(sc.profiles) == {"offpeak", "peak", "truck"}
+    assert set(sc.profiles) == {"offpeak", "peak", "truck", "truck_nev"}
     assert sc.output_dir == (ROOT / "output" / "yizhuang").resolve()
 
 

@@ -1,0 +1,223 @@
+"""Multi-technology mix under one budget, checked against enumeration of all station sets."""
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from planner.errors import InputError, SolverError
+from planner.siting import Decay, MixResult, Technology, TechnologyMix
+
+
+def _geometry(seed=0, n=20, m=8):
+    rng = np.random.default_rng(seed)
+    d = rng.uniform(0, 20, (n, 2))
+    s = rng.uniform(0, 20, (m, 2))
+    cost = np.hypot(*(d[:, None, :] - s[None, :, :]).transpose(2, 0, 1))
+    site_dist = np.hypot(*(s[:, None, :] - s[None, :, :]).transpose(2, 0, 1))
+    return rng, cost, site_dist
+
+
+def _brute(techs, cost, budget, site_cost=None, site_dist=None, colocation=True):
+    """Enumerate (site, tech) sets; independent re-implementation of the model's rules."""
+    m = cost.shape[1]
+    site_cost = np.zeros(m) if site_cost is None else np.broadcast_to(site_cost, (m,))
+    pairs, req = [], []
+    for k, t in enumerate(techs):
+        elig = np.ones(m, bool) if t.eligible is None else np.asarray(t.eligible)
+        r = set() if t.required is None else set(np.flatnonzero(t.required) if np.asarray(t.required).dtype == bool
+                                                  else t.required)
+        for j in range(m):
+            if elig[j] or j in r:
+                pairs.append((j, k))
+                if j in r:
+                    req.append((j, k))
+    free = [q for q in pairs if q not in req]
+    best, best_set = -np.inf, None
+    for size in range(len(free) + 1):
+        for s in itertools.combinations(free, size):
+            S = list(s) + req
+            req_sites = {j for j, _ in req}
+            spent = sum(np.broadcast_to(techs[k].capex, (m,))[j] for j, k in s)
+            spent += sum(site_cost[j] for j in {j for j, _ in s} - req_sites)
+            if spent > budget + 1e-9:
+                continue
+            if not colocation and any(sum(1 for jj, _ in S if jj == j) > 1 for j in range(m)):
+                continue
+            bad = False
+            for k, t in enumerate(techs):
+                sites = sorted(j for j, kk in S if kk == k)
+                if t.min_spacing is not None:
+                    for a, b in itertools.combinations(sites, 2):
+                        if site_dist[a, b] < t.min_spacing and not ((a, k) in req and (b, k) in req):
+                            bad = True
+            if bad:
+                continue
+            val, ok = 0.0, True
+            for k, t in enumerate(techs):
+                sites = [j for j, kk in S if kk == k]
+                w = np.ones(cost.shape[0]) if t.weights is None else np.asarray(t.weights, float)
+                if sites:
+                    f = (cost[:, sites] <= t.radius).astype(float) if t.decay is None else t.decay(cost[:, sites], t.radius)
+                    cov = f.max(axis=1)
+                else:
+                    cov = np.zeros(cost.shape[0])
+                if t.target and w @ cov < t.target * w.sum() - 1e-9:
+                    ok = False
+                val += t.weight * float(w @ cov)
+            if ok and val > best + 1e-9:
+                best, best_set = val, S
+    return best, best_set
+
+
+def _techs(rng, m, **over):
+    h2 = dict(name="h2", capex=5.0, radius=7.0, weights=rng.integers(0, 5, 20).astype(float), weight=2.0,
+              eligible=np.arange(m) % 2 == 0)
+    hpc = dict(name="hpc", capex=2.0, radius=4.0, weights=rng.integers(1, 5, 20).astype(float), weight=1.0)
+    h2.update(over.get("h2", {}))
+    hpc.update(over.get("hpc", {}))
+    return [Technology(**h2), Technology(**hpc)]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_mix_matches_brute_force_with_targets_spacing_site_cost(seed):
+    rng, cost, sd = _geometry(seed)
+    techs = _techs(rng, 8, h2={"min_spacing": 6.0}, hpc={"target": 0.3})
+    best, _ = _brute(techs, cost, 13.0, site_cost=1.0, site_dist=sd)
+    model = TechnologyMix.from_cost_matrix(cost, techs, budget=13.0, site_cost=1.0, site_distance=sd)
+    for method in ("exact", "auto", "heuristic"):
+        res = model.solve(method=method, time_limit=20)
+        assert isinstance(res, MixResult)
+        assert res.capex <= 13.0 + 1e-9
+        assert res.bound >= best - 1e-6
+        assert res.covered_share["hpc"] >= 0.3 - 1e-9
+        h2 = res.selected_by_tech["h2"]
+        assert all(sd[a, b] >= 6.0 for a, b in itertools.combinations(h2, 2))
+        if method != "heuristic":
+            assert res.status == "optimal"
+            assert res.objective == pytest.approx(best)
+        else:
+            assert res.objective <= best + 1e-9
+    # per technology outputs are consistent with the cost matrix
+    res = model.solve()
+    for k, t in enumerate(techs):
+        sites = res.selected_by_tech[t.name]
+        cov = (cost[:, sites] <= t.radius).any(axis=1) if len(sites) else np.zeros(20, bool)
+        assert np.array_equal(res.covered_by_tech[t.name].astype(bool), cov)
+    assert set(res.selected.tolist()) == {j for j, _ in res.pairs}
+
+
+def test_mix_colocation_rules():
+    rng, cost, sd = _geometry(2, m=6)
+    techs = _techs(rng, 6, h2={"eligible": None})
+    best_co, _ = _brute(techs, cost, 14.0)
+    best_no, _ = _brute(techs, cost, 14.0, colocation=False)
+    co = TechnologyMix.from_cost_matrix(cost, techs, budget=14.0).solve()
+    no = TechnologyMix.from_cost_matrix(cost, techs, budget=14.0, allow_colocation=False).solve()
+    assert co.objective == pytest.approx(best_co)
+    assert no.objective == pytest.approx(best_no)
+    sites = [j for j, _ in no.pairs]
+    assert len(sites) == len(set(sites))
+
+
+def test_mix_site_cost_rewards_colocation():
+    # one site reaches everything for both technologies; a big site cost makes sharing it pay
+    cost = np.array([[1.0, 1.0], [1.0, 1.0]])
+    techs = [Technology("h2", capex=1.0, radius=2.0), Technology("hpc", capex=1.0, radius=2.0)]
+    res = TechnologyMix.from_cost_matrix(cost, techs, budget=12.0, site_cost=10.0).solve()
+    assert res.objective == pytest.approx(4.0)
+    assert len(res.selected) == 1 and len(res.pairs) == 2 and res.capex == pytest.approx(12.0)
+
+
+def test_mix_required_stations_are_free_and_block_spacing():
+    rng, cost, sd = _geometry(3)
+    req = np.zeros(8, bool)
+    req[0] = True
+    techs = _techs(rng, 8, h2={"required": req, "min_spacing": 8.0})
+    best, best_set = _brute(techs, cost, 9.0, site_dist=sd)
+    res = TechnologyMix.from_cost_matrix(cost, techs, budget=9.0, site_distance=sd).solve()
+    assert (0, "h2") in res.pairs
+    assert res.objective == pytest.approx(best)
+    assert 0 not in res.new_by_tech["h2"]
+    assert all(sd[0, j] >= 8.0 for j in res.new_by_tech["h2"])
+    # explicit sparse conflict matrix equals min_spacing
+    C = sp.csr_matrix((sd < 8.0) & ~np.eye(8, dtype=bool))
+    rng2, cost2, _ = _geometry(3)
+    techs2 = _techs(rng2, 8, h2={"required": req, "conflicts": C})
+    res2 = TechnologyMix.from_cost_matrix(cost2, techs2, budget=9.0).solve()
+    assert res2.objective == pytest.approx(best)
+
+
+def test_mix_decay_and_own_demand_sets():
+    rng, cost, sd = _geometry(4)
+    dec = Decay("linear")
+    techs = _techs(rng, 8, hpc={"decay": dec})
+    best, _ = _brute(techs, cost, 9.0)
+    res = TechnologyMix.from_cost_matrix(cost, techs, budget=9.0).solve()
+    assert res.objective == pytest.approx(best)
+    # the same problem with hpc given as its own demand set (own cost matrix) gives the same answer
+    t_own = Technology("hpc", capex=2.0, radius=4.0, weights=techs[1].weights, cost=cost, decay=dec)
+    res2 = TechnologyMix.from_cost_matrix(cost, [techs[0], t_own], budget=9.0).solve()
+    assert res2.objective == pytest.approx(best)
+
+
+def test_mix_heuristic_bound_and_agreement():
+    rng, cost, sd = _geometry(5, n=30, m=10)
+    techs = [Technology("h2", capex=4.0, radius=6.0, weights=rng.integers(0, 4, 30).astype(float), weight=1.5),
+             Technology("hpc", capex=2.0, radius=4.0, weights=rng.integers(1, 4, 30).astype(float)),
+             Technology("pv_storage", capex=3.0, radius=5.0, weights=rng.integers(0, 3, 30).astype(float),
+                        weight=0.5, eligible=rng.random(10) < 0.5)]
+    model = TechnologyMix.from_cost_matrix(cost, techs, budget=15.0)
+    ex = model.solve(method="exact")
+    he = model.solve(method="heuristic")
+    assert he.objective <= ex.objective + 1e-9
+    assert he.bound >= ex.objective - 1e-6
+    assert he.objective >= 0.9 * ex.objective
+    assert he.gap == pytest.approx((he.bound - he.objective) / he.objective)
+
+
+def test_mix_infeasible_target_and_budget_messages():
+    rng, cost, sd = _geometry(6)
+    techs = _techs(rng, 8, hpc={"target": 1.0, "radius": 1.0})
+    with pytest.raises(SolverError, match="hpc.*unreachable"):
+        TechnologyMix.from_cost_matrix(cost, techs, budget=100.0).solve()
+    techs = _techs(rng, 8)
+    with pytest.raises(SolverError, match="fits no station"):
+        TechnologyMix.from_cost_matrix(cost, techs, budget=1.0).solve()
+    # each target reachable alone, but not within the budget together
+    techs = _techs(rng, 8, h2={"target": 0.4}, hpc={"target": 0.25})
+    with pytest.raises(SolverError, match="coverage targets"):
+        TechnologyMix.from_cost_matrix(cost, techs, budget=6.0).solve(method="exact")
+    for k in range(2):  # ... while either target alone fits the budget
+        alone = [t if i == k else Technology(t.name, t.capex, t.radius, t.weights, t.weight,
+                                             eligible=t.eligible) for i, t in enumerate(techs)]
+        res = TechnologyMix.from_cost_matrix(cost, alone, budget=6.0).solve()
+        assert res.covered_share[techs[k].name] >= techs[k].target
+    with pytest.raises(InputError):
+        TechnologyMix.from_cost_matrix(cost, [Technology("a", 1, 5), Technology("a", 1, 5)], budget=5)
+    with pytest.raises(InputError, match="min_spacing"):
+        TechnologyMix.from_cost_matrix(cost, [Technology("a", 1, 5, min_spacing=3)], budget=5)
+
+
+def test_mix_from_geodataframe():
+    gpd = pytest.importorskip("geopandas")
+    from shapely.geometry import Point
+
+    rng, cost, sd = _geometry(7, n=20, m=8)
+    demand = gpd.GeoDataFrame({"w_h2": rng.integers(0, 5, 20).astype(float),
+                               "w_ev": rng.integers(1, 5, 20).astype(float)},
+                              geometry=[Point(i, 0) for i in range(20)], crs="EPSG:4326")
+    sites = gpd.GeoDataFrame({"site_id": [f"S{j}" for j in range(8)], "h2_ok": np.arange(8) % 2 == 0,
+                              "land": np.full(8, 0.5)},
+                             geometry=[Point(j, 1) for j in range(8)], crs="EPSG:4326")
+    techs = [Technology("h2", capex=5.0, radius=7.0, weights="w_h2", weight=2.0, eligible="h2_ok"),
+             Technology("hpc", capex=2.0, radius=4.0, weights="w_ev")]
+    res = TechnologyMix.from_geodataframe(demand, sites, lambda d, s: cost, techs, budget=12.0,
+                                          site_cost_col="land").solve()
+    direct = TechnologyMix.from_cost_matrix(
+        cost, [Technology("h2", 5.0, 7.0, demand.w_h2.to_numpy(), 2.0, eligible=np.arange(8) % 2 == 0),
+               Technology("hpc", 2.0, 4.0, demand.w_ev.to_numpy())], budget=12.0, site_cost=0.5).solve()
+    assert res.objective == pytest.approx(direct.objective)
+    assert all(str(s).startswith("S") for s in res.selected_ids)
