@@ -56,11 +56,11 @@ CORE_SIZE = 1000
 #: Sources that share one downward sweep (8 float64 = one 64-byte cache line per node).
 BLOCK = 8
 #: Adjacency capacity per node during contraction; nodes that would outgrow it stay in the core.
-_CAP = 32
-#: Graphs with a node of more (raw) arcs than this are left to the plain Dijkstra.
-MAX_DEGREE = 24
+_CAP = 24
+#: Graphs with a node of more (raw) arcs than this are left to the plain Dijkstra (must be ≤ _CAP).
+MAX_DEGREE = 16
 #: A core this many times larger than CORE_SIZE (dense, unroad-like graph) is not worth tabulating.
-_MAX_CORE_FACTOR = 4
+_MAX_CORE_FACTOR = 2
 #: Witness searches settle at most this many nodes when contracting / when estimating priorities.
 _WITNESS_SETTLE = 20
 _ESTIMATE_SETTLE = 1
@@ -132,7 +132,7 @@ def hierarchy_for(csr, core_size: int | None = None) -> Hierarchy | None:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    h = build_hierarchy(csr, core_size) if contractible(csr) else None
+    h = build_hierarchy(csr, core_size)
     with _lock:
         _cache[key] = h
         while len(_cache) > CACHE_SIZE:
@@ -165,8 +165,11 @@ def build_hierarchy(csr, core_size: int = CORE_SIZE) -> Hierarchy | None:
     Returns
     -------
     Hierarchy or None
-        ``None`` when the core stays much larger than ``core_size`` (dense graph).
+        ``None`` when the graph is not :func:`contractible` or the core stays much larger than
+        ``core_size`` (dense graph).
     """
+    if not contractible(csr):
+        return None
     t0 = time.perf_counter()
     n = csr.shape[0]
     order, o_nb, o_w, o_len, i_nb, i_w, i_len = _contract(
@@ -408,10 +411,10 @@ def _contract(n, indptr, indices, weights, cap, witness_settled, estimate_settle
     Returns the contraction order and the adjacency rows (``o_*``: arcs out, ``i_*``: arcs in);
     rows of contracted nodes hold their up (out) and down (in) arcs.
     """
-    o_nb = np.full((n, cap), -1, np.int64)
+    o_nb = np.full((n, cap), -1, np.int32)
     o_w = np.zeros((n, cap), np.float64)
     o_len = np.zeros(n, np.int64)
-    i_nb = np.full((n, cap), -1, np.int64)
+    i_nb = np.full((n, cap), -1, np.int32)
     i_w = np.zeros((n, cap), np.float64)
     i_len = np.zeros(n, np.int64)
     for u in range(n):
@@ -469,8 +472,8 @@ def _contract(n, indptr, indices, weights, cap, witness_settled, estimate_settle
             nbs = i_nb if side == 0 else o_nb
             for a in range(i_len[v] if side == 0 else o_len[v]):
                 u = nbs[v, a]
-                if done[u]:
-                    continue
+                if side == 1 and _find(i_nb, v, i_len[v], u) >= 0:
+                    continue  # both in- and out-neighbour: done already
                 contracted_nb[u] += 1
                 count = _shortcuts(u, o_nb, o_w, o_len, i_nb, i_w, i_len, estimate_settled, scratch,
                                    sc_u, sc_x, sc_w)

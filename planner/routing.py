@@ -24,8 +24,9 @@ from planner.errors import PlannerError, SnapError
 
 #: Upper bound on the size of one block of the distance matrix (float64 cells), plain engine.
 BLOCK_CELLS = 32_000_000  # 256 MB
-#: From this many sources on, use the contracted engine (its one-off build per CSR, ~0.5 s on the
-#: demo network, is then repaid within the call).
+#: From this many sources on, use the contracted engine. Its one-off build (~0.5-0.9 s per CSR on
+#: the demo network, cached) costs about as much as 250 plain sources, so the first such call may
+#: be a little slower than the plain engine; every later call on that CSR is ~10-20x faster.
 CONTRACT_MIN_SOURCES = 128
 
 

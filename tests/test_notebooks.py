@@ -23,4 +23,5 @@ def test_notebook_executes(path, shared_data, monkeypatch):
 
 
 def test_there_are_three_notebooks():
-    assert [p.name for p in NOTEBOOKS][:1] == ["01_supplier_coverage.ipynb"]
+    assert [p.name for p in NOTEBOOKS] == ["01_supplier_coverage.ipynb", "02_station_siting.ipynb",
+                                          "03_compare_site_lists.ipynb"]

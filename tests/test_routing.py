@@ -231,9 +231,12 @@ def _raw_csr(u, v, w, n):
 def test_contracted_engine_matches_plain_kernel_on_chains(seed, core_size):
     from planner.network.graph import _csr_min
 
+    from planner._contract import build_hierarchy
+
     u, v, w, n = _road_like_arcs(seed)
     rng = np.random.default_rng(seed)
     targets = rng.choice(n, 37)  # repeats allowed, chain nodes included
+    assert build_hierarchy(_csr_min(u, v, w, n), core_size).n_core == min(core_size, n)  # contracted to the core
     for csr in (_csr_min(u, v, w, n), _raw_csr(u, v, w, n)):
         for graph in (csr, csr.T.tocsr()):  # both directions
             sources = np.arange(n)  # every node, chain interiors and dead ends included
@@ -339,6 +342,7 @@ def demo_network(shared_data):
             os.environ["PLANNER_DATA_DIR"] = old
 
 
+@pytest.mark.shared_data
 @pytest.mark.parametrize("direction", ["from", "to"])
 def test_contracted_engine_matches_plain_kernel_on_the_demo_network(demo_network, direction):
     import planner.routing as routing

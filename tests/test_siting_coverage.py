@@ -283,3 +283,30 @@ def test_from_geodataframe_arcgis_facility_types():
     fac.loc[2, "kind"] = "bogus"
     with pytest.raises(InputError, match="bogus"):
         MCLP.from_geodataframe(demand, fac, cost, radius=2.0, p=1, facility_type_col="kind")
+
+
+def test_short_time_limit_keeps_incumbent_and_valid_bound():
+    # a road-grid MCLP whose LP is fractional; whatever the machine speed, a short limit must
+    # return a feasible selection, a status and an upper bound not below it
+    import scipy.sparse as sp
+    from scipy.sparse.csgraph import dijkstra
+
+    rng = np.random.default_rng(11)
+    side = 30
+    idx = np.arange(side * side).reshape(side, side)
+    a = np.r_[idx[:, :-1].ravel(), idx[:-1, :].ravel()]
+    b = np.r_[idx[:, 1:].ravel(), idx[1:, :].ravel()]
+    t = rng.uniform(0.3, 1.2, a.size)
+    G = sp.coo_matrix((np.r_[t, t], (np.r_[a, b], np.r_[b, a])), shape=(side**2, side**2)).tocsr()
+    nodes = rng.permutation(side**2)
+    cost = dijkstra(G, directed=False, indices=nodes[:120])[:, nodes[120:520]]
+    w = rng.integers(1, 50, 120).astype(float)
+    res = MCLP.from_cost_matrix(cost, w, radius=4.0, p=6).solve(time_limit=0.3)
+    assert res.status in ("optimal", "time_limit")
+    assert len(res.selected) == 6
+    assert res.objective == pytest.approx(float(w @ (cost[:, res.selected] <= 4.0).any(axis=1)))
+    assert np.isnan(res.bound) or res.bound >= res.objective - 1e-6
+    full = MCLP.from_cost_matrix(cost, w, radius=4.0, p=6).solve(time_limit=30)
+    assert full.objective >= res.objective - 1e-9
+    if full.status == "optimal":
+        assert np.isnan(res.bound) or res.bound >= full.objective - 1e-6

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from planner.errors import InputError, SolverError
 
 from ._milp import HIGHS_NAME, MilpModel
-from ._validate import as_cost_matrix, as_index_set
+from ._validate import as_cost_matrix
 from .result import SitingResult, relative_gap
 
 __all__ = ["SitingModel", "Candidate", "gdf_inputs", "METHODS"]
@@ -248,3 +248,32 @@ def coverage_block(milp: MilpModel, F: sp.spmatrix, xcols: np.ndarray, row_weigh
     vals = np.concatenate([-np.ones(r.size), np.ones(L), -np.ones(int(has_prev.sum()))])
     milp.add_rows(rows, cols, vals, L, upper=0.0)
     return ucols, coef, lev_row
+
+
+def merge_rows(F: sp.spmatrix, w: np.ndarray, seed: int = 12345):
+    """Drop empty / zero-weight rows of ``F`` and merge identical rows (weights added).
+
+    Returns ``(F', w', rep)`` with ``rep`` the original index of each kept row. Identical rows
+    are found by hashing with two random projections and then verified exactly.
+    """
+    R = sp.csr_matrix(F)
+    rnnz = np.diff(R.indptr)
+    rows = np.flatnonzero((rnnz > 0) & (w > 0))
+    R = R[rows]
+    wr = np.asarray(w, float)[rows]
+    if R.shape[0] <= 1:
+        return R, wr, rows
+    rng = np.random.default_rng(seed)
+    c1, c2 = rng.random(R.shape[1]), rng.random(R.shape[1])
+    h = np.round(R @ c1, 12) + 1j * np.round(R @ c2, 12)
+    uniq, inv = np.unique(h, return_inverse=True)
+    rep = np.zeros(uniq.size, np.int64)
+    rep[inv[::-1]] = np.arange(inv.size)[::-1]  # first row of each hash group
+    same = np.asarray(abs(R - R[rep[inv]]).sum(axis=1)).ravel() == 0
+    grp = np.where(same, inv, uniq.size + np.arange(inv.size))
+    _, grp = np.unique(grp, return_inverse=True)
+    ng = int(grp.max()) + 1
+    wg = np.bincount(grp, weights=wr, minlength=ng)
+    first = np.zeros(ng, np.int64)
+    first[grp[::-1]] = np.arange(grp.size)[::-1]
+    return R[first].tocsr(), wg, rows[first]

@@ -205,12 +205,25 @@ def _gains(P: SearchProblem, st: SearchState, by_group: bool = False):
     return g, G
 
 
+def _pick(score: np.ndarray, rng, top: int = 5) -> int:
+    """Best column, or (randomised greedy) a random one among the ``top`` best."""
+    if rng is None:
+        return int(np.argmax(score))
+    ok = np.flatnonzero(np.isfinite(score) & (score > -np.inf))
+    if ok.size <= 1:
+        return int(np.argmax(score))
+    k = min(top, ok.size)
+    best = ok[np.argpartition(-score[ok], k - 1)[:k]]
+    return int(rng.choice(best))
+
+
 def greedy(P: SearchProblem, deadline: float = np.inf,
-           start: np.ndarray | None = None) -> tuple[SearchState, bool]:
+           start: np.ndarray | None = None, rng=None) -> tuple[SearchState, bool]:
     """Greedy construction: first reach the targets, then add best (gain / cost) columns.
 
-    ``start`` (bool mask) continues from a partial selection. Returns the state and whether
-    all targets were met.
+    ``start`` (bool mask) continues from a partial selection; with ``rng`` each step picks at
+    random among the five best columns (randomised greedy, used by the kicks). Returns the
+    state and whether all targets were met.
     """
     is_open = np.zeros(P.m, bool) if start is None else np.asarray(start, bool).copy()
     is_open[P.fixed] = True
@@ -253,7 +266,7 @@ def greedy(P: SearchProblem, deadline: float = np.inf,
                 break
         else:
             score = np.where(ok, gain, -np.inf)
-        j = int(np.argmax(score))
+        j = _pick(score, rng)
         st.open[j] = True
         st = _top2(P, st.open)
     return st, targets_ok
@@ -369,13 +382,13 @@ def local_search(P: SearchProblem, st: SearchState, deadline: float = np.inf,
     return st
 
 
-def solve_heuristic(P: SearchProblem, time_limit: float = 60.0, kicks: int = 10,
+def solve_heuristic(P: SearchProblem, time_limit: float = 60.0, kicks: int = 30,
                     seed: int | None = None):
     """Greedy, swap local search, then iterated local search within ``time_limit`` seconds.
 
     Each kick closes a few random non-fixed open columns, refills greedily and runs the local
-    search again; the best state is kept (seeded, so runs are reproducible). Returns
-    ``(state, targets_ok)``.
+    search again; the best state is kept (seeded, so runs are reproducible). The kicks stop
+    after ``kicks`` kicks in a row without improvement. Returns ``(state, targets_ok)``.
     """
     from planner.settings import RANDOM_SEED
 
@@ -388,7 +401,9 @@ def solve_heuristic(P: SearchProblem, time_limit: float = 60.0, kicks: int = 10,
     rng = np.random.default_rng(RANDOM_SEED if seed is None else seed)
     fixed = np.zeros(P.m, bool)
     fixed[P.fixed] = True
-    for _ in range(kicks):
+    stall = 0
+    while stall < kicks:
+        stall += 1
         if time.perf_counter() >= deadline:
             break
         removable = np.flatnonzero(best.open & ~fixed)
@@ -401,14 +416,14 @@ def solve_heuristic(P: SearchProblem, time_limit: float = 60.0, kicks: int = 10,
         saved = P.allowed.copy()
         P.allowed[best.open & ~mask] = False
         try:
-            cand, cok = greedy(P, deadline, start=mask)
+            cand, cok = greedy(P, deadline, start=mask, rng=rng)
         finally:
             P.allowed = saved
         if not cok:
             continue
         cand = local_search(P, cand, deadline)
         if cand.objective > best.objective + _EPS * max(1.0, abs(best.objective)):
-            best = cand
+            best, stall = cand, 0
     return best, ok
 
 

@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from planner.errors import InputError, SolverError
 
-from ._base import Candidate, SitingModel, coverage_block, gdf_inputs
+from ._base import Candidate, SitingModel, coverage_block, gdf_inputs, merge_rows
 from ._milp import MilpModel
 from ._search import SearchProblem, evaluate, solve_heuristic
 from ._validate import as_candidate_values, as_cost_matrix, as_index_set, as_weights, first_ids
@@ -167,26 +167,7 @@ class _CoverageModel(SitingModel):
             dom[j[sub]] = True
             keep = ~dom
             F, cand, cost = F[:, keep], cand[keep], cost[keep]
-        # rows: drop empty, merge identical
-        R = sp.csr_matrix(F)
-        rnnz = np.diff(R.indptr)
-        rows = np.flatnonzero((rnnz > 0) & (w > 0))
-        R = R[rows]
-        wr = w[rows]
-        if R.shape[0] > 1:
-            c1, c2 = rng.random(R.shape[1]), rng.random(R.shape[1])
-            h = np.round(R @ c1, 12) + 1j * np.round(R @ c2, 12)
-            uniq, inv = np.unique(h, return_inverse=True)
-            rep = np.zeros(uniq.size, np.int64)
-            rep[inv[::-1]] = np.arange(inv.size)[::-1]  # first row of each group
-            same = np.asarray(abs(R - R[rep[inv]]).sum(axis=1)).ravel() == 0
-            grp = np.where(same, inv, uniq.size + np.arange(inv.size))
-            _, grp = np.unique(grp, return_inverse=True)
-            ng = int(grp.max()) + 1
-            wg = np.bincount(grp, weights=wr, minlength=ng)
-            first = np.zeros(ng, np.int64)
-            first[grp[::-1]] = np.arange(grp.size)[::-1]
-            R, wr = R[first], wg
+        R, wr, _ = merge_rows(F, w)
         return R.tocsr(), wr, cand, cost, const
 
     def _milp(self):

@@ -1,12 +1,18 @@
 """p-median (ArcGIS "MinimizeImpedance") and p-center models.
 
-The exact p-median solver uses the radius (covering) formulation of Elloumi (2010) and
-García, Labbé & Marín (2011) in chained form, with the iterative radius truncation of the
-latter: each demand point only keeps the distance levels up to a cap taken from a good
-heuristic solution; the truncated model is a relaxation, and when its optimum serves every
-point within its cap it is optimal for the full problem, otherwise the caps of the violating
-points grow and the model is solved again. Sizes stay a small fraction of the ``n x m``
-assignment model, which is what lets all 40 OR-Library instances be proven optimal.
+Exact p-median, in four steps (see :meth:`PMedian._exact`):
+
+1. a heuristic upper bound ``UB`` (greedy + fast vertex substitution + iterated kicks);
+2. the Lagrangian bound (assignment rows relaxed, subgradient ascent; numba kernel);
+3. Lagrangian penalty tests (Beasley 1985) that fix most candidates closed (``x_j = 0``) or
+   open, and a per-demand cap on the cost any solution cheaper than ``UB`` can have;
+4. the radius (covering) formulation of Elloumi (2010) / García, Labbé & Marín (2011) on what
+   is left, cut at the caps. By default it is used in projected (Benders) form: the master over
+   ``(x, theta)`` gets the radius inequalities as cuts, separated exactly for the LP and for
+   each integer solution, which keeps the MILPs small. ``formulation="radius"`` solves the
+   chained radius MILP instead.
+
+Together these prove all 40 OR-Library instances optimal (``benchmarks/bench_orlib.py``).
 """
 from __future__ import annotations
 
@@ -81,9 +87,12 @@ class PMedian(SitingModel):
         z_i^k \ge z_i^{k-1} - \sum_{j: d_{ij} = D_i^{k-1}} x_j \;(z_i^1 \equiv 1), \quad
         \sum_j x_j = p, \quad x_R = 1, \quad x \in \{0,1\}^m .
 
-    Truncating at level :math:`K'_i \le K_i` gives a relaxation (costs capped at
-    :math:`D_i^{K'_i}`); the solver grows :math:`K'_i` where the relaxed optimum violates
-    the cap (García, Labbé & Marín 2011).
+    Only solutions cheaper than the heuristic's value matter, so after Lagrangian reduction
+    each demand keeps the levels below a proven cap and must be served within it. Summing the
+    chain up to level :math:`D` gives, with weighted costs :math:`c_{ij} = w_i d_{ij}` and
+    :math:`\theta_i` the weighted cost of demand :math:`i`, the cut
+    :math:`\theta_i \ge D - \sum_{j: c_{ij} < D} (D - c_{ij}) x_j` used by the default
+    Benders form (``formulation="benders"``); ``"radius"`` keeps the chained rows.
 
     Parameters
     ----------
@@ -94,13 +103,15 @@ class PMedian(SitingModel):
     weights : array (n_demand,), optional
     required : bool mask or positions, optional
     demand_ids, candidate_ids : array, optional
+    formulation : {"benders", "radius"}
+        How step 4 of the exact solver is written (see the module docstring).
     """
 
     sense = "min"
     default_presolve = "on"
 
     def __init__(self, cost_matrix, p, weights=None, required=None, demand_ids=None,
-                 candidate_ids=None):
+                 candidate_ids=None, formulation: str = "benders"):
         self.cost = as_cost_matrix(cost_matrix)
         n, m = self.cost.shape
         self.m = m
@@ -109,6 +120,9 @@ class PMedian(SitingModel):
         self.p = _check_p(p, self.fixed, m)
         self.demand_ids = demand_ids
         self.candidate_ids = candidate_ids
+        if formulation not in ("benders", "radius"):
+            raise InputError(f"unknown p-median formulation '{formulation}' (benders or radius)")
+        self.formulation = formulation
         self._W = None
         self._last_heuristic = None
         self.iterations = 0
@@ -160,7 +174,7 @@ class PMedian(SitingModel):
         return SearchProblem(V=sp.csc_matrix(V), p=self.p, fixed=self.fixed)
 
     def _heuristic(self, deadline):
-        st, _ = solve_heuristic(self._problem(), max(deadline - time.perf_counter(), 0.01))
+        st, _ = solve_heuristic(self._problem(), max(deadline - time.perf_counter(), 0.01), kicks=5)
         sel = st.selected
         cand = Candidate(sel, self._objective(sel))
         self._last_heuristic = cand.objective
@@ -290,9 +304,74 @@ class PMedian(SitingModel):
         else:
             fix0 = free.copy()
         self.n_fixed = (int(fix0.sum()), int(fix1.sum()))
-        # ---- restricted radius model
         W = self._weighted()
         cap = lam + (target - L)
+        if self.formulation == "radius":
+            return self._solve_radius(W, cap, fix0, fix1, best, ub, L, target, integral, t_end,
+                                      mip_gap, presolve, verbose)
+        return self._solve_benders(W, cap, fix0, fix1, best, ub, L, target, integral, t_end,
+                                   mip_gap, presolve, verbose)
+
+    # ---- step 4, Benders form (default) -------------------------------------------
+    def _solve_benders(self, W, cap, fix0, fix1, best, ub, L, target, integral, t_end, mip_gap,
+                       presolve, verbose):
+        r"""Radius formulation projected on ``(x, theta)``: Benders cuts added on demand.
+
+        Summing the chained radius rows of demand ``i`` up to level ``D`` gives
+        :math:`\theta_i \ge D - \sum_{j: c_{ij} < D} (D - c_{ij}) x_j` (weighted costs
+        :math:`c`), so the master over the free columns with all these cuts has the radius
+        LP bound. Cuts are separated for the LP (exactly, over all levels, vectorised) until
+        none is violated, then the master MILP is solved; violated demand rows of its
+        solution get their tight cut and the MILP is solved again, until its solution is
+        exact (optimal) or its bound reaches the target (``UB`` optimal).
+        """
+        cols = np.flatnonzero(~fix0)
+        Wc = np.where(self._W_fin[:, cols] & (W[:, cols] <= cap[:, None] + 1e-9), W[:, cols], np.inf)
+        if np.any(~np.isfinite(Wc).any(axis=1)):
+            return Candidate(best.selected, ub, ub if integral else target, "optimal",
+                             "greedy+swap / lagrangian")
+        must = np.zeros(self.m, bool)
+        must[self.fixed] = True
+        must |= fix1
+        master = _BendersMaster(Wc, self.p, must[cols], verbose)
+        master.add_solution_cuts(np.isin(cols, best.selected).astype(float))
+        master.lp_loop(t_end)
+        self.iterations = 0
+        bound = L
+        status = "time_limit"
+        while time.perf_counter() < t_end - 0.05:
+            self.iterations += 1
+            st, x, obj, mb = master.mip(t_end, mip_gap, integral, target)
+            if np.isfinite(mb):
+                lbm = float(np.ceil(mb - 1e-6)) if integral else mb
+                bound = max(bound, min(lbm, target if not integral else ub))
+            if st == "infeasible":
+                status, bound = "optimal", (ub if integral else max(L, target))
+                break
+            if x is None:
+                break
+            improving = (np.round(obj) <= ub - 1) if integral else (obj < target)
+            if st == "optimal" and not improving:
+                status, bound = "optimal", (ub if integral else max(L, min(obj, target)))
+                break
+            added = master.add_solution_cuts(x)
+            sel = cols[x > 0.5]
+            true = self._objective(sel)
+            if true < best.objective:
+                best = Candidate(sel, true)
+            if added == 0:
+                if st == "optimal":
+                    status = "optimal"
+                    bound = float(np.ceil(mb - 1e-6)) if integral else mb
+                break
+        bound = min(bound, best.objective)
+        if integral and np.isfinite(bound):
+            bound = float(np.ceil(bound - 1e-6))
+        return Candidate(best.selected, best.objective, bound, status, HIGHS_NAME + " (benders)")
+
+    # ---- step 4, chained radius form ------------------------------------------------
+    def _solve_radius(self, W, cap, fix0, fix1, best, ub, L, target, integral, t_end, mip_gap,
+                      presolve, verbose):
         left = t_end - time.perf_counter()
         built = self._restricted_milp(W, cap, fix0, fix1)
         if built is None:  # some demand cannot be served below the cap: nothing beats UB
@@ -303,7 +382,7 @@ class PMedian(SitingModel):
         # no MIP start: the cutoff T already prunes everything the heuristic would (and a
         # start plus presolve trips a HiGHS 1.16 defect, see _milp.MilpModel.solve)
         out = milp.solve(max(left, 0.05), mip_gap, presolve, verbose=verbose,
-                         objective_integral=integral, cutoff=target)
+                         objective_integral=integral, cutoff=target, options=_NO_LNS)
         if out.x is not None:
             sel = cols[out.x[xcols] > 0.5]
             obj = self._objective(sel)
@@ -398,6 +477,135 @@ class PMedian(SitingModel):
                        n_required=int(self.fixed.size))
         return self._pack(cand, seconds, assignment=assign, covered=np.isfinite(dist).astype(float),
                           distance=dist, details=details)
+
+
+#: HiGHS options for the p-median MILPs: the upper bound comes from our heuristic and the
+#: cutoff, so HiGHS' large-neighbourhood primal heuristics only cost time.
+_NO_LNS = {"mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False,
+           "mip_heuristic_run_root_reduced_cost": False}
+
+
+class _BendersMaster:
+    """Master problem ``min sum_i theta_i`` over the free columns, cuts added incrementally.
+
+    ``W`` (n x mc) holds weighted costs, ``inf`` beyond each row's cap. Rows: ``sum x = p``,
+    "served within the cap" per demand row, and the cuts
+    ``theta_i + sum_{j: W_ij < D} (D - W_ij) x_j >= D``.
+    """
+
+    def __init__(self, W, p, must, verbose=False):
+        import highspy
+
+        self.W = W
+        n, mc = W.shape
+        self.n, self.mc = n, mc
+        self.order = np.argsort(W, axis=1, kind="stable")
+        self.Ws = np.take_along_axis(W, self.order, axis=1)
+        self.fin = np.isfinite(self.Ws)
+        self.inf = highspy.kHighsInf
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", bool(verbose))
+        h.setOptionValue("threads", 1)
+        lb = np.concatenate([np.where(must, 1.0, 0.0), self.Ws[:, 0]])
+        ub = np.concatenate([np.ones(mc), np.full(n, self.inf)])
+        cost = np.concatenate([np.zeros(mc), np.ones(n)])
+        fr, fc = np.nonzero(np.isfinite(W))
+        R = np.concatenate([np.zeros(mc, np.int64), 1 + fr])
+        C = np.concatenate([np.arange(mc), fc])
+        M = sp.csr_matrix((np.ones(R.size), (R, C)), shape=(1 + n, mc + n))
+        rlo = np.concatenate([[p], np.ones(n)])
+        rhi = np.concatenate([[p], np.full(n, self.inf)])
+        h.passModel(mc + n, 1 + n, M.nnz, 2, 1, 0.0, cost, lb, ub, rlo, rhi,
+                    M.indptr.astype(np.int32), M.indices.astype(np.int32), M.data,
+                    np.zeros(mc + n, np.int32))
+        self.h = h
+        self.n_cuts = 0
+
+    def _add(self, rows, D):
+        """Add the cuts of demand rows ``rows`` at levels ``D``."""
+        if rows.size == 0:
+            return 0
+        Wi = self.W[rows]
+        r, cj = np.nonzero(Wi < D[:, None])
+        rr = np.concatenate([r, np.arange(rows.size)])
+        cc = np.concatenate([cj, self.mc + rows])
+        vv = np.concatenate([D[r] - Wi[r, cj], np.ones(rows.size)])
+        M = sp.csr_matrix((vv, (rr, cc)), shape=(rows.size, self.mc + self.n))
+        self.h.addRows(rows.size, D.astype(float), np.full(rows.size, self.inf), M.nnz,
+                       M.indptr[:-1].astype(np.int32), M.indices.astype(np.int32), M.data)
+        self.n_cuts += rows.size
+        return rows.size
+
+    def separate(self, x, theta, tol=1e-7):
+        """Most violated cut per demand row for a (fractional) point; returns cuts added."""
+        xs = x[self.order] * self.fin
+        Wf = np.where(self.fin, self.Ws, 0.0)
+        wx = Wf * xs
+        S = np.cumsum(xs, axis=1) - xs
+        T = np.cumsum(wx, axis=1) - wx
+        g = np.where(self.fin, Wf * (1.0 - S) + T, -np.inf)
+        k = np.argmax(g, axis=1)
+        gv = g[np.arange(self.n), k]
+        theta = np.where(np.isfinite(theta), theta, -1e300)
+        rows = np.flatnonzero(gv - theta > tol * np.maximum(1.0, np.abs(theta)))
+        return self._add(rows, self.Ws[rows, k[rows]])
+
+    def add_solution_cuts(self, x):
+        """Tight cuts at an integer point for rows whose ``theta`` is below their true cost."""
+        true = np.where(x[None, :] > 0.5, self.W, np.inf).min(axis=1)
+        sol = self.h.getSolution()
+        if self.h.getInfo().primal_solution_status == 2 and len(sol.col_value) == self.mc + self.n:
+            theta = np.asarray(sol.col_value)[self.mc:]
+        else:
+            theta = np.full(self.n, -np.inf)
+        fin = np.isfinite(true)
+        tf = np.where(fin, true, 0.0)
+        rows = np.flatnonzero(fin & (theta < tf - 1e-7 * np.maximum(1.0, tf)))
+        return self._add(rows, true[rows])
+
+    def lp_loop(self, t_end, max_rounds=200):
+        """Separate LP cuts until none is violated (the radius LP bound)."""
+        for _ in range(max_rounds):
+            if time.perf_counter() > t_end:
+                break
+            self.h.setOptionValue("time_limit", float(max(t_end - time.perf_counter(), 0.05)))
+            self.h.run()
+            sol = np.asarray(self.h.getSolution().col_value)
+            if sol.size != self.mc + self.n:
+                break
+            if self.separate(sol[:self.mc], sol[self.mc:]) == 0:
+                break
+        return float(self.h.getInfo().objective_function_value)
+
+    def mip(self, t_end, mip_gap, integral, cutoff):
+        """Solve the master as a MILP; returns (status, x, objective, dual bound)."""
+        import highspy
+
+        h = self.h
+        # drop the LP solution first: HiGHS 1.16 would take it as a MIP start, and a start
+        # combined with presolve is mis-evaluated in the presolved space (see _milp.py)
+        h.clearSolver()
+        h.changeColsIntegrality(self.mc, np.arange(self.mc, dtype=np.int32),
+                                np.ones(self.mc, np.int32))
+        h.setOptionValue("presolve", "on")
+        h.setOptionValue("mip_rel_gap", float(mip_gap))
+        if integral:
+            h.setOptionValue("mip_abs_gap", 1.0 - 1e-6)
+        h.setOptionValue("objective_bound", float(cutoff))
+        for k, v in _NO_LNS.items():
+            h.setOptionValue(k, v)
+        h.setOptionValue("time_limit", float(max(t_end - time.perf_counter(), 0.05)))
+        h.run()
+        ms = h.getModelStatus()
+        info = h.getInfo()
+        M = highspy.HighsModelStatus
+        has_x = info.primal_solution_status == 2
+        x = np.round(np.asarray(h.getSolution().col_value)[:self.mc]) if has_x else None
+        obj = float(info.objective_function_value) if has_x else float("nan")
+        mb = float(info.mip_dual_bound)
+        if ms in (M.kInfeasible, M.kUnboundedOrInfeasible):
+            return "infeasible", None, obj, mb
+        return ("optimal" if ms == M.kOptimal else "time_limit"), x, obj, mb
 
 
 class PCenter(SitingModel):

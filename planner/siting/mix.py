@@ -16,8 +16,8 @@ import scipy.sparse as sp
 
 from planner.errors import InputError, SolverError
 
-from ._base import Candidate, SitingModel, coverage_block
-from ._milp import HIGHS_NAME, MilpModel
+from ._base import Candidate, SitingModel, coverage_block, merge_rows
+from ._milp import MilpModel
 from ._search import SearchProblem, evaluate, solve_heuristic
 from ._validate import as_candidate_values, as_cost_matrix, as_index_set, as_weights
 from .coverage import _START_OPTIONS
@@ -369,8 +369,10 @@ class TechnologyMix(SitingModel):
         milp = MilpModel("max")
         x = milp.add_vars(self.n_pairs, 0.0, 0.0, 1.0, integer=True)
         milp.fix(x[self.pair_req], 1.0)
-        row_weight = self.tech_weight[self.row_tech] * self.row_w
-        ucols, coef, lev_row = coverage_block(milp, self.F, x, row_weight)
+        # zero-weight rows dropped, identical rows (same technology block) merged
+        F, w, rep = merge_rows(self.F, self.row_w)
+        row_tech = self.row_tech[rep]
+        ucols, coef, lev_row = coverage_block(milp, F, x, self.tech_weight[row_tech] * w)
         # budget (+ site opening)
         g = self._site_cost_eff()
         bcols, bvals = [x], [self.pair_cost]
@@ -385,12 +387,12 @@ class TechnologyMix(SitingModel):
         bc = np.concatenate(bcols)
         milp.add_rows(np.zeros(bc.size), bc, np.concatenate(bvals), 1, upper=self.budget)
         # coverage targets
-        lev_tech = self.row_tech[lev_row]
+        lev_tech = row_tech[lev_row]
         for k, t in enumerate(self.techs):
             if not t.target:
                 continue
             sel = lev_tech == k
-            milp.add_rows(np.zeros(int(sel.sum())), ucols[sel], coef[sel] * self.row_w[lev_row[sel]], 1,
+            milp.add_rows(np.zeros(int(sel.sum())), ucols[sel], coef[sel] * w[lev_row[sel]], 1,
                           lower=t.target * self.total_t[k])
         # spacing conflicts
         if self.conf_a.size:
