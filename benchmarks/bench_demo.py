@@ -39,5 +39,9 @@ def main(argv) -> dict:
     print(f"{'cold':8s} {cold:8.1f}")
     print(f"{'warm':8s} {warm:8.1f}")
     print("warm run steps (s):", ", ".join(f"{k} {v:.1f}" for k, v in manifest["timings_s"].items()))
+    import resource
+
+    child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"peak memory of a run (largest child process): {child_mb:.0f} MB (limit asked: 2,048 MB)")
     return {"cold_s": round(cold, 1), "warm_s": round(warm, 1), "target_warm_s": 60,
-            "cold_over_warm": round(cold / warm, 2)}
+            "cold_over_warm": round(cold / warm, 2), "run_peak_mb": round(child_mb, 1)}
