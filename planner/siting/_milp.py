@@ -168,7 +168,8 @@ class MilpModel:
             optimality; detected from the cost vector when ``None``.
         cutoff : float, optional
             Only solutions better than this objective value are of interest (HiGHS
-            ``objective_bound``); "infeasible" then means "nothing better than the cutoff".
+            ``objective_bound``, which HiGHS applies with presolve on); "infeasible" then
+            means "nothing better than the cutoff".
         """
         t0 = time.perf_counter()
         cost, lb, ub, integ, A, rlo, rhi = self.arrays()
@@ -220,15 +221,6 @@ class MilpModel:
         has_x = info.primal_solution_status == 2  # kSolutionStatusFeasible
         x = np.asarray(h.getSolution().col_value, float) if has_x else None
         obj = float(info.objective_function_value) if has_x else np.nan
-        if has_x and start is not None and has_int:
-            # Guard against a HiGHS 1.16 defect: with a user MIP start and presolve on, the
-            # start's objective in the presolved space can be mis-evaluated, so the search is
-            # pruned against a wrong incumbent. Detect it (reported objective != c.x) and redo
-            # the solve without the start.
-            check = float(cost @ x) + self.offset
-            if abs(check - obj) > 1e-6 * max(1.0, abs(check)):
-                return self.solve(max(time_limit - (time.perf_counter() - t0), 0.05), mip_gap,
-                                  presolve, None, relax, verbose, objective_integral, cutoff, options)
         if has_int:
             bound = float(info.mip_dual_bound)
             nodes = int(info.mip_node_count)

@@ -359,6 +359,8 @@ class PMedian(SitingModel):
             true = self._objective(sel)
             if true < best.objective:
                 best = Candidate(sel, true)
+                ub = true
+                target = ub - ((1.0 - 1e-6) if integral else max(mip_gap * abs(ub), 1e-9))
             if added == 0:
                 if st == "optimal":
                     status = "optimal"
@@ -520,6 +522,7 @@ class _BendersMaster:
                     np.zeros(mc + n, np.int32))
         self.h = h
         self.n_cuts = 0
+        self.obj_row = None
 
     def _add(self, rows, D):
         """Add the cuts of demand rows ``rows`` at levels ``D``."""
@@ -592,6 +595,14 @@ class _BendersMaster:
         if integral:
             h.setOptionValue("mip_abs_gap", 1.0 - 1e-6)
         h.setOptionValue("objective_bound", float(cutoff))
+        # explicit objective row sum(theta) <= cutoff: on the OR-Library masters HiGHS proves
+        # "nothing below the cutoff" ~3x faster with the row than with objective_bound alone
+        if self.obj_row is None:
+            idx = np.arange(self.mc, self.mc + self.n, dtype=np.int32)
+            h.addRow(-self.inf, float(cutoff), idx.size, idx, np.ones(idx.size))
+            self.obj_row = h.getNumRow() - 1
+        else:
+            h.changeRowBounds(self.obj_row, -self.inf, float(cutoff))
         for k, v in _NO_LNS.items():
             h.setOptionValue(k, v)
         h.setOptionValue("time_limit", float(max(t_end - time.perf_counter(), 0.05)))

@@ -1,0 +1,74 @@
+"""Supply-circle results on the demo scenario checked independently (needs the shared data)."""
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pyogrio
+import pytest
+
+from planner import coverage, isochrones, pipeline
+from planner.network.graph import export_network
+from planner.routing import snap, travel_times
+from planner.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def demo(shared_data):
+    import os
+
+    old = os.environ.get("PLANNER_DATA_DIR")
+    os.environ["PLANNER_DATA_DIR"] = str(shared_data)
+    try:
+        sc = load_scenario(ROOT / "scenarios" / "yizhuang.toml")
+        net = pipeline.load_network(sc)
+        plants, suppliers = pipeline.load_sites(sc, net)
+    finally:
+        if old is None:
+            os.environ.pop("PLANNER_DATA_DIR", None)
+        else:
+            os.environ["PLANNER_DATA_DIR"] = old
+    return sc, net, plants, suppliers
+
+
+def test_supplier_minutes_equal_networkx_on_exported_network(demo, tmp_path):
+    sc, net, plants, suppliers = demo
+    res = coverage.supplier_coverage(net, plants, suppliers, profiles=["offpeak", "peak"])
+    path = export_network(net, tmp_path / "net.gpkg")
+    e = pyogrio.read_dataframe(path, layer="edges", read_geometry=False)
+    p_nodes, _ = snap(net, plants.lon, plants.lat, None)
+    s_nodes, _ = snap(net, suppliers.lon, suppliers.lat, None)
+    p_of = dict(zip(plants.site_id.astype(str), p_nodes))
+    s_of = dict(zip(suppliers.site_id.astype(str), s_nodes))
+    sample = res.supplier_times.sample(60, random_state=1)
+    for prof, rows in sample.groupby("profile"):
+        g = nx.DiGraph()
+        col = e[f"travel_time_s_{prof}"].to_numpy()
+        ok = np.isfinite(col)
+        for a, b, w in zip(e.u.to_numpy()[ok], e.v.to_numpy()[ok], col[ok]):
+            if not g.has_edge(b, a) or g[b][a]["w"] > w:
+                g.add_edge(b, a, w=w)  # reversed: Dijkstra from the plant gives times TO it
+        for r in rows.itertuples():
+            ref = nx.single_source_dijkstra_path_length(g, int(p_of[r.plant_id]), weight="w")
+            expected = ref.get(int(s_of[r.supplier_id]), np.inf) / 60.0
+            assert r.minutes == pytest.approx(expected, abs=1e-6) or (np.isinf(r.minutes) and np.isinf(expected))
+
+
+def test_isochrones_cover_reached_road_and_little_else(demo):
+    sc, net, plants, _ = demo
+    bands = [10, 20, 30]
+    buffer_m = sc.coverage.buffer_m
+    iso = coverage.plant_isochrones(net, plants, ["offpeak"], bands, buffer_m=buffer_m)
+    p_nodes, _ = snap(net, plants.lon, plants.lat, None)
+    node_t = travel_times(net, p_nodes, None, profile="offpeak", direction="to", cutoff_s=max(bands) * 60)
+    pieces = isochrones.reached_pieces(net.edges.u.to_numpy(), net.edges.v.to_numpy(), net.metric_geometry(),
+                                       net.times("offpeak"), node_t, np.array(bands) * 60.0, direction="to")
+    polys = iso.to_crs(net.metric_crs)
+    polys = polys.set_index(["plant_id", "minutes"]).loc[
+        [(str(p), float(b)) for p in plants.site_id for b in bands]].geometry.to_numpy()
+    length_share, far_share = isochrones.reached_length_share(
+        polys, pieces, buffer_m=buffer_m, tolerance_m=buffer_m / 4 + 1.0, n_samples=4000)
+    print("length share min", length_share.min(), "far-area share max", far_share.max())
+    assert np.nanmin(length_share) >= 0.99
+    assert np.nanmax(far_share) <= 0.02
