@@ -310,3 +310,19 @@ def test_short_time_limit_keeps_incumbent_and_valid_bound():
     assert full.objective >= res.objective - 1e-9
     if full.status == "optimal":
         assert np.isnan(res.bound) or res.bound >= full.objective - 1e-6
+
+
+def test_mclp_p_and_budget_together():
+    cost, w = _instance(seed=8)
+    ccost = np.array([3, 1, 2, 5, 1, 4, 2, 3, 1, 2], float)
+    best = -1.0
+    for k in range(0, 3):
+        for s in itertools.combinations(range(10), k):
+            if ccost[list(s)].sum() <= 5:
+                best = max(best, float(w @ (cost[:, list(s)] <= 8.0).any(axis=1)) if s else 0.0)
+    for method in ("exact", "heuristic"):
+        res = MCLP.from_cost_matrix(cost, w, radius=8.0, p=2, budget=5, candidate_cost=ccost).solve(method=method)
+        assert len(res.selected) <= 2 and ccost[res.selected].sum() <= 5 + 1e-9
+        assert res.objective <= best + 1e-9 and res.bound >= best - 1e-6
+        if method == "exact":
+            assert res.objective == pytest.approx(best)

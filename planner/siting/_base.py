@@ -42,6 +42,9 @@ class SitingModel:
 
     sense = "max"
     default_presolve = "off"
+    _kicks_heuristic = 30
+    _kicks_auto = 5
+    _kicks = 30
 
     def solve(self, time_limit: float = 60.0, mip_gap: float = 1e-4, method: str = "auto",
               presolve: str | bool | None = None, verbose: bool = False) -> SitingResult:
@@ -83,6 +86,9 @@ class SitingModel:
         deadline = t0 + time_limit
         self._precheck()
         heur = None
+        # iterated-local-search patience: long when the heuristic is the answer, short when
+        # it only seeds the MILP
+        self._kicks = self._kicks_heuristic if method == "heuristic" else self._kicks_auto
         if method in ("heuristic", "auto"):
             share = 1.0 if method == "heuristic" else _AUTO_HEURISTIC_SHARE
             heur = self._heuristic(t0 + share * time_limit)

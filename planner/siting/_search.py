@@ -325,7 +325,7 @@ def local_search(P: SearchProblem, st: SearchState, deadline: float = np.inf,
         spent = _spent(P, st.open)
         # add moves (budget mode)
         best_move, best_val = None, tol
-        if P.budget is not None:
+        if P.budget is not None and (P.p is None or st.open.sum() < P.p):
             ok = _addable(P, st, counts, spent)
             if ok.any():
                 gain = _gains(P, st)

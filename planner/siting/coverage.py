@@ -109,7 +109,7 @@ class _CoverageModel(SitingModel):
 
     def _heuristic(self, deadline):
         P = self._problem()
-        st, _ = solve_heuristic(P, max(deadline - time.perf_counter(), 0.01))
+        st, _ = solve_heuristic(P, max(deadline - time.perf_counter(), 0.01), kicks=self._kicks)
         return Candidate(st.selected, st.objective)
 
     # ---- exact ----------------------------------------------------------------------

@@ -174,7 +174,8 @@ class PMedian(SitingModel):
         return SearchProblem(V=sp.csc_matrix(V), p=self.p, fixed=self.fixed)
 
     def _heuristic(self, deadline):
-        st, _ = solve_heuristic(self._problem(), max(deadline - time.perf_counter(), 0.01), kicks=5)
+        st, _ = solve_heuristic(self._problem(), max(deadline - time.perf_counter(), 0.01),
+                                kicks=min(self._kicks, 5))
         sel = st.selected
         cand = Candidate(sel, self._objective(sel))
         self._last_heuristic = cand.objective

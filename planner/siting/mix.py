@@ -358,7 +358,7 @@ class TechnologyMix(SitingModel):
 
     def _heuristic(self, deadline):
         P = self._problem()
-        st, ok = solve_heuristic(P, max(deadline - time.perf_counter(), 0.01))
+        st, ok = solve_heuristic(P, max(deadline - time.perf_counter(), 0.01), kicks=self._kicks)
         if not ok:
             return None
         sel = st.selected

@@ -92,7 +92,10 @@ class SitingResult:
 class MixResult(SitingResult):
     """Solution of :class:`~planner.siting.mix.TechnologyMix`.
 
-    ``selected`` lists the distinct sites used by any technology. Additional attributes:
+    ``selected`` lists the distinct sites used by any technology (``selected_ids`` their site
+    ids); ``assignment`` and ``covered`` run over the demand rows of all technologies one after
+    the other (technology order) -- use ``covered_by_tech`` for per-technology arrays.
+    Additional attributes:
 
     Attributes
     ----------
