@@ -189,7 +189,7 @@ def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None
             if "siting" in results:
                 results["siting"].to_files(stage)
             _write_maps(sc, net, plants, suppliers, results, stage, r)
-            _write_exports(results, stage)
+            _write_exports(results, stage, sc.scenario.language)
         manifest = {
             "scenario": sc.scenario.name,
             "title": sc.scenario.title,
@@ -217,8 +217,14 @@ def _write_maps(sc, net, plants, suppliers, results, stage, r):
         reports.write_scenario_maps(sc, net, plants, suppliers, results, stage)
 
 
-def _write_exports(results, stage):
-    """One Excel workbook with every table, and one GeoPackage with every layer."""
+def _write_exports(results, stage, language="en"):
+    """One Excel workbook with every table, and one GeoPackage with every layer.
+
+    The workbook's headers follow the scenario language (中文 or English); CSV files keep the
+    stable English column names that scripts and reports rely on.
+    """
+    from planner.maps import column_headers
+
     tables, layers = {}, {}
     if "coverage" in results:
         res = results["coverage"]
@@ -231,7 +237,7 @@ def _write_exports(results, stage):
         tables.update(results["siting"].tables())
         layers.update(results["siting"].layers())
     if tables:
-        clean = {k: v.replace([np.inf, -np.inf], np.nan) if isinstance(v, pd.DataFrame) else v for k, v in tables.items()}
+        clean = {k: column_headers(v.replace([np.inf, -np.inf], np.nan), language) for k, v in tables.items()}
         outputs.write_excel(clean, Path(stage) / "results.xlsx")
     if layers:
         outputs.write_gpkg(layers, Path(stage) / "results.gpkg")

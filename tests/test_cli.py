@@ -106,6 +106,9 @@ def test_run_writes_tables_maps_and_manifest(tiny, capsys):
     html = (d / "coverage" / "coverage_map_offpeak.html").read_text()
     assert "<script>alert(" not in html and "OpenStreetMap contributors" in html
     assert (d / "results.xlsx").exists() and (d / "results.gpkg").exists()
+    sheets = pd.read_excel(d / "results.xlsx", sheet_name=None)
+    assert {"supplier_times", "plant_summary", "attribution"} <= set(sheets)
+    assert "Minutes" in sheets["supplier_times"].columns  # readable headers in the scenario language ("en")
 
 
 def test_same_scenario_gives_identical_tables(tiny, capsys):
