@@ -174,26 +174,7 @@ def _dijkstra_one(indptr, indices, weights, source, cutoff, dist, heap_d, heap_v
     while size > 0:
         d = heap_d[0]
         u = heap_v[0]
-        # pop: move last to root and sift down
-        size -= 1
-        if size > 0:
-            ld = heap_d[size]
-            lv = heap_v[size]
-            i = 0
-            while True:
-                c = 2 * i + 1
-                if c >= size:
-                    break
-                if c + 1 < size and heap_d[c + 1] < heap_d[c]:
-                    c += 1
-                if heap_d[c] < ld:
-                    heap_d[i] = heap_d[c]
-                    heap_v[i] = heap_v[c]
-                    i = c
-                else:
-                    break
-            heap_d[i] = ld
-            heap_v[i] = lv
+        size = _contract._pop(heap_d, heap_v, size)
         if d > dist[u]:
             continue  # stale entry
         for k in range(indptr[u], indptr[u + 1]):
@@ -201,19 +182,7 @@ def _dijkstra_one(indptr, indices, weights, source, cutoff, dist, heap_d, heap_v
             nd = d + weights[k]
             if nd < dist[w] and nd <= cutoff:
                 dist[w] = nd
-                # push and sift up
-                i = size
-                size += 1
-                while i > 0:
-                    p = (i - 1) >> 1
-                    if heap_d[p] > nd:
-                        heap_d[i] = heap_d[p]
-                        heap_v[i] = heap_v[p]
-                        i = p
-                    else:
-                        break
-                heap_d[i] = nd
-                heap_v[i] = w
+                size = _contract._push(heap_d, heap_v, size, nd, w)
 
 
 @njit(cache=True, parallel=True)
