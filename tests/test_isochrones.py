@@ -22,6 +22,13 @@ from planner.isochrones import (
 B = 20.0          # corridor half-width used in most tests, metres
 CM = 0.03         # "a few cm"
 SMALL = dict(leaf_m=50.0, levels=2)   # tiny quadtree so the cells engine works on toy data
+ENGINES = ["grid", "cells", "direct"]
+GRID_TOL = B / 3 / 2  # the grid engine (cell_m = B / 3) puts boundaries within half a cell
+
+
+def tol(method):
+    """Position tolerance of an engine's boundary, metres."""
+    return GRID_TOL if method == "grid" else CM
 
 
 # --------------------------------------------------------------------------------------------
@@ -100,37 +107,39 @@ def test_line_substrings_handles_missing_and_empty():
 # --------------------------------------------------------------------------------------------
 # cut points on a straight line
 # --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("method", ["cells", "direct"])
+@pytest.mark.parametrize("method", ENGINES)
 def test_from_band_ends_mid_edge_at_remaining_time_fraction(method):
     u, v, g, te = straight_line()                     # times 10, 20, 40 s per 100 m edge
     t = node_times(u, v, te, 4, 0, "from")            # 0, 10, 30, 70
     out = isochrone_polygons(u, v, g, te, t, [25.0], "from", buffer_m=B, method=method, **SMALL)
     x0, _, x1, _ = out.geometry.iloc[0].bounds
     # edge 1->2 entered at 10 s, 15 s left of its 20 s: f = 0.75, so the cut is at x = 175
-    assert x1 == pytest.approx(175.0 + B, abs=CM)
-    assert x0 == pytest.approx(0.0 - B, abs=CM)
+    assert x1 == pytest.approx(175.0 + B, abs=tol(method))
+    assert x0 == pytest.approx(0.0 - B, abs=tol(method))
     rp = reached_pieces(u, v, g, te, t, [25.0], "from")
     assert shapely.length(rp.geometry).sum() == pytest.approx(175.0, abs=1e-6)
 
 
-@pytest.mark.parametrize("method", ["cells", "direct"])
+@pytest.mark.parametrize("method", ENGINES)
 def test_to_band_is_cut_from_the_head_end(method):
     u, v, g, te = straight_line()
     t = node_times(u, v, te, 4, 3, "to")              # times to node 3: 70, 60, 40, 0
     out = isochrone_polygons(u, v, g, te, t, [50.0], "to", buffer_m=B, method=method, **SMALL)
     x0, _, x1, _ = out.geometry.iloc[0].bounds
     # edge 2->3 full (40 s); edge 1->2 has 10 s left of 20: its last half, from x = 150
-    assert x0 == pytest.approx(150.0 - B, abs=CM)
-    assert x1 == pytest.approx(300.0 + B, abs=CM)
+    assert x0 == pytest.approx(150.0 - B, abs=tol(method))
+    assert x1 == pytest.approx(300.0 + B, abs=tol(method))
 
 
-def test_from_and_to_differ_on_a_one_way_edge():
+@pytest.mark.parametrize("method", ENGINES)
+def test_from_and_to_differ_on_a_one_way_edge(method):
     u, v, g, te = straight_line()
     t_from = node_times(u, v, te, 4, 0, "from")
     t_to = node_times(u, v, te, 4, 0, "to")           # nothing can drive back to node 0
     assert np.isinf(t_to[1:]).all()
-    p_from = isochrone_polygons(u, v, g, te, t_from, [60.0], "from", buffer_m=B, **SMALL)
-    p_to = isochrone_polygons(u, v, g, te, t_to, [60.0], "to", buffer_m=B, **SMALL)
+    kw = dict(buffer_m=B, method=method, **SMALL)
+    p_from = isochrone_polygons(u, v, g, te, t_from, [60.0], "from", **kw)
+    p_to = isochrone_polygons(u, v, g, te, t_to, [60.0], "to", **kw)
     assert p_from.geometry.iloc[0].area > 0
     assert p_to.geometry.iloc[0].is_empty
     # the same node times read the other way round give other pieces
@@ -152,7 +161,8 @@ def test_two_way_street_drawn_once_and_reached_from_both_ends():
 # --------------------------------------------------------------------------------------------
 # unreachable, closed, nested
 # --------------------------------------------------------------------------------------------
-def test_unreachable_nodes_produce_nothing():
+@pytest.mark.parametrize("method", ENGINES)
+def test_unreachable_nodes_produce_nothing(method):
     u, v, g, te = straight_line()
     # a second, disconnected street far away
     far = shapely.LineString([(0, 1000), (100, 1000)])
@@ -160,15 +170,16 @@ def test_unreachable_nodes_produce_nothing():
     g2, te2 = np.r_[g, [far]], np.r_[te, 10.0]
     t = node_times(u2, v2, te2, 6, 0, "from")
     assert np.isinf(t[4:]).all()
-    out = isochrone_polygons(u2, v2, g2, te2, t, [600.0], "from", buffer_m=B, **SMALL)
+    out = isochrone_polygons(u2, v2, g2, te2, t, [600.0], "from", buffer_m=B, method=method,
+                             **SMALL)
     poly = out.geometry.iloc[0]
     assert not poly.intersects(far.buffer(B - 1))
     all_inf = isochrone_polygons(u2, v2, g2, te2, np.full(6, np.inf), [600.0], "from",
-                                 buffer_m=B, **SMALL)
+                                 buffer_m=B, method=method, **SMALL)
     assert all_inf.geometry.iloc[0].is_empty
 
 
-@pytest.mark.parametrize("method", ["cells", "direct"])
+@pytest.mark.parametrize("method", ENGINES)
 def test_closed_edges_are_excluded(method):
     u, v, g, te = straight_line(times=(10.0, 10.0, 10.0))
     spur = shapely.LineString([(100, 0), (100, 300), (100, 500)])   # dead-end spur from node 1
@@ -184,18 +195,20 @@ def test_closed_edges_are_excluded(method):
         assert out.geometry.iloc[0].contains(probe) is inside
 
 
-def test_bands_are_nested_and_rings_add_up():
+@pytest.mark.parametrize("method", ["grid", "cells"])
+def test_bands_are_nested_and_rings_add_up(method):
     u, v, g, te, n = grid_network()
     t = node_times(u, v, te, n, 0, "from")
     bands = [30.0, 60.0, 90.0]
-    out = isochrone_polygons(u, v, g, te, t, bands, "from", buffer_m=B, rings=True, **SMALL)
+    out = isochrone_polygons(u, v, g, te, t, bands, "from", buffer_m=B, rings=True,
+                             method=method, **SMALL)
     assert list(out.columns) == ["minutes", "geometry", "ring"]
     assert out["minutes"].tolist() == pytest.approx([0.5, 1.0, 1.5])
     polys = out.geometry.values
     areas = shapely.area(polys)
     assert np.all(np.diff(areas) > 0)
     for inner, outer in zip(polys[:-1], polys[1:]):
-        # nested up to the 1 mm snapping of the cells engine
+        # nested up to the 1 mm snapping of the cells engine (the grid engine: floating point)
         assert shapely.difference(inner, outer).area < 1e-3 * inner.length
     assert shapely.area(out["ring"].values).sum() == pytest.approx(areas[-1], rel=1e-6)
 
@@ -210,7 +223,7 @@ def test_grid_length_share_and_engines_agree(seed, direction):
     times = np.vstack([node_times(u, v, te, n, s, direction) for s in sources])
     bands = [20.0, 45.0, 70.0]
     kw = dict(direction=direction, source_ids=["a", "b", "c"], buffer_m=B)
-    cells = isochrones_for_sources(u, v, g, te, times, bands, **kw, **SMALL)
+    cells = isochrones_for_sources(u, v, g, te, times, bands, **kw, method="cells", **SMALL)
     direct = isochrones_for_sources(u, v, g, te, times, bands, **kw, method="direct")
     assert list(cells.columns) == ["source_id", "minutes", "geometry"]
     assert cells["source_id"].tolist() == ["a"] * 3 + ["b"] * 3 + ["c"] * 3
@@ -228,11 +241,56 @@ def test_grid_length_share_and_engines_agree(seed, direction):
     assert shapely.symmetric_difference(naive, ref).area < 1e-3 * ref.area
 
 
+@pytest.mark.parametrize("seed,direction", [(0, "from"), (1, "to"), (2, "to")])
+def test_grid_engine_covers_reached_road_and_matches_exact_set(seed, direction):
+    u, v, g, te, n = grid_network(seed=seed)
+    sources = [0, n // 2 + 5, n - 1]
+    times = np.vstack([node_times(u, v, te, n, s, direction) for s in sources])
+    bands = [20.0, 45.0, 70.0]
+    kw = dict(direction=direction, source_ids=["a", "b", "c"], buffer_m=B)
+    grid = isochrones_for_sources(u, v, g, te, times, bands, **kw)
+    # round buffers for the reference (the default 2 segments per quarter circle cut arcs)
+    direct = isochrones_for_sources(u, v, g, te, times, bands, **kw, method="direct",
+                                    quad_segs=16)
+    assert grid.attrs["isochrone_stats"]["method"] == "grid"
+    polys = grid.geometry.values
+    assert shapely.is_valid(polys).all()
+    rp = reached_pieces(u, v, g, te, times, bands, direction)
+    # every reached metre inside; nothing farther than buffer + one cell from reached road
+    share, far = reached_length_share(polys, rp, B, tolerance_m=2 * GRID_TOL, n_samples=2000)
+    assert np.all(share == pytest.approx(1.0, abs=1e-9))
+    assert np.all(far == 0.0)
+    # the same set as the exact union of buffers: inward within half a cell
+    exact = direct.geometry.values
+    sym = shapely.area(shapely.symmetric_difference(polys, exact))
+    assert np.all(sym <= GRID_TOL * shapely.length(exact))
+    assert np.all(shapely.area(shapely.difference(exact, shapely.buffer(polys, GRID_TOL))) < 1e-6)
+    # outward, linear interpolation across the ridges between two roads adds at most a cell
+    assert np.all(shapely.area(shapely.difference(polys, shapely.buffer(exact, 2 * GRID_TOL)))
+                  < 1e-6)
+    # bands nest
+    grid3 = np.asarray(polys, dtype=object).reshape(3, 3)
+    for b in range(2):
+        assert np.all(shapely.area(shapely.difference(grid3[:, b], grid3[:, b + 1])) < 1e-6)
+
+
+def test_grid_engine_rejects_coarse_cells_and_huge_grids(monkeypatch):
+    import planner.isochrones as iso
+
+    u, v, g, te = straight_line()
+    t = np.array([0.0, 10.0, 30.0, 70.0])
+    with pytest.raises(InputError, match="cell_m"):
+        isochrone_polygons(u, v, g, te, t, [60.0], buffer_m=B, cell_m=B)
+    monkeypatch.setattr(iso, "MAX_GRID_NODES", 100)
+    with pytest.raises(InputError, match="too large"):
+        isochrone_polygons(u, v, g, te, t, [60.0], buffer_m=B)
+
+
 def test_cells_engine_reuses_cached_cells():
     u, v, g, te, n = grid_network(n=16, seed=3, closed_share=0.0)
     times = np.vstack([node_times(u, v, te, n, s, "from") for s in (0, 5, 40)])
     out = isochrones_for_sources(u, v, g, te, times, [40.0, 80.0, 200.0], "from", buffer_m=B,
-                                 leaf_m=50.0, levels=2)
+                                 method="cells", leaf_m=50.0, levels=2)
     stats = out.attrs["isochrone_stats"]
     assert stats["cached_cells"] > 0 and stats["fresh_leaves"] > 0
     assert stats["coverage_fallbacks"] == 0
