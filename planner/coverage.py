@@ -270,29 +270,51 @@ def _simplify(polys, tolerance):
 
 
 def fit_area(net, plants, profile, threshold_min, buffer_m=60.0, land=None, max_snap_m=500.0):
-    """Where new suppliers fit: the network area within ``threshold_min`` of **every** plant.
+    """Where new suppliers fit: the network area within ``threshold_min`` of every plant, and of each.
 
-    A point lies within the threshold of every plant exactly when its *largest* time to a plant
-    does, so the area is the isochrone of the node-wise maximum of the per-plant times.
+    A point on a directed edge can only leave through the edge's head node, so its time to any plant
+    is the time along the edge plus the head node's time to that plant. It lies within the threshold
+    of every plant exactly when that holds for the *largest* of the head node's plant times: the
+    common area is the isochrone of the node-wise maximum of the per-plant times.
 
-    Returns a GeoDataFrame (EPSG:4326) with one row ``scope="all_plants"`` and, when ``land``
-    polygons are given, the land area (ha) inside it.
+    Parameters
+    ----------
+    net : RoadNetwork
+    plants : DataFrame
+        ``site_id``, ``lon``, ``lat``.
+    profile : str
+        Travel-time profile.
+    threshold_min : float
+        The circle, minutes (suppliers drive **to** the plants).
+    buffer_m : float
+        Corridor half-width drawn around the reached road.
+    land : GeoDataFrame, optional
+        Industrial or available land polygons; overlaps are counted once.
+    max_snap_m : float
+
+    Returns
+    -------
+    GeoDataFrame (EPSG:4326)
+        One row ``scope="all_plants"`` (``plant_id`` empty), then one row ``scope="plant"`` per
+        plant, with ``profile``, ``minutes``, ``nodes_within`` (network nodes inside the circle),
+        ``area_ha`` and, when ``land`` is given, ``land_ha`` (land inside the area).
     """
     from planner import isochrones as iso
 
     plant_ids = plants["site_id"].astype(str).to_numpy()
     p_nodes, _ = snap(net, plants["lon"], plants["lat"], max_snap_m, ids=plant_ids)
-    t = travel_times(net, p_nodes, None, profile=profile, direction="to", cutoff_s=threshold_min * 60.0)
-    worst = t.max(axis=0)
+    limit_s = threshold_min * 60.0
+    t = travel_times(net, p_nodes, None, profile=profile, direction="to", cutoff_s=limit_s)
+    times = np.vstack([t.max(axis=0)[None, :], t])
     g = iso.isochrones_for_sources(net.edges.u.to_numpy(), net.edges.v.to_numpy(), net.metric_geometry(),
-                                   net.times(profile), worst[None, :], [threshold_min * 60.0], direction="to",
-                                   source_ids=["all_plants"], buffer_m=buffer_m)
-    g = gpd.GeoDataFrame({"scope": ["all_plants"], "profile": [profile], "minutes": [threshold_min]},
-                         geometry=list(g.geometry), crs=net.metric_crs)
-    g["nodes_within"] = int(np.isfinite(worst).sum())
-    g["area_ha"] = g.geometry.area / 1e4
+                                   net.times(profile), times, [limit_s], direction="to", buffer_m=buffer_m)
+    n = len(plant_ids)
+    out = gpd.GeoDataFrame({"scope": ["all_plants"] + ["plant"] * n, "plant_id": ["", *plant_ids],
+                            "profile": profile, "minutes": float(threshold_min),
+                            "nodes_within": (times <= limit_s).sum(axis=1)},
+                           geometry=list(g.geometry), crs=net.metric_crs)
+    out["area_ha"] = shapely.area(out.geometry.values) / 1e4
     if land is not None and len(land):
-        land_m = land.to_crs(net.metric_crs)
-        inside = land_m.geometry.intersection(g.geometry.iloc[0])
-        g["land_ha"] = float(inside.area.sum() / 1e4)
-    return g.to_crs(4326)
+        land_all = shapely.union_all(np.asarray(land.to_crs(net.metric_crs).geometry.values))
+        out["land_ha"] = shapely.area(shapely.intersection(out.geometry.values, land_all)) / 1e4
+    return out.to_crs(4326)

@@ -95,3 +95,32 @@ def test_unknown_served_plant_is_a_warning():
     net = _line_network()
     res = supplier_coverage(net, _sites(["A"], [0]), _sites(["x"], [1], plants=[("Z",)]), profiles=["offpeak"])
     assert any("not in the plant list: Z" in w for w in res.warnings)
+
+
+def test_fit_area_is_where_every_plant_is_within_the_threshold():
+    import geopandas as gpd
+    import shapely
+
+    from planner.coverage import fit_area
+
+    net = _line_network()                         # 10 min per edge, plants at nodes 0 and 2
+    plants = _sites(["A", "B"], [0, 2])
+    land = gpd.GeoDataFrame(geometry=[shapely.box(LON0 + 0.9 * STEP, LAT0 - 0.0004, LON0 + 1.1 * STEP,
+                                                  LAT0 + 0.0004)] * 2, crs=4326)   # overlapping copies
+    out = fit_area(net, plants, "offpeak", 15, buffer_m=60.0, land=land).set_index(["scope", "plant_id"])
+    assert out.crs == "EPSG:4326"
+
+    def inside(key, x):
+        return bool(out.geometry.loc[key].contains(shapely.Point(LON0 + x * STEP, LAT0)))
+
+    # within 15 min of A: x <= 1.5; of B: 0.5 <= x <= 3 (a point on the one-way 3 -> 4 must drive on
+    # to node 4, which never comes back)
+    assert [inside(("all_plants", ""), x) for x in (0.3, 0.6, 1.0, 1.4, 1.8)] == [False, True, True, True, False]
+    assert [inside(("plant", "A"), x) for x in (0.2, 1.4, 1.7)] == [True, True, False]
+    assert [inside(("plant", "B"), x) for x in (0.3, 0.6, 2.9, 3.4)] == [False, True, True, False]
+    assert out.loc[("all_plants", ""), "nodes_within"] == 1             # node 1 only: 10 min to each
+    assert out.loc[("plant", "B"), "nodes_within"] == 3                 # nodes 1, 2, 3
+    # the land box lies inside the common area and is counted once
+    box_ha = land.to_crs(net.metric_crs).area.iloc[0] / 1e4
+    assert out.loc[("all_plants", ""), "land_ha"] == pytest.approx(box_ha, rel=1e-6)
+    assert out.loc[("all_plants", ""), "area_ha"] < out.loc[("plant", "A"), "area_ha"]
