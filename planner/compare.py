@@ -16,7 +16,11 @@ Two questions a planner asks when a colleague sends "version B" of a station lis
 sites, plant coverage, budget), and :func:`compare_cli` is the ``planner compare`` command.
 
 Travel times are network times from each demand point **to** a station (``direction="to"``:
-Dijkstra from the station on the reversed graph), as for suppliers driving to a plant.
+Dijkstra from the station on the reversed graph), as for suppliers driving to a plant. Freight
+(hydrogen) flows are served by the optimiser's detour rule instead
+(:func:`planner.siting.demand.flow_candidate_pairs`): a station serves flow ``o → d`` when the
+detour ``t(o→k) + t(k→d) - t(o→d)`` is within the radius, so a list of the run's own stations
+reports the shares the run reported.
 Everything is a pure function on (Geo)DataFrames except :func:`read_site_list`,
 :func:`compare_runs`, :func:`compare_cli` and the ``to_files`` methods, which read or write files.
 """
@@ -457,8 +461,8 @@ class ListEvaluation:
         (covered / demand_total; NaN without demand).
     assignment : DataFrame
         Per technology and demand point: ``demand_id``, ``technology``, ``station_id`` (the
-        nearest reachable station, missing (NA) when none is reachable), ``minutes`` (to it; inf when
-        none), ``covered`` (minutes <= radius), ``weight``.
+        nearest reachable station, missing (NA) when none is reachable), ``minutes`` (to it; for
+        flows the detour through it; inf when none), ``covered`` (minutes <= radius), ``weight``.
     warnings : list of str
     """
 
@@ -482,6 +486,30 @@ def _demand_arrays(d, tech: str):
     return ids, w, lon, lat
 
 
+def _is_flow_demand(d) -> bool:
+    from planner.siting.plan import FLOW_COLUMNS
+
+    return all(c in d for c in FLOW_COLUMNS)
+
+
+def _flow_service(net, d, ids, station_nodes, profile: str, radius: float):
+    """Per flow: position of the station with the smallest detour (0 when none) and that detour
+    in minutes (inf when no station serves it), by the optimiser's own rule."""
+    from planner.siting.demand import flow_candidate_pairs
+
+    flows = pd.DataFrame({"flow_id": ids, "origin_node": d["origin_node"].to_numpy(np.int64),
+                          "destination_node": d["destination_node"].to_numpy(np.int64),
+                          "minutes": d["flow_minutes"].to_numpy(float)})
+    flows.attrs["profile"] = d.attrs.get("profile")
+    pairs = flow_candidate_pairs(net, flows, station_nodes, profile=profile, max_detour_min=radius)
+    best = pairs.sort_values(["flow", "detour_min", "candidate"], kind="stable").drop_duplicates("flow")
+    k = np.zeros(len(ids), np.int64)
+    minutes = np.full(len(ids), np.inf)
+    k[best["flow"].to_numpy()] = best["candidate"].to_numpy()
+    minutes[best["flow"].to_numpy()] = best["detour_min"].to_numpy(float)
+    return k, minutes
+
+
 def evaluate_list(net, sites, demand: Mapping, technologies, *, max_snap_m: float | None = 500.0,
                   report=None) -> ListEvaluation:
     """Stations, capex and demand covered per technology for one site list.
@@ -492,6 +520,12 @@ def evaluate_list(net, sites, demand: Mapping, technologies, *, max_snap_m: floa
     technology's ``profile``); ties go to the station listed first. A point is covered when
     that time is within the technology's ``radius_min``.
 
+    Flow demand (a frame with the freight columns of :func:`planner.siting.plan.problem_demand`:
+    ``origin_node``, ``destination_node``, ``flow_minutes``) is evaluated with the optimiser's
+    rule, :func:`planner.siting.demand.flow_candidate_pairs`: each flow goes to the station with
+    the smallest detour (ties: the station listed first), ``minutes`` is that detour, and the
+    flow is covered when it is within ``radius_min``.
+
     Parameters
     ----------
     net : RoadNetwork
@@ -499,7 +533,8 @@ def evaluate_list(net, sites, demand: Mapping, technologies, *, max_snap_m: floa
         ``site_id``, ``technology``, point geometry or ``lon``/``lat``, optional
         ``capex_wan`` (e.g. :func:`read_site_list`). ``plant`` rows are ignored here.
     demand : mapping technology → GeoDataFrame
-        ``demand_id``, ``weight`` (>= 0), point geometry (any CRS; WGS-84 when none).
+        ``demand_id``, ``weight`` (>= 0), point geometry (any CRS; WGS-84 when none); flows
+        also ``origin_node``, ``destination_node``, ``flow_minutes`` (nodes of ``net``).
     technologies : mapping technology → settings
         :class:`planner.scenario.Technology` objects (``scenario.siting.technologies``) or
         mappings with ``capex_wan``, ``radius_min``, ``profile``.
@@ -559,16 +594,19 @@ def evaluate_list(net, sites, demand: Mapping, technologies, *, max_snap_m: floa
         ids, w, lon, lat = _demand_arrays(d, tech)
         station = np.full(len(ids), None, dtype=object)
         minutes = np.full(len(ids), np.inf)
+        radius = float(_attr(cfg, "radius_min")) if cfg is not None else np.nan
         if len(st) and len(ids):
             st_ids = st.site_id.to_numpy(dtype=object)
             s_nodes, _ = snap(net, st.lon.to_numpy(float), st.lat.to_numpy(float), max_snap_m, ids=st_ids)
-            d_nodes, _ = snap(net, lon, lat, None)
-            t = travel_times(net, s_nodes, d_nodes, profile=_attr(cfg, "profile"), direction="to")
-            k = np.argmin(t, axis=0)
-            minutes = t[k, np.arange(len(ids))] / 60.0
+            if _is_flow_demand(d):
+                k, minutes = _flow_service(net, d, ids, s_nodes, _attr(cfg, "profile"), radius)
+            else:
+                d_nodes, _ = snap(net, lon, lat, None)
+                t = travel_times(net, s_nodes, d_nodes, profile=_attr(cfg, "profile"), direction="to")
+                k = np.argmin(t, axis=0)
+                minutes = t[k, np.arange(len(ids))] / 60.0
             reach = np.isfinite(minutes)
             station = np.where(reach, st_ids[k], None)
-        radius = float(_attr(cfg, "radius_min")) if cfg is not None else np.nan
         covered = minutes <= radius
         total = float(w.sum())
         row.update(demand_total=total, covered=float(w[covered].sum()),

@@ -139,7 +139,7 @@ class Technology(_Strict):
     weight: float = Field(1.0, ge=0)
     min_spacing_m: float = Field(0.0, ge=0)
     target_share: float | None = Field(None, ge=0, le=1)
-    max_stations: int | None = Field(None, ge=0)
+    max_stations: int | None = Field(None, ge=0)  # at most N open stations, existing ones included
     candidate_sources: list[str] = Field(default_factory=list)
     demand: str = ""  # "freight" | "ev" | "pv"
     note: str = ""

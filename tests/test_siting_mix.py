@@ -49,6 +49,8 @@ def _brute(techs, cost, budget, site_cost=None, site_dist=None, colocation=True)
             bad = False
             for k, t in enumerate(techs):
                 sites = sorted(j for j, kk in S if kk == k)
+                if t.max_stations is not None and len(sites) > t.max_stations:
+                    bad = True
                 if t.min_spacing is not None:
                     for a, b in itertools.combinations(sites, 2):
                         if site_dist[a, b] < t.min_spacing and not ((a, k) in req and (b, k) in req):
@@ -199,6 +201,76 @@ def test_mix_infeasible_target_and_budget_messages():
         TechnologyMix.from_cost_matrix(cost, [Technology("a", 1, 5), Technology("a", 1, 5)], budget=5)
     with pytest.raises(InputError, match="min_spacing"):
         TechnologyMix.from_cost_matrix(cost, [Technology("a", 1, 5, min_spacing=3)], budget=5)
+
+
+@pytest.mark.parametrize("seed", [0, 7])
+def test_mix_max_stations_caps_a_technology_the_budget_would_allow_more_of(seed):
+    rng, cost, sd = _geometry(seed)
+    techs = _techs(rng, 8)
+    budget = 16.0  # room for 8 hpc stations (capex 2)
+    free = TechnologyMix.from_cost_matrix(cost, techs, budget=budget).solve(method="exact")
+    assert len(free.selected_by_tech["hpc"]) > 2  # without the cap the optimum opens more than 2
+    capped = _techs(np.random.default_rng(seed), 8, hpc={"max_stations": 2})
+    capped[0].weights, capped[1].weights = techs[0].weights, techs[1].weights
+    best, best_set = _brute(capped, cost, budget)
+    assert sum(1 for _, k in best_set if k == 1) <= 2
+    model = TechnologyMix.from_cost_matrix(cost, capped, budget=budget)
+    for method in ("exact", "auto", "heuristic"):
+        res = model.solve(method=method, time_limit=20)
+        assert len(res.selected_by_tech["hpc"]) <= 2, method
+        assert res.capex <= budget + 1e-9
+        assert res.bound >= best - 1e-6
+        assert res.details["max_stations"] == {"hpc": 2}
+        if method == "heuristic":
+            assert res.objective <= best + 1e-9
+        else:
+            assert res.status == "optimal" and res.objective == pytest.approx(best)
+    assert best < free.objective  # the cap costs coverage: the test above could fail
+
+
+def test_mix_max_stations_zero_opens_none_and_counts_existing_stations():
+    rng, cost, sd = _geometry(1)
+    techs = _techs(rng, 8, h2={"max_stations": 0})
+    best, _ = _brute(techs, cost, 20.0)
+    for method in ("exact", "auto", "heuristic"):
+        res = TechnologyMix.from_cost_matrix(cost, techs, budget=20.0).solve(method=method, time_limit=20)
+        assert len(res.selected_by_tech["h2"]) == 0, method
+        assert all(t == "hpc" for _, t in res.pairs)
+        if method != "heuristic":
+            assert res.objective == pytest.approx(best)
+    # every technology capped at 0: an empty plan, not an error
+    none = _techs(rng, 8, h2={"max_stations": 0}, hpc={"max_stations": 0})
+    res = TechnologyMix.from_cost_matrix(cost, none, budget=20.0).solve()
+    assert res.pairs == [] and res.objective == 0.0
+    # an existing station counts towards the cap: with max_stations = 1 no new h2 is built
+    req = np.zeros(8, bool)
+    req[2] = True
+    techs = _techs(rng, 8, h2={"required": req, "max_stations": 1})
+    best, _ = _brute(techs, cost, 20.0)
+    for method in ("exact", "heuristic"):
+        res = TechnologyMix.from_cost_matrix(cost, techs, budget=20.0).solve(method=method, time_limit=20)
+        assert res.selected_by_tech["h2"].tolist() == [2] and len(res.new_by_tech["h2"]) == 0
+        if method == "exact":
+            assert res.objective == pytest.approx(best)
+
+
+def test_mix_max_stations_errors():
+    rng, cost, sd = _geometry(2)
+    req = np.zeros(8, bool)
+    req[[0, 2]] = True
+    techs = _techs(rng, 8, h2={"required": req, "max_stations": 1})
+    with pytest.raises(SolverError, match=r"'h2' already has 2 existing stations, more than its max_stations = 1"):
+        TechnologyMix.from_cost_matrix(cost, techs, budget=20.0).solve()
+    # a target reachable with enough stations, but not with one
+    techs = _techs(rng, 8, hpc={"target": 0.9, "radius": 8.0})
+    assert TechnologyMix.from_cost_matrix(cost, techs, budget=40.0).solve().covered_share["hpc"] >= 0.9
+    techs = _techs(rng, 8, hpc={"target": 0.9, "radius": 8.0, "max_stations": 1})
+    for method in ("exact", "auto", "heuristic"):
+        with pytest.raises(SolverError, match=r"coverage targets \(hpc >= 90 %\).*max_stations: hpc <= 1"):
+            TechnologyMix.from_cost_matrix(cost, techs, budget=40.0).solve(method=method, time_limit=10)
+    for bad in (-1, 1.5, "two", True):
+        with pytest.raises(InputError, match="max_stations must be a whole number"):
+            TechnologyMix.from_cost_matrix(cost, _techs(rng, 8, hpc={"max_stations": bad}), budget=5.0)
 
 
 def test_mix_from_geodataframe():

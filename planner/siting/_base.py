@@ -37,7 +37,9 @@ class SitingModel:
 
     Subclasses implement ``_heuristic(deadline) -> Candidate | None``,
     ``_exact(time_limit, mip_gap, presolve, start, verbose) -> Candidate``,
-    ``_relaxation_bound(time_limit) -> float`` and ``_result(candidate, seconds)``.
+    ``_relaxation_bound(time_limit) -> float`` (default: the LP relaxation of the model's
+    ``_milp()``, whose first return value is the :class:`MilpModel`) and
+    ``_result(candidate, seconds)``.
     """
 
     sense = "max"
@@ -125,6 +127,11 @@ class SitingModel:
     def _no_solution_message(self) -> str:
         return f"{type(self).__name__}: no feasible solution found within the time limit"
 
+    def _relaxation_bound(self, time_limit):
+        milp = self._milp()[0]
+        out = milp.solve(time_limit, presolve="off", relax=True)
+        return out.bound if out.status == "optimal" else float("nan")
+
     # helpers for subclasses
     @staticmethod
     def _outcome_to_candidate(out, selected, objective) -> Candidate:
@@ -139,6 +146,48 @@ class SitingModel:
         return SitingResult(selected=cand.selected, objective=float(cand.objective),
                             bound=float(cand.bound), status=cand.status, solver=cand.solver,
                             seconds=seconds, sense=self.sense, gap=gap, selected_ids=ids, **fields)
+
+
+# --------------------------------------------------------------------- MILP helpers
+def _solve_started(milp: MilpModel, x: np.ndarray, start: Candidate | None, time_limit, mip_gap,
+                   presolve, verbose, infeasible: str, options: dict | None = None):
+    """Solve ``milp`` with ``start`` (its selected positions of the columns ``x``) as MIP start.
+
+    Returns ``(outcome, selected)``: the positions with ``x > 0.5``, ``None`` when HiGHS has
+    no solution. Raises :class:`SolverError` with ``infeasible`` when the model is infeasible.
+    """
+    st = None
+    if start is not None:
+        vals = np.zeros(len(x))
+        vals[start.selected] = 1.0
+        st = (x, vals)
+    out = milp.solve(time_limit, mip_gap, presolve, start=st, verbose=verbose,
+                     options=options if st is not None else None)
+    if out.status == "infeasible":
+        raise SolverError(infeasible)
+    if out.x is None:
+        return out, None
+    return out, np.flatnonzero(out.x[x] > 0.5)
+
+
+def _started_candidate(milp: MilpModel, x: np.ndarray, start: Candidate | None, time_limit, mip_gap,
+                       presolve, verbose, infeasible: str, objective, options: dict | None = None):
+    """:func:`_solve_started`, then the :class:`Candidate` of the selection with value
+    ``objective(selected)`` (``None`` when HiGHS has no solution)."""
+    out, sel = _solve_started(milp, x, start, time_limit, mip_gap, presolve, verbose, infeasible, options)
+    if sel is None:
+        return None
+    return SitingModel._outcome_to_candidate(out, sel, objective(sel))
+
+
+def _count_budget_rows(milp: MilpModel, x: np.ndarray, p, budget, cost) -> None:
+    """``sum x = p`` (``<= p`` when a budget is also given) and ``sum cost x <= budget``."""
+    m = len(x)
+    if p is not None:
+        lo = p if budget is None else -np.inf
+        milp.add_rows(np.zeros(m), x, 1.0, 1, lower=lo, upper=p)
+    if budget is not None:
+        milp.add_rows(np.zeros(m), x, cost, 1, upper=budget)
 
 
 # --------------------------------------------------------------------- GeoDataFrame inputs

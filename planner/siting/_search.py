@@ -20,7 +20,8 @@ so one pass over the non-zeros of ``V`` gives the whole ``open x candidates`` ma
 deltas (Whitaker's fast interchange, in matrix form). Side constraints handled: cardinality
 ``p`` or a budget with per-column costs, shared per-group (site) costs, per-group capacity
 (co-location limit), pairwise conflicts (spacing), fixed (required) columns and minimum
-value targets per row group (technology coverage targets).
+value targets per row group (technology coverage targets) and a maximum number of open
+columns per column kind (e.g. at most N stations of one technology).
 """
 from __future__ import annotations
 
@@ -58,6 +59,10 @@ class SearchProblem:
         of a group opens, and the maximum number of open columns per group.
     row_group, target : ndarray, optional
         Group of each row (``-1`` for none) and the minimum total value per row group.
+    kind, kind_cap : ndarray, optional
+        Kind of each column (``-1`` for none) and the maximum number of open columns of each
+        kind, fixed columns included (a second partition of the columns, independent of
+        ``group``: in the technology mix a group is a site and a kind a technology).
     """
 
     V: sp.spmatrix
@@ -72,6 +77,8 @@ class SearchProblem:
     group_cap: np.ndarray | None = None
     row_group: np.ndarray | None = None
     target: np.ndarray | None = None
+    kind: np.ndarray | None = None
+    kind_cap: np.ndarray | None = None
 
     def __post_init__(self):
         V = sp.csc_matrix(self.V, dtype=float)
@@ -101,6 +108,12 @@ class SearchProblem:
         self.group_cost = np.zeros(ng) if self.group_cost is None else np.asarray(self.group_cost, float)
         self.group_cap = (np.full(ng, np.iinfo(np.int64).max // 4, np.int64) if self.group_cap is None
                           else np.asarray(self.group_cap, np.int64))
+        if self.kind is not None and self.kind_cap is not None:
+            self.kind = np.asarray(self.kind, np.int64)
+            self.kind_cap = np.asarray(self.kind_cap, np.int64)
+            self.n_kinds = self.kind_cap.size
+        else:
+            self.kind, self.kind_cap, self.n_kinds = None, None, 0
         if self.row_group is not None and self.target is not None:
             self.row_group = np.asarray(self.row_group, np.int64)
             self.target = np.asarray(self.target, float)
@@ -164,6 +177,11 @@ def _group_counts(P: SearchProblem, is_open: np.ndarray) -> np.ndarray:
     return np.bincount(g[g >= 0], minlength=P.n_groups)
 
 
+def _kind_counts(P: SearchProblem, is_open: np.ndarray) -> np.ndarray:
+    k = P.kind[is_open]
+    return np.bincount(k[k >= 0], minlength=P.n_kinds)
+
+
 def _target_values(P: SearchProblem, st: SearchState) -> np.ndarray:
     rg = P.row_group
     ok = rg >= 0
@@ -187,6 +205,9 @@ def _addable(P: SearchProblem, st: SearchState, counts: np.ndarray, spent: float
     if P.n_groups:
         has = P.group >= 0
         ok[has] &= counts[P.group[has]] < P.group_cap[P.group[has]]
+    if P.n_kinds:
+        has = P.kind >= 0
+        ok[has] &= _kind_counts(P, st.open)[P.kind[has]] < P.kind_cap[P.kind[has]]
     if P.budget is not None:
         ok &= spent + _add_cost(P, counts) <= P.budget + 1e-9 * max(1.0, abs(P.budget))
     return ok
@@ -195,7 +216,8 @@ def _addable(P: SearchProblem, st: SearchState, counts: np.ndarray, spent: float
 def _gains(P: SearchProblem, st: SearchState, by_group: bool = False):
     d = P.vals - st.b1[P.rows]
     pos = d > 0
-    g = np.bincount(P.cols[pos], weights=d[pos], minlength=P.m)
+    # float even when no value improves (bincount of nothing is int64)
+    g = np.bincount(P.cols[pos], weights=d[pos], minlength=P.m).astype(float)
     if not by_group:
         return g
     rg = P.row_group[P.rows[pos]]
@@ -349,6 +371,15 @@ def local_search(P: SearchProblem, st: SearchState, deadline: float = np.inf,
                 cnt_j = np.where(hasj, counts[np.maximum(gj, 0)], 0)[None, :] - same
                 cap_j = np.where(hasj, P.group_cap[np.maximum(gj, 0)], np.iinfo(np.int64).max // 4)
                 feas &= cnt_j < cap_j[None, :]
+            if P.n_kinds:
+                kj = P.kind
+                kf = P.kind[removable]
+                hask = kj >= 0
+                kcount = _kind_counts(P, st.open)
+                kcnt_j = (np.where(hask, kcount[np.maximum(kj, 0)], 0)[None, :]
+                          - ((kf[:, None] == kj[None, :]) & hask[None, :]))
+                kcap_j = np.where(hask, P.kind_cap[np.maximum(kj, 0)], np.iinfo(np.int64).max // 4)
+                feas &= kcnt_j < kcap_j[None, :]
             if P.budget is not None:
                 new = spent - P.cost[removable][:, None] + P.cost[None, :]
                 if P.n_groups:

@@ -16,7 +16,8 @@ import scipy.sparse as sp
 
 from planner.errors import InputError, SolverError
 
-from ._base import Candidate, SitingModel, coverage_block, gdf_inputs, merge_rows
+from ._base import (Candidate, SitingModel, _count_budget_rows, _solve_started, _started_candidate,
+                    coverage_block, gdf_inputs, merge_rows)
 from ._milp import MilpModel
 from ._search import SearchProblem, evaluate, solve_heuristic
 from ._validate import as_candidate_values, as_cost_matrix, as_index_set, as_weights, first_ids
@@ -45,6 +46,19 @@ def _competitor_cover(cost, competitor, radius) -> np.ndarray:
     if competitor.size == 0:
         return np.zeros(cost.shape[0], bool)
     return np.any(cost[:, competitor] <= radius, axis=1)
+
+
+def _gdf_args(demand, facilities, cost, weights_col, facility_type_col, candidate_cost_col, demand_id_col,
+              facility_id_col, kwargs: dict) -> dict:
+    """:func:`~planner.siting._base.gdf_inputs`; sets the ``candidate_cost`` (from
+    ``candidate_cost_col``), ``required`` and ``competitor`` keyword arguments in ``kwargs``."""
+    d = gdf_inputs(demand, facilities, cost, weights_col, facility_type_col, demand_id_col,
+                   facility_id_col)
+    if candidate_cost_col is not None:
+        kwargs["candidate_cost"] = facilities[candidate_cost_col].to_numpy(dtype=float)
+    kwargs.setdefault("required", d["required"])
+    kwargs.setdefault("competitor", d["competitor"])
+    return d
 
 
 def _check_share(share) -> float:
@@ -93,6 +107,13 @@ class _CoverageModel(SitingModel):
         self.ccost = as_candidate_values(candidate_cost, m, "candidate costs", default=1.0)
         self.ccost_eff = self.ccost.copy()
         self.ccost_eff[self.fixed] = 0.0  # required facilities exist: no budget
+
+    def _set_values(self, decay) -> None:
+        """``F``: coverage values of the cost matrix, zero in columns that can never open."""
+        F = coverage_values(self.cost, self.radius, decay)
+        keep = (self.allowed | np.isin(np.arange(self.m), self.fixed)).astype(float)
+        self.F = (F @ sp.diags(keep)).tocsr()
+        self.F.eliminate_zeros()
 
     def _precheck(self):
         if self.budget is not None and self.fixed.size == 0:
@@ -223,11 +244,6 @@ class _CoverageModel(SitingModel):
         obj = self._objective(sel)
         return self._outcome_to_candidate(out, sel, obj)
 
-    def _relaxation_bound(self, time_limit):
-        milp, _ = self._milp()
-        out = milp.solve(time_limit, presolve="off", relax=True)
-        return out.bound if out.status == "optimal" else float("nan")
-
     # ---- evaluation -----------------------------------------------------------------
     def _state(self, selected):
         P = SearchProblem(V=self.F, fixed=np.zeros(0, np.int64))
@@ -325,10 +341,7 @@ class MCLP(_CoverageModel):
                                                     decay.cutoff is None else decay.cutoff)
         self.weights = self.weights_raw * np.where(self.competitor_covered, 1 - self.competitor_share, 1.0)
         self._setup_selection(m, p, budget, candidate_cost, required, comp)
-        F = coverage_values(self.cost, self.radius, decay)
-        keep = (self.allowed | np.isin(np.arange(m), self.fixed)).astype(float)
-        self.F = (F @ sp.diags(keep)).tocsr()
-        self.F.eliminate_zeros()
+        self._set_values(decay)
         self.demand_ids = demand_ids
         self.candidate_ids = candidate_ids
 
@@ -346,12 +359,8 @@ class MCLP(_CoverageModel):
         ``facility_type_col`` holds ArcGIS facility types (candidate / required / competitor);
         ``candidate_cost_col`` the per-facility cost for a budget.
         """
-        d = gdf_inputs(demand, facilities, cost, weights_col, facility_type_col, demand_id_col,
-                       facility_id_col)
-        if candidate_cost_col is not None:
-            kwargs["candidate_cost"] = facilities[candidate_cost_col].to_numpy(dtype=float)
-        kwargs.setdefault("required", d["required"])
-        kwargs.setdefault("competitor", d["competitor"])
+        d = _gdf_args(demand, facilities, cost, weights_col, facility_type_col, candidate_cost_col, demand_id_col,
+                      facility_id_col, kwargs)
         return cls(d["cost"], radius, weights=d["weights"], p=p, demand_ids=d["demand_ids"],
                    candidate_ids=d["candidate_ids"], **kwargs)
 
@@ -417,12 +426,8 @@ class LSCP(SitingModel):
                           facility_type_col=None, candidate_cost_col=None, demand_id_col=None,
                           facility_id_col=None, **kwargs) -> "LSCP":
         """Build from GeoDataFrames (see :meth:`MCLP.from_geodataframe`)."""
-        d = gdf_inputs(demand, facilities, cost, weights_col, facility_type_col, demand_id_col,
-                       facility_id_col)
-        if candidate_cost_col is not None:
-            kwargs["candidate_cost"] = facilities[candidate_cost_col].to_numpy(dtype=float)
-        kwargs.setdefault("required", d["required"])
-        kwargs.setdefault("competitor", d["competitor"])
+        d = _gdf_args(demand, facilities, cost, weights_col, facility_type_col, candidate_cost_col, demand_id_col,
+                      facility_id_col, kwargs)
         return cls(d["cost"], radius, weights=d["weights"], demand_ids=d["demand_ids"],
                    candidate_ids=d["candidate_ids"], **kwargs)
 
@@ -473,23 +478,9 @@ class LSCP(SitingModel):
 
     def _exact(self, time_limit, mip_gap, presolve, start, verbose):
         milp, x = self._milp()
-        st = None
-        if start is not None:
-            vals = np.zeros(self.m)
-            vals[start.selected] = 1.0
-            st = (x, vals)
-        out = milp.solve(time_limit, mip_gap, presolve, start=st, verbose=verbose)
-        if out.status == "infeasible":
-            raise SolverError("full coverage is impossible with the candidate set")
-        if out.x is None:
-            return None
-        sel = np.flatnonzero(out.x[x] > 0.5)
-        return self._outcome_to_candidate(out, sel, float(self.ccost_eff[sel].sum()))
-
-    def _relaxation_bound(self, time_limit):
-        milp, _ = self._milp()
-        out = milp.solve(time_limit, presolve="off", relax=True)
-        return out.bound if out.status == "optimal" else float("nan")
+        return _started_candidate(milp, x, start, time_limit, mip_gap, presolve, verbose,
+                                  "full coverage is impossible with the candidate set",
+                                  lambda sel: float(self.ccost_eff[sel].sum()))
 
     def _result(self, cand, seconds):
         sel = np.asarray(cand.selected, np.int64)
@@ -554,10 +545,7 @@ class CapacitatedCoverage(_CoverageModel):
         self.competitor_covered = _competitor_cover(self.cost, comp, self.radius)
         self.weights = self.weights_raw * np.where(self.competitor_covered, 1 - self.competitor_share, 1.0)
         self._setup_selection(m, p, budget, candidate_cost, required, comp)
-        F = coverage_values(self.cost, self.radius, decay)
-        keep = (self.allowed | np.isin(np.arange(m), self.fixed)).astype(float)
-        self.F = (F @ sp.diags(keep)).tocsr()
-        self.F.eliminate_zeros()
+        self._set_values(decay)
         self.single_source = bool(single_source)
         self.demand_ids = demand_ids
         self.candidate_ids = candidate_ids
@@ -573,12 +561,8 @@ class CapacitatedCoverage(_CoverageModel):
                           facility_type_col=None, candidate_cost_col=None, demand_id_col=None,
                           facility_id_col=None, **kwargs):
         """Build from GeoDataFrames; ``demand_col`` / ``capacity_col`` name the quantities."""
-        d = gdf_inputs(demand, facilities, cost, demand_col, facility_type_col, demand_id_col,
-                       facility_id_col)
-        if candidate_cost_col is not None:
-            kwargs["candidate_cost"] = facilities[candidate_cost_col].to_numpy(dtype=float)
-        kwargs.setdefault("required", d["required"])
-        kwargs.setdefault("competitor", d["competitor"])
+        d = _gdf_args(demand, facilities, cost, demand_col, facility_type_col, candidate_cost_col, demand_id_col,
+                      facility_id_col, kwargs)
         return cls(d["cost"], radius, d["weights"], facilities[capacity_col].to_numpy(dtype=float),
                    p=p, demand_ids=d["demand_ids"], candidate_ids=d["candidate_ids"], **kwargs)
 
@@ -607,27 +591,16 @@ class CapacitatedCoverage(_CoverageModel):
         e = np.arange(E)
         milp.add_rows(np.concatenate([e, e]), np.concatenate([z, x[F.col]]),
                       np.concatenate([np.ones(E), -np.ones(E)]), E, upper=0.0)
-        if self.p is not None:
-            lo = self.p if self.budget is None else -np.inf
-            milp.add_rows(np.zeros(m), x, 1.0, 1, lower=lo, upper=self.p)
-        if self.budget is not None:
-            milp.add_rows(np.zeros(m), x, self.ccost_eff, 1, upper=self.budget)
+        _count_budget_rows(milp, x, self.p, self.budget, self.ccost_eff)
         return milp, x, z, F
 
     def _exact(self, time_limit, mip_gap, presolve, start, verbose):
         milp, x, z, F = self._milp()
-        st = None
-        if start is not None:
-            vals = np.zeros(self.m)
-            vals[start.selected] = 1.0
-            st = (x, vals)
-        out = milp.solve(time_limit, mip_gap, presolve, start=st, verbose=verbose)
-        if out.status == "infeasible":
-            raise SolverError("capacitated coverage: no feasible selection (check p, budget and "
-                              "required facilities)")
-        if out.x is None:
+        out, sel = _solve_started(milp, x, start, time_limit, mip_gap, presolve, verbose,
+                                  "capacitated coverage: no feasible selection (check p, budget and "
+                                  "required facilities)")
+        if sel is None:
             return None
-        sel = np.flatnonzero(out.x[x] > 0.5)
         self._z_cache = (tuple(sel), out.x[z])
         return self._outcome_to_candidate(out, sel, float(out.objective))
 
@@ -691,11 +664,6 @@ class CapacitatedCoverage(_CoverageModel):
         if sel.size == 0:
             return None
         return Candidate(sel, self._objective(sel), solver="greedy")
-
-    def _relaxation_bound(self, time_limit):
-        milp, *_ = self._milp()
-        out = milp.solve(time_limit, presolve="off", relax=True)
-        return out.bound if out.status == "optimal" else float("nan")
 
     def _result(self, cand, seconds):
         sel = np.asarray(cand.selected, np.int64)

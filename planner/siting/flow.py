@@ -13,9 +13,9 @@ import time
 import numpy as np
 import scipy.sparse as sp
 
-from planner.errors import InputError, SolverError
+from planner.errors import InputError
 
-from ._base import Candidate, SitingModel
+from ._base import Candidate, SitingModel, _count_budget_rows, _started_candidate
 from ._milp import MilpModel
 from ._validate import as_candidate_values, as_index_set, as_weights
 from .coverage import _CoverageModel
@@ -402,34 +402,14 @@ class FRLM(SitingModel):
             milp.add_rows(np.concatenate([np.arange(self.nf), self.owner]),
                           np.concatenate([y, u]),
                           np.concatenate([np.ones(self.nf), -np.ones(nr)]), self.nf, upper=0.0)
-        if self.p is not None:
-            lo = self.p if self.budget is None else -np.inf
-            milp.add_rows(np.zeros(self.m), x, 1.0, 1, lower=lo, upper=self.p)
-        if self.budget is not None:
-            milp.add_rows(np.zeros(self.m), x, self.ccost_eff, 1, upper=self.budget)
+        _count_budget_rows(milp, x, self.p, self.budget, self.ccost_eff)
         return milp, x
 
     def _exact(self, time_limit, mip_gap, presolve, start, verbose):
         milp, x = self._milp()
-        st = None
-        if start is not None:
-            vals = np.zeros(self.m)
-            vals[start.selected] = 1.0
-            st = (x, vals)
-        out = milp.solve(time_limit, mip_gap, presolve, start=st, verbose=verbose)
-        if out.status == "infeasible":
-            raise SolverError("FRLM: no feasible station set (check p, budget and required stations)")
-        if out.x is None:
-            return None
-        sel = np.flatnonzero(out.x[x] > 0.5)
-        mask = np.zeros(self.m, bool)
-        mask[sel] = True
-        return self._outcome_to_candidate(out, sel, self._objective(mask))
-
-    def _relaxation_bound(self, time_limit):
-        milp, _ = self._milp()
-        out = milp.solve(time_limit, presolve="off", relax=True)
-        return out.bound if out.status == "optimal" else float("nan")
+        return _started_candidate(milp, x, start, time_limit, mip_gap, presolve, verbose,
+                                  "FRLM: no feasible station set (check p, budget and required stations)",
+                                  lambda sel: self._objective(np.isin(np.arange(self.m), sel)))
 
     def _result(self, cand, seconds):
         mask = np.zeros(self.m, bool)

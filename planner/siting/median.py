@@ -45,6 +45,55 @@ def _check_p(p, fixed, m) -> int:
     return p
 
 
+class _PModel(SitingModel):
+    """Set-up shared by the p-facility models (:class:`PMedian`, :class:`PCenter`)."""
+
+    #: Error raised by ``from_geodataframe`` for competitor facilities (None: ignore them).
+    _competitor_error: str | None = None
+
+    def _setup(self, cost_matrix, p, weights, required, demand_ids, candidate_ids) -> None:
+        self.cost = as_cost_matrix(cost_matrix)
+        n, m = self.cost.shape
+        self.m = m
+        self.weights = as_weights(weights, n)
+        self.fixed = as_index_set(required, m, "required facilities")
+        self.p = _check_p(p, self.fixed, m)
+        self.demand_ids = demand_ids
+        self.candidate_ids = candidate_ids
+
+    @classmethod
+    def from_cost_matrix(cls, cost_matrix, weights=None, p=None, **kwargs):
+        """Build from a travel-minute matrix (spopt argument order)."""
+        return cls(cost_matrix, p, weights=weights, **kwargs)
+
+    @classmethod
+    def from_geodataframe(cls, demand, facilities, cost, p, weights_col=None,
+                          facility_type_col=None, demand_id_col=None, facility_id_col=None,
+                          **kwargs):
+        """Build from GeoDataFrames and a cost matrix or routing callable."""
+        d = gdf_inputs(demand, facilities, cost, weights_col, facility_type_col, demand_id_col,
+                       facility_id_col)
+        if cls._competitor_error and d["competitor"] is not None and d["competitor"].any():
+            raise InputError(cls._competitor_error)
+        kwargs.setdefault("required", d["required"])
+        return cls(d["cost"], p, weights=d["weights"], demand_ids=d["demand_ids"],
+                   candidate_ids=d["candidate_ids"], **kwargs)
+
+    def _nearest(self, sel: np.ndarray):
+        """Per demand row: minutes to the nearest open facility and its column (-1 if none)."""
+        sub = self.cost[:, sel]
+        k = np.argmin(sub, axis=1)
+        dist = sub[np.arange(sub.shape[0]), k]
+        return dist, np.where(np.isfinite(dist), sel[k], -1)
+
+    def _precheck(self):
+        unreachable = ~np.isfinite(self.cost).any(axis=1)
+        if unreachable.any():
+            bad = np.flatnonzero(unreachable)
+            raise SolverError(f"{bad.size} demand points cannot reach any candidate (first ids: "
+                              f"{first_ids(self.demand_ids, bad)})")
+
+
 class _Levels:
     """Per demand row, candidate columns sorted by distance and their distance level."""
 
@@ -70,7 +119,7 @@ class _Levels:
                         self.n_levels)
 
 
-class PMedian(SitingModel):
+class PMedian(_PModel):
     r"""p-median: minimise total weighted travel time to the nearest open facility.
 
     Assignment form (for reference):
@@ -109,17 +158,11 @@ class PMedian(SitingModel):
 
     sense = "min"
     default_presolve = "on"
+    _competitor_error = "p-median has no competitor semantics; drop competitor facilities"
 
     def __init__(self, cost_matrix, p, weights=None, required=None, demand_ids=None,
                  candidate_ids=None, formulation: str = "benders"):
-        self.cost = as_cost_matrix(cost_matrix)
-        n, m = self.cost.shape
-        self.m = m
-        self.weights = as_weights(weights, n)
-        self.fixed = as_index_set(required, m, "required facilities")
-        self.p = _check_p(p, self.fixed, m)
-        self.demand_ids = demand_ids
-        self.candidate_ids = candidate_ids
+        self._setup(cost_matrix, p, weights, required, demand_ids, candidate_ids)
         if formulation not in ("benders", "radius"):
             raise InputError(f"unknown p-median formulation '{formulation}' (benders or radius)")
         self.formulation = formulation
@@ -129,32 +172,7 @@ class PMedian(SitingModel):
         self.lagrangian = float("nan")
         self.n_fixed = (0, 0)
 
-    @classmethod
-    def from_cost_matrix(cls, cost_matrix, weights=None, p=None, **kwargs) -> "PMedian":
-        """Build from a travel-minute matrix (spopt argument order)."""
-        return cls(cost_matrix, p, weights=weights, **kwargs)
-
-    @classmethod
-    def from_geodataframe(cls, demand, facilities, cost, p, weights_col=None,
-                          facility_type_col=None, demand_id_col=None, facility_id_col=None,
-                          **kwargs) -> "PMedian":
-        """Build from GeoDataFrames and a cost matrix or routing callable."""
-        d = gdf_inputs(demand, facilities, cost, weights_col, facility_type_col, demand_id_col,
-                       facility_id_col)
-        if d["competitor"] is not None and d["competitor"].any():
-            raise InputError("p-median has no competitor semantics; drop competitor facilities")
-        kwargs.setdefault("required", d["required"])
-        return cls(d["cost"], p, weights=d["weights"], demand_ids=d["demand_ids"],
-                   candidate_ids=d["candidate_ids"], **kwargs)
-
     # ------------------------------------------------------------------ helpers
-    def _precheck(self):
-        unreachable = ~np.isfinite(self.cost).any(axis=1)
-        if unreachable.any():
-            bad = np.flatnonzero(unreachable)
-            raise SolverError(f"{bad.size} demand points cannot reach any candidate (first ids: "
-                              f"{first_ids(self.demand_ids, bad)})")
-
     def _distances(self, selected) -> np.ndarray:
         sub = self.cost[:, np.asarray(selected, np.int64)]
         return sub.min(axis=1) if sub.shape[1] else np.full(self.cost.shape[0], np.inf)
@@ -469,10 +487,7 @@ class PMedian(SitingModel):
     # ------------------------------------------------------------------ result
     def _result(self, cand, seconds):
         sel = np.asarray(cand.selected, np.int64)
-        sub = self.cost[:, sel]
-        k = np.argmin(sub, axis=1)
-        dist = sub[np.arange(sub.shape[0]), k]
-        assign = np.where(np.isfinite(dist), sel[k], -1)
+        dist, assign = self._nearest(sel)
         cand.objective = self._objective(sel)
         w = self.weights
         details = dict(p=self.p, mean_distance=float(w @ dist / w.sum()) if w.sum() > 0 else float("nan"),
@@ -620,7 +635,7 @@ class _BendersMaster:
         return ("optimal" if ms == M.kOptimal else "time_limit"), x, obj, mb
 
 
-class PCenter(SitingModel):
+class PCenter(_PModel):
     r"""p-center: minimise the largest (weighted) travel time to the nearest open facility.
 
     .. math::
@@ -641,38 +656,10 @@ class PCenter(SitingModel):
 
     def __init__(self, cost_matrix, p, weights=None, required=None, demand_ids=None,
                  candidate_ids=None):
-        self.cost = as_cost_matrix(cost_matrix)
-        n, m = self.cost.shape
-        self.m = m
-        self.weights = as_weights(weights, n)
-        self.fixed = as_index_set(required, m, "required facilities")
-        self.p = _check_p(p, self.fixed, m)
-        self.demand_ids = demand_ids
-        self.candidate_ids = candidate_ids
+        self._setup(cost_matrix, p, weights, required, demand_ids, candidate_ids)
         keep = self.weights > 0
         self.W = np.where(keep[:, None], self.cost * self.weights[:, None], 0.0)
         self.probes = 0
-
-    @classmethod
-    def from_cost_matrix(cls, cost_matrix, weights=None, p=None, **kwargs) -> "PCenter":
-        return cls(cost_matrix, p, weights=weights, **kwargs)
-
-    @classmethod
-    def from_geodataframe(cls, demand, facilities, cost, p, weights_col=None,
-                          facility_type_col=None, demand_id_col=None, facility_id_col=None,
-                          **kwargs) -> "PCenter":
-        d = gdf_inputs(demand, facilities, cost, weights_col, facility_type_col, demand_id_col,
-                       facility_id_col)
-        kwargs.setdefault("required", d["required"])
-        return cls(d["cost"], p, weights=d["weights"], demand_ids=d["demand_ids"],
-                   candidate_ids=d["candidate_ids"], **kwargs)
-
-    def _precheck(self):
-        unreachable = ~np.isfinite(self.cost).any(axis=1)
-        if unreachable.any():
-            bad = np.flatnonzero(unreachable)
-            raise SolverError(f"{bad.size} demand points cannot reach any candidate (first ids: "
-                              f"{first_ids(self.demand_ids, bad)})")
 
     def _value(self, selected) -> float:
         sel = np.asarray(selected, np.int64)
@@ -796,10 +783,7 @@ class PCenter(SitingModel):
 
     def _result(self, cand, seconds):
         sel = np.asarray(cand.selected, np.int64)
-        sub = self.cost[:, sel]
-        k = np.argmin(sub, axis=1)
-        dist = sub[np.arange(sub.shape[0]), k]
-        assign = np.where(np.isfinite(dist), sel[k], -1)
+        dist, assign = self._nearest(sel)
         cand.objective = self._value(sel)
         details = dict(p=self.p, probes=self.probes, mean_distance=float(dist.mean()),
                        n_required=int(self.fixed.size))

@@ -2,8 +2,8 @@
 PV + storage + charging, ...).
 
 Each technology has its own capex, coverage radius, demand set and weight, optional coverage
-target, site eligibility, minimum spacing between its own stations and existing (required)
-stations. A site may host several technologies when eligible for them (co-location), at most
+target, site eligibility, minimum spacing between its own stations, existing (required)
+stations and an optional maximum number of stations. A site may host several technologies when eligible for them (co-location), at most
 one station per (site, technology).
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ import scipy.sparse as sp
 
 from planner.errors import InputError, SolverError
 
-from ._base import Candidate, SitingModel, coverage_block, merge_rows
+from ._base import Candidate, SitingModel, _started_candidate, coverage_block, merge_rows
 from ._milp import MilpModel
 from ._search import SearchProblem, evaluate, solve_heuristic
 from ._validate import as_candidate_values, as_cost_matrix, as_index_set, as_weights
@@ -25,6 +25,15 @@ from .decay import Decay, coverage_values
 from .result import MixResult, relative_gap
 
 __all__ = ["Technology", "TechnologyMix"]
+
+
+def _whole(v) -> bool:
+    """A whole number >= 0 (``max_stations``)."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(v, bool) and np.isfinite(f) and f >= 0 and f.is_integer()
 
 
 @dataclass
@@ -60,6 +69,9 @@ class Technology:
     cost : array (n_demand_t, n_sites), optional
         Own travel-minute matrix when the technology's demand points differ from the
         model's shared demand rows (``weights`` then has ``n_demand_t`` entries).
+    max_stations : int, optional
+        At most this many open stations of this technology, existing ones included (0 = none
+        may be opened); no limit when ``None``.
     """
 
     name: str
@@ -74,6 +86,7 @@ class Technology:
     conflicts: sp.spmatrix | None = None
     required: np.ndarray | str | None = None
     cost: np.ndarray | None = None
+    max_stations: int | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -107,7 +120,11 @@ class TechnologyMix(SitingModel):
     .. math::
         x_{jt} + x_{kt} \le 1 \;\; \forall (j,k) \in C_t \quad \text{(spacing)}, \qquad
         \sum_t x_{jt} \le m_j \quad \text{(co-location limit)}, \qquad
-        x_{jt} = 1 \;\; \forall (j,t) \in E .
+        x_{jt} = 1 \;\; \forall (j,t) \in E
+
+    .. math::
+        \sum_{j: (j,t) \in P} x_{jt} \le N_t \quad \text{(at most } N_t
+        \text{ stations of } t \text{, existing ones included; when } N_t \text{ is set)} .
 
     Parameters
     ----------
@@ -234,6 +251,9 @@ class TechnologyMix(SitingModel):
                 raise InputError(f"technology '{t.name}': weight must be non-negative")
             if t.target is not None and not 0 <= t.target <= 1:
                 raise InputError(f"technology '{t.name}': target must be a share in [0, 1]")
+            if t.max_stations is not None and not _whole(t.max_stations):
+                raise InputError(f"technology '{t.name}': max_stations must be a whole number >= 0, "
+                                 f"got {t.max_stations}")
             C = self.shared if t.cost is None else as_cost_matrix(t.cost, f"cost matrix of '{t.name}'")
             w = as_weights(t.weights, C.shape[0], f"demand weights of '{t.name}'")
             elig = np.ones(m, bool) if t.eligible is None else np.asarray(t.eligible, bool).reshape(-1)
@@ -290,6 +310,11 @@ class TechnologyMix(SitingModel):
         self.row_tech = np.repeat(np.arange(self.T), np.diff(row_off))
         self.row_w = np.concatenate(self.w_t)
         self.tech_weight = np.array([t.weight for t in self.techs], float)
+        # per-technology station cap (no cap: the number of its pairs)
+        n_pairs_t = np.diff(offs)
+        self.tech_cap = np.array([n_pairs_t[k] if t.max_stations is None else int(t.max_stations)
+                                  for k, t in enumerate(self.techs)], np.int64)
+        self.has_tech_cap = any(t.max_stations is not None for t in self.techs)
         self.pair_cost = np.where(self.pair_req & ~self.required_in_budget, 0.0, self.pair_capex)
 
     # ------------------------------------------------------------------ checks
@@ -306,8 +331,14 @@ class TechnologyMix(SitingModel):
         if req_spent > self.budget + 1e-9:
             raise SolverError(f"existing stations already cost {req_spent:g}, above the budget "
                               f"{self.budget:g}")
+        req_t = np.bincount(self.pair_tech[self.pair_req], minlength=self.T)
+        for k, t in enumerate(self.techs):
+            if req_t[k] > self.tech_cap[k]:
+                raise SolverError(f"'{t.name}' already has {req_t[k]} existing stations, more than its "
+                                  f"max_stations = {self.tech_cap[k]}")
         g = self._site_cost_eff()
-        new = ~self.pair_req
+        # new stations that the station caps still allow
+        new = ~self.pair_req & (req_t < self.tech_cap)[self.pair_tech]
         if new.any() and not self.pair_req.any():
             full = self.pair_cost[new] + g[self.pair_site[new]]
             k = int(np.argmin(full))
@@ -332,8 +363,11 @@ class TechnologyMix(SitingModel):
 
     def _target_message(self) -> str:
         parts = [f"{t.name} >= {100 * t.target:g} %" for t in self.techs if t.target]
+        caps = [f"{t.name} <= {t.max_stations}" for t in self.techs if t.max_stations is not None]
+        rules = "the spacing and co-location rules" + (
+            " and the station caps (max_stations: " + ", ".join(caps) + ")" if caps else "")
         return ("no station plan meets the coverage targets (" + ", ".join(parts) +
-                f") within the budget {self.budget:g} under the spacing and co-location rules")
+                f") within the budget {self.budget:g} under {rules}")
 
     # ------------------------------------------------------------------ heuristic
     def _problem(self) -> SearchProblem:
@@ -354,7 +388,9 @@ class TechnologyMix(SitingModel):
                              group=self.pair_site, group_cost=self._site_cost_eff(),
                              group_cap=self.site_cap,
                              row_group=self.row_tech if has_t else None,
-                             target=targets if has_t else None)
+                             target=targets if has_t else None,
+                             kind=self.pair_tech if self.has_tech_cap else None,
+                             kind_cap=self.tech_cap if self.has_tech_cap else None)
 
     def _heuristic(self, deadline):
         P = self._problem()
@@ -407,28 +443,19 @@ class TechnologyMix(SitingModel):
             sites = np.unique(self.pair_site[lim])
             rid = np.searchsorted(sites, self.pair_site[lim])
             milp.add_rows(rid, x[lim], 1.0, sites.size, upper=self.site_cap[sites])
+        # station caps per technology
+        n_pairs_t = np.diff(self.pair_offset)
+        capped = np.flatnonzero(self.tech_cap < n_pairs_t)
+        if capped.size:
+            cols = np.isin(self.pair_tech, capped)
+            rid = np.searchsorted(capped, self.pair_tech[cols])
+            milp.add_rows(rid, x[cols], 1.0, capped.size, upper=self.tech_cap[capped])
         return milp, x
 
     def _exact(self, time_limit, mip_gap, presolve, start, verbose):
         milp, x = self._milp()
-        st = None
-        if start is not None:
-            vals = np.zeros(self.n_pairs)
-            vals[start.selected] = 1.0
-            st = (x, vals)
-        out = milp.solve(time_limit, mip_gap, presolve, start=st, verbose=verbose,
-                         options=_START_OPTIONS if st is not None else None)
-        if out.status == "infeasible":
-            raise SolverError(self._target_message())
-        if out.x is None:
-            return None
-        sel = np.flatnonzero(out.x[x] > 0.5)
-        return self._outcome_to_candidate(out, sel, self._objective(sel))
-
-    def _relaxation_bound(self, time_limit):
-        milp, _ = self._milp()
-        out = milp.solve(time_limit, presolve="off", relax=True)
-        return out.bound if out.status == "optimal" else float("nan")
+        return _started_candidate(milp, x, start, time_limit, mip_gap, presolve, verbose,
+                                  self._target_message(), self._objective, options=_START_OPTIONS)
 
     def _no_solution_message(self) -> str:
         if any(t.target for t in self.techs):
@@ -471,7 +498,9 @@ class TechnologyMix(SitingModel):
                        n_new=int((~self.pair_req[sel]).sum()),
                        objective_by_tech={t.name: float(self.tech_weight[k] * self.w_t[k] @ cov[t.name])
                                           for k, t in enumerate(self.techs)},
-                       targets={t.name: t.target for t in self.techs if t.target})
+                       targets={t.name: t.target for t in self.techs if t.target},
+                       max_stations={t.name: int(t.max_stations) for t in self.techs
+                                     if t.max_stations is not None})
         return MixResult(selected=sites, objective=obj, bound=float(cand.bound), status=cand.status,
                          solver=cand.solver, seconds=seconds, sense="max",
                          gap=relative_gap(obj, cand.bound), selected_ids=ids, assignment=assign,

@@ -20,6 +20,9 @@ Each technology's demand weights are normalised to sum to 1, so the objective is
 Candidate sources flagged ``existing`` are stations already built (always open, outside the
 budget); ``competitor`` stations serve demand already: points they cover within the radius are
 removed from that technology's demand (ArcGIS location-allocation semantics).
+
+``max_stations`` of a technology caps its open stations (existing ones included) in the model and
+in the exported problem.
 """
 from __future__ import annotations
 
@@ -35,6 +38,10 @@ from planner.errors import ScenarioError, SolverError
 
 #: Columns of ``problem/coverage_pairs.csv``.
 PAIR_COLUMNS = ["demand_id", "candidate_id", "technology", "minutes"]
+#: Extra demand columns of a freight (flow) technology: the flow's origin and destination
+#: network nodes and its supplier → plant minutes, what
+#: :func:`planner.siting.demand.flow_candidate_pairs` needs to tell which station serves it.
+FLOW_COLUMNS = ["origin_node", "destination_node", "flow_minutes"]
 
 
 @dataclass
@@ -48,11 +55,14 @@ class SitingProblem:
         ``competitor``, ``eligible_<tech>`` per technology name, scores…
     demand : dict[str, GeoDataFrame]
         Per technology: ``demand_id``, ``weight`` (normalised, sums to 1 unless all demand is
-        served by competitors), ``raw_weight``, geometry (EPSG:4326).
+        served by competitors), ``raw_weight``, geometry (EPSG:4326); freight technologies also
+        ``supplier_id``, ``plant_id`` and :data:`FLOW_COLUMNS` (``attrs["profile"]`` = the
+        profile the flows were timed with).
     minutes : dict[str, ndarray]
         Per technology: demand × candidates travel minutes (``inf`` = cannot serve).
     technologies : dict
-        Scenario technology specs (capex_wan, radius_min, weight, target_share, min_spacing_m…).
+        Scenario technology specs (capex_wan, radius_min, weight, target_share, min_spacing_m,
+        max_stations…).
     budget_wan : float
     info : dict
         Counts, clustering loss, dropped rows — for the manifest.
@@ -111,7 +121,8 @@ class SitingProblem:
 def _tech_specs(sc) -> dict:
     return {name: {"label": t.label or name, "capex_wan": t.capex_wan, "radius_min": t.radius_min,
                    "profile": t.profile, "weight": t.weight, "target_share": t.target_share,
-                   "min_spacing_m": t.min_spacing_m, "demand": t.demand or _default_demand(name)}
+                   "min_spacing_m": t.min_spacing_m, "max_stations": t.max_stations,
+                   "demand": t.demand or _default_demand(name)}
             for name, t in sc.siting.technologies.items()}
 
 
@@ -119,25 +130,13 @@ def _default_demand(name: str) -> str:
     return {"h2": "freight", "hpc": "ev", "pv_storage": "pv"}.get(name, "ev")
 
 
-def build_problem(sc, net, plants=None, suppliers=None, run=None) -> SitingProblem:
-    """Candidates, demand and travel minutes of every technology in ``sc.siting``.
-
-    Raises
-    ------
-    ScenarioError
-        No ``[siting]`` section; freight demand without plants/suppliers.
-    """
-    from planner.routing import travel_times
+def _site_candidates(sc, net, info: dict, run=None, sources=None) -> gpd.GeoDataFrame:
+    """Candidates of ``sources`` (default all) inside the study area and on the network, snapped."""
     from planner.siting import candidates as cand_mod
-    from planner.siting import demand as dem_mod
 
-    if sc.siting is None:
-        raise ScenarioError("the scenario has no [siting] section", path=sc.source_path, key="siting")
-    s = sc.siting
-    specs = _tech_specs(sc)
-    info: dict = {}
-    cands = cand_mod.load_candidates(sc)
+    cands = cand_mod.load_candidates(sc, sources)
     info["candidates_read"] = dict(cands.attrs.get("counts", {}))
+    s = sc.siting
     if s.study_area is not None:
         w, so, e, no = s.study_area
         inside = cands.lon.between(w, e).to_numpy() & cands.lat.between(so, no).to_numpy()
@@ -149,9 +148,14 @@ def build_problem(sc, net, plants=None, suppliers=None, run=None) -> SitingProbl
         info["candidates_off_network"] = off
         if run is not None:
             run.warn(f"{off} candidate site(s) lie farther than {sc.network.max_snap_m:g} m from the road network and are left out")
-    cands = cands[cands.on_network].reset_index(drop=True)
+    return cands[cands.on_network].reset_index(drop=True)
 
-    flows = None
+
+def _demand_sources(sc, net, specs, plants, suppliers, info: dict, run=None):
+    """Reachable freight flows (or None) and clustered EV demand (or None) the technologies need."""
+    from planner.siting import demand as dem_mod
+
+    reach = ev = None
     if any(sp["demand"] == "freight" for sp in specs.values()):
         if plants is None or suppliers is None:
             raise ScenarioError("freight (hydrogen) demand needs sites.plants and sites.suppliers",
@@ -163,64 +167,123 @@ def build_problem(sc, net, plants=None, suppliers=None, run=None) -> SitingProbl
         if run is not None and info["freight_flows_unreachable"]:
             run.warn(f"{info['freight_flows_unreachable']} of {len(flows)} freight flows cannot be driven on "
                      f"profile '{h2_profile}' and are left out of the hydrogen demand")
-    ev = None
+        reach = flows[flows.reachable].reset_index(drop=True)
+        reach.attrs["profile"] = flows.attrs.get("profile", h2_profile)
     if any(sp["demand"] in ("ev", "pv") for sp in specs.values()):
         ev, loss = dem_mod.load_ev_demand(sc, net)
         info["ev_demand_points"] = len(ev)
         info["ev_clustering_loss"] = loss
+    return reach, ev
+
+
+def _demand_points(net, sp, reach, ev) -> gpd.GeoDataFrame:
+    """Demand points of one technology with their ``raw_weight`` (``weight`` comes later)."""
+    from planner.siting import demand as dem_mod
+
+    if sp["demand"] == "freight":
+        pts = gpd.GeoDataFrame({"demand_id": reach.flow_id.to_numpy(), "raw_weight": reach.volume.to_numpy(float),
+                                "supplier_id": reach.supplier_id.to_numpy(), "plant_id": reach.plant_id.to_numpy(),
+                                "origin_node": reach.origin_node.to_numpy(np.int64),
+                                "destination_node": reach.destination_node.to_numpy(np.int64),
+                                "flow_minutes": reach.minutes.to_numpy(float)},
+                               geometry=gpd.points_from_xy(net.nodes.lon.to_numpy()[reach.origin_node],
+                                                           net.nodes.lat.to_numpy()[reach.origin_node]), crs=4326)
+        pts.attrs["profile"] = reach.attrs.get("profile")
+        return pts
+    g = ev if sp["demand"] == "ev" else dem_mod.pv_storage_demand(ev)
+    return gpd.GeoDataFrame({"demand_id": g.demand_id.to_numpy(), "raw_weight": g.weight.to_numpy(float)},
+                            geometry=g.geometry.values, crs=4326)
+
+
+def _flow_minutes(net, sp, reach, nodes):
+    """Detour minutes flows × station nodes (``inf`` = cannot serve) and the long pair table."""
+    from planner.siting import demand as dem_mod
+
+    pairs = dem_mod.flow_candidate_pairs(net, reach, nodes, profile=sp["profile"], max_detour_min=sp["radius_min"])
+    m = np.full((len(reach), len(nodes)), np.inf)
+    m[pairs["flow"].to_numpy(), pairs["candidate"].to_numpy()] = pairs["detour_min"].to_numpy()
+    return m, pairs
+
+
+def _drive_minutes(net, sp, pts, nodes, cache: dict):
+    """Minutes from each demand point **to** each station node within the radius (``inf`` beyond)."""
+    from planner.routing import snap, travel_times
+
+    key = (sp["profile"], sp["radius_min"])  # PV-storage reuses the EV matrix
+    if key not in cache:
+        d_nodes, _ = snap(net, pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy(), max_snap_m=None)
+        # demand drives TO the station: Dijkstra from each candidate on the reversed graph
+        tt = travel_times(net, nodes, d_nodes, profile=sp["profile"], direction="to",
+                          cutoff_s=sp["radius_min"] * 60.0)
+        cache[key] = tt.T / 60.0
+    return cache[key].copy()
+
+
+def _tech_minutes(net, sp, pts, reach, nodes, cache: dict) -> np.ndarray:
+    if sp["demand"] == "freight":
+        return _flow_minutes(net, sp, reach, nodes)[0]
+    return _drive_minutes(net, sp, pts, nodes, cache)
+
+
+def _weigh(pts, comp_minutes, sp, t: str, info: dict) -> None:
+    """Remove the demand competitors serve (``comp_minutes``: demand × competitor stations) and
+    normalise ``weight`` to sum to 1."""
+    if comp_minutes.shape[1]:
+        served = (comp_minutes <= sp["radius_min"]).any(axis=1)
+        pts.loc[served, "raw_weight"] = 0.0
+        info[f"{t}_demand_served_by_competitors"] = int(served.sum())
+    total = pts.raw_weight.sum()
+    pts["weight"] = pts.raw_weight / total if total > 0 else 0.0
+
+
+def _in_sources(cands, tech) -> np.ndarray:
+    srcs = set(tech.candidate_sources) if tech.candidate_sources else set(cands.source)
+    return cands.source.isin(srcs).to_numpy()
+
+
+def build_problem(sc, net, plants=None, suppliers=None, run=None) -> SitingProblem:
+    """Candidates, demand and travel minutes of every technology in ``sc.siting``.
+
+    Raises
+    ------
+    ScenarioError
+        No ``[siting]`` section; freight demand without plants/suppliers.
+    """
+    from planner.siting import candidates as cand_mod
+    from planner.siting import demand as dem_mod
+
+    if sc.siting is None:
+        raise ScenarioError("the scenario has no [siting] section", path=sc.source_path, key="siting")
+    s = sc.siting
+    specs = _tech_specs(sc)
+    info: dict = {}
+    cands = _site_candidates(sc, net, info, run)
+    reach, ev = _demand_sources(sc, net, specs, plants, suppliers, info, run)
+    nodes = cands.node.to_numpy()
 
     flow_volume = None
-    pairs_by_tech = {}
-    if flows is not None:
-        reach = flows[flows.reachable].reset_index(drop=True)
-        for t, sp in specs.items():
-            if sp["demand"] == "freight":
-                pairs_by_tech[t] = (reach, dem_mod.flow_candidate_pairs(
-                    net, reach, cands.node.to_numpy(), profile=sp["profile"], max_detour_min=sp["radius_min"]))
-                flow_volume = dem_mod.flow_volume_by_candidate(pairs_by_tech[t][1], reach, len(cands))
+    minutes = {}
+    for t, sp in specs.items():
+        if sp["demand"] == "freight":
+            minutes[t], pairs = _flow_minutes(net, sp, reach, nodes)
+            flow_volume = dem_mod.flow_volume_by_candidate(pairs, reach, len(cands))
     sensitive = cand_mod.load_sensitive(sc)
     cands = cand_mod.score_for_scenario(cands, sc, sensitive=sensitive, flow_volume=flow_volume)
 
-    demand, minutes, conflicts = {}, {}, {}
-    matrices = {}  # (demand kind, profile, radius) → minutes; PV-storage reuses the EV matrix
+    demand, conflicts = {}, {}
+    cache = {}  # (profile, radius) → minutes; PV-storage reuses the EV matrix
     metric = net.metric_crs
     for t, sp in specs.items():
         tech = s.technologies[t]
         cands[f"eligible_{t}"] = cand_mod.technology_mask(cands, t, tech) & ~cands.competitor.to_numpy(bool)
-        srcs = set(tech.candidate_sources) if tech.candidate_sources else set(cands.source)
-        in_src = cands.source.isin(srcs).to_numpy()
+        in_src = _in_sources(cands, tech)
         cands[f"required_{t}"] = cands.existing.to_numpy(bool) & in_src
-        if sp["demand"] == "freight":
-            reach, pairs = pairs_by_tech[t]
-            m = np.full((len(reach), len(cands)), np.inf)
-            m[pairs["flow"].to_numpy(), pairs["candidate"].to_numpy()] = pairs["detour_min"].to_numpy()
-            pts = gpd.GeoDataFrame({"demand_id": reach.flow_id.to_numpy(), "raw_weight": reach.volume.to_numpy(float),
-                                    "supplier_id": reach.supplier_id.to_numpy(), "plant_id": reach.plant_id.to_numpy()},
-                                   geometry=gpd.points_from_xy(net.nodes.lon.to_numpy()[reach.origin_node],
-                                                               net.nodes.lat.to_numpy()[reach.origin_node]), crs=4326)
-        else:
-            g = ev if sp["demand"] == "ev" else dem_mod.pv_storage_demand(ev)
-            key = (sp["profile"], sp["radius_min"])
-            if key not in matrices:
-                from planner.routing import snap
-
-                d_nodes, _ = snap(net, g.geometry.x.to_numpy(), g.geometry.y.to_numpy(), max_snap_m=None)
-                # demand drives TO the station: Dijkstra from each candidate on the reversed graph
-                tt = travel_times(net, cands.node.to_numpy(), d_nodes, profile=sp["profile"], direction="to",
-                                  cutoff_s=sp["radius_min"] * 60.0)
-                matrices[key] = tt.T / 60.0
-            m = matrices[key].copy()
-            pts = gpd.GeoDataFrame({"demand_id": g.demand_id.to_numpy(), "raw_weight": g.weight.to_numpy(float)},
-                                   geometry=g.geometry.values, crs=4326)
+        pts = _demand_points(net, sp, reach, ev)
+        if t not in minutes:
+            minutes[t] = _drive_minutes(net, sp, pts, nodes, cache)
         # competitors' stations already serve the demand they cover
-        comp = cands.competitor.to_numpy(bool) & in_src
-        if comp.any():
-            served = (m[:, comp] <= sp["radius_min"]).any(axis=1)
-            pts.loc[served, "raw_weight"] = 0.0
-            info[f"{t}_demand_served_by_competitors"] = int(served.sum())
-        total = pts.raw_weight.sum()
-        pts["weight"] = pts.raw_weight / total if total > 0 else 0.0
-        demand[t], minutes[t] = pts, m
+        _weigh(pts, minutes[t][:, cands.competitor.to_numpy(bool) & in_src], sp, t, info)
+        demand[t] = pts
         conflicts[t] = cand_mod.conflict_pairs(cands, sp["min_spacing_m"], metric) if sp["min_spacing_m"] else np.empty((0, 2), int)
         info[f"{t}_eligible_sites"] = int(cands[f"eligible_{t}"].sum())
         info[f"{t}_demand_points"] = len(pts)
@@ -229,9 +292,33 @@ def build_problem(sc, net, plants=None, suppliers=None, run=None) -> SitingProbl
 
 
 def problem_demand(sc, net, plants=None, suppliers=None) -> dict:
-    """Demand per technology (``demand_id``, ``weight``, geometry) — used by site-list comparison."""
-    prob = build_problem(sc, net, plants, suppliers)
-    return {t: g[["demand_id", "weight", "geometry"]] for t, g in prob.demand.items()}
+    """Demand per technology as :func:`build_problem` weighs it — used by site-list comparison.
+
+    ``demand_id``, ``weight``, geometry, and for freight technologies :data:`FLOW_COLUMNS`
+    (``attrs["profile"]``). Cheaper than building the problem: only competitor candidate
+    sources are read, routed and snapped (they remove the demand they serve), nothing is scored
+    and no candidate matrix is built.
+    """
+    if sc.siting is None:
+        raise ScenarioError("the scenario has no [siting] section", path=sc.source_path, key="siting")
+    s = sc.siting
+    specs = _tech_specs(sc)
+    info: dict = {}
+    comp_sources = [n for n, c in s.candidates.items() if c.competitor]
+    comp = _site_candidates(sc, net, info, sources=comp_sources) if comp_sources else None
+    reach, ev = _demand_sources(sc, net, specs, plants, suppliers, info)
+    out, cache = {}, {}
+    for t, sp in specs.items():
+        pts = _demand_points(net, sp, reach, ev)
+        nodes = np.zeros(0, np.int64)
+        if comp is not None:
+            nodes = comp.node.to_numpy()[_in_sources(comp, s.technologies[t])]
+        m = _tech_minutes(net, sp, pts, reach, nodes, cache) if len(nodes) else np.zeros((len(pts), 0))
+        _weigh(pts, m, sp, t, info)
+        cols = ["demand_id", "weight"] + (FLOW_COLUMNS if sp["demand"] == "freight" else []) + ["geometry"]
+        out[t] = pts[cols]
+        out[t].attrs = dict(pts.attrs)
+    return out
 
 
 def _model(problem: SitingProblem):
@@ -249,7 +336,7 @@ def _model(problem: SitingProblem):
             weights=problem.demand[t]["weight"].to_numpy(float), weight=spec["weight"],
             target=spec["target_share"], eligible=problem.candidates[f"eligible_{t}"].to_numpy(bool),
             conflicts=conf, required=problem.candidates[f"required_{t}"].to_numpy(bool),
-            cost=problem.minutes[t]))
+            cost=problem.minutes[t], max_stations=spec.get("max_stations")))
     return TechnologyMix(None, techs, problem.budget_wan, site_ids=problem.candidates.candidate_id.to_numpy())
 
 
@@ -399,6 +486,7 @@ def solve_exported(folder, time_limit: float = 60.0, mip_gap: float = 1e-3):
         techs.append(Technology(name=t, capex=spec["capex_wan"], radius=spec["radius_min"],
                                 weights=d.weight.to_numpy(float), weight=spec["weight"], target=spec["target_share"],
                                 eligible=cands[f"eligible_{t}"].to_numpy(bool), conflicts=cm,
-                                required=cands[f"required_{t}"].to_numpy(bool), cost=m))
+                                required=cands[f"required_{t}"].to_numpy(bool), cost=m,
+                                max_stations=spec.get("max_stations")))
     model = TechnologyMix(None, techs, meta["budget_wan"], site_ids=cands.candidate_id.to_numpy())
     return model.solve(time_limit=time_limit, mip_gap=mip_gap)
