@@ -245,6 +245,7 @@ def read_site_list(path, coord_system: str = "wgs84", **kwargs) -> gpd.GeoDataFr
     from planner.sites import STANDARD_COLUMNS, read_sites
 
     path = Path(path)
+    kwargs.setdefault("unique_ids", False)   # a site may host several technologies
     gdf = read_sites(path, kind="candidate", coord_system=coord_system, **kwargs)
     word = gdf.attrs.get("row_word", "row")
     rows = gdf["source_row"].to_numpy()
@@ -277,6 +278,12 @@ def read_site_list(path, coord_system: str = "wgs84", **kwargs) -> gpd.GeoDataFr
         more = int((~ok).sum()) - 1
         extra = f" ({more} more row(s) like this)" if more else ""
         raise error(f"{what}; use {_ALLOWED_TEXT}{extra}", pos, tech_col)
+    station = pd.DataFrame({"i": gdf["site_id"].astype(str).to_numpy(), "t": codes})
+    dup = np.flatnonzero(station.duplicated(keep="first").to_numpy())
+    if len(dup):
+        pos = int(dup[0])
+        raise error(f"duplicate station: site id {station['i'].iloc[pos]!r} with technology "
+                    f"{codes[pos]!r} is listed twice", pos, tech_col)
 
     capex = np.full(len(gdf), np.nan)
     capex_col = _find_column({c: s for c, s in available.items() if c != tech_col}, CAPEX_COLUMN_ALIASES)

@@ -615,7 +615,7 @@ def _check_coordinates(src: _Source, lon: np.ndarray, lat: np.ndarray,
             column=f"{lon_col}/{lat_col}" if lon_col and lat_col else None)
 
 
-def _ids(src: _Source, column: str | None, kind: str) -> np.ndarray:
+def _ids(src: _Source, column: str | None, kind: str, unique: bool = True) -> np.ndarray:
     if column is None:
         return np.array([f"{kind}_{r}" for r in src.rows], dtype=object)
     txt = _text(src.table[column], excel=src.excel or src.row_word == "feature")
@@ -624,7 +624,7 @@ def _ids(src: _Source, column: str | None, kind: str) -> np.ndarray:
         raise src.error("site id is blank", positions=np.flatnonzero(blank), column=column)
     ids = txt.to_numpy(dtype=object)
     dup = pd.Series(ids).duplicated(keep=False).to_numpy()
-    if dup.any():
+    if unique and dup.any():
         first = np.flatnonzero(dup)[0]
         same = np.flatnonzero(ids == ids[first])
         n_ids = pd.Series(ids[dup]).nunique()
@@ -693,6 +693,7 @@ def read_sites(
     required_columns: Sequence[str] | None = None,
     *,
     polygon_points: bool = False,
+    unique_ids: bool = True,
 ) -> gpd.GeoDataFrame:
     """Read a plant / supplier / candidate list into a standard GeoDataFrame (EPSG:4326).
 
@@ -733,6 +734,9 @@ def read_sites(
         charging candidates) and place each site at its representative point
         (``shapely.point_on_surface``, always inside the polygon). Default: such features are
         an error.
+    unique_ids : bool
+        Refuse repeated site ids (default). Station lists where one site hosts several
+        technologies pass False and check (site id, technology) themselves.
 
     Notes
     -----
@@ -840,7 +844,7 @@ def read_sites(
     wlon, wlat = np.asarray(wlon, dtype=float), np.asarray(wlat, dtype=float)
 
     # --- attributes -----------------------------------------------------------------------
-    ids = _ids(src, mapping["site_id"], kind)
+    ids = _ids(src, mapping["site_id"], kind, unique_ids)
     if mapping["name"] is not None:
         names = _text(src.table[mapping["name"]], excel=src.excel).to_numpy(dtype=object)
         names = np.where(names == "", ids, names)

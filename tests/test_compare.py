@@ -339,7 +339,22 @@ BAD_LISTS = [
     ("no_lat", "id,lon,technology\nA,{lon},hpc\n", r"required column 'lat' not found"),
     ("capex", "id,lon,lat,technology,capex_wan\nA,{lon},{lat},hpc,lots\n", r"row 2, column 'capex_wan': capex is not"),
     ("negative", "id,lon,lat,technology,capex\nA,{lon},{lat},hpc,-5\n", r"row 2, column 'capex'.*negative"),
+    ("twice", "id,lon,lat,technology\nA,{lon},{lat},h2\nA,{lon},{lat},hpc\nA,{lon},{lat},h2\n",
+     r"row 4, column 'technology': duplicate station: site id 'A' with technology 'h2'"),
 ]
+
+
+def test_site_hosting_two_technologies_reads_as_two_stations(tmp_path):
+    # a run's own selected_sites.csv lists a co-located site once per technology
+    lon, lat = xy(1, 1)
+    p = write_csv(tmp_path / "selected.csv",
+                  f"site_id,technology,lon,lat\nS1,h2,{lon},{lat}\nS1,hpc,{lon},{lat}\nS2,hpc,{lon},{lat}\n")
+    g = C.read_site_list(p)
+    assert list(zip(g.site_id, g.technology)) == [("S1", "h2"), ("S1", "hpc"), ("S2", "hpc")]
+    # plain site lists still refuse repeated ids
+    from planner.sites import read_sites
+    with pytest.raises(InputError, match="duplicate site id 'S1'"):
+        read_sites(p, kind="candidate")
 
 
 @pytest.mark.parametrize("what, text, message", BAD_LISTS, ids=[b[0] for b in BAD_LISTS])
