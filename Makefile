@@ -32,7 +32,7 @@ browser:
 	  || echo "chromium could not be installed: browser tests and PNG export will be skipped"
 
 bench: setup
-	@for b in routing isochrones orlib siting demo; do $(BIN)/python benchmarks/run.py $$b; done
+	@for b in routing isochrones orlib siting demo load; do $(BIN)/python benchmarks/run.py $$b; done
 
 clean-cache:
 	rm -rf data/processed/network-*

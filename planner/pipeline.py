@@ -37,6 +37,7 @@ class Run:
             print(f"… {name}", flush=True)
         yield
         self.timings[name] = round(time.perf_counter() - t0, 3)
+        release_memory()
         if not self.quiet:
             print(f"✓ {name} ({self.timings[name]:.1f} s)", flush=True)
 
@@ -49,6 +50,34 @@ class Run:
         path = Path(path)
         if path.exists() and path.is_file():
             self.inputs[label] = {"path": str(path), "sha256": outputs.file_sha256(path)}
+
+
+#: glibc's ``malloc_trim`` once looked up (``False`` where it is missing)
+_malloc_trim = None
+
+
+def release_memory() -> None:
+    """Hand memory freed by the last step back to the operating system.
+
+    glibc keeps the memory of many small freed allocations (pandas and shapely objects, the
+    MILP solver's search tree) in its arenas, so without this the resident size of a run stays
+    at the level of its most demanding step for every later step (on the load benchmark, maps
+    and exports ran at ~2 GB resident with under 1 GB in use). No-op where ``malloc_trim`` is
+    missing (macOS, Windows, musl).
+    """
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            _malloc_trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
 
 
 def load_network(sc, run: Run | None = None, refresh: bool = False):

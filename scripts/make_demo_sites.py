@@ -10,6 +10,9 @@ tiers and daily deliveries.
 
 Run:  PLANNER_DATA_DIR=../shared/data python scripts/make_demo_sites.py
 Writes scenarios/data/yizhuang_plants_illustrative.csv and yizhuang_suppliers_illustrative.csv.
+
+The steps are importable (``junctions``, ``demo_plants``, ``demo_suppliers``): the load benchmark
+(``benchmarks/bench_load.py``) draws its thousands of suppliers with the same functions.
 """
 from __future__ import annotations
 
@@ -24,6 +27,10 @@ from pyproj import Transformer
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20281231
+#: metric CRS in which distances and offsets are drawn (UTM 50N)
+METRIC_CRS = 32650
+#: the road layer inside the shared data folder
+ROADS = Path("beijing-se-roads") / "beijing_se_drive_edges_osm2025.gpkg"
 
 #: (id, name, approximate lon, lat) — locations are approximate; see the module docstring.
 PLANTS = [
@@ -34,14 +41,31 @@ PLANTS = [
 CATEGORIES = ["body", "chassis", "powertrain", "battery", "electronics", "interior", "logistics"]
 
 
-def main() -> int:
-    data = Path(os.environ.get("PLANNER_DATA_DIR", ROOT / "data" / "raw"))
-    roads = data / "beijing-se-roads" / "beijing_se_drive_edges_osm2025.gpkg"
-    if not roads.exists():
-        print(f"road layer not found: {roads} (set PLANNER_DATA_DIR)", file=sys.stderr)
-        return 2
-    # junction coordinates come from the edge geometry: the layer's own `junctions` table is
-    # mis-georeferenced (its points sit in a ~5 km box near 116.14–116.19 E, 40.05–40.08 N)
+def roads_path(data_dir=None) -> Path:
+    """The shared road layer (``data_dir`` or ``$PLANNER_DATA_DIR``, default ``data/raw``)."""
+    data = Path(data_dir) if data_dir is not None else Path(os.environ.get("PLANNER_DATA_DIR", ROOT / "data" / "raw"))
+    return data / ROADS
+
+
+def junctions(roads) -> pd.DataFrame:
+    """Junctions of the road layer's giant strongly connected component.
+
+    Parameters
+    ----------
+    roads : str or Path
+        The shared ``beijing_se_drive_edges_osm2025.gpkg`` (layer ``edges``).
+
+    Returns
+    -------
+    DataFrame
+        ``node_id``, ``lon``, ``lat`` (WGS-84), ``x``, ``y`` (metres, EPSG:32650), sorted by
+        ``node_id``, index 0..n-1.
+
+    Notes
+    -----
+    Coordinates come from the edge geometry: the layer's own ``junctions`` table is
+    mis-georeferenced (its points sit in a ~5 km box near 116.14–116.19 E, 40.05–40.08 N).
+    """
     import shapely
 
     e = pyogrio.read_dataframe(roads, layer="edges", columns=["from_node", "in_giant_scc"])
@@ -49,41 +73,93 @@ def main() -> int:
     start = shapely.get_coordinates(shapely.get_point(e.geometry.values, 0))
     j = pd.DataFrame({"node_id": e.from_node.to_numpy(), "lon": start[:, 0], "lat": start[:, 1]})
     j = j.drop_duplicates("node_id").sort_values("node_id").reset_index(drop=True)
-    tr = Transformer.from_crs(4326, 32650, always_xy=True)
-    x, y = tr.transform(j.lon.to_numpy(), j.lat.to_numpy())
-    rng = np.random.default_rng(SEED)
+    j["x"], j["y"] = Transformer.from_crs(4326, METRIC_CRS, always_xy=True).transform(j.lon.to_numpy(), j.lat.to_numpy())
+    return j
 
-    plants = []
-    for pid, name, lon, lat in PLANTS:
-        px, py = tr.transform(lon, lat)
-        k = int(np.argmin((x - px) ** 2 + (y - py) ** 2))
-        plants.append({"plant_id": pid, "name": name, "lon": round(j.lon[k], 6), "lat": round(j.lat[k], 6),
-                       "note": "illustrative location"})
-    plants = pd.DataFrame(plants)
 
+def demo_plants(j: pd.DataFrame) -> pd.DataFrame:
+    """The illustrative plants (:data:`PLANTS`), each moved to its nearest junction of ``j``.
+
+    Returns
+    -------
+    DataFrame
+        ``plant_id``, ``name``, ``lon``, ``lat`` (6 decimals), ``note``.
+    """
+    tr = Transformer.from_crs(4326, METRIC_CRS, always_xy=True)
+    px, py = tr.transform(np.array([p[2] for p in PLANTS]), np.array([p[3] for p in PLANTS]))
+    x, y = j.x.to_numpy(), j.y.to_numpy()
+    k = np.argmin((x[:, None] - px[None]) ** 2 + (y[:, None] - py[None]) ** 2, axis=0)
+    return pd.DataFrame({
+        "plant_id": [p[0] for p in PLANTS],
+        "name": [p[1] for p in PLANTS],
+        "lon": np.round(j.lon.to_numpy()[k], 6),
+        "lat": np.round(j.lat.to_numpy()[k], 6),
+        "note": "illustrative location",
+    })
+
+
+def demo_suppliers(j: pd.DataFrame, plants: pd.DataFrame, n: int = 200, rng=None) -> pd.DataFrame:
+    """``n`` illustrative suppliers at junctions of ``j``, preferring places near the plants.
+
+    Parameters
+    ----------
+    j : DataFrame
+        From :func:`junctions`.
+    plants : DataFrame
+        From :func:`demo_plants` (``plant_id``, ``lon``, ``lat``).
+    n : int
+        Number of suppliers (at most ``len(j)``: junctions are drawn without replacement).
+    rng : numpy.random.Generator, optional
+        Default ``default_rng(SEED)`` (the demo list).
+
+    Returns
+    -------
+    DataFrame
+        ``supplier_id`` (``S001``...), ``name``, ``lon``, ``lat``, ``plants`` (``;``-separated
+        ids), ``category``, ``tier``, ``daily_deliveries``, ``note``. The sampling weight of a
+        junction decays as ``exp(-d / 8 km)`` with its distance to the nearest plant; each
+        supplier is nudged 5–80 m off its junction in a random direction.
+    """
+    rng = np.random.default_rng(SEED) if rng is None else rng
+    tr = Transformer.from_crs(4326, METRIC_CRS, always_xy=True)
+    x, y = j.x.to_numpy(), j.y.to_numpy()
     # distance to the nearest plant, km; sampling weight decays with it (most within ~20 km)
     px, py = tr.transform(plants.lon.to_numpy(), plants.lat.to_numpy())
     d = np.sqrt((x[:, None] - px[None]) ** 2 + (y[:, None] - py[None]) ** 2).min(axis=1) / 1000
     w = np.exp(-d / 8.0)
-    pick = rng.choice(len(j), size=200, replace=False, p=w / w.sum())
-    ang = rng.uniform(0, 2 * np.pi, 200)
-    off = rng.uniform(5, 80, 200)
+    pick = rng.choice(len(j), size=n, replace=False, p=w / w.sum())
+    ang = rng.uniform(0, 2 * np.pi, n)
+    off = rng.uniform(5, 80, n)
     sx, sy = x[pick] + off * np.cos(ang), y[pick] + off * np.sin(ang)
-    lon, lat = Transformer.from_crs(32650, 4326, always_xy=True).transform(sx, sy)
-    n_served = rng.choice([1, 1, 1, 2, 3], 200)
+    lon, lat = Transformer.from_crs(METRIC_CRS, 4326, always_xy=True).transform(sx, sy)
+    n_served = rng.choice([1, 1, 1, 2, 3], n)
+    # one draw per supplier, in order: keeps the seeded demo list reproducible
     served = [";".join(sorted(rng.choice(plants.plant_id, k, replace=False))) for k in n_served]
-    suppliers = pd.DataFrame({
-        "supplier_id": [f"S{i:03d}" for i in range(1, 201)],
-        "name": [f"Illustrative supplier {i:03d} 示意供应商{i:03d}" for i in range(1, 201)],
+    width = max(3, len(str(n)))
+    num = [f"{i:0{width}d}" for i in range(1, n + 1)]
+    return pd.DataFrame({
+        "supplier_id": [f"S{s}" for s in num],
+        "name": [f"Illustrative supplier {s} 示意供应商{s}" for s in num],
         "lon": np.round(lon, 6),
         "lat": np.round(lat, 6),
         "plants": served,
-        "category": rng.choice(CATEGORIES, 200),
-        "tier": rng.choice([1, 1, 2, 2, 3], 200),
-        "daily_deliveries": np.round(rng.lognormal(1.5, 0.7, 200), 1),
+        "category": rng.choice(CATEGORIES, n),
+        "tier": rng.choice([1, 1, 2, 2, 3], n),
+        "daily_deliveries": np.round(rng.lognormal(1.5, 0.7, n), 1),
         "note": "illustrative",
     })
-    out = ROOT / "scenarios" / "data"
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    out = Path(argv[0]) if argv else ROOT / "scenarios" / "data"
+    roads = roads_path()
+    if not roads.exists():
+        print(f"road layer not found: {roads} (set PLANNER_DATA_DIR)", file=sys.stderr)
+        return 2
+    j = junctions(roads)
+    plants = demo_plants(j)
+    suppliers = demo_suppliers(j, plants, 200, np.random.default_rng(SEED))
     out.mkdir(parents=True, exist_ok=True)
     plants.to_csv(out / "yizhuang_plants_illustrative.csv", index=False)
     suppliers.to_csv(out / "yizhuang_suppliers_illustrative.csv", index=False)

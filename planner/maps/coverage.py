@@ -6,6 +6,7 @@ import math
 import folium
 import numpy as np
 import pandas as pd
+import shapely
 
 from planner.maps._common import (
     NO_DATA_COLOUR,
@@ -58,31 +59,39 @@ def best_times(supplier_times: pd.DataFrame, profile: str) -> pd.DataFrame:
     best = best[["plant_id", "minutes", "slack_minutes", "covered"]].copy()
     grp = st.groupby("supplier_id")
     best["n_plants"] = grp.size()
-    best["n_uncovered"] = grp["covered"].apply(lambda c: int((~c).sum()))
+    best["n_uncovered"] = (~st["covered"]).groupby(st["supplier_id"]).sum().astype(int)
     return best
 
 
-def _supplier_popup(sid: str, name, weight, rows: pd.DataFrame, plant_names: dict,
-                    language: str, threshold: float) -> str:
+def _popup_tables(st_p: pd.DataFrame, plant_names: dict, language: str) -> dict:
+    """Per supplier, the popup's per-plant table (rows sorted by minutes) as HTML."""
+    if st_p.empty:
+        return {}
+    order = st_p.sort_values("minutes", kind="stable")  # stable: ties keep the table's order
     unreachable = label("unreachable", language)
-    head = (f"<tr><th>{esc(label('plant', language))}</th>"
+    yes, no = esc(label("yes", language)), esc(label("no", language))
+    slack = pd.to_numeric(order["slack_minutes"], errors="coerce").to_numpy(float)
+    rows = [
+        f"<tr><td>{esc(plant_names.get(p, p))}</td><td>{esc(fmt_minutes(m, language, unreachable))}"
+        f"</td><td>{esc(f'{s:+.1f}' if math.isfinite(s) else '–')}</td><td>{yes if c else no}</td></tr>"
+        for p, m, s, c in zip(order["plant_id"].to_numpy(object), order["minutes"].to_numpy(float), slack,
+                              order["covered"].to_numpy(bool))
+    ]
+    body = pd.Series(rows, dtype=object).groupby(order["supplier_id"].to_numpy(object), sort=False).agg("".join)
+    head = _table_head(language)
+    return {k: f"{head}{v}</table>" for k, v in body.items()}
+
+
+def _table_head(language: str) -> str:
+    """Opening of the popup's per-plant table (title and header row)."""
+    return (f"<div><i>{esc(label('per_plant', language))}</i></div>"
+            f"<table><tr><th>{esc(label('plant', language))}</th>"
             f"<th>{esc(label('minutes', language))}</th>"
             f"<th>{esc(label('slack', language))}</th>"
             f"<th>{esc(label('covered', language))}</th></tr>")
-    body = []
-    for r in rows.itertuples(index=False):
-        pname = plant_names.get(r.plant_id, r.plant_id)
-        slack = r.slack_minutes
-        slack_txt = "–" if slack is None or (isinstance(slack, float) and
-                                             (math.isnan(slack) or math.isinf(slack))) \
-            else f"{float(slack):+.1f}"
-        body.append(
-            f"<tr><td>{esc(pname)}</td><td>{esc(fmt_minutes(r.minutes, language, unreachable))}"
-            f"</td><td>{esc(slack_txt)}</td>"
-            f"<td>{esc(label('yes' if bool(r.covered) else 'no', language))}</td></tr>"
-        )
-    table = (f"<div><i>{esc(label('per_plant', language))}</i></div>"
-             f"<table>{head}{''.join(body)}</table>")
+
+
+def _supplier_popup(sid: str, name, weight, table: str, language: str, threshold: float) -> str:
     fields = [(label("supplier_id", language), sid)]
     if weight is not None and not (isinstance(weight, float) and math.isnan(weight)):
         fields.append((label("weight", language), fmt_num(weight, 2)))
@@ -225,53 +234,56 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
     w = pd.to_numeric(suppliers["weight"], errors="coerce").astype(float).fillna(1.0)
     wmax = float(w.max()) if len(w) and w.max() > 0 else 1.0
     radius = (5.0 + 6.0 * np.sqrt(np.clip(w.to_numpy() / wmax, 0, 1))).round(1)
+    weights = w.to_numpy(float)
+    sids = suppliers["site_id"].to_numpy(object)
+    names = suppliers["name"].to_numpy(object)
+    points = shapely.point_on_surface(np.asarray(suppliers_d.geometry.values))  # points stay as they are
     for prof in profiles:
         st_p = st[st["profile"].astype(str) == prof]
         if st_p.empty and prof != str(profile):
             continue
-        best = best_times(st_p, prof)
-        per_supplier = {k: g.sort_values("minutes", kind="stable")
-                        for k, g in st_p.groupby("supplier_id", sort=False)}
-        no_rows = st_p.iloc[0:0]
-        geoms, props, order = [], [], []
-        for i, (sr, geom) in enumerate(zip(suppliers.itertuples(index=False),
-                                           suppliers_d.geometry)):
-            sid = sr.site_id
-            name = sr.name if sr.name not in (None, "") else sid
-            pt = geom.representative_point() if geom.geom_type != "Point" else geom
-            rows = per_supplier.get(sid, no_rows)
-            if sid in best.index:
-                b = best.loc[sid]
-                covered = bool(b["covered"])
-                colour = slack_colour(b["slack_minutes"]) if np.isfinite(b["minutes"]) \
-                    else slack_colour(-1e9)
-                best_txt = fmt_minutes(b["minutes"], language, unreachable)
+        best = best_times(st_p, prof).reindex(sids)
+        tables = _popup_tables(st_p, plant_names, language)
+        empty_table = f"{_table_head(language)}</table>"
+        has = best["n_plants"].notna().to_numpy()
+        b_plant = best["plant_id"].to_numpy(object)
+        b_min = best["minutes"].to_numpy(float)
+        b_slack = best["slack_minutes"].to_numpy(object)
+        b_cov = best["covered"].to_numpy(object)
+        b_unc = best["n_uncovered"].to_numpy(float)
+        b_n = best["n_plants"].to_numpy(float)
+        props, order = [], []
+        for i, (sid, name) in enumerate(zip(sids, names)):  # text per supplier; geometry is vectorised
+            name = name if name not in (None, "") else sid
+            if has[i]:
+                covered = bool(b_cov[i])
+                colour = slack_colour(b_slack[i]) if np.isfinite(b_min[i]) else slack_colour(-1e9)
+                best_txt = fmt_minutes(b_min[i], language, unreachable)
                 tip = (f"<b>{esc(name)}</b><br>{esc(label('best_time', language))}: "
-                       f"{esc(best_txt)} → {esc(plant_names.get(b['plant_id'], b['plant_id']))}")
+                       f"{esc(best_txt)} → {esc(plant_names.get(b_plant[i], b_plant[i]))}")
                 if not covered:
                     tip += f"<br><b style='color:{UNCOVERED_STROKE}'>" \
                            f"{esc(label('uncovered', language))}</b>"
-                elif int(b["n_uncovered"]) > 0:
+                elif int(b_unc[i]) > 0:
                     tip += (f"<br>{esc(label('uncovered_for', language))}: "
-                            f"{int(b['n_uncovered'])}/{int(b['n_plants'])}")
+                            f"{int(b_unc[i])}/{int(b_n[i])}")
                 state = 0 if covered else 2
             else:
                 covered, colour = True, NO_DATA_COLOUR
                 tip = f"<b>{esc(name)}</b><br>{esc(label('no_data', language))}"
                 state = 1
-            popup = _supplier_popup(sid, name, float(w.iloc[i]), rows, plant_names, language,
+            popup = _supplier_popup(sid, name, float(weights[i]), tables.get(sid, empty_table), language,
                                     threshold_min)
-            geoms.append(pt)
             props.append({"tip": tip, "popup": popup, "fill": colour,
                           "stroke": UNCOVERED_STROKE if state == 2 else "#333333",
                           "weight": 3 if state == 2 else 1,
                           "radius": float(radius[i]) + (2 if state == 2 else 0),
                           "covered": covered})
             order.append(state)
-        if not geoms:
+        if not len(points):
             continue
         idx = np.argsort(np.asarray(order), kind="stable")  # uncovered last = on top
-        fc = feature_collection([geoms[k] for k in idx], [props[k] for k in idx])
+        fc = feature_collection(points[idx], [props[k] for k in idx])
         folium.GeoJson(
             fc,
             name=esc(f"{label('suppliers', language)} – {profile_label(prof, language)}"),
