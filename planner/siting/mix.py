@@ -17,7 +17,6 @@ import scipy.sparse as sp
 from planner.errors import InputError, SolverError
 
 from ._base import Candidate, SitingModel, _started_candidate, coverage_block, merge_rows
-from ._cliques import clique_cover
 from ._milp import MilpModel
 from ._search import SearchProblem, evaluate, solve_heuristic
 from ._validate import as_candidate_values, as_cost_matrix, as_index_set, as_weights
@@ -91,13 +90,6 @@ class Technology:
     extra: dict = field(default_factory=dict)
 
 
-#: Conflicting pairs from which spacing is written as clique rows instead of pair rows. Both give
-#: the same solutions. Measured: on the demo (47k pairs) pair rows solve faster (15 s against
-#: 22 s, same optimum); on ``benchmarks/run.py load`` (235k pairs, 3,344 candidates) clique rows
-#: keep the whole run at 1.7 GB instead of 2.4 GB (HiGHS memory grows with the rows).
-CLIQUE_ROWS_FROM = 100_000
-
-
 class TechnologyMix(SitingModel):
     r"""Choose (site, technology) stations under one budget to maximise weighted coverage.
 
@@ -126,15 +118,9 @@ class TechnologyMix(SitingModel):
         \quad \text{(coverage target of } t)
 
     .. math::
-        \sum_{j \in K} x_{jt} \le 1 \;\; \forall K \in \mathcal{K}_t \quad \text{(spacing)}, \qquad
+        x_{jt} + x_{kt} \le 1 \;\; \forall (j,k) \in C_t \quad \text{(spacing)}, \qquad
         \sum_t x_{jt} \le m_j \quad \text{(co-location limit)}, \qquad
         x_{jt} = 1 \;\; \forall (j,t) \in E
-
-    where :math:`\mathcal{K}_t` covers technology :math:`t`'s conflict graph (pairs closer than its
-    spacing, or given): below ``CLIQUE_ROWS_FROM`` conflicting pairs each pair is its own row
-    :math:`x_{jt} + x_{kt} \le 1`; from there on, cliques that together contain every pair
-    (:func:`planner.siting._cliques.clique_cover`) give the same integer solutions with far fewer
-    rows.
 
     .. math::
         \sum_{j: (j,t) \in P} x_{jt} \le N_t \quad \text{(at most } N_t
@@ -445,10 +431,7 @@ class TechnologyMix(SitingModel):
             milp.add_rows(np.zeros(int(sel.sum())), ucols[sel], coef[sel] * w[lev_row[sel]], 1,
                           lower=t.target * self.total_t[k])
         # spacing conflicts
-        if self.conf_a.size >= CLIQUE_ROWS_FROM:     # one row per clique (see _cliques)
-            crow, cmember, n_cliques = clique_cover(self.conf_a, self.conf_b, self.n_pairs)
-            milp.add_rows(crow, x[cmember], 1.0, n_cliques, upper=1.0)
-        elif self.conf_a.size:                       # one row per conflicting pair
+        if self.conf_a.size:
             nc = self.conf_a.size
             r = np.arange(nc)
             milp.add_rows(np.concatenate([r, r]), np.concatenate([x[self.conf_a], x[self.conf_b]]),
