@@ -90,6 +90,13 @@ class Technology:
     extra: dict = field(default_factory=dict)
 
 
+#: HiGHS options of the mix MILP (with a MIP start). A small cut pool whose cuts age out quickly
+#: keeps the solver's memory down on large spacing models: on ``benchmarks/run.py load`` (3,344
+#: candidates, 207k spacing rows, 40 s) the process peaked at 1.93 GB instead of 2.26 GB, with
+#: the same incumbent and a bound 0.001 % weaker.
+_MIX_OPTIONS = {**_START_OPTIONS, "mip_pool_soft_limit": 500, "mip_pool_age_limit": 5}
+
+
 class TechnologyMix(SitingModel):
     r"""Choose (site, technology) stations under one budget to maximise weighted coverage.
 
@@ -455,7 +462,7 @@ class TechnologyMix(SitingModel):
     def _exact(self, time_limit, mip_gap, presolve, start, verbose):
         milp, x = self._milp()
         return _started_candidate(milp, x, start, time_limit, mip_gap, presolve, verbose,
-                                  self._target_message(), self._objective, options=_START_OPTIONS)
+                                  self._target_message(), self._objective, options=_MIX_OPTIONS)
 
     def _no_solution_message(self) -> str:
         if any(t.target for t in self.techs):
