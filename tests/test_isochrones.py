@@ -216,13 +216,18 @@ def test_bands_are_nested_and_rings_add_up(method):
 # --------------------------------------------------------------------------------------------
 # coverage quality and engine agreement on a random grid
 # --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("seed,direction", [(0, "from"), (1, "to"), (2, "to")])
-def test_grid_length_share_and_engines_agree(seed, direction):
+def three_sources(seed, direction):
+    """A random grid with node times of three sources and three bands, and the common kwargs."""
     u, v, g, te, n = grid_network(seed=seed)
     sources = [0, n // 2 + 5, n - 1]
     times = np.vstack([node_times(u, v, te, n, s, direction) for s in sources])
-    bands = [20.0, 45.0, 70.0]
     kw = dict(direction=direction, source_ids=["a", "b", "c"], buffer_m=B)
+    return u, v, g, te, times, [20.0, 45.0, 70.0], kw
+
+
+@pytest.mark.parametrize("seed,direction", [(0, "from"), (1, "to"), (2, "to")])
+def test_grid_length_share_and_engines_agree(seed, direction):
+    u, v, g, te, times, bands, kw = three_sources(seed, direction)
     cells = isochrones_for_sources(u, v, g, te, times, bands, **kw, method="cells", **SMALL)
     direct = isochrones_for_sources(u, v, g, te, times, bands, **kw, method="direct")
     assert list(cells.columns) == ["source_id", "minutes", "geometry"]
@@ -243,11 +248,7 @@ def test_grid_length_share_and_engines_agree(seed, direction):
 
 @pytest.mark.parametrize("seed,direction", [(0, "from"), (1, "to"), (2, "to")])
 def test_grid_engine_covers_reached_road_and_matches_exact_set(seed, direction):
-    u, v, g, te, n = grid_network(seed=seed)
-    sources = [0, n // 2 + 5, n - 1]
-    times = np.vstack([node_times(u, v, te, n, s, direction) for s in sources])
-    bands = [20.0, 45.0, 70.0]
-    kw = dict(direction=direction, source_ids=["a", "b", "c"], buffer_m=B)
+    u, v, g, te, times, bands, kw = three_sources(seed, direction)
     grid = isochrones_for_sources(u, v, g, te, times, bands, **kw)
     # round buffers for the reference (the default 2 segments per quarter circle cut arcs)
     direct = isochrones_for_sources(u, v, g, te, times, bands, **kw, method="direct",
