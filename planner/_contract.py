@@ -229,22 +229,7 @@ def _core_table(ptr, ind, w):
     for c in prange(nc):
         heap_d = np.empty(len(ind) + 1, np.float64)
         heap_v = np.empty(len(ind) + 1, np.int64)
-        row = table[c]
-        row[:] = np.inf
-        row[c] = 0.0
-        size = _push(heap_d, heap_v, 0, 0.0, c)
-        while size > 0:
-            d = heap_d[0]
-            u = heap_v[0]
-            size = _pop(heap_d, heap_v, size)
-            if d > row[u]:
-                continue
-            for k in range(ptr[u], ptr[u + 1]):
-                x = ind[k]
-                nd = d + w[k]
-                if nd < row[x]:
-                    row[x] = nd
-                    size = _push(heap_d, heap_v, size, nd, x)
+        _dijkstra_one(ptr, ind, w, c, np.inf, table[c], heap_d, heap_v)
     return table
 
 
@@ -594,3 +579,25 @@ def _many(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, table, sourc
             hi = min(lo + BLOCK, len(sources))
             _block(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, table, sources[lo:hi], cutoff,
                    target_pos, sweep, out[lo:hi], times, heap_d, heap_v, entries)
+
+
+@njit(cache=True, nogil=True)
+def _dijkstra_one(indptr, indices, weights, source, cutoff, dist, heap_d, heap_v):
+    """Single-source Dijkstra with a lazy-deletion binary heap; fills ``dist`` in place."""
+    dist[:] = np.inf
+    dist[source] = 0.0
+    size = 1
+    heap_d[0] = 0.0
+    heap_v[0] = source
+    while size > 0:
+        d = heap_d[0]
+        u = heap_v[0]
+        size = _pop(heap_d, heap_v, size)
+        if d > dist[u]:
+            continue  # stale entry
+        for k in range(indptr[u], indptr[u + 1]):
+            w = indices[k]
+            nd = d + weights[k]
+            if nd < dist[w] and nd <= cutoff:
+                dist[w] = nd
+                size = _push(heap_d, heap_v, size, nd, w)

@@ -163,28 +163,6 @@ def reached(net, source: int, profile: str, direction: str = "from", cutoff_s=No
     return travel_times(net, [source], None, profile, direction, cutoff_s)[0]
 
 
-@njit(cache=True, nogil=True)
-def _dijkstra_one(indptr, indices, weights, source, cutoff, dist, heap_d, heap_v):
-    """Single-source Dijkstra with a lazy-deletion binary heap; fills ``dist`` in place."""
-    dist[:] = np.inf
-    dist[source] = 0.0
-    size = 1
-    heap_d[0] = 0.0
-    heap_v[0] = source
-    while size > 0:
-        d = heap_d[0]
-        u = heap_v[0]
-        size = _contract._pop(heap_d, heap_v, size)
-        if d > dist[u]:
-            continue  # stale entry
-        for k in range(indptr[u], indptr[u + 1]):
-            w = indices[k]
-            nd = d + weights[k]
-            if nd < dist[w] and nd <= cutoff:
-                dist[w] = nd
-                size = _contract._push(heap_d, heap_v, size, nd, w)
-
-
 @njit(cache=True, parallel=True)
 def _dijkstra_many(indptr, indices, weights, sources, cutoff, out):
     """Dijkstra from every source, split over threads; row ``i`` of ``out`` ← source ``i``."""
@@ -195,4 +173,5 @@ def _dijkstra_many(indptr, indices, weights, sources, cutoff, out):
         heap_d = np.empty(m + 1, np.float64)
         heap_v = np.empty(m + 1, np.int64)
         for i in range(c, n_sources, n_chunks):
-            _dijkstra_one(indptr, indices, weights, sources[i], cutoff, out[i], heap_d, heap_v)
+            _contract._dijkstra_one(indptr, indices, weights, sources[i], cutoff, out[i], heap_d,
+                                    heap_v)
