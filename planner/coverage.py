@@ -234,17 +234,13 @@ def plant_isochrones(net, plants, profiles, bands_min, buffer_m=60.0, smooth_m=N
     bands_s = np.asarray(bands_min, float) * 60.0
     geoms = net.metric_geometry()
     u, v = net.edges.u.to_numpy(), net.edges.v.to_numpy()
-    node_times = {prof: travel_times(net, p_nodes, None, profile=prof, direction="to", cutoff_s=bands_s.max())
-                  for prof in profiles}
-
-    def one(prof):
-        g = iso.isochrones_for_sources(u, v, geoms, net.times(prof), node_times[prof], bands_s, direction="to",
+    out = []
+    for prof in profiles:                        # the grid engine threads over plants
+        node_t = travel_times(net, p_nodes, None, profile=prof, direction="to", cutoff_s=bands_s.max())
+        g = iso.isochrones_for_sources(u, v, geoms, net.times(prof), node_t, bands_s, direction="to",
                                        source_ids=plant_ids, buffer_m=buffer_m, smooth_m=smooth_m)
-        g = g.rename(columns={"source_id": "plant_id"})
-        g["profile"] = prof
-        return g
-
-    res = pd.concat([one(prof) for prof in profiles], ignore_index=True)   # the engine threads over plants
+        out.append(g.rename(columns={"source_id": "plant_id"}).assign(profile=prof))
+    res = pd.concat(out, ignore_index=True)
     # drawing detail: simplify by a quarter of the buffer, so every reached road stays at least
     # 3/4 of the buffer (less half a grid cell) inside the boundary while files shrink ten-fold
     res["geometry"] = _simplify(np.asarray(res.geometry.values), buffer_m / 4.0)
