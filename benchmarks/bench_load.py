@@ -29,7 +29,6 @@ import argparse
 import importlib.util
 import json
 import os
-import re
 import resource
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tomli_w import dumps as dumps_toml
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "scenarios" / "yizhuang.toml"
@@ -56,57 +56,6 @@ def _demo_sites():
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
-
-
-# ------------------------------------------------------------------------------------ TOML
-_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-
-
-def _toml_key(k) -> str:
-    return k if _BARE_KEY.match(k) else json.dumps(k, ensure_ascii=False)
-
-
-def _toml_value(v) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)  # JSON string escapes are valid TOML basic strings
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}" for k, x in v.items()) + " }"
-    raise TypeError(f"cannot write {type(v).__name__} as TOML")
-
-
-def _table_array(v) -> bool:
-    return isinstance(v, list) and len(v) > 0 and all(isinstance(x, dict) for x in v)
-
-
-def _toml_lines(table: dict, path: tuple, header: str | None) -> list[str]:
-    scalars = {k: v for k, v in table.items() if not isinstance(v, dict) and not _table_array(v)}
-    lines = []
-    if header is not None and (scalars or not table or header.startswith("[[")):
-        lines += ["", header]
-    lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in scalars.items()]
-    for k, v in table.items():
-        sub = ".".join(_toml_key(p) for p in (*path, k))
-        if isinstance(v, dict):
-            lines += _toml_lines(v, (*path, k), f"[{sub}]")
-        elif _table_array(v):
-            for item in v:
-                lines += _toml_lines(item, (*path, k), f"[[{sub}]]")
-    return lines
-
-
-def dumps_toml(data: dict) -> str:
-    """TOML text of a scenario dict as :func:`tomllib.loads` returns it (tables, arrays of tables).
-
-    Sub-dicts become ``[a.b]`` tables (also the inline tables of the original), so the text
-    reads back to the same dict.
-    """
-    return "\n".join(_toml_lines(data, (), None)).lstrip("\n") + "\n"
 
 
 # ------------------------------------------------------------------------- scenario builder
