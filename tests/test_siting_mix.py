@@ -111,6 +111,21 @@ def test_mix_matches_brute_force_with_targets_spacing_site_cost(seed):
     assert set(res.selected.tolist()) == {j for j, _ in res.pairs}
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_mix_spacing_rows_bind_exactly(seed):
+    # a large budget wants many stations; the spacing (several neighbours per site) must cut the
+    # optimum, and the exact model must land on the enumerated spaced optimum
+    rng, cost, sd = _geometry(10 + seed, m=9)
+    t = Technology("h2", capex=1.0, radius=5.0, weights=rng.integers(1, 5, 20).astype(float), min_spacing=9.0)
+    free, _ = _brute([Technology("h2", capex=1.0, radius=5.0, weights=t.weights)], cost, 9.0)
+    best, _ = _brute([t], cost, 9.0, site_dist=sd)
+    assert best < free - 1e-9  # the rule binds on this instance
+    res = TechnologyMix.from_cost_matrix(cost, [t], budget=9.0, site_distance=sd).solve(method="exact")
+    assert res.status == "optimal"
+    assert res.objective == pytest.approx(best)
+    assert all(sd[a, b] >= 9.0 for a, b in itertools.combinations(res.selected_by_tech["h2"], 2))
+
+
 def test_mix_colocation_rules():
     rng, cost, sd = _geometry(2, m=6)
     techs = _techs(rng, 6, h2={"eligible": None})
