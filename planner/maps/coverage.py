@@ -17,6 +17,7 @@ from planner.maps._common import (
     band_colours,
     bounds_of,
     esc,
+    GeoJsonLayer,
     feature_collection,
     fmt_minutes,
     fmt_num,
@@ -197,7 +198,7 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
                           "colour": colours.get(float(r.band_min), "#6baed6"),
                           "threshold": bool(abs(float(r.band_min) - float(threshold_min)) < 1e-9)})
         fc = feature_collection(sub.geometry.values, props)
-        folium.GeoJson(
+        GeoJsonLayer(
             fc,
             name=esc(f"{label('isochrones', language)} – {profile_label(prof, language)}"),
             show=(prof == str(profile)),
@@ -284,7 +285,7 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
             continue
         idx = np.argsort(np.asarray(order), kind="stable")  # uncovered last = on top
         fc = feature_collection(points[idx], [props[k] for k in idx])
-        folium.GeoJson(
+        GeoJsonLayer(
             fc,
             name=esc(f"{label('suppliers', language)} – {profile_label(prof, language)}"),
             show=(prof == str(profile)),

@@ -13,6 +13,7 @@ from planner.maps._common import (
     as_wgs84,
     bounds_of,
     esc,
+    GeoJsonLayer,
     feature_collection,
     fmt_num,
     fmt_share,
@@ -146,7 +147,7 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
                 props.append({"tip": f"<b>{esc(nm)}</b><br>"
                                      f"{esc(label('service_areas', language))} · "
                                      f"{esc(technology_label(tech, language))}"})
-            folium.GeoJson(
+            GeoJsonLayer(
                 feature_collection(sub.geometry.values, props),
                 name=esc(f"{label('service_areas', language)} – "
                          f"{technology_label(tech, language)}"),
@@ -184,7 +185,7 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
                     "radius": float(radius[i]),
                     "opacity": 0.75 if served[i] else 0.95,
                 })
-            folium.GeoJson(
+            GeoJsonLayer(
                 feature_collection([_point(g) for g in dem_d.geometry.values[idx]], props),
                 name=esc(f"{label('demand', language)} – {technology_label(tech, language)}"),
                 marker=folium.CircleMarker(radius=4, fill=True),
