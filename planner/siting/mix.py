@@ -91,9 +91,10 @@ class Technology:
 
 
 #: HiGHS options of the mix MILP (with a MIP start). A small cut pool whose cuts age out quickly
-#: keeps the solver's memory down on large spacing models: on ``benchmarks/run.py load`` (3,344
-#: candidates, 207k spacing rows, 40 s) the process peaked at 1.93 GB instead of 2.26 GB, with
-#: the same incumbent and a bound 0.001 % weaker.
+#: keeps the solver's memory down and helps it along: with the spacing written as neighbourhood
+#: rows, ``benchmarks/run.py load`` (3,344 candidates, 60 s) peaked at about 1.4 GB in-process
+#: instead of 1.56 GB with HiGHS' pool defaults (same incumbent, bound 0.005 % weaker), and the
+#: demo proves optimality in 11 s instead of 15.5 s.
 _MIX_OPTIONS = {**_START_OPTIONS, "mip_pool_soft_limit": 500, "mip_pool_age_limit": 5}
 
 
