@@ -689,6 +689,16 @@ def test_icon_fonts_kept_only_when_used(tmp_path):
     assert external_references(html) == []
 
 
+@pytest.mark.parametrize("body, used", [
+    ('<i class="fa fa-home"></i>', True), ("<i class='fas fa-truck'>", True),
+    ("L.AwesomeMarkers.icon({", True), ('<span class="glyphicon glyphicon-info-sign">', True),
+    ('{"covered": false, "name": "sofa", "tip": " fast food"}', False),
+    ('<i class="FA-HOME">', False),  # CSS class names are case-sensitive
+])
+def test_icon_font_use_is_detected(body, used):
+    assert offline_mod._uses_icons("<body>" + body) is used
+
+
 def test_offline_view_for_notebooks(maps):
     from planner.maps.offline import offline_view
 
