@@ -78,10 +78,18 @@ def write_gpkg(layers: dict, path: Path) -> Path:
     return Path(path)
 
 
+#: xlsxwriter options: strings are never turned into formulas, links or numbers
+_XLSX_TEXT = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
+
+
 def write_excel(tables: dict, path: Path) -> Path:
-    """One workbook, one sheet per table (sheet names ≤ 31 chars), with the attribution sheet."""
+    """One workbook, one sheet per table (sheet names ≤ 31 chars), with the attribution sheet.
+
+    Every string is written as text: a supplier named ``=HYPERLINK(…)`` or ``@SUM(A1)`` shows as
+    that text, never as a live formula or link (openpyxl would have written ``=…`` as a formula).
+    """
     with atomic_path(path) as tmp:
-        with pd.ExcelWriter(tmp, engine="openpyxl") as xl:
+        with pd.ExcelWriter(tmp, engine="xlsxwriter", engine_kwargs={"options": _XLSX_TEXT}) as xl:
             for name, df in tables.items():
                 frame = pd.DataFrame(df.drop(columns="geometry", errors="ignore"))
                 frame.to_excel(xl, sheet_name=str(name)[:31], index=False)

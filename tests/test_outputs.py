@@ -75,3 +75,15 @@ def test_network_cache_round_trip_and_corruption(tmp_path, grid_network):
     path.write_bytes(bytes(data[:100]))
     path.with_suffix(".sha256").write_text(outputs.file_sha256(path))
     assert load_network(path) is None
+
+
+def test_excel_cells_from_input_text_stay_text(tmp_path):
+    import openpyxl
+
+    names = ["=HYPERLINK(\"http://x\",\"y\")", "=1+1", "@SUM(A1)", "+2", "-3", "http://example.com", "0012", "plain"]
+    path = outputs.write_excel({"sites": pd.DataFrame({"name": names, "minutes": np.arange(8.0)})}, tmp_path / "r.xlsx")
+    ws = openpyxl.load_workbook(path)["sites"]
+    cells = [(c.value, c.data_type) for c in ws["A"][1:]]
+    assert cells == [(n, "s") for n in names]
+    assert [c.value for c in ws["B"][1:]] == list(range(8))
+    assert [p.name for p in tmp_path.iterdir()] == ["r.xlsx"]
