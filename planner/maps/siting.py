@@ -9,11 +9,11 @@ import pandas as pd
 
 from planner.maps._common import (
     UNSERVED_COLOUR,
+    GeoJsonLayer,
     LegendBuilder,
     as_wgs84,
     bounds_of,
     esc,
-    GeoJsonLayer,
     feature_collection,
     fmt_num,
     fmt_share,
