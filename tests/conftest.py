@@ -82,6 +82,26 @@ def grid_tables(n: int = 5, step: float = 0.001, two_way: bool = True, length_m:
     return raw_tables(xy, arcs)
 
 
+def write_grid_roads(folder, n: int, step: float, length_m: float, max_snap_m: float) -> str:
+    """Write :func:`grid_tables` as ``folder/roads.gpkg``; return the scenario's matching
+    ``[network]`` section (layer source, column mapping, ``max_snap_m``, ``cache`` folder)."""
+    _, edges = grid_tables(n=n, step=step, length_m=length_m)
+    edges[["from_node", "to_node", "length_m", "geometry"]].to_file(Path(folder) / "roads.gpkg", layer="edges")
+    return f"""
+[network]
+source = "layer"
+path = "roads.gpkg"
+max_snap_m = {max_snap_m:g}
+cache_dir = "cache"
+
+[network.columns]
+from_node = "from_node"
+to_node = "to_node"
+length = "length_m"
+directed = true
+"""
+
+
 @pytest.fixture
 def grid_network():
     """5×5 two-way grid, 100 m edges, 36 km/h everywhere → 10 s per edge in every profile."""

@@ -12,25 +12,13 @@ import pandas as pd
 import pytest
 
 from planner.cli import main
-from tests.conftest import LAT0, LON0, grid_tables
+from tests.conftest import LAT0, LON0, write_grid_roads
 
 SCENARIO = """
 [scenario]
 name = "tiny"
 language = "en"
 output = "out/{name}"
-
-[network]
-source = "layer"
-path = "roads.gpkg"
-max_snap_m = 300
-cache_dir = "cache"
-
-[network.columns]
-from_node = "from_node"
-to_node = "to_node"
-length = "length_m"
-directed = true
 
 [profiles.offpeak]
 fallback_kmh = 36
@@ -59,8 +47,7 @@ offline = true
 
 def make_scenario(folder: Path, scenario_text: str = SCENARIO) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    nodes, edges = grid_tables(n=6, step=0.001, length_m=100.0)  # 10 s per edge at 36 km/h
-    edges[["from_node", "to_node", "length_m", "geometry"]].to_file(folder / "roads.gpkg", layer="edges")
+    network = write_grid_roads(folder, n=6, step=0.001, length_m=100.0, max_snap_m=300)  # 10 s per edge at 36 km/h
     pd.DataFrame({"id": ["P1"], "name": ["Plant one"], "lon": [LON0], "lat": [LAT0]}).to_csv(folder / "plants.csv", index=False)
     pd.DataFrame({
         "id": ["S1", "S2", "S3"],
@@ -71,7 +58,7 @@ def make_scenario(folder: Path, scenario_text: str = SCENARIO) -> Path:
         "deliveries": [5, 3, 2],
     }).to_csv(folder / "suppliers.csv", index=False)
     path = folder / "scenario.toml"
-    path.write_text(scenario_text)
+    path.write_text(scenario_text + network)
     return path
 
 

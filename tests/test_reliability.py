@@ -10,7 +10,7 @@ import pytest
 
 from planner.cli import main
 from planner.coords import gcj02_to_wgs84, wgs84_to_gcj02
-from tests.conftest import LAT0, LON0, ROOT, grid_tables
+from tests.conftest import LAT0, LON0, ROOT, write_grid_roads
 
 # A sparse 8 × 8 grid (junctions every 0.01°: ~850 m east-west, ~1,110 m north-south), so the
 # ~500 m GCJ-02 offset moves a point well away from every junction. Snapping is allowed far
@@ -20,18 +20,6 @@ SCENARIO = """
 name = "coords"
 language = "en"
 output = "out/{name}"
-
-[network]
-source = "layer"
-path = "roads.gpkg"
-max_snap_m = 1500
-cache_dir = "cache"
-
-[network.columns]
-from_node = "from_node"
-to_node = "to_node"
-length = "length_m"
-directed = true
 
 [profiles.offpeak]
 fallback_kmh = 36
@@ -58,8 +46,7 @@ STEP = 0.01
 def _wrong_system_scenario(folder: Path, declared: str, really: str) -> Path:
     """Scenario whose supplier file is written in ``really`` but declared as ``declared``."""
     folder.mkdir(parents=True, exist_ok=True)
-    _, edges = grid_tables(n=8, step=STEP, length_m=1000.0)
-    edges[["from_node", "to_node", "length_m", "geometry"]].to_file(folder / "roads.gpkg", layer="edges")
+    network = write_grid_roads(folder, n=8, step=STEP, length_m=1000.0, max_snap_m=1500)
     pd.DataFrame({"id": ["P1"], "name": ["Plant"], "lon": [LON0 + 3 * STEP], "lat": [LAT0 + 3 * STEP]}).to_csv(
         folder / "plants.csv", index=False)
     # suppliers 10–20 m from interior junctions (true WGS-84), away from the grid's edge
@@ -72,7 +59,7 @@ def _wrong_system_scenario(folder: Path, declared: str, really: str) -> Path:
     pd.DataFrame({"id": [f"S{i:02d}" for i in range(c.size)], "name": "supplier", "lon": np.round(lon, 6),
                   "lat": np.round(lat, 6), "plants": "P1"}).to_csv(folder / "suppliers.csv", index=False)
     path = folder / "scenario.toml"
-    path.write_text(SCENARIO.replace("{declared}", declared))
+    path.write_text(SCENARIO.replace("{declared}", declared) + network)
     return path
 
 
