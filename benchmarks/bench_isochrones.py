@@ -92,7 +92,7 @@ def _times_engine():
 
 
 def _plant_points(n_plants):
-    from planner.settings import RANDOM_SEED
+    from planner.vocab import RANDOM_SEED
 
     rng = np.random.default_rng(RANDOM_SEED)
     lon = rng.uniform(BOX[0], BOX[2], n_plants)

@@ -27,8 +27,6 @@ Everything is a pure function on (Geo)DataFrames except :func:`read_site_list`,
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,7 +36,9 @@ import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
 
+from planner._headers import find_column, norm
 from planner.errors import InputError, PlannerError, ScenarioError
+from planner.vocab import DEFAULT_MAX_SNAP_M, MATCH_STATUSES, STATION_TECHNOLOGIES, TECHNOLOGIES, tech_order
 
 __all__ = [
     "TECHNOLOGIES",
@@ -57,14 +57,10 @@ __all__ = [
     "RunComparison",
 ]
 
-#: Technology codes accepted in a site list.
-TECHNOLOGIES: tuple[str, ...] = ("h2", "hpc", "pv_storage", "plant")
-#: Technologies evaluated against demand (``plant`` rows feed the supplier circle instead).
-STATION_TECHNOLOGIES: tuple[str, ...] = ("h2", "hpc", "pv_storage")
 #: Values of ``status`` in :func:`match_sites`.
-STATUSES: tuple[str, ...] = ("kept", "moved", "added", "removed")
+STATUSES = MATCH_STATUSES
 
-#: Column names that hold the technology (normalised like :func:`_norm`), best first.
+#: Column names that hold the technology (normalised like :func:`planner._headers.norm`), best first.
 TECHNOLOGY_COLUMN_ALIASES: tuple[str, ...] = (
     "technology", "tech", "type", "station_type", "类型", "技术", "技术类型", "站点类型", "站型",
 )
@@ -72,7 +68,7 @@ TECHNOLOGY_COLUMN_ALIASES: tuple[str, ...] = (
 CAPEX_COLUMN_ALIASES: tuple[str, ...] = (
     "capex_wan", "capex", "投资万元", "投资", "投资额", "建设投资", "造价",
 )
-#: Technology values (normalised like :func:`_norm`) → code.
+#: Technology values (normalised like :func:`planner._headers.norm`) → code.
 TECHNOLOGY_VALUES: dict[str, str] = {
     "h2": "h2", "hydrogen": "h2", "hrs": "h2", "加氢站": "h2", "加氢": "h2", "氢能": "h2",
     "hpc": "hpc", "highpowercharging": "hpc", "大功率充电": "hpc", "大功率充电站": "hpc",
@@ -88,19 +84,6 @@ _SUPPLIER_CIRCLE = "supplier_circle"
 
 
 # ------------------------------------------------------------------------------ small helpers
-def _norm(text) -> str:
-    """Normalised name or value: NFKC, lower case, no whitespace or punctuation."""
-    s = unicodedata.normalize("NFKC", str(text)).lower().strip()
-    return re.sub(r"[\s_\-.:/\\()\[\]{}【】（）<>]+", "", s)
-
-
-def _norm_variants(name) -> list[str]:
-    """A column name as is and without a bracketed part (``投资(万元)`` → ``投资``)."""
-    s = unicodedata.normalize("NFKC", str(name))
-    out = [_norm(s), _norm(re.sub(r"[(\[{（【].*?[)\]}）】]", "", s))]
-    return [v for i, v in enumerate(out) if v and v not in out[:i]]
-
-
 def normalise_technology(values) -> tuple[np.ndarray, np.ndarray]:
     """Technology codes of raw values (English or Chinese, any case).
 
@@ -118,7 +101,7 @@ def normalise_technology(values) -> tuple[np.ndarray, np.ndarray]:
     """
     s = pd.Series(values, dtype=object)
     blank = s.isna().to_numpy()
-    keys = s.where(~s.isna(), "").map(_norm)
+    keys = s.where(~s.isna(), "").map(norm)
     codes = keys.map(TECHNOLOGY_VALUES).to_numpy(dtype=object)
     ok = ~blank & pd.notna(codes)
     codes = np.where(ok, codes, None)
@@ -126,8 +109,7 @@ def normalise_technology(values) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _tech_order(values) -> list[str]:
-    seen = list(dict.fromkeys(str(v) for v in values))
-    return [t for t in _SUMMARY_TECH_ORDER if t in seen] + [t for t in seen if t not in _SUMMARY_TECH_ORDER]
+    return tech_order(values, _SUMMARY_TECH_ORDER)
 
 
 def _cfg(technologies, tech: str):
@@ -263,7 +245,7 @@ def read_site_list(path, coord_system: str = "wgs84", **kwargs) -> gpd.GeoDataFr
     if cat_col is not None:
         available[cat_col] = gdf["category"]
 
-    tech_col = _find_column(available, TECHNOLOGY_COLUMN_ALIASES)
+    tech_col = find_column(available, TECHNOLOGY_COLUMN_ALIASES)
     if tech_col is None:
         found = [c for c in gdf.attrs.get("columns", {}).values()] + [c for c in available if c != cat_col]
         raise InputError(f"required column 'technology' not found (looked for technology, tech, type, 类型); "
@@ -286,7 +268,7 @@ def read_site_list(path, coord_system: str = "wgs84", **kwargs) -> gpd.GeoDataFr
                     f"{codes[pos]!r} is listed twice", pos, tech_col)
 
     capex = np.full(len(gdf), np.nan)
-    capex_col = _find_column({c: s for c, s in available.items() if c != tech_col}, CAPEX_COLUMN_ALIASES)
+    capex_col = find_column({c: s for c, s in available.items() if c != tech_col}, CAPEX_COLUMN_ALIASES)
     if capex_col is not None:
         txt = available[capex_col].astype(object).where(available[capex_col].notna(), "")
         txt = txt.astype(str).str.normalize("NFKC").str.replace(",", "", regex=False).str.strip()
@@ -308,17 +290,6 @@ def read_site_list(path, coord_system: str = "wgs84", **kwargs) -> gpd.GeoDataFr
     out.attrs = {"source": str(path), "row_word": word, "source_rows": rows.tolist(),
                  "technology_column": tech_col, "capex_column": capex_col}
     return out
-
-
-def _find_column(columns: Mapping, aliases) -> str | None:
-    """The column whose name matches the best-ranked alias."""
-    rank = {a: i for i, a in enumerate(_norm(a) for a in aliases)}
-    best, best_rank = None, len(rank)
-    for col in columns:
-        for v in _norm_variants(col):
-            if v in rank and rank[v] < best_rank:
-                best, best_rank = col, rank[v]
-    return best
 
 
 # -------------------------------------------------------------------------------- matching
@@ -517,7 +488,7 @@ def _flow_service(net, d, ids, station_nodes, profile: str, radius: float):
     return k, minutes
 
 
-def evaluate_list(net, sites, demand: Mapping, technologies, *, max_snap_m: float | None = 500.0,
+def evaluate_list(net, sites, demand: Mapping, technologies, *, max_snap_m: float | None = DEFAULT_MAX_SNAP_M,
                   report=None) -> ListEvaluation:
     """Stations, capex and demand covered per technology for one site list.
 
@@ -628,7 +599,7 @@ def evaluate_list(net, sites, demand: Mapping, technologies, *, max_snap_m: floa
 
 
 def supplier_circle(net, plants, suppliers, threshold_min: float = 30.0, profile: str = "offpeak",
-                    max_snap_m: float | None = 500.0) -> pd.DataFrame:
+                    max_snap_m: float | None = DEFAULT_MAX_SNAP_M) -> pd.DataFrame:
     """Per supplier: the nearest plant it serves, minutes to it and whether it is within the circle.
 
     A supplier is in the circle when it reaches, within ``threshold_min`` (network time
@@ -821,7 +792,7 @@ class ListComparison:
 
 def compare_site_lists(net, a, b, demand: Mapping, technologies, within_m: float = 50.0, suppliers=None,
                        threshold_min: float = 30.0, *, circle_profile: str | None = None,
-                       max_snap_m: float | None = 500.0, label_a: str = "A", label_b: str = "B") -> ListComparison:
+                       max_snap_m: float | None = DEFAULT_MAX_SNAP_M, label_a: str = "A", label_b: str = "B") -> ListComparison:
     """Compare two candidate site lists on the same network and demand.
 
     Parameters

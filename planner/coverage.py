@@ -23,6 +23,7 @@ import pandas as pd
 import shapely
 
 from planner.routing import snap, travel_times
+from planner.vocab import DEFAULT_BUFFER_M, DEFAULT_MAX_SNAP_M
 
 
 @dataclass
@@ -82,7 +83,7 @@ def supplier_coverage(
     profiles=("offpeak", "peak", "truck"),
     threshold_min: float = 30.0,
     speed_scales=(0.6, 0.7, 0.8, 0.9, 1.0),
-    max_snap_m: float | None = 500.0,
+    max_snap_m: float | None = DEFAULT_MAX_SNAP_M,
     peak_profile: str = "peak",
     base_profile: str = "offpeak",
 ) -> CoverageResult:
@@ -222,7 +223,7 @@ def _sensitivity(served, plant_ids, profiles, threshold_min, scales):
 
 
 # ------------------------------------------------------------------------ isochrones & fit area
-def plant_isochrones(net, plants, profiles, bands_min, buffer_m=60.0, smooth_m=None, max_snap_m=500.0):
+def plant_isochrones(net, plants, profiles, bands_min, buffer_m=DEFAULT_BUFFER_M, smooth_m=None, max_snap_m=DEFAULT_MAX_SNAP_M):
     """Isochrone polygons (EPSG:4326) per plant × profile × band, suppliers driving **to** the plant.
 
     Returns a GeoDataFrame ``plant_id, profile, minutes, geometry`` (+ ``smoothed`` flag).
@@ -265,7 +266,7 @@ def _simplify(polys, tolerance):
     return out
 
 
-def fit_area(net, plants, profile, threshold_min, buffer_m=60.0, land=None, max_snap_m=500.0):
+def fit_area(net, plants, profile, threshold_min, buffer_m=DEFAULT_BUFFER_M, land=None, max_snap_m=DEFAULT_MAX_SNAP_M):
     """Where new suppliers fit: the network area within ``threshold_min`` of every plant, and of each.
 
     A point on a directed edge can only leave through the edge's head node, so its time to any plant

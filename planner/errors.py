@@ -1,6 +1,8 @@
 """Typed errors with one-line messages written for a planner.
 
-Every error the planner raises on bad input is a :class:`PlannerError`. The CLI prints
+Every error the planner raises on bad input is a :class:`PlannerError`; errors about the
+caller's input (:class:`InputError`, :class:`ScenarioError`, :class:`SnapError`) are also
+:class:`ValueError`, so library callers can catch them the usual way. The CLI prints
 ``str(err)`` (one line) and exits non-zero; the traceback is shown only with ``--debug``.
 """
 from __future__ import annotations
@@ -16,7 +18,7 @@ class PlannerError(Exception):
         super().__init__(" ".join(str(message).split()))
 
 
-class InputError(PlannerError):
+class InputError(PlannerError, ValueError):
     """A user file (sites list, road layer, candidate list...) is unusable.
 
     The message names the file, and the row and column where known. Rows are 1-based
@@ -37,7 +39,7 @@ class InputError(PlannerError):
         super().__init__(f"{prefix}: {message}" if prefix else message)
 
 
-class ScenarioError(PlannerError):
+class ScenarioError(PlannerError, ValueError):
     """The scenario file is invalid; the message names the key."""
 
     def __init__(self, message: str, path=None, key=None):
@@ -50,7 +52,7 @@ class NetworkError(PlannerError):
     """The road network cannot be loaded, downloaded or routed on."""
 
 
-class SnapError(PlannerError):
+class SnapError(PlannerError, ValueError):
     """Points lie farther from the road network than the allowed snap distance."""
 
 

@@ -80,7 +80,7 @@ from numba import njit
 from shapely.errors import GEOSException
 
 from planner.errors import InputError
-from planner.settings import RANDOM_SEED
+from planner.vocab import DEFAULT_BUFFER_M, RANDOM_SEED
 
 __all__ = [
     "DEFAULT_BUFFER_M",
@@ -93,10 +93,8 @@ __all__ = [
     "reached_length_share",
 ]
 
-#: Default half-width of the drawn road corridor, metres.
-DEFAULT_BUFFER_M = 75.0
 #: Segments per quarter circle in buffers. At 2 the polygons stay light. The arc error is
-#: ``buffer_m * (1 - cos(pi / 8))``, which is 7.6 % of the buffer (5.7 m at 75 m), always inward.
+#: ``buffer_m * (1 - cos(pi / 8))``, which is 7.6 % of the buffer (4.6 m at 60 m), always inward.
 DEFAULT_QUAD_SEGS = 2
 #: Precision grid (metres) that cell pieces are snapped to, so neighbouring cells match exactly.
 CELL_GRID_M = 1e-3

@@ -7,7 +7,6 @@ moved into place with :func:`os.replace` (atomic on POSIX).
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from planner._io import atomic_path, json_default
 from planner.errors import PlannerError
 from planner.settings import OSM_ATTRIBUTION
 
@@ -35,23 +35,6 @@ def safe_join(root: Path, relative: str | os.PathLike) -> Path:
     return target
 
 
-@contextmanager
-def atomic_path(path: Path, suffix: str | None = None):
-    """Yield a temporary path in ``path``'s folder; move it to ``path`` when the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=suffix or path.suffix)
-    os.close(fd)
-    tmp = Path(tmp)
-    tmp.unlink()  # writers (GDAL) want to create the file themselves
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def write_csv(df: pd.DataFrame, path: Path) -> Path:
     """CSV (UTF-8 with BOM so Excel shows Chinese correctly), written atomically."""
     with atomic_path(path) as tmp:
@@ -61,7 +44,7 @@ def write_csv(df: pd.DataFrame, path: Path) -> Path:
 
 def write_json(obj, path: Path) -> Path:
     with atomic_path(path) as tmp:
-        tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=_json_default, allow_nan=False),
+        tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=json_default, allow_nan=False),
                        encoding="utf-8")
     return Path(path)
 
@@ -142,14 +125,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def file_sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def package_versions() -> dict:
     """Versions of the packages that shape the numbers."""
     from importlib.metadata import PackageNotFoundError, version
@@ -165,21 +140,6 @@ def package_versions() -> dict:
 
     out["python"] = platform.python_version()
     return out
-
-
-def _json_default(o):
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        f = float(o)
-        return f if math.isfinite(f) else None
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    if isinstance(o, (set, tuple)):
-        return list(o)
-    return str(o)
 
 
 def clean_for_json(obj):

@@ -11,9 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from planner import outputs
+from planner._io import sha256_file
 from planner.errors import PlannerError
 from planner.settings import OSM_ATTRIBUTION
 
@@ -49,7 +49,7 @@ class Run:
     def add_input(self, label: str, path: Path):
         path = Path(path)
         if path.exists() and path.is_file():
-            self.inputs[label] = {"path": str(path), "sha256": outputs.file_sha256(path)}
+            self.inputs[label] = {"path": str(path), "sha256": sha256_file(path)}
 
 
 #: glibc's ``malloc_trim`` once looked up (``False`` where it is missing)

@@ -21,6 +21,7 @@ from scipy.spatial import cKDTree
 
 from planner import _contract
 from planner.errors import PlannerError, SnapError
+from planner.vocab import DEFAULT_MAX_SNAP_M
 
 #: Upper bound on the size of one block of the distance matrix (float64 cells), plain engine.
 BLOCK_CELLS = 32_000_000  # 256 MB
@@ -31,7 +32,7 @@ CONTRACT_MIN_SOURCES = 128
 
 
 # ------------------------------------------------------------------------------- snapping
-def snap(net, lon, lat, max_snap_m: float | None = 500.0, ids=None):
+def snap(net, lon, lat, max_snap_m: float | None = DEFAULT_MAX_SNAP_M, ids=None):
     """Snap WGS-84 points to their nearest network node.
 
     Parameters

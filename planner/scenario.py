@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from planner.errors import ScenarioError
+from planner.vocab import DEFAULT_BUFFER_M, DEFAULT_MAX_SNAP_M, RANDOM_SEED
 
 DATA_VAR = "${PLANNER_DATA_DIR}"
 
@@ -58,7 +59,7 @@ class Network(_Strict):
     columns: Columns = Field(default_factory=Columns)
     repair: Repair = Field(default_factory=Repair)
     keep_largest: bool = True
-    max_snap_m: float = Field(500.0, gt=0)
+    max_snap_m: float = Field(DEFAULT_MAX_SNAP_M, gt=0)
     metric_crs: str | None = None
     cache_dir: str = "../data/processed"
     raw_dir: str = "../data/raw"  # where OSM downloads are cached
@@ -119,7 +120,7 @@ class Coverage(_Strict):
     profiles: list[str] = Field(default_factory=lambda: ["offpeak", "peak", "truck"])
     speed_scales: list[float] = Field(default_factory=lambda: [0.6, 0.7, 0.8, 0.9, 1.0])
     isochrone_profiles: list[str] = Field(default_factory=lambda: ["offpeak", "peak"])
-    buffer_m: float = Field(60.0, gt=0, le=1000)
+    buffer_m: float = Field(DEFAULT_BUFFER_M, gt=0, le=1000)
     smooth_m: float | None = Field(None, gt=0)
     land: SitesFile | None = None  # optional polygons of industrial/available land
 
@@ -201,7 +202,7 @@ class Meta(_Strict):
     title: str = ""
     language: Literal["zh", "en"] = "en"
     output: str = "../output/{name}"
-    seed: int = 20281231
+    seed: int = RANDOM_SEED
     note: str = ""
 
 

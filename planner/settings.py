@@ -1,4 +1,8 @@
-"""Package-wide constants. Scenario-level defaults live in :mod:`planner.scenario`."""
+"""Package-wide settings (attribution, CRS, timeouts, data folder).
+
+Shared vocabulary and defaults (technology codes, snap limit, buffer, random seed) live in
+:mod:`planner.vocab`; scenario-level defaults in :mod:`planner.scenario`.
+"""
 from __future__ import annotations
 
 import os
@@ -11,12 +15,8 @@ OSM_ATTRIBUTION = "© OpenStreetMap contributors (ODbL)"
 #: UTM zone from :func:`planner.network.graph.metric_crs_for`.
 BEIJING_METRIC_CRS = "EPSG:32650"
 
-#: Seed used wherever randomness enters (clustering, sampling) so runs are reproducible.
-RANDOM_SEED = 20281231
-
 #: Network timeouts in seconds for downloads (Overpass); an offline machine fails fast.
 DOWNLOAD_TIMEOUT_S = 30
-
 
 def data_dir() -> Path:
     """Root for relative data paths in scenarios: ``$PLANNER_DATA_DIR`` or ``data/raw``."""

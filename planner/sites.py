@@ -19,8 +19,6 @@ from __future__ import annotations
 import csv
 import difflib
 import io
-import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
@@ -29,6 +27,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from planner._headers import name_variants, norm
+from planner._io import VECTOR_SUFFIXES
 from planner.coords import SYSTEMS, from_wgs84, normalise_system, out_of_china, to_wgs84
 from planner.errors import InputError
 
@@ -86,7 +86,6 @@ _COMBINED_ALIASES = ("location", "lnglat", "lonlat", "lng_lat", "lon_lat", "coor
 _DEFAULT_REQUIRED = ("site_id", "lon", "lat")
 _TABLE_SUFFIXES = {".csv", ".txt", ".tsv"}
 _EXCEL_SUFFIXES = {".xlsx", ".xlsm"}
-_VECTOR_SUFFIXES = {".gpkg", ".geojson", ".json", ".shp", ".fgb", ".gml", ".kml", ".zip"}
 _PLANT_SEPARATORS = r"\s*[;,、|；，｜/]\s*"
 _SYSTEM_TAGS = ("wgs84", "gcj02", "bd09", "wgs", "gcj", "bd", "gps", "baidu", "gaode", "amap")
 _MAX_LISTED = 5
@@ -99,33 +98,8 @@ _CHINA = (72.004, 0.8293, 137.8347, 55.8271)
 # small helpers
 # ------------------------------------------------------------------------------------------
 
-def _norm(name) -> str:
-    """Normalised column name: NFKC, lower case, no whitespace/punctuation."""
-    s = unicodedata.normalize("NFKC", str(name)).lower().strip()
-    return re.sub(r"[\s_\-.:/\\()\[\]{}【】（）<>]+", "", s)
-
-
-def _name_variants(name) -> list[str]:
-    """Ways a header may spell a field: as is, without a bracketed part, without a system tag."""
-    s = unicodedata.normalize("NFKC", str(name)).lower().strip()
-    out = [_norm(s)]
-    no_brackets = re.sub(r"[(\[{（【<].*?[)\]}）】>]", "", s)
-    out.append(_norm(no_brackets))
-    for base in list(out):
-        for tag in _SYSTEM_TAGS:
-            if base.endswith(tag) and len(base) > len(tag):
-                out.append(base[: -len(tag)])
-            if base.startswith(tag) and len(base) > len(tag):
-                out.append(base[len(tag):])
-    seen: list[str] = []
-    for v in out:
-        if v and v not in seen:
-            seen.append(v)
-    return seen
-
-
-_ALIAS_NORM = {field: [_norm(a) for a in aliases] for field, aliases in COLUMN_ALIASES.items()}
-_COMBINED_NORM = [_norm(a) for a in _COMBINED_ALIASES]
+_ALIAS_NORM = {field: [norm(a) for a in aliases] for field, aliases in COLUMN_ALIASES.items()}
+_COMBINED_NORM = [norm(a) for a in _COMBINED_ALIASES]
 
 
 def _excel_letter(j: int) -> str:
@@ -341,7 +315,7 @@ def _header_score(cells: Sequence) -> int:
     for cell in cells:
         if _is_blank(cell):
             continue
-        variants = _name_variants(cell)
+        variants = name_variants(cell, _SYSTEM_TAGS)
         for field, aliases in _ALIAS_NORM.items():
             if any(v in aliases for v in variants):
                 found.add(field)
@@ -462,7 +436,7 @@ def _read_source(path: Path, sheet, layer) -> _Source:
         if suffix == ".xls":
             raise InputError("old-style .xls workbooks are not supported; open it in Excel and "
                              "save as .xlsx (or CSV UTF-8)", path=path)
-        if suffix in _VECTOR_SUFFIXES or suffix == ".gdb":
+        if suffix in VECTOR_SUFFIXES or suffix == ".gdb":
             return _read_vector(path, layer)
     except OSError as exc:
         raise InputError(f"cannot read the file: {exc.strerror or exc}", path=path) from None
@@ -480,18 +454,18 @@ def _match_field(columns: Sequence[str], field: str, taken: set[str]) -> str | N
     for col in columns:
         if col in taken:
             continue
-        for v in _name_variants(col):
+        for v in name_variants(col, _SYSTEM_TAGS):
             if v in aliases and aliases.index(v) < best_rank:
                 best, best_rank = col, aliases.index(v)
     return best
 
 
 def _closest(columns: Sequence[str], wanted: Iterable[str]) -> str | None:
-    by_norm = {_norm(c): c for c in columns}
+    by_norm = {norm(c): c for c in columns}
     best, best_ratio = None, 0.0
     for w in wanted:
-        for hit in difflib.get_close_matches(_norm(w), list(by_norm), n=1, cutoff=0.6):
-            ratio = difflib.SequenceMatcher(None, _norm(w), hit).ratio()
+        for hit in difflib.get_close_matches(norm(w), list(by_norm), n=1, cutoff=0.6):
+            ratio = difflib.SequenceMatcher(None, norm(w), hit).ratio()
             if ratio > best_ratio:
                 best, best_ratio = by_norm[hit], ratio
     return best
@@ -501,7 +475,7 @@ def _explicit(src: _Source, given: str, what: str) -> str:
     columns = list(src.table.columns)
     if given in columns:
         return given
-    folded = [c for c in columns if _norm(c) == _norm(given)]
+    folded = [c for c in columns if norm(c) == norm(given)]
     if folded:
         return folded[0]
     close = _closest(columns, [given])
@@ -818,7 +792,7 @@ def read_sites(
     if not use_geometry and (mapping["lon"] is None or mapping["lat"] is None):
         if mapping["lon"] is None and mapping["lat"] is None:
             combined = next((c for c in columns if c not in taken and
-                             any(v in _COMBINED_NORM for v in _name_variants(c))), None)
+                             any(v in _COMBINED_NORM for v in name_variants(c, _SYSTEM_TAGS))), None)
         if combined is None:
             raise _missing_column(src, "lon" if mapping["lon"] is None else "lat")
         taken.add(combined)

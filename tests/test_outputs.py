@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from planner import outputs
+from planner._io import sha256_file
 from planner.errors import PlannerError
 from planner.network.graph import load_network, save_network
 
@@ -73,7 +74,7 @@ def test_network_cache_round_trip_and_corruption(tmp_path, grid_network):
     assert load_network(path) is None
     # a truncated file with a matching (forged) checksum still fails safely
     path.write_bytes(bytes(data[:100]))
-    path.with_suffix(".sha256").write_text(outputs.file_sha256(path))
+    path.with_suffix(".sha256").write_text(sha256_file(path))
     assert load_network(path) is None
 
 

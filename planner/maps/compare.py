@@ -23,12 +23,12 @@ from planner.maps._common import (
 )
 from planner.maps.base import MAX_ROAD_VERTICES, decorate_map
 from planner.maps.labels import check_language, label, technology_label
-from planner.maps.siting import _tech_order
+from planner.vocab import MAP_STATUSES, tech_order
 
 __all__ = ["compare_map", "status_table", "STATUSES"]
 
 #: Accepted values of ``status["status"]``.
-STATUSES: tuple[str, ...] = ("added", "removed", "kept")
+STATUSES = MAP_STATUSES
 
 _RING = {"added": "#1a9641", "removed": "#d7191c", "kept": None}
 _BADGE = {"added": "+", "removed": "×", "kept": None}
@@ -50,7 +50,7 @@ def _statuses(sites_a, sites_b, status) -> dict[str, str]:
 
 
 def _draw(m, sites, sites_d, statuses, side_label: str, language: str, shown: tuple[str, ...]):
-    techs = _tech_order(sites["technology"])
+    techs = tech_order(sites["technology"])
     groups = {}
     for st in shown:
         groups[st] = folium.FeatureGroup(

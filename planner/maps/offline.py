@@ -31,6 +31,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from planner._io import atomic_path
 from planner.errors import PlannerError
 
 __all__ = ["save_map", "to_html", "embed_assets", "external_references", "export_png",
@@ -188,21 +189,8 @@ def to_html(m, offline: bool = True) -> str:
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def save_map(m, path, offline: bool = True) -> Path:

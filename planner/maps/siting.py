@@ -28,16 +28,12 @@ from planner.maps._common import (
 )
 from planner.maps.base import MAX_ROAD_VERTICES, base_map
 from planner.maps.labels import check_language, label, technology_label
+from planner.vocab import STATION_TECHNOLOGIES, tech_order
 
 __all__ = ["siting_map", "TECHNOLOGIES"]
 
 #: Technology codes in drawing / legend order.
-TECHNOLOGIES: tuple[str, ...] = ("h2", "hpc", "pv_storage")
-
-
-def _tech_order(values) -> list[str]:
-    seen = list(dict.fromkeys(str(v) for v in values))
-    return [t for t in TECHNOLOGIES if t in seen] + [t for t in seen if t not in TECHNOLOGIES]
+TECHNOLOGIES = STATION_TECHNOLOGIES
 
 
 def _site_popup(row, language: str) -> str:
@@ -130,7 +126,7 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
     sel_d = shift(selected, system)
     dem_d = shift(demand, system)
     names = dict(zip(selected["site_id"], selected["name"]))
-    techs = _tech_order(list(selected["technology"]) + list(demand["technology"]) +
+    techs = tech_order(list(selected["technology"]) + list(demand["technology"]) +
                         (list(service_areas["technology"]) if service_areas is not None else []))
 
     # ---- service areas (bottom) -------------------------------------------------------

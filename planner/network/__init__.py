@@ -8,6 +8,8 @@ import logging
 
 import numpy as np
 
+from planner._io import sha256_file
+
 log = logging.getLogger(__name__)
 
 
@@ -63,7 +65,7 @@ def network_for_scenario(sc, refresh: bool = False):
     profiles = profiles_for_scenario(sc)
     net_cfg = sc.network
     parts = [net_cfg.model_dump(exclude={"cache_dir"}), {k: v.model_dump() for k, v in sc.profiles.items()}]
-    parts += [graph.file_digest(sc.resolve(r.path)) for r in sc.restrictions]
+    parts += [sha256_file(sc.resolve(r.path)) for r in sc.restrictions]
     if net_cfg.source == "layer" or net_cfg.path:
         path = sc.resolve(net_cfg.path)
         if not path.exists():
@@ -71,7 +73,7 @@ def network_for_scenario(sc, refresh: bool = False):
 
             hint = " (set PLANNER_DATA_DIR to the shared data folder)" if "PLANNER_DATA_DIR" in net_cfg.path else ""
             raise InputError(f"road file not found{hint}", path=path)
-        parts.append(graph.file_digest(path))
+        parts.append(sha256_file(path))
     key = graph.cache_key(*parts)
     cache = sc.cache_dir / f"network-{key}.npz"
     if not refresh:

@@ -11,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,8 +21,9 @@ import scipy.sparse as sp
 import shapely
 from pyproj import CRS, Transformer
 
+import planner.network.repair as _repair
+from planner._io import atomic_path, atomic_write_text, json_default, sha256_file
 from planner.errors import NetworkError
-import planner.network.repair as _repair  # noqa: E402  (written by the repair room)
 from planner.network.speeds import Profile, edge_travel_times, restriction_masks
 
 log = logging.getLogger(__name__)
@@ -244,15 +243,6 @@ def _code_digest() -> str:
     return h.hexdigest()
 
 
-def file_digest(path) -> str:
-    """SHA-256 of a file's content."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def save_network(net: RoadNetwork, path) -> Path:
     """Write ``net`` to ``path`` (``.npz``) atomically, with a checksum sidecar."""
     path = Path(path)
@@ -273,17 +263,12 @@ def save_network(net: RoadNetwork, path) -> Path:
     arrays["geom_bytes"] = np.frombuffer(b"".join(wkb), dtype=np.uint8)
     meta = {"metric_crs": net.metric_crs, "profiles": net.profiles, "report": net.report,
             "edge_columns": [c for c in net.edges.columns if c != "geometry"], "format": CACHE_FORMAT}
-    arrays["meta"] = np.frombuffer(json.dumps(meta, default=_json_default).encode(), dtype=np.uint8)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz.tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    arrays["meta"] = np.frombuffer(json.dumps(meta, default=json_default).encode(), dtype=np.uint8)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
-        digest = file_digest(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _atomic_text(path.with_suffix(".sha256"), digest)
+        digest = sha256_file(tmp)
+    atomic_write_text(path.with_suffix(".sha256"), digest)
     return path
 
 
@@ -294,7 +279,7 @@ def load_network(path) -> RoadNetwork | None:
     if not path.exists() or not side.exists():
         return None
     try:
-        if file_digest(path) != side.read_text().strip():
+        if sha256_file(path) != side.read_text().strip():
             log.warning("network cache %s fails its checksum; rebuilding", path)
             return None
         with np.load(path, allow_pickle=False) as z:
@@ -318,23 +303,6 @@ def load_network(path) -> RoadNetwork | None:
     return RoadNetwork(nodes, edges, meta["metric_crs"], meta["profiles"], meta["report"])
 
 
-def _atomic_text(path: Path, text: str):
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    return str(o)
-
-
 def export_network(net: RoadNetwork, path) -> Path:
     """Write the routable network to a GeoPackage (layers ``edges`` and ``nodes``) atomically.
 
@@ -355,13 +323,7 @@ def export_network(net: RoadNetwork, path) -> Path:
         geometry=gpd.points_from_xy(net.nodes.lon, net.nodes.lat),
         crs=4326,
     )
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    tmp.unlink(missing_ok=True)
-    try:
+    with atomic_path(path) as tmp:
         edges.to_file(tmp, layer="edges", driver="GPKG")
         nodes.to_file(tmp, layer="nodes", driver="GPKG")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
     return path

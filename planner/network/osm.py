@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from planner._io import atomic_path
 from planner import settings as planner_settings
 from planner.errors import InputError, NetworkError
 
@@ -310,10 +311,8 @@ def fetch(
         except Exception as err:  # noqa: BLE001 - translated to one typed error below
             raise _download_error(err, ox.settings.overpass_url) from err
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".graphml.part")
-    ox.save_graphml(G, tmp)
-    os.replace(tmp, target)
+    with atomic_path(target) as tmp:
+        ox.save_graphml(G, tmp)
     sidecar = {
         "query": query,
         "osmnx": ox.__version__,

@@ -421,7 +421,7 @@ def solve_heuristic(P: SearchProblem, time_limit: float = 60.0, kicks: int = 30,
     search again; the best state is kept (seeded, so runs are reproducible). The kicks stop
     after ``kicks`` kicks in a row without improvement. Returns ``(state, targets_ok)``.
     """
-    from planner.settings import RANDOM_SEED
+    from planner.vocab import RANDOM_SEED
 
     deadline = time.perf_counter() + time_limit
     st, ok = greedy(P, deadline)

@@ -42,8 +42,6 @@ Rules and their sources (rows of ``shared/reference/parameters.md``):
 """
 from __future__ import annotations
 
-import re
-import unicodedata
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -54,12 +52,15 @@ import scipy.sparse as sp
 import shapely
 from scipy.spatial import cKDTree
 
+from planner._headers import find_column, norm
+from planner._io import VECTOR_SUFFIXES
 from planner.coords import to_wgs84
 from planner.errors import InputError, ScenarioError
 from planner.settings import BEIJING_METRIC_CRS
 
-from .demand import (_VECTOR_SUFFIXES, PV_YIELD_KWH_PER_M2, _to_metric, polygon_area_m2, pv_yield_kwh,
+from .demand import (PV_YIELD_KWH_PER_M2, _to_metric, polygon_area_m2, pv_yield_kwh,
                      read_layer)
+from planner.vocab import DEFAULT_MAX_SNAP_M
 
 __all__ = [
     "CANDIDATE_COLUMNS",
@@ -121,17 +122,6 @@ _NAME_RULES = {"h2": "h2", "hydrogen": "h2", "hrs": "h2", "hpc": "hpc", "chargin
 # ------------------------------------------------------------------------------------------
 # building the table
 # ------------------------------------------------------------------------------------------
-
-def _norm(name) -> str:
-    s = unicodedata.normalize("NFKC", str(name)).lower().strip()
-    return re.sub(r"[\s_\-.:/\\()\[\]{}【】（）<>²]+", "", s)
-
-
-def _find_column(columns, aliases: Sequence[str]) -> str | None:
-    wanted = [_norm(a) for a in aliases]
-    normed = {_norm(c): c for c in columns}
-    return next((normed[a] for a in wanted if a in normed), None)
-
 
 def _text(values, fallback: np.ndarray) -> np.ndarray:
     s = pd.Series(values, dtype=object)
@@ -246,7 +236,7 @@ def candidates_from_layer(gdf: gpd.GeoDataFrame, *, fclass: Sequence[str] = (), 
     pts = shapely.point_on_surface(geom)
     lon, lat = to_wgs84(shapely.get_x(pts).astype(float), shapely.get_y(pts).astype(float), coord_system)
     names = _text(sub["name"].to_numpy() if "name" in sub.columns else np.full(len(sub), None), ids)
-    head_col = _find_column(sub.columns, _HEADROOM_ALIASES)
+    head_col = find_column(sub.columns, _HEADROOM_ALIASES)
     headroom = (_numbers(sub.reset_index(drop=True), head_col, where, feature_no, "feature")
                 if head_col else np.full(len(sub), np.nan))
     return _frame(ids, names, kinds, lon, lat, area, source, existing, competitor, fc, headroom)
@@ -271,8 +261,8 @@ def candidates_from_sites(sites: gpd.GeoDataFrame, *, kind: str = "", source: st
     rows = sites["source_row"].to_numpy() if "source_row" in sites else np.arange(2, n + 2)
     word = sites.attrs.get("row_word", "row")
     table = pd.DataFrame(sites.drop(columns=sites.geometry.name)).reset_index(drop=True)
-    area_col = _find_column(table.columns, _AREA_ALIASES)
-    head_col = _find_column(table.columns, _HEADROOM_ALIASES)
+    area_col = find_column(table.columns, _AREA_ALIASES)
+    head_col = find_column(table.columns, _HEADROOM_ALIASES)
     area = _numbers(table, area_col, where, rows, word) if area_col else np.full(n, np.nan)
     headroom = _numbers(table, head_col, where, rows, word) if head_col else np.full(n, np.nan)
     prefix = kind or source or "user"
@@ -309,7 +299,7 @@ def read_candidate_source(name: str, src, resolve: Callable[[str], Path] = Path,
     from planner.sites import read_sites
 
     path = Path(resolve(src.path))
-    vector = path.suffix.lower() in _VECTOR_SUFFIXES
+    vector = path.suffix.lower() in VECTOR_SUFFIXES
     common = dict(existing=src.existing, competitor=src.competitor)
     if vector:
         gdf = read_layer(path, src.layer)
@@ -408,7 +398,7 @@ def load_sensitive(sc, layer_names: Sequence[str] = ("pois", "pois_a")) -> gpd.G
     wanted: dict[Path, set[str]] = {}
     for src in list(sc.siting.candidates.values()) + list(sc.siting.ev_demand):
         path = sc.resolve(src.path)
-        if path.suffix.lower() in _VECTOR_SUFFIXES and path.exists():
+        if path.suffix.lower() in VECTOR_SUFFIXES and path.exists():
             wanted.setdefault(path, set()).update(layer_names)
     for rule in sc.siting.ev_demand:
         if rule.layer:
@@ -556,7 +546,7 @@ def technology_rule(name: str, tech) -> str:
     demand = (getattr(tech, "demand", "") or "").strip().lower()
     if demand in _TECH_RULES:
         return _TECH_RULES[demand]
-    key = _norm(name)
+    key = norm(name)
     if key in _NAME_RULES:
         return _NAME_RULES[key]
     raise ScenarioError(f"cannot tell the technology's rules: set demand to one of "
@@ -585,7 +575,7 @@ def technology_mask(candidates: pd.DataFrame, name: str, tech) -> np.ndarray:
 # network and spacing
 # ------------------------------------------------------------------------------------------
 
-def snap_candidates(net, candidates: gpd.GeoDataFrame, max_snap_m: float | None = 500.0) -> gpd.GeoDataFrame:
+def snap_candidates(net, candidates: gpd.GeoDataFrame, max_snap_m: float | None = DEFAULT_MAX_SNAP_M) -> gpd.GeoDataFrame:
     """Copy with ``node`` (nearest network node), ``snap_m`` and ``on_network`` (snap_m <= limit).
 
     Never raises for far candidates (OSM lots outside the road network's area are normal):

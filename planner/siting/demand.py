@@ -31,7 +31,8 @@ import scipy.sparse as sp
 import shapely
 
 from planner.errors import InputError, ScenarioError
-from planner.settings import BEIJING_METRIC_CRS, RANDOM_SEED
+from planner.settings import BEIJING_METRIC_CRS
+from planner.vocab import DEFAULT_MAX_SNAP_M, RANDOM_SEED
 
 __all__ = [
     "FLOW_COLUMNS",
@@ -109,7 +110,6 @@ SUGGESTED_EV_FCLASS_WEIGHTS: dict[str, float] = {
 #: rounded to 200 (the scenario default ``siting.pv_yield_kwh_per_m2``).
 PV_YIELD_KWH_PER_M2 = 200.0
 
-_VECTOR_SUFFIXES = {".gpkg", ".geojson", ".json", ".shp", ".fgb", ".gml", ".kml", ".zip"}
 
 
 # ------------------------------------------------------------------------------------------
@@ -203,7 +203,7 @@ def _origin_table(sites: pd.DataFrame, kind: str) -> pd.DataFrame:
 
 
 def freight_flows(net, suppliers: pd.DataFrame, plants: pd.DataFrame, profile: str = "truck",
-                  max_snap_m: float | None = 500.0,
+                  max_snap_m: float | None = DEFAULT_MAX_SNAP_M,
                   extra_origins: pd.DataFrame | None = None) -> pd.DataFrame:
     """Supplier → plant freight flows with volumes and truck travel times.
 
@@ -618,7 +618,7 @@ def cluster_demand(points: gpd.GeoDataFrame, n_clusters: int, metric_crs: str = 
     metric_crs : str
         Projected CRS for the clustering and the distances (e.g. ``net.metric_crs``).
     seed : int
-        Random state (default :data:`planner.settings.RANDOM_SEED`): same input → same output.
+        Random state (default :data:`planner.vocab.RANDOM_SEED`): same input → same output.
     prefix : str
         ``demand_id`` prefix (``"ev_0001"``...).
     method : {"auto", "kmeans", "partitioned", "minibatch"}

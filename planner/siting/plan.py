@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import ScenarioError, SolverError
+from planner.vocab import DEFAULT_DEMAND
 
 #: Columns of ``problem/coverage_pairs.csv``.
 PAIR_COLUMNS = ["demand_id", "candidate_id", "technology", "minutes"]
@@ -127,7 +128,7 @@ def _tech_specs(sc) -> dict:
 
 
 def _default_demand(name: str) -> str:
-    return {"h2": "freight", "hpc": "ev", "pv_storage": "pv"}.get(name, "ev")
+    return DEFAULT_DEMAND.get(name, "ev")
 
 
 def _site_candidates(sc, net, info: dict, run=None, sources=None) -> gpd.GeoDataFrame:
