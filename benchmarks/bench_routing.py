@@ -57,7 +57,7 @@ def main(argv) -> dict:
 
     from scipy.sparse.csgraph import dijkstra
 
-    from planner import _contract
+    from planner.routing import _hierarchy as _contract
     from planner.routing import CONTRACT_MIN_SOURCES, _plain_travel_times, csr_travel_times
 
     load0 = os.getloadavg()[0]

@@ -50,7 +50,7 @@ NOTEBOOKS = {
                "radius). The optimiser is an exact MILP (HiGHS) with a heuristic start; it reports its bound "
                "and gap.\n\n*Demo plants, suppliers and budget are illustrative.* Roads and POIs © OpenStreetMap contributors (ODbL)."),
         ("code", SETUP),
-        ("code", "from planner.siting import plan\n\n"
+        ("code", "from planner.stations import plan\n\n"
                  "problem = plan.build_problem(sc, net, plants, suppliers)\n"
                  "{k: v for k, v in problem.info.items() if not isinstance(v, dict)}"),
         ("code", "stations = plan.solve_problem(problem, time_limit=sc.siting.time_limit_s, mip_gap=sc.siting.mip_gap)\n"
@@ -69,7 +69,7 @@ NOTEBOOKS = {
                "The same works for any two site lists a planner brings (CSV/Excel/GeoPackage): "
                "`planner compare SCENARIO A.csv B.csv`.\n\n*Illustrative demo data.* © OpenStreetMap contributors (ODbL)."),
         ("code", SETUP),
-        ("code", "from planner import compare\nfrom planner.siting import plan\n\n"
+        ("code", "from planner import compare\nfrom planner.stations import plan\n\n"
                  "problem = plan.build_problem(sc, net, plants, suppliers)\n"
                  "lists = {}\n"
                  "for label, budget in ((\"A\", 10_000), (\"B\", 15_000)):\n"

@@ -519,10 +519,10 @@ def test_cli_station_lists_with_siting_demand(scenario, monkeypatch, tmp_path):
                                         geometry=gpd.points_from_xy(*zip(*pts)), crs=4326)}
 
     try:
-        from planner.siting import plan  # the lead's module, when present
+        from planner.stations import plan  # the lead's module, when present
     except ModuleNotFoundError:
-        plan = types.ModuleType("planner.siting.plan")
-        monkeypatch.setitem(sys.modules, "planner.siting.plan", plan)
+        plan = types.ModuleType("planner.stations.plan")
+        monkeypatch.setitem(sys.modules, "planner.stations.plan", plan)
         monkeypatch.setattr(planner.siting, "plan", plan, raising=False)
     monkeypatch.setattr(plan, "problem_demand", problem_demand, raising=False)
 

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planner.coverage import supplier_coverage
+from planner.supply_circle import supplier_coverage
 from planner.network.graph import build_network
 from planner.network.speeds import Profile
 from tests.conftest import LAT0, LON0, raw_tables
@@ -101,7 +101,7 @@ def test_fit_area_is_where_every_plant_is_within_the_threshold():
     import geopandas as gpd
     import shapely
 
-    from planner.coverage import fit_area
+    from planner.supply_circle import fit_area
 
     net = _line_network()                         # 10 min per edge, plants at nodes 0 and 2
     plants = _sites(["A", "B"], [0, 2])

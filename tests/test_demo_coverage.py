@@ -6,7 +6,8 @@ import numpy as np
 import pyogrio
 import pytest
 
-from planner import coverage, isochrones, pipeline
+from planner import isochrones, pipeline
+from planner import supply_circle as coverage
 from planner.network.graph import export_network
 from planner.routing import snap, travel_times
 from planner.scenario import load_scenario
@@ -76,7 +77,7 @@ def test_isochrones_cover_reached_road_and_little_else(demo):
 
 @pytest.mark.slow
 def test_demo_siting_within_gap_and_exported_problem_resolves_to_same_objective(demo, tmp_path):
-    from planner.siting import plan
+    from planner.stations import plan
 
     sc, net, plants, suppliers = demo
     problem = plan.build_problem(sc, net, plants, suppliers)

@@ -139,7 +139,7 @@ def _plain(csr, sources, targets=None, cutoff=np.inf):
 
 
 def _contracted(csr, sources, targets=None, cutoff=np.inf, core_size=0):
-    from planner import _contract
+    from planner.routing import _hierarchy as _contract
 
     h = _contract.build_hierarchy(csr, core_size)
     assert h is not None
@@ -231,7 +231,7 @@ def _raw_csr(u, v, w, n):
 def test_contracted_engine_matches_plain_kernel_on_chains(seed, core_size):
     from planner.network.graph import _csr_min
 
-    from planner._contract import build_hierarchy
+    from planner.routing._hierarchy import build_hierarchy
 
     u, v, w, n = _road_like_arcs(seed)
     rng = np.random.default_rng(seed)
@@ -269,7 +269,7 @@ def test_contracted_engine_matches_networkx_on_chains():
 
 
 def test_public_api_switches_engine_without_changing_results(monkeypatch):
-    import planner._contract as contract
+    import planner.routing._hierarchy as contract
     import planner.routing as routing
     from planner.network.graph import _csr_min
 
@@ -290,7 +290,7 @@ def test_public_api_switches_engine_without_changing_results(monkeypatch):
 
 
 def test_hierarchy_cache_follows_the_matrix_content(monkeypatch):
-    import planner._contract as contract
+    import planner.routing._hierarchy as contract
     from planner.network.graph import _csr_min
 
     monkeypatch.setattr(contract, "CORE_SIZE", 4)
@@ -309,7 +309,7 @@ def test_hierarchy_cache_follows_the_matrix_content(monkeypatch):
 def test_dense_or_negative_graphs_fall_back_to_the_plain_kernel(monkeypatch):
     import scipy.sparse as sp
 
-    import planner._contract as contract
+    import planner.routing._hierarchy as contract
     import planner.routing as routing
 
     monkeypatch.setattr(routing, "CONTRACT_MIN_SOURCES", 1)

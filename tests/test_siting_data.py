@@ -1,5 +1,5 @@
 """Siting inputs: freight flows and the flow-refuelling rule, EV demand clustering, PV yield,
-candidate tables, eligibility masks and spacing conflicts (planner.siting.demand / .candidates)."""
+candidate tables, eligibility masks and spacing conflicts (planner.stations.demand / .candidates)."""
 from __future__ import annotations
 
 import geopandas as gpd
@@ -13,12 +13,12 @@ from planner.errors import InputError, ScenarioError
 from planner.network.graph import build_network
 from planner.network.speeds import Profile
 from planner.scenario import scenario_from_dict
-from planner.siting.candidates import (
+from planner.stations.candidates import (
     CANDIDATE_COLUMNS, SCORE_COLUMNS, candidates_from_layer, candidates_from_sites, conflict_matrix,
     conflict_pairs, hpc_plugs, load_candidates, load_sensitive, score_candidates, score_for_scenario,
     sensitive_features, snap_candidates, technology_mask, technology_rule,
 )
-from planner.siting.demand import (
+from planner.stations.demand import (
     FLOW_COLUMNS, _weighted_quantile, cluster_demand, ev_demand, flow_candidate_pairs,
     flow_coverage_matrix, flow_volume_by_candidate, freight_flows, load_ev_demand, poi_demand_points,
     polygon_area_m2, pv_sites, pv_storage_demand, pv_yield_kwh, read_layer, road_demand_points,

@@ -1,4 +1,4 @@
-"""The scenario station plan (planner.siting.plan) on a tiny synthetic scenario: the station cap
+"""The scenario station plan (planner.stations.plan) on a tiny synthetic scenario: the station cap
 of a technology, the exported problem, the demand used by site-list comparison and the shares
 a comparison reports for the run's own stations."""
 from __future__ import annotations
@@ -13,7 +13,7 @@ from planner import compare as C
 from planner import pipeline
 from planner.errors import InputError, SolverError
 from planner.scenario import load_scenario
-from planner.siting import plan
+from planner.stations import plan
 from tests.conftest import LAT0, LON0
 from tests.test_cli import SCENARIO, make_scenario
 
@@ -103,7 +103,7 @@ def test_problem_demand_equals_the_problem_s_demand_without_building_it(tiny_sit
     assert problem.info["h2_demand_served_by_competitors"] == 1
     assert problem.info["hpc_demand_served_by_competitors"] == 1
 
-    from planner.siting import candidates as cand_mod
+    from planner.stations import candidates as cand_mod
 
     read = []
     real_load = cand_mod.load_candidates

@@ -9,7 +9,7 @@ Demand and coverage per technology (``Technology.demand`` in the scenario):
 
 * ``freight`` (hydrogen): supplier → plant truck flows (volume = deliveries). A station serves a
   flow when the detour through it is at most ``radius_min`` minutes
-  (:func:`planner.siting.demand.flow_candidate_pairs`); the "minutes" of a pair is that detour.
+  (:func:`planner.stations.demand.flow_candidate_pairs`); the "minutes" of a pair is that detour.
 * ``ev`` (high-power charging) and ``pv`` (PV-storage-charging): clustered EV demand points; a
   station covers a point when the point's drive **to** the station takes at most ``radius_min``.
 
@@ -41,7 +41,7 @@ from planner.vocab import DEFAULT_DEMAND
 PAIR_COLUMNS = ["demand_id", "candidate_id", "technology", "minutes"]
 #: Extra demand columns of a freight (flow) technology: the flow's origin and destination
 #: network nodes and its supplier → plant minutes, what
-#: :func:`planner.siting.demand.flow_candidate_pairs` needs to tell which station serves it.
+#: :func:`planner.stations.demand.flow_candidate_pairs` needs to tell which station serves it.
 FLOW_COLUMNS = ["origin_node", "destination_node", "flow_minutes"]
 
 
@@ -133,7 +133,7 @@ def _default_demand(name: str) -> str:
 
 def _site_candidates(sc, net, info: dict, run=None, sources=None) -> gpd.GeoDataFrame:
     """Candidates of ``sources`` (default all) inside the study area and on the network, snapped."""
-    from planner.siting import candidates as cand_mod
+    from planner.stations import candidates as cand_mod
 
     cands = cand_mod.load_candidates(sc, sources)
     info["candidates_read"] = dict(cands.attrs.get("counts", {}))
@@ -154,7 +154,7 @@ def _site_candidates(sc, net, info: dict, run=None, sources=None) -> gpd.GeoData
 
 def _demand_sources(sc, net, specs, plants, suppliers, info: dict, run=None):
     """Reachable freight flows (or None) and clustered EV demand (or None) the technologies need."""
-    from planner.siting import demand as dem_mod
+    from planner.stations import demand as dem_mod
 
     reach = ev = None
     if any(sp["demand"] == "freight" for sp in specs.values()):
@@ -179,7 +179,7 @@ def _demand_sources(sc, net, specs, plants, suppliers, info: dict, run=None):
 
 def _demand_points(net, sp, reach, ev) -> gpd.GeoDataFrame:
     """Demand points of one technology with their ``raw_weight`` (``weight`` comes later)."""
-    from planner.siting import demand as dem_mod
+    from planner.stations import demand as dem_mod
 
     if sp["demand"] == "freight":
         pts = gpd.GeoDataFrame({"demand_id": reach.flow_id.to_numpy(), "raw_weight": reach.volume.to_numpy(float),
@@ -198,7 +198,7 @@ def _demand_points(net, sp, reach, ev) -> gpd.GeoDataFrame:
 
 def _flow_minutes(net, sp, reach, nodes):
     """Detour minutes flows × station nodes (``inf`` = cannot serve) and the long pair table."""
-    from planner.siting import demand as dem_mod
+    from planner.stations import demand as dem_mod
 
     pairs = dem_mod.flow_candidate_pairs(net, reach, nodes, profile=sp["profile"], max_detour_min=sp["radius_min"])
     m = np.full((len(reach), len(nodes)), np.inf)
@@ -250,8 +250,8 @@ def build_problem(sc, net, plants=None, suppliers=None, run=None) -> SitingProbl
     ScenarioError
         No ``[siting]`` section; freight demand without plants/suppliers.
     """
-    from planner.siting import candidates as cand_mod
-    from planner.siting import demand as dem_mod
+    from planner.stations import candidates as cand_mod
+    from planner.stations import demand as dem_mod
 
     if sc.siting is None:
         raise ScenarioError("the scenario has no [siting] section", path=sc.source_path, key="siting")

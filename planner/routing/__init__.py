@@ -5,7 +5,7 @@ Two compiled (numba) engines, both parallel over sources, giving the same times 
 - *plain*: Dijkstra with a binary heap and a time cutoff over the CSR arrays, in blocks of sources
   so memory stays bounded. Used for few sources (no preparation).
 - *contracted*: from :data:`CONTRACT_MIN_SOURCES` sources on, the graph is contracted once per
-  CSR (cached; see :mod:`planner._contract`) and every source costs a small upward search plus a
+  CSR (cached; see :mod:`planner.routing._hierarchy`) and every source costs a small upward search plus a
   linear sweep shared by 8 sources — about an order of magnitude faster per source.
 
 Unreachable pairs are ``inf``.
@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit, prange
 from scipy.spatial import cKDTree
 
-from planner import _contract
+from planner.routing import _hierarchy as _contract
 from planner.errors import PlannerError, SnapError
 from planner.vocab import DEFAULT_MAX_SNAP_M
 

@@ -145,7 +145,7 @@ def _check_sites_against_network(gdf, spec, path, net, run):
 
 def run_coverage(sc, net, plants, suppliers, run: Run | None = None):
     """The supplier coverage audit with isochrones and the fit area."""
-    from planner import coverage
+    from planner import supply_circle as coverage
 
     run = run or Run()
     cov = sc.coverage
@@ -207,7 +207,7 @@ def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None
             raise PlannerError("coverage needs sites.plants and sites.suppliers in the scenario")
         results["coverage"] = run_coverage(sc, net, plants, suppliers, r)
     if sc.siting is not None and sc.siting.enabled and only in (None, "siting"):
-        from planner.siting import plan
+        from planner.stations import plan
 
         results["siting"] = plan.run_siting(sc, net, plants, suppliers, r)
     final = sc.output_dir

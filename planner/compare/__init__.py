@@ -18,7 +18,7 @@ sites, plant coverage, budget), and :func:`compare_cli` is the ``planner compare
 Travel times are network times from each demand point **to** a station (``direction="to"``:
 Dijkstra from the station on the reversed graph), as for suppliers driving to a plant. Freight
 (hydrogen) flows are served by the optimiser's detour rule instead
-(:func:`planner.siting.demand.flow_candidate_pairs`): a station serves flow ``o → d`` when the
+(:func:`planner.stations.demand.flow_candidate_pairs`): a station serves flow ``o → d`` when the
 detour ``t(o→k) + t(k→d) - t(o→d)`` is within the radius, so a list of the run's own stations
 reports the shares the run reported.
 Everything is a pure function on (Geo)DataFrames except :func:`read_site_list`,
@@ -465,7 +465,7 @@ def _demand_arrays(d, tech: str):
 
 
 def _is_flow_demand(d) -> bool:
-    from planner.siting.plan import FLOW_COLUMNS
+    from planner.stations.plan import FLOW_COLUMNS
 
     return all(c in d for c in FLOW_COLUMNS)
 
@@ -473,7 +473,7 @@ def _is_flow_demand(d) -> bool:
 def _flow_service(net, d, ids, station_nodes, profile: str, radius: float):
     """Per flow: position of the station with the smallest detour (0 when none) and that detour
     in minutes (inf when no station serves it), by the optimiser's own rule."""
-    from planner.siting.demand import flow_candidate_pairs
+    from planner.stations.demand import flow_candidate_pairs
 
     flows = pd.DataFrame({"flow_id": ids, "origin_node": d["origin_node"].to_numpy(np.int64),
                           "destination_node": d["destination_node"].to_numpy(np.int64),
@@ -498,9 +498,9 @@ def evaluate_list(net, sites, demand: Mapping, technologies, *, max_snap_m: floa
     technology's ``profile``); ties go to the station listed first. A point is covered when
     that time is within the technology's ``radius_min``.
 
-    Flow demand (a frame with the freight columns of :func:`planner.siting.plan.problem_demand`:
+    Flow demand (a frame with the freight columns of :func:`planner.stations.plan.problem_demand`:
     ``origin_node``, ``destination_node``, ``flow_minutes``) is evaluated with the optimiser's
-    rule, :func:`planner.siting.demand.flow_candidate_pairs`: each flow goes to the station with
+    rule, :func:`planner.stations.demand.flow_candidate_pairs`: each flow goes to the station with
     the smallest detour (ties: the station listed first), ``minutes`` is that detour, and the
     flow is covered when it is within ``radius_min``.
 
@@ -603,7 +603,7 @@ def supplier_circle(net, plants, suppliers, threshold_min: float = 30.0, profile
     """Per supplier: the nearest plant it serves, minutes to it and whether it is within the circle.
 
     A supplier is in the circle when it reaches, within ``threshold_min`` (network time
-    **to** the plant, :func:`planner.coverage.supplier_coverage`), at least one plant of
+    **to** the plant, :func:`planner.supply_circle.supplier_coverage`), at least one plant of
     ``plants`` it serves (an empty ``plants`` tuple = serves every plant). Suppliers whose
     plants are all absent from ``plants`` are outside the circle.
 
@@ -625,7 +625,7 @@ def supplier_circle(net, plants, suppliers, threshold_min: float = 30.0, profile
         ``supplier_id``, ``plant_id`` (nearest served plant, missing (NA) if none is reachable),
         ``minutes`` (inf when none), ``covered``, ``weight``.
     """
-    from planner.coverage import supplier_coverage
+    from planner.supply_circle import supplier_coverage
 
     sup_ids = _str_ids(suppliers["site_id"])
     weight = suppliers["weight"].to_numpy(float) if "weight" in suppliers else np.ones(len(sup_ids))
@@ -1187,20 +1187,20 @@ def _run_coverage_diff(ca: pd.DataFrame, cb: pd.DataFrame) -> pd.DataFrame:
 
 # ------------------------------------------------------------------------------------- CLI
 def _scenario_demand(sc, net, plants=None, suppliers=None):
-    """``planner.siting.plan.problem_demand(sc, net, plants, suppliers)``; PlannerError when not available."""
+    """``planner.stations.plan.problem_demand(sc, net, plants, suppliers)``; PlannerError when not available."""
     fn = None
     if sc.siting is not None:
         try:
-            from planner.siting import plan
+            from planner.stations import plan
         except ModuleNotFoundError as exc:
-            if exc.name != "planner.siting.plan":
+            if exc.name != "planner.stations.plan":
                 raise
             plan = None
         fn = getattr(plan, "problem_demand", None)
     if fn is None:
         raise PlannerError(
             "comparing station lists needs the scenario's [siting] section (technologies and their demand) and "
-            "the siting demand builder planner.siting.plan.problem_demand, which is not available; compare "
+            "the siting demand builder planner.stations.plan.problem_demand, which is not available; compare "
             "two run output folders instead, or lists of plants only")
     return fn(sc, net, plants=plants, suppliers=suppliers)
 

@@ -836,7 +836,7 @@ def pv_sites(gdf: gpd.GeoDataFrame, kwh_per_m2: float = PV_YIELD_KWH_PER_M2,
              metric_crs: str = BEIJING_METRIC_CRS) -> gpd.GeoDataFrame:
     """Parking polygons / roofs with ``area_m2`` and ``pv_yield_kwh`` (annual) added.
 
-    Keeps an existing ``area_m2`` column (e.g. :func:`planner.siting.candidates.candidates_from_layer`
+    Keeps an existing ``area_m2`` column (e.g. :func:`planner.stations.candidates.candidates_from_layer`
     output, whose geometry is a point) and measures it from polygons otherwise.
     """
     out = gdf.copy()

@@ -1,11 +1,11 @@
 """Candidate station sites: one table from OSM parking / fuel areas and user lists, with
 per-technology eligibility masks and scores.
 
-Pipeline (the lead wires it in ``planner.siting.plan``)::
+Pipeline (the lead wires it in ``planner.stations.plan``)::
 
     cands = load_candidates(sc)                          # or candidates_from_layer / _from_sites
     cands = snap_candidates(net, cands, sc.network.max_snap_m)
-    flows = freight_flows(net, suppliers, plants, "truck")          # planner.siting.demand
+    flows = freight_flows(net, suppliers, plants, "truck")          # planner.stations.demand
     pairs = flow_candidate_pairs(net, flows, cands["node"], max_detour_min=...)
     vol = flow_volume_by_candidate(pairs, flows, len(cands))
     cands = score_for_scenario(cands, sc, sensitive=load_sensitive(sc), flow_volume=vol)
@@ -35,7 +35,7 @@ Rules and their sources (rows of ``shared/reference/parameters.md``):
   least one plug; score = plugs.
 * **PV-storage** (光储充): lot area ≥ ``pv_min_area_m2`` (default 400 m²); annual yield
   ``area × pv_yield_kwh_per_m2`` (200 kWh/m²·yr, derived: see
-  :data:`planner.siting.demand.PV_YIELD_KWH_PER_M2`); score = yield in MWh/yr.
+  :data:`planner.stations.demand.PV_YIELD_KWH_PER_M2`); score = yield in MWh/yr.
 
 ``existing`` (always open) and ``competitor`` (demand already served) come from the
 ``CandidateSource`` flags and are carried through untouched; eligibility does not look at them.
@@ -473,7 +473,7 @@ def score_candidates(candidates: gpd.GeoDataFrame, *, sensitive: gpd.GeoSeries |
     plug_kw : float
         HPC plug power.
     flow_volume : array-like, optional
-        Freight volume each candidate can serve (:func:`~planner.siting.demand.flow_volume_by_candidate`);
+        Freight volume each candidate can serve (:func:`~planner.stations.demand.flow_volume_by_candidate`);
         zeros when not given.
     fuel_bonus : float
         H2 score added for fuel forecourts (``kind`` or ``fclass`` ``"fuel"``).

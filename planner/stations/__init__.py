@@ -1,0 +1,5 @@
+"""Station planning for measure 10: demand, candidate sites, the station problem and plan.
+
+Builds on the pure model library :mod:`planner.siting`; the pipeline (:mod:`planner.pipeline`)
+reads the inputs and writes the outputs.
+"""
