@@ -46,7 +46,7 @@ def atomic_path(path: str | os.PathLike, suffix: str | None = None) -> Iterator[
     try:
         yield tmp
         if tmp.exists():
-            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; follow the user's umask
+            os.chmod(tmp, 0o666 & ~umask())  # mkstemp creates 0600; follow the user's umask
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -59,7 +59,8 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return Path(path)
 
 
-def _umask() -> int:
+def umask() -> int:
+    """The process umask (read without changing it for longer than one call)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask

@@ -20,7 +20,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("scenario")
     r.add_argument("--quiet", action="store_true", help="no progress output (for scripts)")
     r.add_argument("--refresh-network", action="store_true", help="rebuild the cached network")
-    r.add_argument("--only", choices=["coverage", "siting"], help="run one part only")
+    r.add_argument("--only", choices=["coverage", "siting"],
+                   help="run one part only (the other part's results in the output folder are kept)")
+    r.add_argument("--out", default=None, help="output folder (default: the scenario's [scenario] output)")
     r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
 
     m = sub.add_parser("matrix", help="travel-time matrix between two point lists")
@@ -82,7 +84,7 @@ def _dispatch(args) -> int:
     if args.command == "run":
         from planner import pipeline
 
-        pipeline.run(sc, quiet=args.quiet, refresh_network=args.refresh_network, only=args.only)
+        pipeline.run(sc, quiet=args.quiet, refresh_network=args.refresh_network, only=args.only, out=args.out)
         return 0
     if args.command == "matrix":
         return _matrix(sc, args)

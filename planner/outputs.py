@@ -12,27 +12,47 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from planner._io import atomic_path, json_default
+from planner._io import atomic_path, json_default, umask
 from planner.errors import PlannerError
 from planner.settings import OSM_ATTRIBUTION
 
 
-def safe_join(root: Path, relative: str | os.PathLike) -> Path:
-    """``root / relative``, refusing anything that would land outside ``root``."""
-    root = Path(root).resolve()
-    rel = Path(relative)
-    if rel.is_absolute():
-        raise PlannerError(f"output path '{relative}' must be relative to the output folder")
-    target = (root / rel).resolve()
-    if target != root and root not in target.parents:
-        raise PlannerError(f"output path '{relative}' escapes the output folder")
-    return target
+class RunLayout:
+    """Where each result lives inside a run output folder: the one definition that the writer
+    (:mod:`planner.pipeline`) and the reader (:mod:`planner.compare.runs`) both use."""
+
+    MANIFEST = Path("run.json")
+    COVERAGE = Path("coverage")
+    SUPPLIER_TIMES = COVERAGE / "supplier_times.csv"
+    PLANT_SUMMARY = COVERAGE / "plant_summary.csv"
+    LOST_AT_PEAK = COVERAGE / "lost_at_peak.csv"
+    SENSITIVITY = COVERAGE / "sensitivity.csv"
+    BREAKING_SCALE = COVERAGE / "breaking_scale.csv"
+    ISOCHRONES = COVERAGE / "isochrones.gpkg"
+    FIT_AREA = COVERAGE / "fit_area.gpkg"
+    SITING = Path("siting")
+    SELECTED_SITES = SITING / "selected_sites.csv"
+    SITING_SUMMARY = SITING / "summary.json"
+    PROBLEM = SITING / "problem"
+    SITING_MAP = SITING / "siting_map.html"
+    EXCEL = Path("results.xlsx")
+    GPKG = Path("results.gpkg")
+
+    @staticmethod
+    def coverage_map(profile: str) -> Path:
+        """The coverage map of one profile."""
+        return RunLayout.COVERAGE / f"coverage_map_{profile}.html"
+
+
+#: Suffix of the folder that keeps the previous outputs beside a run's output folder.
+PREVIOUS_SUFFIX = ".previous"
 
 
 def write_csv(df: pd.DataFrame, path: Path) -> Path:
@@ -81,27 +101,49 @@ def write_excel(tables: dict, path: Path) -> Path:
 
 
 @contextmanager
-def staged_output(final_dir: Path):
+def staged_output(final_dir: Path, keep: tuple[str | Path, ...] = ()) -> Iterator[Path]:
     """Yield a fresh staging folder; on success it replaces ``final_dir`` as one step.
 
     On failure or interruption the staging folder is removed and ``final_dir`` is untouched.
+    On success the outputs that were in ``final_dir`` are kept beside it, in
+    ``<final_dir>.previous`` (the one before that is dropped), so a run never loses the last
+    results. The folder follows the user's umask (a bare ``mkdtemp`` would make it 0700).
+
+    Parameters
+    ----------
+    final_dir : Path
+        The output folder.
+    keep : tuple of str or Path
+        Parts of ``final_dir`` (relative paths, e.g. ``RunLayout.COVERAGE``) copied into the stage
+        before the block runs: what a partial run (``--only siting``) does not rewrite.
     """
     final_dir = Path(final_dir).resolve()
     final_dir.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_stages(final_dir)
     stage = Path(tempfile.mkdtemp(dir=final_dir.parent, prefix=f".{final_dir.name}.staging-{os.getpid()}-"))
+    os.chmod(stage, 0o777 & ~umask())
     try:
+        for part in keep:
+            src = final_dir / part
+            if src.is_dir():
+                shutil.copytree(src, stage / part)
+            elif src.is_file():
+                (stage / part).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, stage / part)
         yield stage
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
-    old = None
+    previous = final_dir.with_name(final_dir.name + PREVIOUS_SUFFIX)
     if final_dir.exists():
-        old = final_dir.with_name(f".{final_dir.name}.old-{os.getpid()}")
-        os.replace(final_dir, old)
+        old = None
+        if previous.exists():
+            old = previous.with_name(f".{previous.name}.old-{os.getpid()}")
+            os.replace(previous, old)
+        os.replace(final_dir, previous)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     os.replace(stage, final_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def _remove_stale_stages(final_dir: Path):

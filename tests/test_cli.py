@@ -12,55 +12,7 @@ import pandas as pd
 import pytest
 
 from planner.cli import main
-from tests.conftest import LAT0, LON0, write_grid_roads
-
-SCENARIO = """
-[scenario]
-name = "tiny"
-language = "en"
-output = "out/{name}"
-
-[profiles.offpeak]
-fallback_kmh = 36
-[profiles.peak]
-fallback_kmh = 36
-factors = { default = 0.5 }
-
-[sites.plants]
-path = "plants.csv"
-[sites.suppliers]
-path = "suppliers.csv"
-weight_column = "deliveries"
-
-[coverage]
-threshold_min = 1
-bands_min = [0.5, 1]
-profiles = ["offpeak", "peak"]
-isochrone_profiles = ["offpeak"]
-speed_scales = [0.5, 1.0]
-buffer_m = 20
-
-[maps]
-offline = true
-"""
-
-
-def make_scenario(folder: Path, scenario_text: str = SCENARIO) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    network = write_grid_roads(folder, n=6, step=0.001, length_m=100.0, max_snap_m=300)  # 10 s per edge at 36 km/h
-    pd.DataFrame({"id": ["P1"], "name": ["Plant one"], "lon": [LON0], "lat": [LAT0]}).to_csv(folder / "plants.csv", index=False)
-    pd.DataFrame({
-        "id": ["S1", "S2", "S3"],
-        "name": ["near", "<script>alert('x')</script>", "far"],
-        "lon": [LON0 + 0.002, LON0 + 0.004, LON0 + 0.005],
-        "lat": [LAT0 + 0.001, LAT0 + 0.003, LAT0 + 0.005],
-        "plants": ["P1", "P1", "P1"],
-        "deliveries": [5, 3, 2],
-    }).to_csv(folder / "suppliers.csv", index=False)
-    path = folder / "scenario.toml"
-    path.write_text(scenario_text + network)
-    return path
-
+from tests._helpers import LAT0, LON0, make_scenario
 
 @pytest.fixture
 def tiny(tmp_path):
@@ -226,3 +178,22 @@ def test_killing_a_run_while_it_writes_keeps_previous_outputs(tiny):
     # the next run cleans the debris up and succeeds
     assert subprocess.run(cmd, env=env, capture_output=True).returncode == 0
     assert not list(final.parent.glob(".tiny.staging-*"))
+
+
+def test_a_partial_run_keeps_the_other_results_and_the_previous_outputs(tiny, capsys):
+    d = tiny.parent / "out" / "tiny"
+    assert main(["run", str(tiny), "--quiet"]) == 0
+    times = (d / "coverage" / "supplier_times.csv").read_bytes()
+    assert main(["run", str(tiny), "--quiet", "--only", "siting"]) == 0
+    # the coverage results of the full run are still there, and the full run is kept beside
+    assert (d / "coverage" / "supplier_times.csv").read_bytes() == times
+    assert (d.parent / "tiny.previous" / "coverage" / "supplier_times.csv").read_bytes() == times
+    manifest = json.loads((d / "run.json").read_text())
+    assert manifest["only"] == "siting" and manifest["kept_from_previous_run"] == ["coverage"]
+
+
+def test_run_writes_where_asked(tiny, tmp_path, capsys):
+    target = tmp_path / "elsewhere" / "mine"
+    assert main(["run", str(tiny), "--quiet", "--only", "coverage", "--out", str(target)]) == 0
+    assert (target / "coverage" / "supplier_times.csv").is_file() and (target / "run.json").is_file()
+    assert not (tiny.parent / "out").exists()

@@ -18,7 +18,7 @@ import pytest
 from planner import compare as C
 from planner.errors import InputError, PlannerError, ScenarioError
 from planner.settings import OSM_ATTRIBUTION
-from tests.conftest import LAT0, LON0
+from tests._helpers import LAT0, LON0
 
 STEP = 0.001
 N = 5
@@ -461,7 +461,7 @@ profile = "offpeak"
 
 @pytest.fixture
 def scenario(tmp_path):
-    from tests.test_cli import make_scenario
+    from tests._helpers import make_scenario
 
     return make_scenario(tmp_path / "s")
 

@@ -6,7 +6,7 @@ import pytest
 from planner.supply_circle import supplier_coverage
 from planner.network.graph import build_network
 from planner.network.speeds import Profile
-from tests.conftest import LAT0, LON0, raw_tables
+from tests._helpers import LAT0, LON0, raw_tables
 
 STEP = 0.01  # ~850 m of longitude here; lengths are given explicitly below
 

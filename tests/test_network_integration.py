@@ -1,5 +1,4 @@
 """The demo network on the shared SE-Beijing layer: repair, cache, export, and an independent check."""
-import shutil
 from pathlib import Path
 
 import networkx as nx

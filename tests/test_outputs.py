@@ -7,7 +7,6 @@ import pytest
 
 from planner import outputs
 from planner._io import sha256_file
-from planner.errors import PlannerError
 from planner.network.graph import load_network, save_network
 
 
@@ -47,11 +46,43 @@ def test_atomic_csv_leaves_old_file_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["t.csv"]
 
 
-@pytest.mark.parametrize("bad", ["../escape.csv", "/etc/passwd", "a/../../b.csv"])
-def test_paths_cannot_escape_the_output_folder(tmp_path, bad):
-    with pytest.raises(PlannerError, match="output"):
-        outputs.safe_join(tmp_path, bad)
-    assert outputs.safe_join(tmp_path, "coverage/x.csv") == (tmp_path / "coverage" / "x.csv").resolve()
+def test_a_second_run_keeps_the_previous_outputs_beside(tmp_path):
+    final = tmp_path / "out"
+    for text in ("first", "second", "third"):
+        with outputs.staged_output(final) as stage:
+            (stage / "a.txt").write_text(text)
+    assert (final / "a.txt").read_text() == "third"
+    assert (tmp_path / "out.previous" / "a.txt").read_text() == "second"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "out.previous"]
+
+
+def test_a_partial_run_keeps_the_parts_it_does_not_rewrite(tmp_path):
+    final = tmp_path / "out"
+    with outputs.staged_output(final) as stage:
+        (stage / "coverage").mkdir()
+        (stage / "coverage" / "t.csv").write_text("coverage")
+        (stage / "siting").mkdir()
+        (stage / "siting" / "s.csv").write_text("old siting")
+    with outputs.staged_output(final, keep=(outputs.RunLayout.COVERAGE,)) as stage:
+        (stage / "siting").mkdir()
+        (stage / "siting" / "s.csv").write_text("new siting")
+    assert (final / "coverage" / "t.csv").read_text() == "coverage"
+    assert (final / "siting" / "s.csv").read_text() == "new siting"
+
+
+def test_output_folder_and_files_follow_the_umask(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        final = tmp_path / "out"
+        with outputs.staged_output(final) as stage:
+            outputs.write_csv(pd.DataFrame({"a": [1]}), stage / "t.csv")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(final.stat().st_mode) == 0o755  # mkdtemp alone gives 0o700
+    assert stat.S_IMODE((final / "t.csv").stat().st_mode) == 0o644  # mkstemp alone gives 0o600
 
 
 def test_json_has_no_nan_or_inf(tmp_path):

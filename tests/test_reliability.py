@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from planner.cli import main
-from planner.coords import gcj02_to_wgs84, wgs84_to_gcj02
-from tests.conftest import LAT0, LON0, ROOT, write_grid_roads
+from planner.coords import wgs84_to_gcj02
+from tests._helpers import LAT0, LON0, ROOT, write_grid_roads
 
 # A sparse 8 × 8 grid (junctions every 0.01°: ~850 m east-west, ~1,110 m north-south), so the
 # ~500 m GCJ-02 offset moves a point well away from every junction. Snapping is allowed far

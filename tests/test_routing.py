@@ -6,7 +6,7 @@ from planner.errors import PlannerError, SnapError
 from planner.network.graph import build_network
 from planner.network.speeds import Profile
 from planner.routing import csr_travel_times, snap, travel_times
-from tests.conftest import LAT0, LON0, grid_tables, raw_tables
+from tests._helpers import LAT0, LON0, raw_tables
 
 
 def _pos(net, node_id):
@@ -209,7 +209,7 @@ def _road_like_arcs(seed, n_junctions=40):
     island = [new() for _ in range(4)]
     for a, b in zip(island, island[1:] + island[:1]):
         arcs.append((a, b, w()))
-    sink, spring, alone = new(), new(), new()
+    sink, spring, _alone = new(), new(), new()  # _alone: an isolated node
     arcs.append((int(rng.integers(n_junctions)), sink, w()))
     arcs.append((spring, int(rng.integers(n_junctions)), w()))
     u, v, c = (np.array(x) for x in zip(*arcs))

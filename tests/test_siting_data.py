@@ -24,7 +24,7 @@ from planner.stations.demand import (
     polygon_area_m2, pv_sites, pv_storage_demand, pv_yield_kwh, read_layer, road_demand_points,
 )
 from planner.scenario import Technology
-from tests.conftest import LAT0, LON0, raw_tables
+from tests._helpers import LAT0, LON0, raw_tables
 
 TO_M = Transformer.from_crs(4326, 32650, always_xy=True)
 TO_LL = Transformer.from_crs(32650, 4326, always_xy=True)

@@ -14,8 +14,8 @@ from planner import pipeline
 from planner.errors import InputError, SolverError
 from planner.scenario import load_scenario
 from planner.stations import plan
-from tests.conftest import LAT0, LON0
-from tests.test_cli import SCENARIO, make_scenario
+from tests._helpers import LAT0, LON0
+from tests._helpers import SCENARIO, make_scenario
 
 STEP = 0.001  # grid spacing in degrees; every edge is 100 m = 10 s at 36 km/h
 

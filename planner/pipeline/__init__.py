@@ -14,6 +14,7 @@ import numpy as np
 
 from planner import outputs
 from planner._io import sha256_file
+from planner.outputs import RunLayout
 from planner.errors import PlannerError
 from planner.settings import OSM_ATTRIBUTION
 
@@ -190,11 +191,29 @@ def write_coverage(res, folder: Path, sc=None, plants=None, suppliers=None, road
     return d
 
 
-def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None = None) -> Path:
+def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None = None,
+        out: str | Path | None = None) -> Path:
     """Run everything the scenario asks for; returns the output folder.
 
-    Outputs are staged and swapped into place only when complete (see :mod:`planner.outputs`).
+    Outputs are staged and swapped into place only when complete (see :mod:`planner.outputs`);
+    the previous outputs stay beside, in ``<folder>.previous``. A partial run (``only``) keeps
+    the other part's results already in the folder.
+
+    Parameters
+    ----------
+    sc : Scenario
+        The loaded scenario.
+    quiet : bool
+        No progress output.
+    refresh_network : bool
+        Rebuild the cached network.
+    only : {"coverage", "siting"}, optional
+        Run one part only; the other part's folder is carried over from the previous outputs.
+    out : path-like, optional
+        Output folder (default: the scenario's ``[scenario] output``).
     """
+    if only not in (None, "coverage", "siting"):
+        raise PlannerError(f"only must be 'coverage' or 'siting', not {only!r}")
     r = Run(quiet=quiet)
     t0 = time.perf_counter()
     if sc.source_path:
@@ -210,8 +229,9 @@ def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None
         from planner.stations import plan
 
         results["siting"] = plan.run_siting(sc, net, plants, suppliers, r)
-    final = sc.output_dir
-    with outputs.staged_output(final) as stage:
+    final = Path(out) if out is not None else sc.output_dir
+    keep = {"coverage": (RunLayout.SITING,), "siting": (RunLayout.COVERAGE,), None: ()}[only]
+    with outputs.staged_output(final, keep=keep) as stage:
         with r.step("write outputs"):
             if "coverage" in results:
                 write_coverage(results["coverage"], stage)
@@ -222,6 +242,8 @@ def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None
         manifest = {
             "scenario": sc.scenario.name,
             "title": sc.scenario.title,
+            "only": only,
+            "kept_from_previous_run": [str(k) for k in keep if (stage / k).exists()],
             "attribution": OSM_ATTRIBUTION,
             "inputs": r.inputs,
             "settings": sc.model_dump(mode="json"),

@@ -1,0 +1,142 @@
+"""Helpers shared by the tests (imported as ``tests._helpers``; fixtures live in conftest.py):
+tiny synthetic road networks with known answers, the tiny CLI scenario, the shared data folder."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from shapely.geometry import LineString
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Grid origin near Yizhuang; ~111 m per 0.001° of latitude, ~85 m per 0.001° of longitude here.
+LON0, LAT0 = 116.50, 39.78
+
+
+def shared_data_dir() -> Path | None:
+    """The shared OSM-derived data folder, or None when absent."""
+    env = os.environ.get("PLANNER_DATA_DIR")
+    for cand in ([Path(env)] if env else []) + [ROOT.parent / "shared" / "data"]:
+        if (cand / "beijing-se-roads").is_dir():
+            return cand.resolve()
+    return None
+
+
+def raw_tables(node_xy: dict, arcs: list[tuple], classes=None, speeds=None):
+    """Raw road tables from node coordinates (lon, lat) and directed arcs (a, b[, length_m])."""
+    nodes = pd.DataFrame(
+        {"node_id": list(node_xy), "lon": [p[0] for p in node_xy.values()], "lat": [p[1] for p in node_xy.values()]}
+    )
+    rows = []
+    pairs = {(a[0], a[1]) for a in arcs}
+    for i, arc in enumerate(arcs):
+        a, b = arc[0], arc[1]
+        length = arc[2] if len(arc) > 2 else None
+        geom = LineString([node_xy[a], node_xy[b]])
+        rows.append(
+            {
+                "from_node": a,
+                "to_node": b,
+                "length_m": length,
+                "road_class": classes[i] if classes else None,
+                "maxspeed_kmh": speeds[i] if speeds else np.nan,
+                "name": None,
+                "oneway": (b, a) not in pairs,
+                "hgv": None,
+                "geometry": geom,
+            }
+        )
+    edges = gpd.GeoDataFrame(rows, geometry="geometry", crs=4326)
+    if edges["length_m"].isna().any():
+        metric = edges.to_crs(32650).length
+        edges["length_m"] = edges["length_m"].fillna(metric)
+    return nodes, edges
+
+
+def grid_tables(n: int = 5, step: float = 0.001, two_way: bool = True, length_m: float = 100.0):
+    """An n×n grid whose every edge is ``length_m`` long (lengths given, not measured)."""
+    xy = {r * n + c: (LON0 + c * step, LAT0 + r * step) for r in range(n) for c in range(n)}
+    arcs = []
+    for r in range(n):
+        for c in range(n):
+            i = r * n + c
+            if c + 1 < n:
+                arcs.append((i, i + 1, length_m))
+                if two_way:
+                    arcs.append((i + 1, i, length_m))
+            if r + 1 < n:
+                arcs.append((i, i + n, length_m))
+                if two_way:
+                    arcs.append((i + n, i, length_m))
+    return raw_tables(xy, arcs)
+
+
+def write_grid_roads(folder, n: int, step: float, length_m: float, max_snap_m: float) -> str:
+    """Write :func:`grid_tables` as ``folder/roads.gpkg``; return the scenario's matching
+    ``[network]`` section (layer source, column mapping, ``max_snap_m``, ``cache`` folder)."""
+    _, edges = grid_tables(n=n, step=step, length_m=length_m)
+    edges[["from_node", "to_node", "length_m", "geometry"]].to_file(Path(folder) / "roads.gpkg", layer="edges")
+    return f"""
+[network]
+source = "layer"
+path = "roads.gpkg"
+max_snap_m = {max_snap_m:g}
+cache_dir = "cache"
+
+[network.columns]
+from_node = "from_node"
+to_node = "to_node"
+length = "length_m"
+directed = true
+"""
+
+
+SCENARIO = """
+[scenario]
+name = "tiny"
+language = "en"
+output = "out/{name}"
+
+[profiles.offpeak]
+fallback_kmh = 36
+[profiles.peak]
+fallback_kmh = 36
+factors = { default = 0.5 }
+
+[sites.plants]
+path = "plants.csv"
+[sites.suppliers]
+path = "suppliers.csv"
+weight_column = "deliveries"
+
+[coverage]
+threshold_min = 1
+bands_min = [0.5, 1]
+profiles = ["offpeak", "peak"]
+isochrone_profiles = ["offpeak"]
+speed_scales = [0.5, 1.0]
+buffer_m = 20
+
+[maps]
+offline = true
+"""
+
+
+def make_scenario(folder: Path, scenario_text: str = SCENARIO) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    network = write_grid_roads(folder, n=6, step=0.001, length_m=100.0, max_snap_m=300)  # 10 s per edge at 36 km/h
+    pd.DataFrame({"id": ["P1"], "name": ["Plant one"], "lon": [LON0], "lat": [LAT0]}).to_csv(folder / "plants.csv", index=False)
+    pd.DataFrame({
+        "id": ["S1", "S2", "S3"],
+        "name": ["near", "<script>alert('x')</script>", "far"],
+        "lon": [LON0 + 0.002, LON0 + 0.004, LON0 + 0.005],
+        "lat": [LAT0 + 0.001, LAT0 + 0.003, LAT0 + 0.005],
+        "plants": ["P1", "P1", "P1"],
+        "deliveries": [5, 3, 2],
+    }).to_csv(folder / "suppliers.csv", index=False)
+    path = folder / "scenario.toml"
+    path.write_text(scenario_text + network)
+    return path
