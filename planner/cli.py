@@ -109,9 +109,9 @@ def _dispatch(args) -> int:
         print(f"cached: {path}")
         return 0
     if args.command == "compare":
-        from planner import compare
+        from planner.pipeline.compare import compare_cli
 
-        out = compare.compare_cli(sc, args.a, args.b, out=args.out, within_m=args.within_m)
+        out = compare_cli(sc, args.a, args.b, out=args.out, within_m=args.within_m)
         print(f"comparison: {out}")
         return 0
     raise PlannerError(f"unknown command {args.command}")

@@ -41,6 +41,7 @@ class RunLayout:
     SELECTED_SITES = SITING / "selected_sites.csv"
     SITING_SUMMARY = SITING / "summary.json"
     PROBLEM = SITING / "problem"
+    PROBLEM_DEMAND = PROBLEM / "demand.csv"
     SITING_MAP = SITING / "siting_map.html"
     EXCEL = Path("results.xlsx")
     GPKG = Path("results.gpkg")

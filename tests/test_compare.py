@@ -6,8 +6,6 @@ On the fully connected two-way grid every shortest time is the Manhattan distanc
 from __future__ import annotations
 
 import json
-import sys
-import types
 from pathlib import Path
 
 import geopandas as gpd
@@ -16,6 +14,10 @@ import pandas as pd
 import pytest
 
 from planner import compare as C
+from planner.compare.match import greedy_pairs
+from planner.pipeline import compare as glue
+from planner.pipeline.compare import compare_cli
+from planner.pipeline.write import road_lines, write_comparison
 from planner.errors import InputError, PlannerError, ScenarioError
 from planner.settings import OSM_ATTRIBUTION
 from tests._helpers import LAT0, LON0
@@ -108,7 +110,7 @@ def test_greedy_pairs_equals_the_sorted_greedy():
         d = rng.integers(0, 5, n).astype(float)  # many ties
         keep = ~pd.DataFrame({"i": i, "j": j}).duplicated().to_numpy()
         i, j, d = i[keep], j[keep], d[keep]
-        got = set(zip(i[C._greedy_pairs(i, j, d)], j[C._greedy_pairs(i, j, d)]))
+        got = set(zip(i[greedy_pairs(i, j, d)], j[greedy_pairs(i, j, d)]))
         used_i, used_j, want = set(), set(), set()
         for k in np.lexsort((j, i, d)):
             if i[k] not in used_i and j[k] not in used_j:
@@ -269,14 +271,13 @@ def test_supplier_circle_row_follows_plants(grid_network):
 
 def test_to_files_writes_tables_json_and_offline_dual_map(grid_network, lists, tmp_path):
     from planner.maps.offline import external_references
-    from planner.reports import road_lines
 
     a, b = lists
     a.loc[2, "name"] = "<script>alert('a')</script>{{ 7*7 }}"
     b.loc[2, "name"] = "新加氢站 B"
     res = C.compare_site_lists(grid_network, a, b, {"hpc": grid_demand(), "h2": grid_demand()}, TECH,
                                label_a="方案A", label_b="plan B")
-    written = res.to_files(tmp_path / "cmp", basemap="none", roads=road_lines(grid_network))
+    written = write_comparison(res, tmp_path / "cmp", basemap="none", roads=road_lines(grid_network))
     for name in ("status", "summary", "reassigned"):
         assert written[name].exists()
     summary = pd.read_csv(tmp_path / "cmp" / "summary.csv", encoding="utf-8-sig")
@@ -418,7 +419,7 @@ def test_compare_runs_tables(runs, tmp_path):
     assert cov.loc[("P1", "offpeak"), "delta_suppliers_covered"] == 1
     assert cov.loc[("P1", "offpeak"), "delta_weighted_share_covered"] == pytest.approx(0.1)
     assert cov.loc[("P1", "peak"), "present"] == "a_only" and cov.loc[("P2", "offpeak"), "present"] == "b_only"
-    written = res.to_files(tmp_path / "out")
+    written = write_comparison(res, tmp_path / "out")
     assert {"status", "summary", "coverage", "budget", "summary_json", "map"} <= set(written)
     html = written["map"].read_text(encoding="utf-8")
     assert OSM_ATTRIBUTION in html and "runA" in html and "runB" in html
@@ -505,7 +506,6 @@ def test_cli_station_lists_without_siting_section_is_one_line_error(scenario, ca
 
 
 def test_cli_station_lists_with_siting_demand(scenario, monkeypatch, tmp_path):
-    import planner.siting
     from planner.scenario import load_scenario
 
     scenario.write_text(scenario.read_text() + SITING)
@@ -518,17 +518,11 @@ def test_cli_station_lists_with_siting_demand(scenario, monkeypatch, tmp_path):
         return {"hpc": gpd.GeoDataFrame({"demand_id": [f"d{c}" for c in range(6)], "weight": 1.0},
                                         geometry=gpd.points_from_xy(*zip(*pts)), crs=4326)}
 
-    try:
-        from planner.stations import plan  # the lead's module, when present
-    except ModuleNotFoundError:
-        plan = types.ModuleType("planner.stations.plan")
-        monkeypatch.setitem(sys.modules, "planner.stations.plan", plan)
-        monkeypatch.setattr(planner.siting, "plan", plan, raising=False)
-    monkeypatch.setattr(plan, "problem_demand", problem_demand, raising=False)
+    monkeypatch.setattr(glue, "problem_demand", problem_demand)
 
     a = write_csv(tmp_path / "a.csv", f"id,lon,lat,technology\nS1,{LON0},{LAT0},超充\n")
     b = write_csv(tmp_path / "b.csv", f"id,lon,lat,technology,capex_wan\nS1,{LON0 + 0.005},{LAT0},hpc,80\n")
-    out = C.compare_cli(sc, a, b, out=tmp_path / "cmp")
+    out = compare_cli(sc, a, b, out=tmp_path / "cmp")
     assert calls == [(36, 1, 3)] and out == (tmp_path / "cmp").resolve()
     s = pd.read_csv(out / "summary.csv", encoding="utf-8-sig").set_index("technology")
     # radius 0.34 min = 20.4 s: 2 blocks on the bottom row from either end → 3 of 6 points each
@@ -543,12 +537,48 @@ def test_cli_compares_run_folders_and_refuses_mixed_inputs(scenario, runs, tmp_p
 
     sc = load_scenario(scenario)
     a, b = runs
-    out = C.compare_cli(sc, a, b, out=tmp_path / "cmp")
+    out = compare_cli(sc, a, b, out=tmp_path / "cmp")
     assert (out / "budget.csv").exists() and (out / "coverage.csv").exists() and (out / "compare_map.html").exists()
     lon, lat = xy(0, 0)
     f = write_csv(tmp_path / "l.csv", f"id,lon,lat,technology\nS1,{lon},{lat},hpc\n")
     with pytest.raises(InputError, match="is a folder but .* is a file"):
-        C.compare_cli(sc, a, f, out=tmp_path / "x")
+        compare_cli(sc, a, f, out=tmp_path / "x")
     with pytest.raises(PlannerError, match="would replace the compared input"):
-        C.compare_cli(sc, a, b, out=a)
+        compare_cli(sc, a, b, out=a)
     assert (a / "run.json").exists()
+
+
+def _write_problem_demand(run: Path, rows):
+    (run / "siting" / "problem").mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows, columns=["demand_id", "technology", "weight", "raw_weight", "lon", "lat"]).to_csv(
+        run / "siting" / "problem" / "demand.csv", index=False, encoding="utf-8-sig")
+
+
+def test_compare_runs_says_when_the_demand_bases_differ(runs):
+    a, b = runs
+    base = [("d1", "hpc", 0.5, 1.0, LON0, LAT0), ("d2", "hpc", 0.5, 1.0, LON0 + 0.001, LAT0)]
+    _write_problem_demand(a, base)
+    _write_problem_demand(b, base)
+    same = C.compare_runs(a, b).summary.set_index("technology")
+    assert bool(same.loc["hpc", "same_demand"]) and same.loc["hpc", "delta_share"] == pytest.approx(0.1)
+    _write_problem_demand(b, base[:1])  # B was run with a study area that keeps d1 only
+    res = C.compare_runs(a, b)
+    s = res.summary.set_index("technology")
+    assert not bool(s.loc["hpc", "same_demand"])
+    assert np.isnan(s.loc["hpc", "delta_share"]) and np.isnan(s.loc["hpc", "delta_demand_served"])
+    assert any("different demand for hpc" in w for w in res.warnings)
+
+
+def test_compare_accepts_a_site_that_run_would_accept(scenario, tmp_path):
+    """One eligibility rule: a site within max_snap_m (300 m) of the road network is usable,
+    even when it lies outside the box of the network's nodes (run keeps such candidates)."""
+    from planner.scenario import load_scenario
+
+    sc = load_scenario(scenario)
+    a = write_csv(tmp_path / "a.csv", f"id,lon,lat,type\nP1,{LON0},{LAT0},plant\n")
+    near = write_csv(tmp_path / "near.csv", f"id,lon,lat,type\nP1,{LON0 - 0.002},{LAT0},plant\n")  # ~170 m west
+    out = compare_cli(sc, a, near, out=tmp_path / "cmp")
+    assert (out / "summary.csv").is_file()
+    far = write_csv(tmp_path / "far.csv", f"id,lon,lat,type\nP1,{LON0 + 0.0025},{LAT0 - 0.01},plant\n")  # ~1.1 km
+    with pytest.raises(InputError, match="outside|farther than 300 m"):
+        compare_cli(sc, a, far, out=tmp_path / "cmp2")

@@ -77,18 +77,20 @@ def test_isochrones_cover_reached_road_and_little_else(demo):
 
 @pytest.mark.slow
 def test_demo_siting_within_gap_and_exported_problem_resolves_to_same_objective(demo, tmp_path):
+    from planner.pipeline import stations as glue
+    from planner.pipeline.write import write_problem
     from planner.stations import plan
 
     sc, net, plants, suppliers = demo
-    problem = plan.build_problem(sc, net, plants, suppliers)
+    problem = glue.build_problem(sc, net, plants, suppliers)
     assert len(problem.candidates) > 1000 and problem.info["ev_demand_points"] >= 900
     stations = plan.solve_problem(problem, time_limit=sc.siting.time_limit_s, mip_gap=sc.siting.mip_gap)
     res = stations.result
     print(res.summary())
     assert res.status == "optimal" or res.gap <= 1e-3
     assert res.capex <= sc.siting.budget_wan + 1e-6
-    problem.to_files(tmp_path / "problem")
-    again = plan.solve_exported(tmp_path / "problem", time_limit=sc.siting.time_limit_s, mip_gap=sc.siting.mip_gap)
+    write_problem(problem, tmp_path / "problem")
+    again = glue.solve_exported(tmp_path / "problem", time_limit=sc.siting.time_limit_s, mip_gap=sc.siting.mip_gap)
     # both proven within the MIP gap of the same optimum
     assert again.objective == pytest.approx(res.objective, rel=2 * sc.siting.mip_gap)
     assert again.bound >= res.objective - 1e-9 and res.bound >= again.objective - 1e-9

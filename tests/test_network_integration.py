@@ -6,7 +6,7 @@ import numpy as np
 import pyogrio
 import pytest
 
-from planner.network import network_for_scenario
+from planner.pipeline.network import network_for_scenario
 from planner.network.graph import export_network
 from planner.routing import travel_times
 from planner.scenario import load_scenario

@@ -328,7 +328,7 @@ def demo_network(shared_data):
     import os
     from pathlib import Path
 
-    from planner.network import network_for_scenario
+    from planner.pipeline.network import network_for_scenario
     from planner.scenario import load_scenario
 
     old = os.environ.get("PLANNER_DATA_DIR")

@@ -12,18 +12,39 @@ from shapely.geometry import Point, box
 from planner.errors import InputError, ScenarioError
 from planner.network.graph import build_network
 from planner.network.speeds import Profile
-from planner.scenario import scenario_from_dict
+from planner.pipeline.stations import load_candidates, load_ev_demand, load_sensitive, score_for_scenario
+from planner.scenario import Technology, scenario_from_dict
 from planner.stations.candidates import (
-    CANDIDATE_COLUMNS, SCORE_COLUMNS, candidates_from_layer, candidates_from_sites, conflict_matrix,
-    conflict_pairs, hpc_plugs, load_candidates, load_sensitive, score_candidates, score_for_scenario,
-    sensitive_features, snap_candidates, technology_mask, technology_rule,
+    CANDIDATE_COLUMNS,
+    SCORE_COLUMNS,
+    candidates_from_layer,
+    candidates_from_sites,
+    conflict_matrix,
+    conflict_pairs,
+    hpc_plugs,
+    score_candidates,
+    sensitive_features,
+    snap_candidates,
+    technology_mask,
+    technology_rule,
 )
 from planner.stations.demand import (
-    FLOW_COLUMNS, _weighted_quantile, cluster_demand, ev_demand, flow_candidate_pairs,
-    flow_coverage_matrix, flow_volume_by_candidate, freight_flows, load_ev_demand, poi_demand_points,
-    polygon_area_m2, pv_sites, pv_storage_demand, pv_yield_kwh, read_layer, road_demand_points,
+    FLOW_COLUMNS,
+    _weighted_quantile,
+    cluster_demand,
+    ev_demand,
+    flow_candidate_pairs,
+    flow_coverage_matrix,
+    flow_volume_by_candidate,
+    freight_flows,
+    poi_demand_points,
+    polygon_area_m2,
+    pv_sites,
+    pv_storage_demand,
+    pv_yield_kwh,
+    read_layer,
+    road_demand_points,
 )
-from planner.scenario import Technology
 from tests._helpers import LAT0, LON0, raw_tables
 
 TO_M = Transformer.from_crs(4326, 32650, always_xy=True)

@@ -7,84 +7,27 @@ from __future__ import annotations
 
 import logging
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
-import numpy as np
-
 from planner import outputs
-from planner._io import sha256_file
-from planner.outputs import RunLayout
 from planner.errors import PlannerError
+from planner.outputs import RunLayout
+from planner.pipeline import write
+from planner.pipeline._run import Run, release_memory
+from planner.pipeline.network import network_for_scenario, profiles_for_scenario
+from planner.pipeline.stations import run_siting
 from planner.settings import OSM_ATTRIBUTION
+
+__all__ = [
+    "Run", "release_memory", "network_for_scenario", "profiles_for_scenario", "load_network", "load_sites",
+    "run_coverage", "run_siting", "run",
+]
 
 log = logging.getLogger(__name__)
 
 
-class Run:
-    """Bookkeeping of one run: timings, counts, warnings and inputs for the manifest."""
-
-    def __init__(self, quiet: bool = True):
-        self.quiet = quiet
-        self.timings: dict[str, float] = {}
-        self.counts: dict[str, int] = {}
-        self.warnings: list[str] = []
-        self.inputs: dict[str, str] = {}
-
-    @contextmanager
-    def step(self, name: str):
-        t0 = time.perf_counter()
-        if not self.quiet:
-            print(f"… {name}", flush=True)
-        yield
-        self.timings[name] = round(time.perf_counter() - t0, 3)
-        release_memory()
-        if not self.quiet:
-            print(f"✓ {name} ({self.timings[name]:.1f} s)", flush=True)
-
-    def warn(self, message: str):
-        self.warnings.append(message)
-        if not self.quiet:
-            print(f"warning: {message}", flush=True)
-
-    def add_input(self, label: str, path: Path):
-        path = Path(path)
-        if path.exists() and path.is_file():
-            self.inputs[label] = {"path": str(path), "sha256": sha256_file(path)}
-
-
-#: glibc's ``malloc_trim`` once looked up (``False`` where it is missing)
-_malloc_trim = None
-
-
-def release_memory() -> None:
-    """Hand memory freed by the last step back to the operating system.
-
-    glibc keeps the memory of many small freed allocations (pandas and shapely objects, the
-    MILP solver's search tree) in its arenas, so without this the resident size of a run stays
-    at the level of its most demanding step for every later step (on the load benchmark, maps
-    and exports ran at ~2 GB resident with under 1 GB in use). No-op where ``malloc_trim`` is
-    missing (macOS, Windows, musl).
-    """
-    import ctypes
-    import ctypes.util
-    import gc
-
-    gc.collect()
-    global _malloc_trim
-    if _malloc_trim is None:
-        try:
-            _malloc_trim = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-        except (OSError, AttributeError):
-            _malloc_trim = False
-    if _malloc_trim:
-        _malloc_trim(0)
-
-
 def load_network(sc, run: Run | None = None, refresh: bool = False):
     """The scenario's road network (cached under the scenario's ``cache_dir``)."""
-    from planner.network import network_for_scenario
-
     run = run or Run()
     with run.step("road network"):
         net = network_for_scenario(sc, refresh=refresh)
@@ -174,23 +117,6 @@ def run_coverage(sc, net, plants, suppliers, run: Run | None = None):
     return res
 
 
-def write_coverage(res, folder: Path, sc=None, plants=None, suppliers=None, roads=None):
-    """Coverage tables, isochrones and map under ``folder/coverage``."""
-    d = Path(folder) / "coverage"
-    d.mkdir(parents=True, exist_ok=True)
-    cols = ["supplier_id", "plant_id", "profile", "minutes", "slack_minutes", "covered", "snap_m", "serves"]
-    outputs.write_csv(res.supplier_times[cols], d / "supplier_times.csv")
-    outputs.write_csv(res.plant_summary, d / "plant_summary.csv")
-    outputs.write_csv(res.lost_at_peak, d / "lost_at_peak.csv")
-    outputs.write_csv(res.sensitivity, d / "sensitivity.csv")
-    outputs.write_csv(res.breaking_scale, d / "breaking_scale.csv")
-    if res.isochrones is not None:
-        outputs.write_gpkg({"isochrones": res.isochrones}, d / "isochrones.gpkg")
-    if res.fit_area is not None:
-        outputs.write_gpkg({"fit_area": res.fit_area}, d / "fit_area.gpkg")
-    return d
-
-
 def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None = None,
         out: str | Path | None = None) -> Path:
     """Run everything the scenario asks for; returns the output folder.
@@ -226,19 +152,17 @@ def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None
             raise PlannerError("coverage needs sites.plants and sites.suppliers in the scenario")
         results["coverage"] = run_coverage(sc, net, plants, suppliers, r)
     if sc.siting is not None and sc.siting.enabled and only in (None, "siting"):
-        from planner.stations import plan
-
-        results["siting"] = plan.run_siting(sc, net, plants, suppliers, r)
+        results["siting"] = run_siting(sc, net, plants, suppliers, r)
     final = Path(out) if out is not None else sc.output_dir
     keep = {"coverage": (RunLayout.SITING,), "siting": (RunLayout.COVERAGE,), None: ()}[only]
     with outputs.staged_output(final, keep=keep) as stage:
         with r.step("write outputs"):
             if "coverage" in results:
-                write_coverage(results["coverage"], stage)
+                write.write_coverage(results["coverage"], stage)
             if "siting" in results:
-                results["siting"].to_files(stage)
+                write.write_station_plan(results["siting"], stage)
             _write_maps(sc, net, plants, suppliers, results, stage, r)
-            _write_exports(results, stage, sc.scenario.language)
+            write.write_exports(results, stage, sc.scenario.language)
         manifest = {
             "scenario": sc.scenario.name,
             "title": sc.scenario.title,
@@ -262,33 +186,5 @@ def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None
 
 
 def _write_maps(sc, net, plants, suppliers, results, stage, r):
-    from planner import reports
-
     with r.step("maps"):
-        reports.write_scenario_maps(sc, net, plants, suppliers, results, stage)
-
-
-def _write_exports(results, stage, language="en"):
-    """One Excel workbook with every table, and one GeoPackage with every layer.
-
-    The workbook's headers follow the scenario language (中文 or English); CSV files keep the
-    stable English column names that scripts and reports rely on.
-    """
-    from planner.maps import column_headers
-
-    tables, layers = {}, {}
-    if "coverage" in results:
-        res = results["coverage"]
-        tables.update(res.tables())
-        if res.isochrones is not None:
-            layers["isochrones"] = res.isochrones
-        if res.fit_area is not None:
-            layers["fit_area"] = res.fit_area
-    if "siting" in results:
-        tables.update(results["siting"].tables())
-        layers.update(results["siting"].layers())
-    if tables:
-        clean = {k: column_headers(v.replace([np.inf, -np.inf], np.nan), language) for k, v in tables.items()}
-        outputs.write_excel(clean, Path(stage) / "results.xlsx")
-    if layers:
-        outputs.write_gpkg(layers, Path(stage) / "results.gpkg")
+        write.write_scenario_maps(sc, net, plants, suppliers, results, stage)

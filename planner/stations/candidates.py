@@ -1,14 +1,14 @@
 """Candidate station sites: one table from OSM parking / fuel areas and user lists, with
 per-technology eligibility masks and scores.
 
-Pipeline (the lead wires it in ``planner.stations.plan``)::
+Flow (the scenario glue is :mod:`planner.pipeline.stations`)::
 
-    cands = load_candidates(sc)                          # or candidates_from_layer / _from_sites
+    cands = load_candidates(sc)                          # pipeline; or candidates_from_layer / _from_sites
     cands = snap_candidates(net, cands, sc.network.max_snap_m)
     flows = freight_flows(net, suppliers, plants, "truck")          # planner.stations.demand
     pairs = flow_candidate_pairs(net, flows, cands["node"], max_detour_min=...)
     vol = flow_volume_by_candidate(pairs, flows, len(cands))
-    cands = score_for_scenario(cands, sc, sensitive=load_sensitive(sc), flow_volume=vol)
+    cands = score_for_scenario(cands, sc, sensitive=load_sensitive(sc), flow_volume=vol)  # pipeline
     mask = technology_mask(cands, "h2", sc.siting.technologies["h2"])
     pairs_ij = conflict_pairs(cands[mask], sc.siting.technologies["h2"].min_spacing_m)
 
@@ -57,10 +57,9 @@ from planner._io import VECTOR_SUFFIXES
 from planner.coords import to_wgs84
 from planner.errors import InputError, ScenarioError
 from planner.settings import BEIJING_METRIC_CRS
-
-from .demand import (PV_YIELD_KWH_PER_M2, _to_metric, polygon_area_m2, pv_yield_kwh,
-                     read_layer)
 from planner.vocab import DEFAULT_MAX_SNAP_M
+
+from .demand import PV_YIELD_KWH_PER_M2, polygon_area_m2, pv_yield_kwh, read_layer, to_metric
 
 __all__ = [
     "CANDIDATE_COLUMNS",
@@ -74,12 +73,9 @@ __all__ = [
     "candidates_from_layer",
     "candidates_from_sites",
     "read_candidate_source",
-    "load_candidates",
     "sensitive_features",
-    "load_sensitive",
     "hpc_plugs",
     "score_candidates",
-    "score_for_scenario",
     "technology_rule",
     "technology_mask",
     "snap_candidates",
@@ -320,52 +316,6 @@ def read_candidate_source(name: str, src, resolve: Callable[[str], Path] = Path,
     return candidates_from_sites(sites, kind=src.kind, source=name, **common)
 
 
-def load_candidates(sc, sources: Iterable[str] | None = None) -> gpd.GeoDataFrame:
-    """All candidate sites of a scenario (``siting.candidates``), one table.
-
-    Parameters
-    ----------
-    sc : Scenario
-    sources : iterable of str, optional
-        Names of the sources to read (default all).
-
-    Returns
-    -------
-    GeoDataFrame
-        Rows of every source in scenario order, index 0..n-1 (columns as
-        :func:`candidates_from_layer`); ``attrs["counts"]`` = rows per source.
-
-    Raises
-    ------
-    ScenarioError
-        No ``[siting]`` section, no candidate source, unknown source name, or the same
-        ``candidate_id`` from two sources (naming the key).
-    """
-    if sc.siting is None:
-        raise ScenarioError("the scenario has no [siting] section", path=sc.source_path, key="siting")
-    names = list(sc.siting.candidates) if sources is None else list(sources)
-    if not names:
-        raise ScenarioError("no candidate sources: add [siting.candidates.<name>] (e.g. the POI "
-                            "layer traffic_a with fclass = [\"parking\", \"fuel\"])",
-                            path=sc.source_path, key="siting.candidates")
-    unknown = [n for n in names if n not in sc.siting.candidates]
-    if unknown:
-        raise ScenarioError(f"unknown source '{unknown[0]}' (known: {', '.join(sc.siting.candidates)})",
-                            path=sc.source_path, key="siting.candidates")
-    metric = sc.network.metric_crs or BEIJING_METRIC_CRS
-    parts = [read_candidate_source(n, sc.siting.candidates[n], sc.resolve, metric) for n in names]
-    out = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=4326)
-    dup = out["candidate_id"].duplicated(keep=False).to_numpy()
-    if dup.any():
-        ids = out["candidate_id"].to_numpy()[dup]
-        srcs = sorted(set(out["source"].to_numpy()[dup]))
-        raise ScenarioError(f"candidate ids repeat across sources {', '.join(srcs)} (e.g. {ids[0]}); "
-                            f"give the sources different kind values", path=sc.source_path,
-                            key="siting.candidates")
-    out.attrs["counts"] = {n: len(p) for n, p in zip(names, parts)}
-    return out
-
-
 # ------------------------------------------------------------------------------------------
 # sensitive POIs (H2 safety spacing)
 # ------------------------------------------------------------------------------------------
@@ -382,35 +332,6 @@ def sensitive_features(layers: Iterable[gpd.GeoDataFrame], fclasses: Sequence[st
     if not parts:
         return gpd.GeoSeries([], crs=4326)
     return gpd.GeoSeries(pd.concat(parts, ignore_index=True), crs=4326)
-
-
-def load_sensitive(sc, layer_names: Sequence[str] = ("pois", "pois_a")) -> gpd.GeoSeries:
-    """Sensitive features (``siting.h2_sensitive_fclass``) of a scenario.
-
-    Looked up in the ``layer_names`` layers (Geofabrik ``pois``: points, ``pois_a``: polygons)
-    of every GIS file used by ``siting.candidates`` or ``siting.ev_demand``, plus the layers the
-    ``ev_demand`` rules name. Files without such layers add nothing.
-    """
-    import pyogrio
-
-    if sc.siting is None:
-        raise ScenarioError("the scenario has no [siting] section", path=sc.source_path, key="siting")
-    wanted: dict[Path, set[str]] = {}
-    for src in list(sc.siting.candidates.values()) + list(sc.siting.ev_demand):
-        path = sc.resolve(src.path)
-        if path.suffix.lower() in VECTOR_SUFFIXES and path.exists():
-            wanted.setdefault(path, set()).update(layer_names)
-    for rule in sc.siting.ev_demand:
-        if rule.layer:
-            wanted.setdefault(sc.resolve(rule.path), set()).add(rule.layer)
-    layers = []
-    for path, names in wanted.items():  # a handful of files
-        try:
-            present = {str(n) for n in pyogrio.list_layers(path)[:, 0]}
-        except Exception as exc:
-            raise InputError(f"cannot open the GIS file: {type(exc).__name__}: {exc}", path=path) from None
-        layers += [read_layer(path, n) for n in sorted(names & present)]
-    return sensitive_features(layers, sc.siting.h2_sensitive_fclass)
 
 
 # ------------------------------------------------------------------------------------------
@@ -440,7 +361,7 @@ def _nearest_distance(lon, lat, geoms: gpd.GeoSeries, metric_crs: str) -> np.nda
     target = target[~(shapely.is_missing(target) | shapely.is_empty(target))]
     if len(target) == 0:
         return np.full(len(lon), np.inf)
-    x, y = _to_metric(lon, lat, metric_crs)
+    x, y = to_metric(lon, lat, metric_crs)
     pts = shapely.points(x, y)
     tree = shapely.STRtree(target)
     (src, _), dist = tree.query_nearest(pts, return_distance=True, all_matches=False)
@@ -460,10 +381,10 @@ def score_candidates(candidates: gpd.GeoDataFrame, *, sensitive: gpd.GeoSeries |
     Parameters
     ----------
     candidates : GeoDataFrame
-        From :func:`load_candidates` (``kind``, ``lon``, ``lat``, ``area_m2``; optional
+        From :func:`planner.pipeline.stations.load_candidates` (``kind``, ``lon``, ``lat``, ``area_m2``; optional
         ``headroom_kva``, ``fclass``).
     sensitive : GeoSeries, optional
-        Sensitive features for the H2 spacing (:func:`load_sensitive`); none = no constraint.
+        Sensitive features for the H2 spacing (:func:`planner.pipeline.stations.load_sensitive`); none = no constraint.
     h2_safety_m : float
         Minimum distance from a sensitive feature (``siting.h2_safety_m``, GB 50516 basis 50 m).
     pv_min_area_m2, pv_yield_kwh_per_m2 : float
@@ -518,18 +439,6 @@ def score_candidates(candidates: gpd.GeoDataFrame, *, sensitive: gpd.GeoSeries |
     out["eligible_pv_storage"] = np.nan_to_num(area, nan=-1.0) >= pv_min_area_m2
     out["score_pv_storage"] = np.nan_to_num(pv, nan=0.0) / 1000.0
     return out
-
-
-def score_for_scenario(candidates: gpd.GeoDataFrame, sc, sensitive: gpd.GeoSeries | None = None,
-                       flow_volume=None, plug_kw: float = HPC_PLUG_KW) -> gpd.GeoDataFrame:
-    """:func:`score_candidates` with the scenario's ``siting.*`` parameters."""
-    if sc.siting is None:
-        raise ScenarioError("the scenario has no [siting] section", path=sc.source_path, key="siting")
-    s = sc.siting
-    return score_candidates(candidates, sensitive=sensitive, h2_safety_m=s.h2_safety_m,
-                            pv_min_area_m2=s.pv_min_area_m2, pv_yield_kwh_per_m2=s.pv_yield_kwh_per_m2,
-                            default_headroom_kva=s.hpc_default_headroom_kva, plug_kw=plug_kw,
-                            flow_volume=flow_volume, metric_crs=sc.network.metric_crs or BEIJING_METRIC_CRS)
 
 
 def technology_rule(name: str, tech) -> str:
@@ -614,7 +523,7 @@ def conflict_pairs(candidates: pd.DataFrame, min_spacing_m: float,
     n = len(candidates)
     if min_spacing_m <= 0 or n < 2:
         return np.empty((0, 2), dtype=np.int64)
-    x, y = _to_metric(candidates["lon"].to_numpy(float), candidates["lat"].to_numpy(float), metric_crs)
+    x, y = to_metric(candidates["lon"].to_numpy(float), candidates["lat"].to_numpy(float), metric_crs)
     xy = np.column_stack([x, y])
     pairs = cKDTree(xy).query_pairs(r=float(min_spacing_m), output_type="ndarray").astype(np.int64)
     if len(pairs) == 0:

@@ -11,13 +11,13 @@ Three kinds of demand feed the siting models (``docs/DESIGN.md``, section Siting
   layers (weight per ``fclass``) and from road edges (traffic proxy = class factor × length),
   aggregated by weighted k-means into a manageable demand set with the aggregation error
   reported: :func:`poi_demand_points`, :func:`road_demand_points`, :func:`cluster_demand`,
-  :func:`ev_demand`, :func:`load_ev_demand`.
+  :func:`ev_demand` (a scenario's rules: :func:`planner.pipeline.stations.load_ev_demand`).
 * **PV-storage** (光储充): roof / canopy area and annual PV yield of parking areas
   (:func:`polygon_area_m2`, :func:`pv_yield_kwh`, :func:`pv_sites`); the demand of a PV-storage
   station is the EV demand (:func:`pv_storage_demand`, see its docstring for why).
 
-Everything here is a pure function on arrays / (Geo)DataFrames except :func:`read_layer` and
-:func:`load_ev_demand`, which read files.
+Everything here is a pure function on arrays / (Geo)DataFrames except :func:`read_layer`, which
+reads a GIS layer.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ import pandas as pd
 import scipy.sparse as sp
 import shapely
 
-from planner.errors import InputError, ScenarioError
+from planner.errors import InputError
 from planner.settings import BEIJING_METRIC_CRS
 from planner.vocab import DEFAULT_MAX_SNAP_M, RANDOM_SEED
 
@@ -49,7 +49,6 @@ __all__ = [
     "road_demand_points",
     "cluster_demand",
     "ev_demand",
-    "load_ev_demand",
     "polygon_area_m2",
     "pv_yield_kwh",
     "pv_sites",
@@ -109,7 +108,6 @@ SUGGESTED_EV_FCLASS_WEIGHTS: dict[str, float] = {
 #: yield": Yizhuang data point, Xiaomi plant rooftop 16.2 MW → 16.4 GWh/yr, conf. L) = 202,
 #: rounded to 200 (the scenario default ``siting.pv_yield_kwh_per_m2``).
 PV_YIELD_KWH_PER_M2 = 200.0
-
 
 
 # ------------------------------------------------------------------------------------------
@@ -504,7 +502,8 @@ def road_demand_points(net, weight_per_km: float,
                             geometry=mid, crs=net.edges.crs or 4326).to_crs(4326)
 
 
-def _to_metric(lon, lat, metric_crs):
+def to_metric(lon, lat, metric_crs):
+    """Projected x, y (metres) of WGS-84 lon/lat in ``metric_crs``."""
     from pyproj import Transformer
 
     tr = Transformer.from_crs(4326, metric_crs, always_xy=True)
@@ -662,7 +661,7 @@ def cluster_demand(points: gpd.GeoDataFrame, n_clusters: int, metric_crs: str = 
                                  geometry=gpd.GeoSeries([], crs=4326), crs=4326)
         return empty, base | {"n_distinct": 0, "n_clusters": 0, "mean_m": 0.0, "p95_m": 0.0,
                               "max_m": 0.0, "method": "none"}
-    x, y = _to_metric(shapely.get_x(geom), shapely.get_y(geom), metric_crs)
+    x, y = to_metric(shapely.get_x(geom), shapely.get_y(geom), metric_crs)
     # merge points at identical coordinates (centimetre grid) before clustering
     _, first, site = np.unique(np.round(np.column_stack([x, y]), 2), axis=0, return_index=True,
                                return_inverse=True)
@@ -721,86 +720,6 @@ def ev_demand(point_sets: Iterable[gpd.GeoDataFrame], n_clusters: int,
     by = pts.groupby("source")["weight"]
     loss["points_by_source"] = {str(k): int(v) for k, v in by.size().items()}
     loss["weight_by_source"] = {str(k): float(v) for k, v in by.sum().items()}
-    return demand, loss
-
-
-def load_ev_demand(sc, net=None, max_snap_m: float | None = None) -> tuple[gpd.GeoDataFrame, dict]:
-    """EV demand of a scenario: ``siting.ev_demand`` POI rules (+ road proxy), clustered.
-
-    Parameters
-    ----------
-    sc : Scenario
-        Uses ``siting.ev_demand`` (list of ``DemandRule``: ``path``, ``layer``,
-        ``fclass_weights``, ``default_weight``), ``siting.ev_road_weight_per_km``,
-        ``siting.ev_clusters`` and ``network.max_snap_m``.
-    net : RoadNetwork, optional
-        Needed for the road traffic proxy; when given, raw points farther than ``max_snap_m``
-        (default ``network.max_snap_m``) from the network are dropped before clustering
-        (counted in ``loss["n_outside_network"]``) and the network's metric CRS is used.
-
-    Returns
-    -------
-    (GeoDataFrame, dict)
-        As :func:`cluster_demand`, loss with ``points_by_source``, ``weight_by_source`` and
-        ``n_outside_network``.
-
-    Raises
-    ------
-    ScenarioError
-        No ``[siting]`` section, or no demand at all (no rules and no road proxy, or every
-        weight 0) — naming the key.
-    InputError
-        Unreadable layer or missing ``fclass`` column (naming file and layer).
-    """
-    from planner.routing import distance_to_network
-
-    if sc.siting is None:
-        raise ScenarioError("the scenario has no [siting] section", path=sc.source_path, key="siting")
-    s = sc.siting
-    use_roads = net is not None and s.ev_road_weight_per_km > 0
-    if not s.ev_demand and not use_roads:
-        raise ScenarioError("no EV demand: add [[siting.ev_demand]] rules (POI layer + fclass_weights) "
-                            "or set siting.ev_road_weight_per_km > 0", path=sc.source_path,
-                            key="siting.ev_demand")
-    sets = []
-    for i, rule in enumerate(s.ev_demand):
-        if not rule.fclass_weights and rule.default_weight <= 0:
-            raise ScenarioError("fclass_weights is empty and default_weight is 0: this rule adds no demand",
-                                path=sc.source_path, key=f"siting.ev_demand.{i}.fclass_weights")
-        gdf = read_layer(sc.resolve(rule.path), rule.layer, required=("fclass",))
-        sets.append(poi_demand_points(gdf, rule.fclass_weights, rule.default_weight,
-                                      source=rule.layer or Path(rule.path).stem))
-    if use_roads:
-        sets.append(road_demand_points(net, s.ev_road_weight_per_km))
-    n_out = 0
-    if net is not None:
-        limit = sc.network.max_snap_m if max_snap_m is None else max_snap_m
-        kept = []
-        for p in sets:
-            if len(p):
-                d = distance_to_network(net, shapely.get_x(p.geometry.values), shapely.get_y(p.geometry.values))
-                n_out += int((d > limit).sum())
-                p = p[d <= limit]
-            kept.append(p)
-        sets = kept
-    n_outside_area = 0
-    if s.study_area is not None:
-        w, so, e, no = s.study_area
-        kept = []
-        for p in sets:
-            x, y = shapely.get_x(p.geometry.values), shapely.get_y(p.geometry.values)
-            inside = (x >= w) & (x <= e) & (y >= so) & (y <= no)
-            n_outside_area += int((~inside).sum())
-            kept.append(p[inside])
-        sets = kept
-    metric = net.metric_crs if net is not None else BEIJING_METRIC_CRS
-    demand, loss = ev_demand(sets, s.ev_clusters, metric_crs=metric, seed=sc.scenario.seed)
-    loss["n_outside_network"] = n_out
-    loss["n_outside_study_area"] = n_outside_area
-    if loss["n_points"] == 0:
-        raise ScenarioError("the EV demand rules match no point with a positive weight"
-                            + (" inside the road network" if n_out else ""), path=sc.source_path,
-                            key="siting.ev_demand")
     return demand, loss
 
 

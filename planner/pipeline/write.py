@@ -1,0 +1,165 @@
+"""Every writer of a run in one place: coverage tables, the station plan and its problem, maps,
+the Excel/GeoPackage exports. Paths come from :class:`planner.outputs.RunLayout`, which the
+run-folder reader (:mod:`planner.compare.runs`) uses too. Draws with :mod:`planner.maps`; never
+recomputes numbers.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from planner import maps, outputs
+from planner.maps import column_headers, label, siting_map
+from planner.outputs import RunLayout
+from planner.stations.plan import StationPlan
+from planner.stations.problem import SitingProblem
+
+
+def write_coverage(res, folder: Path) -> Path:
+    """Coverage tables and isochrones under ``folder/coverage`` (:class:`RunLayout`)."""
+    folder = Path(folder)
+    (folder / RunLayout.COVERAGE).mkdir(parents=True, exist_ok=True)
+    cols = ["supplier_id", "plant_id", "profile", "minutes", "slack_minutes", "covered", "snap_m", "serves"]
+    outputs.write_csv(res.supplier_times[cols], folder / RunLayout.SUPPLIER_TIMES)
+    outputs.write_csv(res.plant_summary, folder / RunLayout.PLANT_SUMMARY)
+    outputs.write_csv(res.lost_at_peak, folder / RunLayout.LOST_AT_PEAK)
+    outputs.write_csv(res.sensitivity, folder / RunLayout.SENSITIVITY)
+    outputs.write_csv(res.breaking_scale, folder / RunLayout.BREAKING_SCALE)
+    if res.isochrones is not None:
+        outputs.write_gpkg({"isochrones": res.isochrones}, folder / RunLayout.ISOCHRONES)
+    if res.fit_area is not None:
+        outputs.write_gpkg({"fit_area": res.fit_area}, folder / RunLayout.FIT_AREA)
+    return folder / RunLayout.COVERAGE
+
+
+def write_exports(results: dict, stage: Path, language: str = "en") -> None:
+    """One Excel workbook with every table, and one GeoPackage with every layer.
+
+    The workbook's headers follow the scenario language (中文 or English); CSV files keep the
+    stable English column names that scripts and reports rely on.
+    """
+    tables, layers = {}, {}
+    if "coverage" in results:
+        res = results["coverage"]
+        tables.update(res.tables())
+        if res.isochrones is not None:
+            layers["isochrones"] = res.isochrones
+        if res.fit_area is not None:
+            layers["fit_area"] = res.fit_area
+    if "siting" in results:
+        tables.update(results["siting"].tables())
+        layers.update(results["siting"].layers())
+    if tables:
+        clean = {k: column_headers(v.replace([np.inf, -np.inf], np.nan), language) for k, v in tables.items()}
+        outputs.write_excel(clean, Path(stage) / RunLayout.EXCEL)
+    if layers:
+        outputs.write_gpkg(layers, Path(stage) / RunLayout.GPKG)
+
+
+def road_lines(net, max_edges: int | None = None):
+    """The network's edges as a light GeoDataFrame for drawing (one direction per road)."""
+    e = net.edges
+    u, v = e.u.to_numpy(), e.v.to_numpy()
+    keep = (u < v) | e.oneway.to_numpy(bool)  # a two-way road drawn once
+    roads = e.loc[keep, ["road_class", "name", "geometry"]]
+    if max_edges is not None and len(roads) > max_edges:
+        roads = roads.iloc[:max_edges]
+    return roads
+
+
+def write_scenario_maps(sc, net, plants, suppliers, results, folder: Path) -> list[Path]:
+    """Write every map the scenario's results call for; returns the paths written."""
+    folder = Path(folder)
+    lang = sc.scenario.language
+    cfg = sc.maps
+    roads = road_lines(net) if cfg.roads_base or cfg.basemap == "none" else None
+    written = []
+    cov = results.get("coverage")
+    if cov is not None:
+        for prof in sc.coverage.isochrone_profiles:
+            m = maps.coverage_map(plants, suppliers, cov.supplier_times, cov.isochrones, profile=prof,
+                                  threshold_min=cov.threshold_min, language=lang, basemap=cfg.basemap,
+                                  roads=roads, title=f"{label('coverage_title', lang)} — {prof}")
+            written.append(maps.save_map(m, folder / RunLayout.coverage_map(prof), offline=cfg.offline))
+    sit = results.get("siting")
+    if sit is not None:
+        m = station_plan_map(sit, language=lang, basemap=cfg.basemap, roads=roads)
+        written.append(maps.save_map(m, folder / RunLayout.SITING_MAP, offline=cfg.offline))
+    if cfg.png:
+        for html in list(written):
+            written.append(maps.export_png(html, html.with_suffix(".png")))
+    return written
+
+
+def write_problem(problem: SitingProblem, folder: Path) -> Path:
+    """Write ``demand.csv``, ``candidates.csv``, ``coverage_pairs.csv``, ``conflicts.csv``, ``problem.json``."""
+    d = Path(folder)
+    d.mkdir(parents=True, exist_ok=True)
+    demand = pd.concat(
+        [pd.DataFrame({"demand_id": g["demand_id"], "technology": t, "weight": g["weight"],
+                       "raw_weight": g["raw_weight"], "lon": g.geometry.x, "lat": g.geometry.y})
+         for t, g in problem.demand.items()], ignore_index=True)
+    outputs.write_csv(demand, d / RunLayout.PROBLEM_DEMAND.name)
+    cols = ["candidate_id", "name", "kind", "source", "lon", "lat", "existing", "competitor"] + [
+        c for c in problem.candidates.columns if c.startswith(("eligible_", "required_", "capex_wan_"))]
+    outputs.write_csv(pd.DataFrame(problem.candidates[[c for c in cols if c in problem.candidates]]),
+                      d / "candidates.csv")
+    outputs.write_csv(problem.coverage_pairs(), d / "coverage_pairs.csv")
+    conf = [pd.DataFrame({"technology": t, "candidate_a": problem.candidates.candidate_id.to_numpy()[p[:, 0]],
+                          "candidate_b": problem.candidates.candidate_id.to_numpy()[p[:, 1]]})
+            for t, p in problem.conflicts.items() if len(p)]
+    outputs.write_csv(pd.concat(conf, ignore_index=True) if conf else
+                      pd.DataFrame(columns=["technology", "candidate_a", "candidate_b"]), d / "conflicts.csv")
+    outputs.write_json({"budget_wan": problem.budget_wan, "technologies": problem.technologies,
+                        "objective": "sum over technologies of weight x covered share of normalised demand",
+                        "info": outputs.clean_for_json(problem.info)}, d / "problem.json")
+    return d
+
+
+def write_station_plan(plan: StationPlan, folder: Path) -> Path:
+    """``siting/selected_sites.csv``, ``siting/summary.json`` and the exported problem."""
+    folder = Path(folder)
+    (folder / RunLayout.SITING).mkdir(parents=True, exist_ok=True)
+    sel = plan.selected_sites()
+    outputs.write_csv(pd.DataFrame(sel.drop(columns="geometry")), folder / RunLayout.SELECTED_SITES)
+    outputs.write_json(outputs.clean_for_json(plan.summary()), folder / RunLayout.SITING_SUMMARY)
+    write_problem(plan.problem, folder / RunLayout.PROBLEM)
+    return folder / RunLayout.SITING
+
+
+def station_plan_map(plan: StationPlan, language: str = "en", basemap: str = "osm", roads=None):
+    """The siting map of a station plan (selected sites over the demand they serve)."""
+    return siting_map(plan.selected_sites(), plan.demand_served(), None, language=language,
+                      basemap=basemap, roads=roads)
+
+
+def _write_tables(tables: dict, summary_json: dict, folder: Path) -> dict[str, Path]:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for name, df in tables.items():
+        if df is None:
+            continue
+        frame = pd.DataFrame(df.drop(columns="geometry", errors="ignore"))
+        written[name] = outputs.write_csv(frame, folder / f"{name}.csv")
+    written["summary_json"] = outputs.write_json(outputs.clean_for_json(summary_json), folder / "summary.json")
+    return written
+
+
+def write_comparison(comparison, folder, language: str = "en", basemap: str = "osm", roads=None,
+                     offline: bool = True) -> dict[str, Path]:
+    """Write a site-list or run comparison: its tables as CSV, ``summary.json`` and (when it has
+    one) ``compare_map.html`` into ``folder``; returns name → path.
+
+    Parameters
+    ----------
+    comparison : ListComparison or RunComparison
+        Anything with ``tables()``, ``summary_json()`` and ``map(language, basemap, roads)``.
+    """
+    written = _write_tables(comparison.tables(), comparison.summary_json(), folder)
+    m = comparison.map(language, basemap, roads)
+    if m is not None:
+        written["map"] = maps.save_map(m, Path(folder) / "compare_map.html", offline=offline)
+    return written

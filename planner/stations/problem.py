@@ -1,0 +1,163 @@
+"""The station problem of measure 10: what the optimiser sees, and the model built from it.
+
+A :class:`SitingProblem` holds candidates, demand and a travel-minute matrix per technology (the
+orchestration layer, :func:`planner.pipeline.stations.build_problem`, builds it from a scenario).
+:meth:`SitingProblem.model` is the one place that turns it into
+:class:`~planner.siting.mix.TechnologyMix` technologies.
+
+Demand and coverage per technology (``Technology.demand`` in the scenario):
+
+* ``freight`` (hydrogen): supplier → plant truck flows (volume = deliveries). A station serves a
+  flow when the detour through it is at most ``radius_min`` minutes
+  (:func:`planner.stations.demand.flow_candidate_pairs`); the "minutes" of a pair is that detour.
+* ``ev`` (high-power charging) and ``pv`` (PV-storage-charging): clustered EV demand points; a
+  station covers a point when the point's drive **to** the station takes at most ``radius_min``.
+
+Each technology's demand weights are normalised to sum to 1, so the objective is
+:math:`\\sum_t W_t \\cdot \\text{covered share}_t` — technologies with very different demand units
+(trucks per day, POI scores) are weighed only by the scenario's ``weight``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from planner.routing import snap, travel_times
+from planner.siting.mix import Technology, TechnologyMix
+from planner.stations import demand as dem_mod
+
+#: Columns of ``problem/coverage_pairs.csv``.
+COVERAGE_PAIR_COLUMNS = ["demand_id", "candidate_id", "technology", "minutes"]
+#: Extra demand columns of a freight (flow) technology: the flow's origin and destination
+#: network nodes and its supplier → plant minutes, what
+#: :func:`planner.stations.demand.flow_candidate_pairs` needs to tell which station serves it.
+FLOW_DEMAND_COLUMNS = ["origin_node", "destination_node", "flow_minutes"]
+
+
+@dataclass
+class SitingProblem:
+    """Everything the optimiser sees (and nothing else).
+
+    Attributes
+    ----------
+    candidates : GeoDataFrame
+        ``candidate_id``, ``name``, ``kind``, ``lon``, ``lat``, ``node``, ``existing``,
+        ``competitor``, ``eligible_<tech>`` per technology name, scores…
+    demand : dict[str, GeoDataFrame]
+        Per technology: ``demand_id``, ``weight`` (normalised, sums to 1 unless all demand is
+        served by competitors), ``raw_weight``, geometry (EPSG:4326); freight technologies also
+        ``supplier_id``, ``plant_id`` and :data:`FLOW_DEMAND_COLUMNS` (``attrs["profile"]`` = the
+        profile the flows were timed with).
+    minutes : dict[str, ndarray]
+        Per technology: demand × candidates travel minutes (``inf`` = cannot serve).
+    technologies : dict
+        Scenario technology specs (capex_wan, radius_min, weight, target_share, min_spacing_m,
+        max_stations…).
+    budget_wan : float
+    info : dict
+        Counts, clustering loss, dropped rows — for the manifest.
+    """
+
+    candidates: gpd.GeoDataFrame
+    demand: dict
+    minutes: dict
+    technologies: dict
+    budget_wan: float
+    conflicts: dict = field(default_factory=dict)
+    info: dict = field(default_factory=dict)
+
+    def coverage_pairs(self) -> pd.DataFrame:
+        """Long table of every (demand, candidate, technology) within the technology's radius."""
+        frames = []
+        ids = self.candidates["candidate_id"].to_numpy()
+        for t, spec in self.technologies.items():
+            m = self.minutes[t]
+            i, j = np.nonzero(m <= spec["radius_min"])
+            frames.append(pd.DataFrame({
+                "demand_id": self.demand[t]["demand_id"].to_numpy()[i],
+                "candidate_id": ids[j],
+                "technology": t,
+                "minutes": m[i, j],
+            }))
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COVERAGE_PAIR_COLUMNS)
+
+    def model(self) -> TechnologyMix:
+        """The :class:`~planner.siting.mix.TechnologyMix` of this problem: the one place that maps
+        the technology specs to :class:`~planner.siting.mix.Technology` objects."""
+        n = len(self.candidates)
+        techs = []
+        for t, spec in self.technologies.items():
+            p = self.conflicts.get(t, np.empty((0, 2), int))
+            conf = sp.csr_matrix((np.ones(len(p)), (p[:, 0], p[:, 1])), shape=(n, n)) if len(p) else None
+            techs.append(Technology(
+                name=t, capex=spec["capex_wan"], radius=spec["radius_min"],
+                weights=self.demand[t]["weight"].to_numpy(float), weight=spec["weight"],
+                target=spec["target_share"], eligible=self.candidates[f"eligible_{t}"].to_numpy(bool),
+                conflicts=conf, required=self.candidates[f"required_{t}"].to_numpy(bool),
+                cost=self.minutes[t], max_stations=spec.get("max_stations")))
+        return TechnologyMix(None, techs, self.budget_wan, site_ids=self.candidates.candidate_id.to_numpy())
+
+
+def demand_points(net, spec, reach, ev) -> gpd.GeoDataFrame:
+    """Demand points of one technology with their ``raw_weight`` (``weight`` comes later)."""
+    if spec["demand"] == "freight":
+        pts = gpd.GeoDataFrame({"demand_id": reach.flow_id.to_numpy(), "raw_weight": reach.volume.to_numpy(float),
+                                "supplier_id": reach.supplier_id.to_numpy(), "plant_id": reach.plant_id.to_numpy(),
+                                "origin_node": reach.origin_node.to_numpy(np.int64),
+                                "destination_node": reach.destination_node.to_numpy(np.int64),
+                                "flow_minutes": reach.minutes.to_numpy(float)},
+                               geometry=gpd.points_from_xy(net.nodes.lon.to_numpy()[reach.origin_node],
+                                                           net.nodes.lat.to_numpy()[reach.origin_node]), crs=4326)
+        pts.attrs["profile"] = reach.attrs.get("profile")
+        return pts
+    g = ev if spec["demand"] == "ev" else dem_mod.pv_storage_demand(ev)
+    return gpd.GeoDataFrame({"demand_id": g.demand_id.to_numpy(), "raw_weight": g.weight.to_numpy(float)},
+                            geometry=g.geometry.values, crs=4326)
+
+
+def flow_minutes(net, spec, reach, nodes):
+    """Detour minutes flows × station nodes (``inf`` = cannot serve) and the long pair table."""
+    pairs = dem_mod.flow_candidate_pairs(net, reach, nodes, profile=spec["profile"], max_detour_min=spec["radius_min"])
+    m = np.full((len(reach), len(nodes)), np.inf)
+    m[pairs["flow"].to_numpy(), pairs["candidate"].to_numpy()] = pairs["detour_min"].to_numpy()
+    return m, pairs
+
+
+def drive_minutes(net, spec, pts, nodes, cache: dict):
+    """Minutes from each demand point **to** each station node within the radius (``inf`` beyond)."""
+    key = (spec["profile"], spec["radius_min"])  # PV-storage reuses the EV matrix
+    if key not in cache:
+        d_nodes, _ = snap(net, pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy(), max_snap_m=None)
+        # demand drives TO the station: Dijkstra from each candidate on the reversed graph
+        tt = travel_times(net, nodes, d_nodes, profile=spec["profile"], direction="to",
+                          cutoff_s=spec["radius_min"] * 60.0)
+        cache[key] = tt.T / 60.0
+    return cache[key].copy()
+
+
+def tech_minutes(net, spec, pts, reach, nodes, cache: dict) -> np.ndarray:
+    """Demand × station minutes of one technology: flow detours (freight) or drives to the station."""
+    if spec["demand"] == "freight":
+        return flow_minutes(net, spec, reach, nodes)[0]
+    return drive_minutes(net, spec, pts, nodes, cache)
+
+
+def weigh_demand(pts, comp_minutes, spec, t: str, info: dict) -> None:
+    """Remove the demand competitors serve (``comp_minutes``: demand × competitor stations) and
+    normalise ``weight`` to sum to 1."""
+    if comp_minutes.shape[1]:
+        served = (comp_minutes <= spec["radius_min"]).any(axis=1)
+        pts.loc[served, "raw_weight"] = 0.0
+        info[f"{t}_demand_served_by_competitors"] = int(served.sum())
+    total = pts.raw_weight.sum()
+    pts["weight"] = pts.raw_weight / total if total > 0 else 0.0
+
+
+def in_sources(cands, tech) -> np.ndarray:
+    """Candidates from the technology's ``candidate_sources`` (all sources when it lists none)."""
+    srcs = set(tech.candidate_sources) if tech.candidate_sources else set(cands.source)
+    return cands.source.isin(srcs).to_numpy()
