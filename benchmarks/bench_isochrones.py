@@ -138,7 +138,7 @@ def _layer_network(n_plants):
 
 
 def _project_network(n_plants):
-    from planner.network import network_for_scenario
+    from planner.pipeline.network import network_for_scenario
     from planner.routing import snap
     from planner.scenario import load_scenario
 

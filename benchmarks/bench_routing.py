@@ -32,7 +32,7 @@ CUTOFF_S = 45 * 60
 
 def _network():
     os.environ.setdefault("PLANNER_DATA_DIR", str(ROOT.parent / "shared" / "data"))
-    from planner.network import network_for_scenario
+    from planner.pipeline.network import network_for_scenario
     from planner.scenario import load_scenario
 
     sc = load_scenario(ROOT / "scenarios" / "yizhuang.toml")

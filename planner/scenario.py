@@ -178,9 +178,20 @@ class Siting(_Strict):
     h2_safety_m: float = Field(50.0, ge=0)
     h2_sensitive_fclass: list[str] = Field(default_factory=lambda: ["school", "hospital", "kindergarten"])
     hpc_default_headroom_kva: float = Field(2000.0, ge=0)
-    decay: Literal["none", "linear", "exponential", "power"] = "none"
+    #: Only "none": the station plan counts a demand point as covered within the radius. Distance
+    #: decay exists in the model library (:class:`planner.siting.Decay`) but the plan's tables
+    #: (demand served, shares) do not apply it, so any other value is refused, not ignored.
+    decay: Literal["none"] = "none"
     #: (west, south, east, north): candidates and EV demand outside are left out
     study_area: tuple[float, float, float, float] | None = None
+
+    @field_validator("decay", mode="before")
+    @classmethod
+    def _no_decay(cls, v):
+        if v != "none":
+            raise ValueError(f"decay = {v!r} is not supported by the station plan (coverage within the radius "
+                             "only); remove the key or set decay = \"none\"")
+        return v
 
     @field_validator("study_area")
     @classmethod

@@ -46,6 +46,9 @@ def test_paths_resolve_against_file_and_data_dir(tmp_path, monkeypatch):
         ("[maps]\nbasemap = \"google\"\n", "maps.basemap", "'osm'"),
         ("[scenario2]\nx = 1\n", "scenario2", "unknown key"),
         ("[profiles.truck]\nrestrictions = [\"nope\"]\n", "", "unknown restriction 'nope'"),
+        # validated and then ignored before: a decay is refused, not silently dropped
+        ("[siting]\nbudget_wan = 100\ndecay = \"linear\"\n[siting.technologies.hpc]\ncapex_wan = 1\nradius_min = 5\n",
+         "siting.decay", "not supported by the station plan"),
     ],
 )
 def test_invalid_scenarios_name_the_key(tmp_path, extra, key, message):

@@ -579,3 +579,28 @@ def test_suggest_subset_of_systems_and_plain_dataframe_area_check():
     df = pd.DataFrame({"site_id": ["S1"], "lon": [120.0], "lat": [30.0]})
     with pytest.raises(InputError, match=r"1 of 1 sites.*S1 \(120.00000, 30.00000\)"):
         check_in_area(df, BOUNDS)
+
+
+def test_gcj02_list_declared_wgs84_outside_the_network_gets_the_coordinate_advice(tmp_path):
+    """The coordinate-system check runs before the bounds check: the advice names GCJ-02, not
+    "use a larger road network"."""
+    from planner.network.graph import build_network
+    from planner.network.speeds import Profile
+    from planner.pipeline import Run, check_sites_against_network
+    from tests._helpers import LAT0, LON0, grid_tables
+
+    nodes, edges = grid_tables(n=20, step=0.001)
+    net = build_network(nodes, edges, {"offpeak": Profile("offpeak", speeds_kmh={}, fallback_kmh=36.0)})
+    # true positions on the grid's east column; the file holds them in GCJ-02 (~500 m east)
+    lon = np.full(10, LON0 + 0.0185)
+    lat = LAT0 + 0.001 * np.arange(2, 12)
+    glon, glat = wgs84_to_gcj02(lon, lat)
+    path = _write(tmp_path, "s.csv", "id,lon,lat\n" + "".join(f"S{i},{x:.7f},{y:.7f}\n"
+                                                               for i, (x, y) in enumerate(zip(glon, glat))))
+    declared_wgs = read_sites(path)
+    with pytest.raises(InputError, match="gcj02") as err:
+        check_sites_against_network(declared_wgs, path, net, Run())
+    assert "larger road network" not in str(err.value)
+    run = Run()
+    check_sites_against_network(read_sites(path, coord_system="gcj02"), path, net, run)  # right system: accepted
+    assert run.warnings == []

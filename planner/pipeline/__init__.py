@@ -9,18 +9,21 @@ import logging
 import time
 from pathlib import Path
 
-from planner import outputs
-from planner.errors import PlannerError
+import geopandas as gpd
+
+from planner import outputs, sites, supply_circle
+from planner.errors import InputError, PlannerError
 from planner.outputs import RunLayout
 from planner.pipeline import write
 from planner.pipeline._run import Run, release_memory
 from planner.pipeline.network import network_for_scenario, profiles_for_scenario
 from planner.pipeline.stations import run_siting
+from planner.routing import distance_to_network
 from planner.settings import OSM_ATTRIBUTION
 
 __all__ = [
     "Run", "release_memory", "network_for_scenario", "profiles_for_scenario", "load_network", "load_sites",
-    "run_coverage", "run_siting", "run",
+    "run_coverage", "run_siting", "run", "check_sites_against_network",
 ]
 
 log = logging.getLogger(__name__)
@@ -48,8 +51,6 @@ def load_network(sc, run: Run | None = None, refresh: bool = False):
 
 def load_sites(sc, net=None, run: Run | None = None):
     """Plants and suppliers of the scenario as WGS-84 GeoDataFrames (``None`` when not configured)."""
-    from planner import sites
-
     run = run or Run()
     out = {}
     for kind in ("plants", "suppliers"):
@@ -65,51 +66,54 @@ def load_sites(sc, net=None, run: Run | None = None):
         if spec.illustrative:
             run.warn(f"{kind} list {path.name} is ILLUSTRATIVE (generated demo data, not real {kind})")
         if net is not None:
-            _check_sites_against_network(gdf, spec, path, net, run)
+            check_sites_against_network(gdf, path, net, run)
         out[kind] = gdf
     return out["plants"], out["suppliers"]
 
 
-def _check_sites_against_network(gdf, spec, path, net, run):
-    from planner import sites
-    from planner.routing import distance_to_network
+def check_sites_against_network(gdf, path, net, run: Run) -> None:
+    """Refuse sites outside the network's area, after the coordinate-system check.
 
-    sites.check_in_area(gdf, net.bounds(), path)
+    The coordinate-system check runs first: a GCJ-02 list declared as WGS-84 lies ~500 m off
+    and may fall outside the network's box, and the right advice then is the coordinate system,
+    not "use a larger road network". Inside the box a better-fitting system is a warning.
 
-    def dist(lon, lat):
-        return distance_to_network(net, lon, lat)
-
-    from planner.coords import from_wgs84
-
-    lon0, lat0 = from_wgs84(gdf.lon.to_numpy(), gdf.lat.to_numpy(), spec.coord_system)  # as written in the file
-    msg = sites.warn_if_wrong_system(lon0, lat0, dist, declared=spec.coord_system, path=path)
+    Raises
+    ------
+    InputError
+        Sites outside the network's box (with the coordinate-system advice when another
+        system fits the roads clearly better).
+    """
+    msg = sites.check_sites_coord_system(gdf, lambda lon, lat: distance_to_network(net, lon, lat), path=path)
+    try:
+        sites.check_in_area(gdf, net.bounds(), path)
+    except InputError as exc:
+        if msg:
+            raise InputError(f"sites lie outside the road network area as declared; {msg}") from exc
+        raise
     if msg:
         run.warn(msg)
 
 
 def run_coverage(sc, net, plants, suppliers, run: Run | None = None):
     """The supplier coverage audit with isochrones and the fit area."""
-    from planner import supply_circle as coverage
-
     run = run or Run()
     cov = sc.coverage
     with run.step("supplier coverage"):
-        res = coverage.supplier_coverage(
+        res = supply_circle.supplier_coverage(
             net, plants, suppliers, profiles=cov.profiles, threshold_min=cov.threshold_min,
             speed_scales=cov.speed_scales, max_snap_m=sc.network.max_snap_m,
         )
     with run.step("isochrones"):
-        res.isochrones = coverage.plant_isochrones(
+        res.isochrones = supply_circle.plant_isochrones(
             net, plants, cov.isochrone_profiles, cov.bands_min, buffer_m=cov.buffer_m, smooth_m=cov.smooth_m,
             max_snap_m=sc.network.max_snap_m,
         )
     with run.step("fit area"):
         land = None
         if cov.land is not None:
-            import geopandas as gpd
-
             land = gpd.read_file(sc.resolve(cov.land.path))
-        res.fit_area = coverage.fit_area(net, plants, cov.profiles[0], cov.threshold_min, cov.buffer_m, land,
+        res.fit_area = supply_circle.fit_area(net, plants, cov.profiles[0], cov.threshold_min, cov.buffer_m, land,
                                          sc.network.max_snap_m)
     for w in res.warnings:
         run.warn(w)
