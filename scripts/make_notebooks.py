@@ -15,12 +15,11 @@ from pathlib import Path
 if "PLANNER_DATA_DIR" not in os.environ and Path("../../shared/data").is_dir():
     os.environ["PLANNER_DATA_DIR"] = str(Path("../../shared/data").resolve())
 
-from planner import pipeline
-from planner.scenario import load_scenario
+import planner
 
-sc = load_scenario("../scenarios/yizhuang.toml")
-net = pipeline.load_network(sc)          # cached under data/processed after the first run
-plants, suppliers = pipeline.load_sites(sc, net)
+sc = planner.load_scenario("../scenarios/yizhuang.toml")
+net = planner.load_network(sc)          # cached under data/processed after the first run
+plants, suppliers = planner.load_sites(sc, net)
 print(f"{net.n_nodes:,} junctions, {len(net.edges):,} road edges; {len(plants)} plants, {len(suppliers)} suppliers")'''
 
 NOTEBOOKS = {
@@ -32,7 +31,7 @@ NOTEBOOKS = {
                "*The plant and supplier lists of the demo are illustrative, not real data.* "
                "Roads © OpenStreetMap contributors (ODbL)."),
         ("code", SETUP),
-        ("code", "cov = pipeline.run_coverage(sc, net, plants, suppliers)\ncov.plant_summary.round(3)"),
+        ("code", "cov = planner.run_coverage(sc, net, plants, suppliers)\ncov.plant_summary.round(3)"),
         ("md", "Suppliers inside the circle off-peak but outside it at peak:"),
         ("code", "cov.lost_at_peak.head(10)"),
         ("md", "Speed sensitivity: the uniform speed scale (× free flow) each plant needs to keep 100 %, 90 % "
@@ -50,16 +49,15 @@ NOTEBOOKS = {
                "radius). The optimiser is an exact MILP (HiGHS) with a heuristic start; it reports its bound "
                "and gap.\n\n*Demo plants, suppliers and budget are illustrative.* Roads and POIs © OpenStreetMap contributors (ODbL)."),
         ("code", SETUP),
-        ("code", "from planner.stations import plan\n\n"
-                 "problem = plan.build_problem(sc, net, plants, suppliers)\n"
-                 "{k: v for k, v in problem.info.items() if not isinstance(v, dict)}"),
-        ("code", "stations = plan.solve_problem(problem, time_limit=sc.siting.time_limit_s, mip_gap=sc.siting.mip_gap)\n"
-                 "s = stations.summary()\n"
+        ("code", "stations = planner.plan_stations(sc, net, plants, suppliers)\n"
+                 "{k: v for k, v in stations.problem.info.items() if not isinstance(v, dict)}"),
+        ("code", "s = stations.summary()\n"
                  "print(f\"{s['status']}: objective {s['objective']:.4f}, bound {s['bound']:.4f}, gap {100 * s['gap']:.3f} %, \"\n"
                  "      f\"{s['seconds']:.1f} s; budget used {s['budget_used']:,.0f} of {s['budget']:,.0f} 万元\")\n"
                  "s['stations'], {t: round(v, 3) for t, v in s['covered_share'].items()}"),
         ("code", "stations.selected_sites().drop(columns=\"geometry\").round(3)"),
-        ("code", "stations.map(language=\"en\")"),
+        ("code", "from planner.maps import siting_map\n\n"
+                 "siting_map(stations.selected_sites(), stations.demand_served(), None, language=\"en\")"),
     ],
     "03_compare_site_lists.ipynb": [
         ("md", "# Comparing candidate site lists\n\n"
@@ -69,17 +67,18 @@ NOTEBOOKS = {
                "The same works for any two site lists a planner brings (CSV/Excel/GeoPackage): "
                "`planner compare SCENARIO A.csv B.csv`.\n\n*Illustrative demo data.* © OpenStreetMap contributors (ODbL)."),
         ("code", SETUP),
-        ("code", "from planner import compare\nfrom planner.stations import plan\n\n"
-                 "problem = plan.build_problem(sc, net, plants, suppliers)\n"
+        ("code", "from planner.pipeline.stations import build_problem\n"
+                 "from planner.stations.plan import solve_problem\n\n"
+                 "problem = build_problem(sc, net, plants, suppliers)\n"
                  "lists = {}\n"
                  "for label, budget in ((\"A\", 10_000), (\"B\", 15_000)):\n"
                  "    problem.budget_wan = budget\n"
-                 "    stations = plan.solve_problem(problem, time_limit=sc.siting.time_limit_s, mip_gap=sc.siting.mip_gap)\n"
+                 "    stations = solve_problem(problem, time_limit=sc.siting.time_limit_s, mip_gap=sc.siting.mip_gap)\n"
                  "    lists[label] = stations.selected_sites().rename(columns={\"capex\": \"capex_wan\"})\n"
                  "{k: len(v) for k, v in lists.items()}"),
         ("code", "demand = {t: g[[\"demand_id\", \"weight\", \"geometry\"]] for t, g in problem.demand.items()}\n"
-                 "cmp = compare.compare_site_lists(net, lists[\"A\"], lists[\"B\"], demand, sc.siting.technologies,\n"
-                 "                                 label_a=\"1.0亿\", label_b=\"1.5亿\")\n"
+                 "cmp = planner.compare_site_lists(net, lists[\"A\"], lists[\"B\"], demand, sc.siting.technologies,\n"
+                 "                                label_a=\"1.0亿\", label_b=\"1.5亿\")\n"
                  "cmp.summary.round(3)"),
         ("code", "cmp.status.status.value_counts()"),
         ("code", "cmp.reassigned.head(10)"),

@@ -178,8 +178,7 @@ def problem_demand(sc, net, plants=None, suppliers=None) -> dict:
 
 
 def run_siting(sc, net, plants, suppliers, run=None) -> StationPlan:
-    """Build and solve the scenario's station plan (pipeline step)."""
-
+    """Build and solve the scenario's station plan (pipeline step; ``run`` records timings and warnings)."""
     step = run.step if run is not None else (lambda name: nullcontext())
     with step("siting problem"):
         problem = build_problem(sc, net, plants, suppliers, run)
@@ -191,6 +190,25 @@ def run_siting(sc, net, plants, suppliers, run=None) -> StationPlan:
         if res.status != "optimal":
             run.warn(f"siting stopped at the time limit with gap {100 * res.gap:.3g} % ({res.status})")
     return plan
+
+
+def plan_stations(sc, net, plants=None, suppliers=None) -> StationPlan:
+    """The scenario's measure 10 station plan: :func:`build_problem` then
+    :func:`~planner.stations.plan.solve_problem` with the scenario's time limit and gap.
+
+    Parameters
+    ----------
+    sc : Scenario
+        With a ``[siting]`` section.
+    net : RoadNetwork
+    plants, suppliers : GeoDataFrame, optional
+        Needed for freight (hydrogen) demand.
+
+    Returns
+    -------
+    StationPlan
+    """
+    return run_siting(sc, net, plants, suppliers)
 
 
 def read_problem(folder) -> SitingProblem:
