@@ -17,13 +17,10 @@ from pyproj import Transformer
 
 from planner.coords import CoordSystemError, wgs84_to_bd09, wgs84_to_gcj02
 from planner.errors import InputError, PlannerError
+from planner.site_checks import check_in_area, check_sites_coord_system, suggest_coord_system, warn_if_wrong_system
 from planner.sites import (
     STANDARD_COLUMNS,
-    check_in_area,
-    check_sites_coord_system,
     read_sites,
-    suggest_coord_system,
-    warn_if_wrong_system,
 )
 
 GOOD = "id,name,lon,lat,weight\nS1,Alpha,116.50,39.80,2\nS2,Beta,116.55,39.75,3.5\nS3,Gamma,116.60,39.78,0\n"

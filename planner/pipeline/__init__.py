@@ -11,7 +11,7 @@ from pathlib import Path
 
 import geopandas as gpd
 
-from planner import outputs, sites, supply_circle
+from planner import outputs, site_checks, sites, supply_circle
 from planner.errors import InputError, PlannerError
 from planner.outputs import RunLayout
 from planner.pipeline import write
@@ -84,9 +84,9 @@ def check_sites_against_network(gdf, path, net, run: Run) -> None:
         Sites outside the network's box (with the coordinate-system advice when another
         system fits the roads clearly better).
     """
-    msg = sites.check_sites_coord_system(gdf, lambda lon, lat: distance_to_network(net, lon, lat), path=path)
+    msg = site_checks.check_sites_coord_system(gdf, lambda lon, lat: distance_to_network(net, lon, lat), path=path)
     try:
-        sites.check_in_area(gdf, net.bounds(), path)
+        site_checks.check_in_area(gdf, net.bounds(), path)
     except InputError as exc:
         if msg:
             raise InputError(f"sites lie outside the road network area as declared; {msg}") from exc

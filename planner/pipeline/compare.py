@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from planner import outputs, sites
+from planner import outputs, site_checks
 from planner.compare.lists import read_site_list
 from planner.compare.runs import compare_runs
 from planner.compare.site_lists import compare_site_lists
@@ -31,14 +31,14 @@ def check_on_network(sites_df, net, max_snap_m: float, path) -> None:
     ------
     InputError
         Naming the sites farther than that (with the swap / coordinate-system advice of
-        :func:`planner.sites.check_in_area` when they also lie outside the network's box).
+        :func:`planner.site_checks.check_in_area` when they also lie outside the network's box).
     """
     snapped = snap_candidates(net, sites_df.assign(lon=sites_df.lon.to_numpy(float), lat=sites_df.lat.to_numpy(float)),
                               max_snap_m)
     far = ~snapped.on_network.to_numpy(bool)
     if not far.any():
         return
-    sites.check_in_area(sites_df[far], net.bounds(), path)
+    site_checks.check_in_area(sites_df[far], net.bounds(), path)
     ids = sites_df.site_id.astype(str).to_numpy()[far]
     dist = snapped.snap_m.to_numpy()[far]
     shown = ", ".join(f"{i} ({d:.0f} m)" for i, d in list(zip(ids, dist))[:5])

@@ -1,0 +1,128 @@
+"""The layer rules of docs/DESIGN.md, enforced on the imports of every module of the package.
+
+Each module is parsed (module-level and function-level imports, relative ones resolved); an
+import from a later layer to an earlier one is allowed, the other way round is not.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "planner"
+
+#: (module prefix, layer) in the order of the table in docs/DESIGN.md; the longest prefix wins.
+LAYERS: dict[str, int] = {
+    "planner.errors": 0, "planner.vocab": 0, "planner.settings": 0, "planner._io": 0, "planner._headers": 0,
+    "planner.coords": 1,
+    "planner.scenario": 2,
+    "planner.sites": 3, "planner.site_checks": 3,
+    "planner.network": 4,
+    "planner.routing": 5, "planner.isochrones": 5,
+    "planner.supply_circle": 6,
+    "planner.siting": 7,
+    "planner.stations": 8,
+    "planner.maps": 9,
+    "planner.outputs": 10,
+    "planner.compare": 11,
+    "planner.pipeline": 12,
+    "planner.cli": 13,
+    "planner": 14,
+}
+#: Modules that read or write files: the model library must import none of them.
+IO_MODULES = ("planner.sites", "planner.outputs", "planner._io", "planner.network.osm", "planner.network.layer",
+              "planner.maps", "planner.pipeline", "planner.compare", "pyogrio", "fiona")
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _layer(module: str) -> int:
+    best = max((p for p in LAYERS if module == p or module.startswith(p + ".")), key=len)
+    return LAYERS[best]
+
+
+def _imports(path: Path) -> list[tuple[int, str]]:
+    """(line, absolute module) of every import in ``path``; ``from x import y`` also yields
+    ``x.y`` so that importing a submodule by name counts as importing it."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            out += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            if mod != "planner":  # "from planner import x" imports the submodule x, not the facade
+                out.append((node.lineno, mod))
+            out += [(node.lineno, f"{mod}.{a.name}") for a in node.names]
+    return out
+
+
+MODULES = sorted(PACKAGE.rglob("*.py"))
+
+
+def _project(mod: str) -> bool:
+    if mod != "planner" and not mod.startswith("planner."):
+        return False
+    # "from planner.x import name": keep only names that are modules or packages
+    rel = Path(*mod.split(".")[1:]) if mod != "planner" else Path()
+    return (PACKAGE / rel).is_dir() or (PACKAGE / rel).with_suffix(".py").is_file()
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE.parent)))
+def test_nothing_imports_upward(path):
+    me = _module_name(path)
+    mine = _layer(me)
+    upward = [f"line {line}: {mod} (layer {_layer(mod)} > {mine})" for line, mod in _imports(path)
+              if _project(mod) and _layer(mod) > mine]
+    assert not upward, f"{me} (layer {mine}) imports from a later layer: {upward}"
+
+
+@pytest.mark.parametrize("path", sorted((PACKAGE / "siting").glob("*.py")), ids=lambda p: p.name)
+def test_model_library_does_no_io_and_never_sees_the_scenario(path):
+    bad = [(line, mod) for line, mod in _imports(path)
+           if mod == "planner.scenario" or any(mod == m or mod.startswith(m + ".") for m in IO_MODULES)]
+    assert not bad, f"planner.siting.{path.stem} imports I/O or the scenario: {bad}"
+    src = path.read_text(encoding="utf-8")
+    for call in ("read_csv", "to_csv", "read_file", "to_file", "open(", "write_text", "read_text"):
+        assert call not in src, f"planner.siting.{path.stem} does file I/O ({call})"
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if _layer(_module_name(p)) < LAYERS["planner.pipeline"]
+                                  and _module_name(p) != "planner.scenario"],
+                         ids=lambda p: str(p.relative_to(PACKAGE.parent)))
+def test_domain_code_never_takes_the_scenario_or_the_run_log(path):
+    bad = [(line, mod) for line, mod in _imports(path)
+           if mod.startswith("planner.scenario") or mod.startswith("planner.pipeline")]
+    assert not bad, f"{_module_name(path)} imports the scenario or the pipeline: {bad}"
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            args = {a.arg for a in node.args.args + node.args.kwonlyargs}
+            assert not args & {"sc", "scenario"}, f"{_module_name(path)}.{node.name} takes the scenario"
+
+
+#: Over the limit, to be split once the parallel work on them is merged (their internals were
+#: being rewritten by other engineers while the layers were sorted out).
+KNOWN_LARGE = {"planner/isochrones.py", "planner/network/osm.py"}
+
+
+def test_no_module_is_over_900_lines():
+    big = {str(p.relative_to(PACKAGE.parent)): n for p in MODULES
+           if (n := len(p.read_text(encoding="utf-8").splitlines())) > 900}
+    big = {k: v for k, v in big.items() if k not in KNOWN_LARGE}
+    assert not big, f"modules over 900 lines: {big}"
+
+
+def test_the_layer_table_covers_every_module():
+    # a new top-level module must be placed in a layer on purpose (not fall through to the facade)
+    unplaced = [m for m in map(_module_name, MODULES) if m != "planner"
+                and max((p for p in LAYERS if m == p or m.startswith(p + ".")), key=len) == "planner"]
+    assert not unplaced, f"add these modules to LAYERS and docs/DESIGN.md: {unplaced}"
