@@ -36,7 +36,7 @@ BD-09 is applied everywhere (as Baidu does), without a box test.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import math
 import os
+import platform
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import numpy as np
@@ -92,12 +94,12 @@ def write_excel(tables: dict, path: Path) -> Path:
     Every string is written as text: a supplier named ``=HYPERLINK(…)`` or ``@SUM(A1)`` shows as
     that text, never as a live formula or link (openpyxl would have written ``=…`` as a formula).
     """
-    with atomic_path(path) as tmp:
-        with pd.ExcelWriter(tmp, engine="xlsxwriter", engine_kwargs={"options": _XLSX_TEXT}) as xl:
-            for name, df in tables.items():
-                frame = pd.DataFrame(df.drop(columns="geometry", errors="ignore"))
-                frame.to_excel(xl, sheet_name=str(name)[:31], index=False)
-            pd.DataFrame({"source": [OSM_ATTRIBUTION]}).to_excel(xl, sheet_name="attribution", index=False)
+    with atomic_path(path) as tmp, pd.ExcelWriter(tmp, engine="xlsxwriter",
+                                                  engine_kwargs={"options": _XLSX_TEXT}) as xl:
+        for name, df in tables.items():
+            frame = pd.DataFrame(df.drop(columns="geometry", errors="ignore"))
+            frame.to_excel(xl, sheet_name=str(name)[:31], index=False)
+        pd.DataFrame({"source": [OSM_ATTRIBUTION]}).to_excel(xl, sheet_name="attribution", index=False)
     return Path(path)
 
 
@@ -168,19 +170,15 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def package_versions() -> dict:
+def package_versions() -> dict[str, str | None]:
     """Versions of the packages that shape the numbers."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {}
+    out: dict[str, str | None] = {}
     for name in ("yizhuang-planner", "numpy", "scipy", "pandas", "geopandas", "shapely", "pyproj", "osmnx",
                  "networkx", "folium", "scikit-learn", "highspy", "numba", "pydantic"):
         try:
             out[name] = version(name)
         except PackageNotFoundError:
             out[name] = None
-    import platform
-
     out["python"] = platform.python_version()
     return out
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 import csv
 import difflib
 import io
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import geopandas as gpd
 import numpy as np

@@ -14,6 +14,7 @@ import pytest
 from planner.cli import main
 from tests._helpers import LAT0, LON0, make_scenario
 
+
 @pytest.fixture
 def tiny(tmp_path):
     return make_scenario(tmp_path / "tiny")

@@ -15,10 +15,10 @@ import pytest
 
 from planner import compare as C
 from planner.compare.match import greedy_pairs
+from planner.errors import InputError, PlannerError, ScenarioError
 from planner.pipeline import compare as glue
 from planner.pipeline.compare import compare_cli
 from planner.pipeline.write import road_lines, write_comparison
-from planner.errors import InputError, PlannerError, ScenarioError
 from planner.settings import OSM_ATTRIBUTION
 from tests._helpers import LAT0, LON0
 

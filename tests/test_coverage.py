@@ -3,9 +3,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from planner.supply_circle import supplier_coverage
 from planner.network.graph import build_network
 from planner.network.speeds import Profile
+from planner.supply_circle import supplier_coverage
 from tests._helpers import LAT0, LON0, raw_tables
 
 STEP = 0.01  # ~850 m of longitude here; lengths are given explicitly below

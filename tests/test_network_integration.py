@@ -6,8 +6,8 @@ import numpy as np
 import pyogrio
 import pytest
 
-from planner.pipeline.network import network_for_scenario
 from planner.network.graph import export_network
+from planner.pipeline.network import network_for_scenario
 from planner.routing import travel_times
 from planner.scenario import load_scenario
 

@@ -15,10 +15,9 @@ def test_staged_output_replaces_only_on_success(tmp_path):
     with outputs.staged_output(final) as stage:
         (stage / "a.txt").write_text("first")
     assert (final / "a.txt").read_text() == "first"
-    with pytest.raises(RuntimeError):
-        with outputs.staged_output(final) as stage:
-            (stage / "a.txt").write_text("second, half-written")
-            raise RuntimeError("crash while writing")
+    with pytest.raises(RuntimeError), outputs.staged_output(final) as stage:
+        (stage / "a.txt").write_text("second, half-written")
+        raise RuntimeError("crash while writing")
     assert (final / "a.txt").read_text() == "first"
     assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging debris
 

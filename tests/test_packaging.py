@@ -13,7 +13,7 @@ def _name(req: str) -> str:
 def test_environment_yml_matches_pyproject():
     meta = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = {_name(r): r.replace(" ", "") for r in meta["dependencies"]}
-    for extra in ("test", "bench"):
+    for extra in ("test", "bench", "lint"):
         wanted |= {_name(r): r.replace(" ", "") for r in meta["optional-dependencies"][extra]}
     conda = {}
     text = (ROOT / "environment.yml").read_text()

@@ -230,7 +230,6 @@ def _raw_csr(u, v, w, n):
 @pytest.mark.parametrize("core_size", [0, 6, 10_000])
 def test_contracted_engine_matches_plain_kernel_on_chains(seed, core_size):
     from planner.network.graph import _csr_min
-
     from planner.routing._hierarchy import build_hierarchy
 
     u, v, w, n = _road_like_arcs(seed)
@@ -269,8 +268,8 @@ def test_contracted_engine_matches_networkx_on_chains():
 
 
 def test_public_api_switches_engine_without_changing_results(monkeypatch):
-    import planner.routing._hierarchy as contract
     import planner.routing as routing
+    import planner.routing._hierarchy as contract
     from planner.network.graph import _csr_min
 
     u, v, w, n = _road_like_arcs(5)
@@ -309,8 +308,8 @@ def test_hierarchy_cache_follows_the_matrix_content(monkeypatch):
 def test_dense_or_negative_graphs_fall_back_to_the_plain_kernel(monkeypatch):
     import scipy.sparse as sp
 
-    import planner.routing._hierarchy as contract
     import planner.routing as routing
+    import planner.routing._hierarchy as contract
 
     monkeypatch.setattr(routing, "CONTRACT_MIN_SOURCES", 1)
     hub = contract.MAX_DEGREE + 5  # a star: too many arcs at one node for the contraction

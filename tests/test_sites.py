@@ -114,7 +114,7 @@ def test_bad_csv(tmp_path, content, fragments):
 
 
 BAD_BYTES = [
-    ("utf8 cut mid character", "id,name,lon,lat\nS1,亦庄,116.5,39.8\nS2,亦".encode("utf-8")[:-1],
+    ("utf8 cut mid character", "id,name,lon,lat\nS1,亦庄,116.5,39.8\nS2,亦".encode()[:-1],
      ["truncated", "row 3"]),
     ("undecodable", b"id,lon,lat\n\xff\xff,116.5,39.8\n", ["neither UTF-8 nor GBK", "row 2"]),
     ("binary", b"id,lon,lat\n\x00\x01\x02", ["binary"]),

@@ -228,9 +228,11 @@ def test_capacitated_coverage_brute_force_fractional():
         c = -np.array([w[i] for i, _ in pairs])
         A, b = [], []
         for i in range(12):
-            A.append([1.0 if pi == i else 0.0 for pi, _ in pairs]); b.append(1.0)
+            A.append([1.0 if pi == i else 0.0 for pi, _ in pairs])
+            b.append(1.0)
         for j in S:
-            A.append([w[pi] if pj == j else 0.0 for pi, pj in pairs]); b.append(cap[j])
+            A.append([w[pi] if pj == j else 0.0 for pi, pj in pairs])
+            b.append(cap[j])
         r = linprog(c, A_ub=A, b_ub=b, bounds=(0, 1))
         return -r.fun
 

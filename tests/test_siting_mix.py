@@ -104,7 +104,7 @@ def test_mix_matches_brute_force_with_targets_spacing_site_cost(seed):
             assert res.objective <= best + 1e-9
     # per technology outputs are consistent with the cost matrix
     res = model.solve()
-    for k, t in enumerate(techs):
+    for t in techs:
         sites = res.selected_by_tech[t.name]
         cov = (cost[:, sites] <= t.radius).any(axis=1) if len(sites) else np.zeros(20, bool)
         assert np.array_equal(res.covered_by_tech[t.name].astype(bool), cov)

@@ -149,8 +149,8 @@ def _read_run(folder) -> dict:
     if cov_path.is_file():
         run["coverage"] = _read_run_csv(cov_path, _COVERAGE_REQUIRED)
     if run["sites"] is None and run["coverage"] is None:
-        raise InputError(f"not a run output folder: neither {RunLayout.SELECTED_SITES.as_posix()} nor {RunLayout.PLANT_SUMMARY.as_posix()} "
-                         f"found", path=folder)
+        raise InputError(f"not a run output folder: neither {RunLayout.SELECTED_SITES.as_posix()} nor "
+                         f"{RunLayout.PLANT_SUMMARY.as_posix()} found", path=folder)
     return run
 
 
@@ -249,7 +249,8 @@ def compare_runs(run_a, run_b, within_m: float = 50.0) -> RunComparison:
                                 "coverage shares are not like for like")
     if res.status is None and res.coverage is None:
         raise InputError(f"nothing to compare: {res.label_a} and {res.label_b} have no result table in common "
-                         f"({RunLayout.SELECTED_SITES.as_posix()} or {RunLayout.PLANT_SUMMARY.as_posix()})", path=Path(run_b))
+                         f"({RunLayout.SELECTED_SITES.as_posix()} or {RunLayout.PLANT_SUMMARY.as_posix()})",
+                         path=Path(run_b))
     return res
 
 

@@ -79,7 +79,8 @@ class ListComparison:
 
 def compare_site_lists(net, a, b, demand: Mapping, technologies, within_m: float = 50.0, suppliers=None,
                        threshold_min: float = 30.0, *, circle_profile: str | None = None,
-                       max_snap_m: float | None = DEFAULT_MAX_SNAP_M, label_a: str = "A", label_b: str = "B") -> ListComparison:
+                       max_snap_m: float | None = DEFAULT_MAX_SNAP_M, label_a: str = "A",
+                       label_b: str = "B") -> ListComparison:
     """Compare two candidate site lists on the same network and demand.
 
     Parameters

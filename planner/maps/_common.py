@@ -8,7 +8,7 @@ import html
 import json
 import math
 import warnings
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import folium
 import numpy as np
@@ -465,12 +465,12 @@ class LegendBuilder:
         if title:
             self.parts.append(f"<h4>{esc(title)}</h4>")
 
-    def section(self, text: str) -> "LegendBuilder":
+    def section(self, text: str) -> LegendBuilder:
         self.parts.append(f"<h5>{esc(text)}</h5>")
         return self
 
     def swatch(self, text: str, fill: str, shape: str = "box", stroke: str = "#555",
-               stroke_width: int = 1, opacity: float = 1.0) -> "LegendBuilder":
+               stroke_width: int = 1, opacity: float = 1.0) -> LegendBuilder:
         self.parts.append(
             f'<div class="planner-row"><span class="planner-sw planner-{shape}" '
             f'style="background:{fill};'
@@ -479,7 +479,7 @@ class LegendBuilder:
         )
         return self
 
-    def raw_icon(self, icon_html: str, text: str) -> "LegendBuilder":
+    def raw_icon(self, icon_html: str, text: str) -> LegendBuilder:
         """A row with our own (trusted) icon markup, scaled down, and an escaped text."""
         self.parts.append(
             '<div class="planner-row"><span style="display:inline-block;width:26px;height:26px;'

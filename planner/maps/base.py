@@ -312,7 +312,7 @@ def _osm_attribution_html() -> str:
 
 def road_layer(roads, bounds, language: str = "en", system: str = "wgs84",
                max_vertices: int = MAX_ROAD_VERTICES, show: bool = True,
-               margin: float = 0.6, min_margin_deg: float = 0.03) -> "RoadLayer | None":
+               margin: float = 0.6, min_margin_deg: float = 0.03) -> RoadLayer | None:
     """The road network as one light GeoJSON layer (thin greys), sized for an HTML file.
 
     Lines are clipped to ``bounds`` grown by ``margin`` times its size on every side (at

@@ -23,6 +23,7 @@ PNG export
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -331,8 +332,7 @@ def export_png(html_path, png_path, width: int = 1400, height: int = 900, *,
                f"--virtual-time-budget={int(wait_ms)}",
                f"--screenshot={tmp}", html_path.resolve().as_uri()]
         try:
-            proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  stdin=subprocess.DEVNULL, timeout=timeout_s)
+            proc = subprocess.run(cmd, capture_output=True, stdin=subprocess.DEVNULL, timeout=timeout_s)
         except subprocess.TimeoutExpired:
             _silent_unlink(tmp)
             raise PlannerError(f"Chromium did not finish the PNG export within {timeout_s:g} s "
@@ -351,7 +351,5 @@ def export_png(html_path, png_path, width: int = 1400, height: int = 900, *,
 
 
 def _silent_unlink(path) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass

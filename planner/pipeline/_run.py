@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from planner._io import sha256_file
 
@@ -45,7 +46,7 @@ class Run:
 
 
 #: glibc's ``malloc_trim`` once looked up (``False`` where it is missing)
-_malloc_trim = None
+_malloc_trim: Any = None
 
 
 def release_memory() -> None:
@@ -57,7 +58,6 @@ def release_memory() -> None:
     and exports ran at ~2 GB resident with under 1 GB in use). No-op where ``malloc_trim`` is
     missing (macOS, Windows, musl).
     """
-
     gc.collect()
     global _malloc_trim
     if _malloc_trim is None:

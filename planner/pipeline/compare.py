@@ -65,7 +65,8 @@ def compare_cli(sc, a, b, out=None, within_m: float = 50.0) -> Path:
         (:func:`read_site_list`, WGS-84) evaluated on the scenario's network and siting demand
         (:func:`compare_site_lists`).
     out : str or Path, optional
-        Output folder, default ``<scenario output>-compare`` (beside the run folder, so a new run never removes it); written through
+        Output folder, default ``<scenario output>-compare`` (beside the run folder, so a new run
+        never removes it); written through
         :func:`planner.outputs.staged_output` (the previous comparison is kept beside it).
     within_m : float
 

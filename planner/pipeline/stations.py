@@ -71,7 +71,8 @@ def _site_candidates(sc, net, info: dict, run=None, sources=None) -> gpd.GeoData
     if off:
         info["candidates_off_network"] = off
         if run is not None:
-            run.warn(f"{off} candidate site(s) lie farther than {sc.network.max_snap_m:g} m from the road network and are left out")
+            run.warn(f"{off} candidate site(s) lie farther than {sc.network.max_snap_m:g} m from the road network "
+                     "and are left out")
     return cands[cands.on_network].reset_index(drop=True)
 
 
@@ -140,7 +141,8 @@ def build_problem(sc, net, plants=None, suppliers=None, run=None) -> SitingProbl
         # competitors' stations already serve the demand they cover
         weigh_demand(pts, minutes[t][:, cands.competitor.to_numpy(bool) & in_src], sp, t, info)
         demand[t] = pts
-        conflicts[t] = cand_mod.conflict_pairs(cands, sp["min_spacing_m"], metric) if sp["min_spacing_m"] else np.empty((0, 2), int)
+        conflicts[t] = (cand_mod.conflict_pairs(cands, sp["min_spacing_m"], metric) if sp["min_spacing_m"]
+                        else np.empty((0, 2), int))
         info[f"{t}_eligible_sites"] = int(cands[f"eligible_{t}"].sum())
         info[f"{t}_demand_points"] = len(pts)
     info["candidates"] = len(cands)
@@ -226,7 +228,8 @@ def read_problem(folder) -> SitingProblem:
         cands = pd.read_csv(folder / "candidates.csv", encoding="utf-8-sig", dtype={"candidate_id": str})
         pairs = pd.read_csv(folder / "coverage_pairs.csv", encoding="utf-8-sig",
                             dtype={"demand_id": str, "candidate_id": str})
-        conf = pd.read_csv(folder / "conflicts.csv", encoding="utf-8-sig", dtype={"candidate_a": str, "candidate_b": str})
+        conf = pd.read_csv(folder / "conflicts.csv", encoding="utf-8-sig",
+                           dtype={"candidate_a": str, "candidate_b": str})
     except (OSError, ValueError) as exc:
         raise InputError(f"not a complete exported siting problem ({one_line(exc)})", path=folder) from None
     cid = pd.Index(cands.candidate_id)
@@ -238,7 +241,8 @@ def read_problem(folder) -> SitingProblem:
         m[pd.Index(d.demand_id).get_indexer(p.demand_id), cid.get_indexer(p.candidate_id)] = p.minutes.to_numpy()
         c = conf[conf.technology == t]
         per_tech[t], minutes[t] = d, m
-        conflicts[t] = np.column_stack([cid.get_indexer(c.candidate_a), cid.get_indexer(c.candidate_b)]).astype(np.int64)
+        pairs_ab = [cid.get_indexer(c.candidate_a), cid.get_indexer(c.candidate_b)]
+        conflicts[t] = np.column_stack(pairs_ab).astype(np.int64)
     return SitingProblem(cands, per_tech, minutes, meta["technologies"], float(meta["budget_wan"]), conflicts,
                          meta.get("info", {}))
 

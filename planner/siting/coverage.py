@@ -16,8 +16,16 @@ import scipy.sparse as sp
 
 from planner.errors import InputError, SolverError
 
-from ._base import (Candidate, SitingModel, _count_budget_rows, _solve_started, _started_candidate,
-                    coverage_block, gdf_inputs, merge_rows)
+from ._base import (
+    Candidate,
+    SitingModel,
+    _count_budget_rows,
+    _solve_started,
+    _started_candidate,
+    coverage_block,
+    gdf_inputs,
+    merge_rows,
+)
 from ._milp import MilpModel
 from ._search import SearchProblem, evaluate, solve_heuristic
 from ._validate import as_candidate_values, as_cost_matrix, as_index_set, as_weights, first_ids
@@ -346,14 +354,14 @@ class MCLP(_CoverageModel):
         self.candidate_ids = candidate_ids
 
     @classmethod
-    def from_cost_matrix(cls, cost_matrix, weights=None, radius=None, p=None, **kwargs) -> "MCLP":
+    def from_cost_matrix(cls, cost_matrix, weights=None, radius=None, p=None, **kwargs) -> MCLP:
         """Build from a travel-minute matrix; keyword arguments as in the class."""
         return cls(cost_matrix, radius, weights=weights, p=p, **kwargs)
 
     @classmethod
     def from_geodataframe(cls, demand, facilities, cost, radius, p=None, weights_col=None,
                           facility_type_col=None, candidate_cost_col=None, demand_id_col=None,
-                          facility_id_col=None, **kwargs) -> "MCLP":
+                          facility_id_col=None, **kwargs) -> MCLP:
         """Build from demand / facility GeoDataFrames and a cost matrix or routing callable.
 
         ``facility_type_col`` holds ArcGIS facility types (candidate / required / competitor);
@@ -417,14 +425,14 @@ class LSCP(SitingModel):
         self.candidate_ids = candidate_ids
 
     @classmethod
-    def from_cost_matrix(cls, cost_matrix, radius=None, **kwargs) -> "LSCP":
+    def from_cost_matrix(cls, cost_matrix, radius=None, **kwargs) -> LSCP:
         """Build from a travel-minute matrix; keyword arguments as in the class."""
         return cls(cost_matrix, radius, **kwargs)
 
     @classmethod
     def from_geodataframe(cls, demand, facilities, cost, radius, weights_col=None,
                           facility_type_col=None, candidate_cost_col=None, demand_id_col=None,
-                          facility_id_col=None, **kwargs) -> "LSCP":
+                          facility_id_col=None, **kwargs) -> LSCP:
         """Build from GeoDataFrames (see :meth:`MCLP.from_geodataframe`)."""
         d = _gdf_args(demand, facilities, cost, weights_col, facility_type_col, candidate_cost_col, demand_id_col,
                       facility_id_col, kwargs)

@@ -204,7 +204,7 @@ class FRLM(SitingModel):
     # ---- constructors ------------------------------------------------------------
     @classmethod
     def from_paths(cls, paths, arc_lengths, volumes, vehicle_range: float, p=None,
-                   candidates=None, **kwargs) -> "FRLM":
+                   candidates=None, **kwargs) -> FRLM:
         """Build the path-segment model from node sequences.
 
         Parameters
@@ -250,7 +250,7 @@ class FRLM(SitingModel):
         return cls(volumes, len(candidates), segments=(M, owner), p=p, **kwargs)
 
     @classmethod
-    def from_combinations(cls, combinations, volumes, n_candidates: int, p=None, **kwargs) -> "FRLM":
+    def from_combinations(cls, combinations, volumes, n_candidates: int, p=None, **kwargs) -> FRLM:
         """Build the original FRLM from, per flow, a list of feasible station sets.
 
         ``combinations[q]`` is an iterable of iterables of candidate positions.

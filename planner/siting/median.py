@@ -247,7 +247,7 @@ class PMedian(_PModel):
             rho = lagrangian_rho(W, lam)
             S, _, _ = self._subproblem(rho)
             L = float(lam.sum() + rho[S].sum())
-            if L > best + 1e-9 * max(1.0, abs(best) if np.isfinite(best) else 1.0):
+            if best + 1e-9 * max(1.0, abs(best) if np.isfinite(best) else 1.0) < L:
                 best, best_lam, stall = L, lam.copy(), 0
                 if best >= target:
                     break
@@ -302,7 +302,7 @@ class PMedian(_PModel):
         target = ub - delta
         L, lam, rho = self._lagrangian(ub, target, min(0.4 * time_limit, max(t_end - time.perf_counter(), 0)))
         self.lagrangian = L
-        if L >= target:
+        if target <= L:
             return Candidate(best.selected, ub, ub if integral else L, "optimal", "greedy+swap / lagrangian")
         # ---- penalty tests
         k = self.p - self.fixed.size
@@ -667,7 +667,7 @@ class PCenter(_PModel):
 
     def _greedy_cover(self, r):
         """Greedy set cover within radius r, starting from required facilities."""
-        A = self.W <= r
+        A = r >= self.W
         covered = A[:, self.fixed].any(axis=1) if self.fixed.size else np.zeros(A.shape[0], bool)
         sel = list(self.fixed)
         Af = A.astype(np.float32)
@@ -683,7 +683,7 @@ class PCenter(_PModel):
         return np.array(sorted(sel), np.int64)
 
     def _cover_milp(self, r):
-        A = sp.csr_matrix(self.W <= r, dtype=float)
+        A = sp.csr_matrix(r >= self.W, dtype=float)
         milp = MilpModel("min")
         x = milp.add_vars(self.m, 0.0, 0.0, 1.0, integer=True)
         milp.fix(x[self.fixed], 1.0)
@@ -697,7 +697,7 @@ class PCenter(_PModel):
         g = self._greedy_cover(r)
         if g is not None:
             return True, g
-        if not (self.W <= r).any(axis=1).all():
+        if not (r >= self.W).any(axis=1).all():
             return False, None
         milp, x = self._cover_milp(r)
         out = milp.solve(max(t_left, 0.05), mip_gap, presolve, relax=lp_only)

@@ -42,8 +42,8 @@ Rules and their sources (rows of ``shared/reference/parameters.md``):
 """
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import geopandas as gpd
 import numpy as np
@@ -484,7 +484,8 @@ def technology_mask(candidates: pd.DataFrame, name: str, tech) -> np.ndarray:
 # network and spacing
 # ------------------------------------------------------------------------------------------
 
-def snap_candidates(net, candidates: gpd.GeoDataFrame, max_snap_m: float | None = DEFAULT_MAX_SNAP_M) -> gpd.GeoDataFrame:
+def snap_candidates(net, candidates: gpd.GeoDataFrame,
+                    max_snap_m: float | None = DEFAULT_MAX_SNAP_M) -> gpd.GeoDataFrame:
     """Copy with ``node`` (nearest network node), ``snap_m`` and ``on_network`` (snap_m <= limit).
 
     Never raises for far candidates (OSM lots outside the road network's area are normal):

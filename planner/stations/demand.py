@@ -21,8 +21,8 @@ reads a GIS layer.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 import geopandas as gpd
 import numpy as np

@@ -19,8 +19,10 @@ def solve_problem(problem: SitingProblem, time_limit: float = 60.0, mip_gap: flo
                   method: str = "auto") -> StationPlan:
     """Solve the technology mix; raises :class:`SolverError` with a planner-readable message."""
     cheapest = min(spec["capex_wan"] for spec in problem.technologies.values())
-    if problem.budget_wan < cheapest and not any(problem.candidates[f"required_{t}"].any() for t in problem.technologies):
-        raise SolverError(f"budget {problem.budget_wan:g} 万元 fits no station (cheapest technology costs {cheapest:g} 万元)")
+    required = any(problem.candidates[f"required_{t}"].any() for t in problem.technologies)
+    if problem.budget_wan < cheapest and not required:
+        raise SolverError(f"budget {problem.budget_wan:g} 万元 fits no station "
+                          f"(cheapest technology costs {cheapest:g} 万元)")
     result = problem.model().solve(time_limit=time_limit, mip_gap=mip_gap, method=method)
     return StationPlan(problem, result)
 
