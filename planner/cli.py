@@ -8,7 +8,16 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
+from planner import outputs, pipeline, sites
 from planner.errors import PlannerError
+from planner.network import osm
+from planner.network.graph import export_network
+from planner.pipeline.compare import compare_cli
+from planner.routing import snap, travel_times
+from planner.scenario import load_scenario
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -78,20 +87,13 @@ def main(argv=None) -> int:
 
 
 def _dispatch(args) -> int:
-    from planner.scenario import load_scenario
-
     sc = load_scenario(args.scenario)
     if args.command == "run":
-        from planner import pipeline
-
         pipeline.run(sc, quiet=args.quiet, refresh_network=args.refresh_network, only=args.only, out=args.out)
         return 0
     if args.command == "matrix":
         return _matrix(sc, args)
     if args.command == "network":
-        from planner import outputs, pipeline
-        from planner.network.graph import export_network
-
         net = pipeline.load_network(sc, refresh=args.refresh_network)
         out = Path(args.out)
         export_network(net, out)
@@ -99,8 +101,6 @@ def _dispatch(args) -> int:
         print(f"{out}: {net.n_nodes} nodes, {len(net.edges)} edges; QA report {out.with_suffix('.qa.json')}")
         return 0
     if args.command == "fetch":
-        from planner.network import osm
-
         if sc.network.source != "osm":
             raise PlannerError("this scenario reads a local road layer (network.source = 'layer'); nothing to fetch")
         path = osm.fetch(place=sc.network.place, bbox=sc.network.bbox,
@@ -109,8 +109,6 @@ def _dispatch(args) -> int:
         print(f"cached: {path}")
         return 0
     if args.command == "compare":
-        from planner.pipeline.compare import compare_cli
-
         out = compare_cli(sc, args.a, args.b, out=args.out, within_m=args.within_m)
         print(f"comparison: {out}")
         return 0
@@ -118,12 +116,6 @@ def _dispatch(args) -> int:
 
 
 def _matrix(sc, args) -> int:
-    import numpy as np
-    import pandas as pd
-
-    from planner import outputs, pipeline, sites
-    from planner.routing import snap, travel_times
-
     net = pipeline.load_network(sc)
     a = sites.read_sites(args.origins, kind="candidate", coord_system=args.coord_system)
     b = sites.read_sites(args.destinations, kind="candidate", coord_system=args.coord_system)

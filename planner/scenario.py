@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from planner.errors import ScenarioError
+from planner.settings import data_dir
 from planner.vocab import DEFAULT_BUFFER_M, DEFAULT_MAX_SNAP_M, RANDOM_SEED
 
 DATA_VAR = "${PLANNER_DATA_DIR}"
@@ -258,8 +259,6 @@ class Scenario(_Strict):
         """Absolute path for a scenario path (``${PLANNER_DATA_DIR}`` or scenario-relative)."""
         s = str(path)
         if s.startswith(DATA_VAR):
-            from planner.settings import data_dir
-
             root = data_dir()
             rest = s[len(DATA_VAR):].lstrip("/\\")
             return (root / rest).resolve()

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from planner import isochrones as iso
 from planner.routing import snap, travel_times
 from planner.vocab import DEFAULT_BUFFER_M, DEFAULT_MAX_SNAP_M
 
@@ -228,8 +229,6 @@ def plant_isochrones(net, plants, profiles, bands_min, buffer_m=DEFAULT_BUFFER_M
 
     Returns a GeoDataFrame ``plant_id, profile, minutes, geometry`` (+ ``smoothed`` flag).
     """
-    from planner import isochrones as iso
-
     plant_ids = plants["site_id"].astype(str).to_numpy()
     p_nodes, _ = snap(net, plants["lon"], plants["lat"], max_snap_m, ids=plant_ids)
     bands_s = np.asarray(bands_min, float) * 60.0
@@ -296,8 +295,6 @@ def fit_area(net, plants, profile, threshold_min, buffer_m=DEFAULT_BUFFER_M, lan
         plant, with ``profile``, ``minutes``, ``nodes_within`` (network nodes inside the circle),
         ``area_ha`` and, when ``land`` is given, ``land_ha`` (land inside the area).
     """
-    from planner import isochrones as iso
-
     plant_ids = plants["site_id"].astype(str).to_numpy()
     p_nodes, _ = snap(net, plants["lon"], plants["lat"], max_snap_m, ids=plant_ids)
     limit_s = threshold_min * 60.0

@@ -19,6 +19,12 @@ _IO = re.compile(
 )
 
 
+def _is_project_import(node: ast.AST) -> bool:
+    if isinstance(node, ast.ImportFrom):
+        return node.level > 0 or (node.module or "").startswith("planner")
+    return isinstance(node, ast.Import) and any(a.name.startswith("planner") for a in node.names)
+
+
 def main(root: Path) -> None:
     files = sorted(root.rglob("*.py"))
     sizes = {f: len(f.read_text().splitlines()) for f in files}
@@ -36,16 +42,15 @@ def main(root: Path) -> None:
                 if "sc" in args or "scenario" in args or any(a.endswith("Scenario") for a in ann):
                     takes_sc.append(f"{f.relative_to(root.parent)}:{node.lineno} {node.name}")
                 for sub in ast.walk(node):
-                    if isinstance(sub, ast.ImportFrom) and (sub.level > 0 or (sub.module or "").startswith("planner")):
-                        lazy += 1
-                    elif isinstance(sub, ast.Import) and any(a.name.startswith("planner") for a in sub.names):
-                        lazy += 1
+                    lazy += _is_project_import(sub)
         if _IO.search(src):
             io_mods.append(str(f.relative_to(root.parent)))
     print(f"modules={len(files)} lines={sum(sizes.values())}")
     print(f"largest_module={big.relative_to(root.parent)} lines={sizes[big]}")
     print(f"modules_over_900={[str(f.relative_to(root.parent)) for f, n in sizes.items() if n > 900]}")
     print(f"functions_taking_scenario={len(takes_sc)}")
+    outside = [t for t in takes_sc if not t.startswith(("planner/pipeline", "planner/cli.py"))]
+    print(f"functions_taking_scenario_outside_pipeline_and_cli={len(outside)}")
     print(f"modules_doing_file_io={len(io_mods)}")
     print(f"function_level_project_imports={lazy}")
     if "-v" in sys.argv:

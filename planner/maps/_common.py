@@ -16,6 +16,7 @@ import pandas as pd
 from branca.element import Element, MacroElement
 from folium.template import Template
 
+from planner.coords import shift_geometry, wgs84_to_gcj02
 from planner.errors import InputError, PlannerError
 
 # --------------------------------------------------------------------------------------
@@ -146,8 +147,6 @@ def shift(gdf, system: str):
     """Shift WGS-84 data to ``system`` for display (a no-op for ``wgs84``)."""
     if system == "wgs84" or gdf is None or len(gdf) == 0:
         return gdf
-    from planner.coords import shift_geometry  # lazy: owned by planner.coords
-
     return shift_geometry(gdf, system)
 
 
@@ -155,8 +154,6 @@ def shift_lonlat(lon, lat, system: str):
     """Shift lon/lat arrays to ``system`` for display."""
     if system == "wgs84":
         return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-    from planner.coords import wgs84_to_gcj02  # lazy: owned by planner.coords
-
     return wgs84_to_gcj02(np.asarray(lon, dtype=float), np.asarray(lat, dtype=float))
 
 

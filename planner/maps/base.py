@@ -36,6 +36,7 @@ from branca.element import Element, MacroElement
 from folium import plugins
 from folium.template import Template
 
+from planner.coords import shift_geometry
 from planner.errors import PlannerError
 from planner.maps._common import display_system, esc, js_string, normalise_bounds, shift_lonlat
 from planner.maps.labels import check_language, label
@@ -410,8 +411,6 @@ def road_layer(roads, bounds, language: str = "en", system: str = "wgs84",
         chosen = (simp[take], ranks[keep][take])
     lines, line_ranks = chosen
     if system != "wgs84":
-        from planner.coords import shift_geometry  # lazy: owned by planner.coords
-
         lines = shift_geometry(lines, system)
     groups = np.array([_rank_group(int(r)) for r in line_ranks])
     features = []

@@ -31,6 +31,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from planner.vocab import RANDOM_SEED
+
 __all__ = ["SearchProblem", "SearchState", "greedy", "local_search", "solve_heuristic"]
 
 _EPS = 1e-9
@@ -421,8 +423,6 @@ def solve_heuristic(P: SearchProblem, time_limit: float = 60.0, kicks: int = 30,
     search again; the best state is kept (seeded, so runs are reproducible). The kicks stop
     after ``kicks`` kicks in a row without improvement. Returns ``(state, targets_ok)``.
     """
-    from planner.vocab import RANDOM_SEED
-
     deadline = time.perf_counter() + time_limit
     st, ok = greedy(P, deadline)
     if not ok:

@@ -17,7 +17,7 @@ from planner.errors import InputError
 
 from ._base import Candidate, SitingModel, _count_budget_rows, _started_candidate
 from ._milp import MilpModel
-from ._validate import as_candidate_values, as_index_set, as_weights
+from ._validate import as_candidate_values, as_cost_matrix, as_index_set, as_weights
 from .coverage import _CoverageModel
 from .decay import Decay, coverage_values
 
@@ -60,8 +60,6 @@ class FlowCapture(_CoverageModel):
             F.eliminate_zeros()
             self.cost = None
         else:
-            from ._validate import as_cost_matrix
-
             self.cost = as_cost_matrix(detour, "detour matrix")
             md = float(max_detour)
             if not np.isfinite(md) or md < 0:

@@ -56,7 +56,9 @@ from planner._headers import find_column, norm
 from planner._io import VECTOR_SUFFIXES
 from planner.coords import to_wgs84
 from planner.errors import InputError, ScenarioError
+from planner.routing import snap
 from planner.settings import BEIJING_METRIC_CRS
+from planner.sites import read_sites
 from planner.vocab import DEFAULT_MAX_SNAP_M
 
 from .demand import PV_YIELD_KWH_PER_M2, polygon_area_m2, pv_yield_kwh, read_layer, to_metric
@@ -292,8 +294,6 @@ def read_candidate_source(name: str, src, resolve: Callable[[str], Path] = Path,
     InputError
         Unreadable file / layer / column (naming the file).
     """
-    from planner.sites import read_sites
-
     path = Path(resolve(src.path))
     vector = path.suffix.lower() in VECTOR_SUFFIXES
     common = dict(existing=src.existing, competitor=src.competitor)
@@ -491,8 +491,6 @@ def snap_candidates(net, candidates: gpd.GeoDataFrame,
     Never raises for far candidates (OSM lots outside the road network's area are normal):
     filter on ``on_network``.
     """
-    from planner.routing import snap
-
     out = candidates.copy()
     if len(out) == 0:
         out["node"], out["snap_m"], out["on_network"] = np.empty(0, np.int64), np.empty(0), np.empty(0, bool)

@@ -31,6 +31,7 @@ import scipy.sparse as sp
 import shapely
 
 from planner.errors import InputError
+from planner.routing import snap, travel_times
 from planner.settings import BEIJING_METRIC_CRS
 from planner.vocab import DEFAULT_MAX_SNAP_M, RANDOM_SEED
 
@@ -248,8 +249,6 @@ def freight_flows(net, suppliers: pd.DataFrame, plants: pd.DataFrame, profile: s
     One matrix call: times from the distinct origin nodes to the distinct plant nodes. Only
     the loaded leg is modelled (the empty return trip is not a separate flow).
     """
-    from planner.routing import snap, travel_times
-
     src = suppliers.attrs.get("source")
     if len(plants) == 0:
         raise InputError("no plants: freight flows need at least one plant", path=plants.attrs.get("source"))
@@ -358,8 +357,6 @@ def flow_candidate_pairs(net, flows: pd.DataFrame, candidate_nodes, profile: str
     (``direction="from"``) and from every candidate node to the distinct destinations
     (:func:`~planner.routing.travel_times` from the destinations with ``direction="to"``).
     """
-    from planner.routing import travel_times
-
     if max_detour_min < 0 or not np.isfinite(max_detour_min):
         raise InputError(f"max_detour_min must be a finite number >= 0, got {max_detour_min}")
     timed = flows.attrs.get("profile")
