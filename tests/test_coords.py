@@ -9,7 +9,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
 
-from planner import coords
 from planner.coords import (
     CoordSystemError,
     bd09_to_gcj02,
@@ -284,7 +283,3 @@ def test_shift_array_of_geometries():
 def test_shift_unknown_system():
     with pytest.raises(CoordSystemError):
         shift_geometry(shapely.Point(0, 0), "mercator")
-
-
-def test_module_constants():
-    assert coords.SYSTEMS == ("wgs84", "gcj02", "bd09")

@@ -208,14 +208,6 @@ def test_xml_clipped_extract_loads(tiny_osm, simplify):
         assert {(1, 2), (2, 1), (2, 3), (3, 2)} <= pairs
 
 
-def test_plain_osmnx_fails_on_the_clipped_extract(tiny_osm):
-    """Why the pre-clean exists: osmnx alone rejects references to missing nodes."""
-    import osmnx as ox
-
-    with pytest.raises(ValueError, match="missing nodes"):
-        ox.graph_from_xml(tiny_osm, retain_all=True)
-
-
 def test_xml_bz2(tiny_osm, tmp_path):
     packed = tmp_path / "clip.osm.bz2"
     packed.write_bytes(bz2.compress(tiny_osm.read_bytes()))

@@ -397,13 +397,6 @@ def test_gcj_and_bd_csv_converted_to_wgs84(tmp_path, system, forward):
     assert np.all(np.abs(raw["lon"].to_numpy() - lon) > 1e-3)
 
 
-def test_input_file_unchanged(tmp_path):
-    path = _write(tmp_path, "s.csv", GOOD)
-    before = path.read_bytes()
-    read_sites(path, coord_system="gcj02")
-    assert path.read_bytes() == before
-
-
 # ------------------------------------------------------------------------------------------
 # area and coordinate-system checks
 # ------------------------------------------------------------------------------------------

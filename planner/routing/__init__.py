@@ -19,7 +19,7 @@ import numpy as np
 from numba import njit, prange
 from scipy.spatial import cKDTree
 
-from planner.routing import _hierarchy as _contract
+from planner.routing import _hierarchy
 from planner.errors import PlannerError, SnapError
 from planner.vocab import DEFAULT_MAX_SNAP_M
 
@@ -133,9 +133,9 @@ def csr_travel_times(csr, sources, targets=None, cutoff_s=None) -> np.ndarray:
     width = n if targets is None else len(targets)
     out = np.empty((len(sources), width), dtype=np.float64)
     if len(sources) >= CONTRACT_MIN_SOURCES:
-        hierarchy = _contract.hierarchy_for(csr)
+        hierarchy = _hierarchy.hierarchy_for(csr)
         if hierarchy is not None:
-            _contract.many_to_all(hierarchy, sources, targets, cutoff, out)
+            _hierarchy.many_to_all(hierarchy, sources, targets, cutoff, out)
             return out
     _plain_travel_times(csr, sources, targets, cutoff, out)
     return out
@@ -159,11 +159,6 @@ def _plain_travel_times(csr, sources, targets, cutoff, out):
     return out
 
 
-def reached(net, source: int, profile: str, direction: str = "from", cutoff_s=None) -> np.ndarray:
-    """Time of every node from (or to) one source; ``inf`` where not reached."""
-    return travel_times(net, [source], None, profile, direction, cutoff_s)[0]
-
-
 @njit(cache=True, parallel=True)
 def _dijkstra_many(indptr, indices, weights, sources, cutoff, out):
     """Dijkstra from every source, split over threads; row ``i`` of ``out`` ← source ``i``."""
@@ -174,5 +169,5 @@ def _dijkstra_many(indptr, indices, weights, sources, cutoff, out):
         heap_d = np.empty(m + 1, np.float64)
         heap_v = np.empty(m + 1, np.int64)
         for i in range(c, n_sources, n_chunks):
-            _contract._dijkstra_one(indptr, indices, weights, sources[i], cutoff, out[i], heap_d,
-                                    heap_v)
+            _hierarchy._dijkstra_one(indptr, indices, weights, sources[i], cutoff, out[i], heap_d,
+                                     heap_v)

@@ -149,7 +149,7 @@ class SitingModel:
 
 
 # --------------------------------------------------------------------- MILP helpers
-def _solve_started(milp: MilpModel, x: np.ndarray, start: Candidate | None, time_limit, mip_gap,
+def solve_started(milp: MilpModel, x: np.ndarray, start: Candidate | None, time_limit, mip_gap,
                    presolve, verbose, infeasible: str, options: dict | None = None):
     """Solve ``milp`` with ``start`` (its selected positions of the columns ``x``) as MIP start.
 
@@ -170,17 +170,17 @@ def _solve_started(milp: MilpModel, x: np.ndarray, start: Candidate | None, time
     return out, np.flatnonzero(out.x[x] > 0.5)
 
 
-def _started_candidate(milp: MilpModel, x: np.ndarray, start: Candidate | None, time_limit, mip_gap,
+def started_candidate(milp: MilpModel, x: np.ndarray, start: Candidate | None, time_limit, mip_gap,
                        presolve, verbose, infeasible: str, objective, options: dict | None = None):
-    """:func:`_solve_started`, then the :class:`Candidate` of the selection with value
+    """:func:`solve_started`, then the :class:`Candidate` of the selection with value
     ``objective(selected)`` (``None`` when HiGHS has no solution)."""
-    out, sel = _solve_started(milp, x, start, time_limit, mip_gap, presolve, verbose, infeasible, options)
+    out, sel = solve_started(milp, x, start, time_limit, mip_gap, presolve, verbose, infeasible, options)
     if sel is None:
         return None
     return SitingModel._outcome_to_candidate(out, sel, objective(sel))
 
 
-def _count_budget_rows(milp: MilpModel, x: np.ndarray, p, budget, cost) -> None:
+def count_budget_rows(milp: MilpModel, x: np.ndarray, p, budget, cost) -> None:
     """``sum x = p`` (``<= p`` when a budget is also given) and ``sum cost x <= budget``."""
     m = len(x)
     if p is not None:

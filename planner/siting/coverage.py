@@ -19,12 +19,12 @@ from planner.errors import InputError, SolverError
 from ._base import (
     Candidate,
     SitingModel,
-    _count_budget_rows,
-    _solve_started,
-    _started_candidate,
+    count_budget_rows,
     coverage_block,
     gdf_inputs,
     merge_rows,
+    solve_started,
+    started_candidate,
 )
 from ._milp import MilpModel
 from ._search import SearchProblem, evaluate, solve_heuristic
@@ -36,7 +36,7 @@ __all__ = ["MCLP", "LSCP", "CapacitatedCoverage"]
 #: HiGHS options used when our heuristic already supplies a start: HiGHS' large-neighbourhood
 #: primal heuristics (RINS/RENS/root reduced-cost) then mostly cost time. Measured on 9 MCLP
 #: variants (200 x 2,000 grid instance, radius 5/8/12 min, p 5/10/20): 8.2 s total vs 17.9 s.
-_START_OPTIONS = {"mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False,
+START_OPTIONS = {"mip_heuristic_run_rins": False, "mip_heuristic_run_rens": False,
                   "mip_heuristic_run_root_reduced_cost": False}
 
 
@@ -76,7 +76,7 @@ def _check_share(share) -> float:
     return s
 
 
-class _CoverageModel(SitingModel):
+class CoverageModelBase(SitingModel):
     """Common machinery of maximal-coverage models on a sparse value matrix.
 
     Subclasses set ``F`` (values in [0, 1]), ``weights`` (effective demand weights),
@@ -242,7 +242,7 @@ class _CoverageModel(SitingModel):
             vals = np.isin(cand, start.selected).astype(float)
             st = (x, vals)
         out = milp.solve(time_limit, mip_gap, presolve, start=st, verbose=verbose,
-                         options=_START_OPTIONS if st is not None else None)
+                         options=START_OPTIONS if st is not None else None)
         if out.status == "infeasible":
             raise SolverError(f"{type(self).__name__}: no feasible selection (check p, budget and "
                               "required facilities)")
@@ -285,7 +285,7 @@ class _CoverageModel(SitingModel):
         return {}
 
 
-class MCLP(_CoverageModel):
+class MCLP(CoverageModelBase):
     r"""Maximal covering location problem (Church & ReVelle 1974), ArcGIS "MaximizeCoverage"
     and, with a decay function, "MaximizeAttendance".
 
@@ -486,7 +486,7 @@ class LSCP(SitingModel):
 
     def _exact(self, time_limit, mip_gap, presolve, start, verbose):
         milp, x = self._milp()
-        return _started_candidate(milp, x, start, time_limit, mip_gap, presolve, verbose,
+        return started_candidate(milp, x, start, time_limit, mip_gap, presolve, verbose,
                                   "full coverage is impossible with the candidate set",
                                   lambda sel: float(self.ccost_eff[sel].sum()))
 
@@ -509,7 +509,7 @@ class LSCP(SitingModel):
                           details=details)
 
 
-class CapacitatedCoverage(_CoverageModel):
+class CapacitatedCoverage(CoverageModelBase):
     r"""Capacitated maximal coverage (ArcGIS "MaximizeCapacitatedCoverage").
 
     Demand :math:`i` has quantity :math:`q_i`, candidate :math:`j` capacity :math:`Q_j`; a
@@ -582,8 +582,6 @@ class CapacitatedCoverage(_CoverageModel):
         x = milp.add_vars(m, 0.0, 0.0, ub, integer=fixed_open is None)
         milp.fix(x[self.fixed], 1.0)
         if fixed_open is not None:
-            vals = np.zeros(m)
-            vals[fixed_open] = 1.0
             milp.fix(x, 0.0)
             milp.fix(x[fixed_open], 1.0)
         F = sp.coo_matrix(self.F)
@@ -599,12 +597,12 @@ class CapacitatedCoverage(_CoverageModel):
         e = np.arange(E)
         milp.add_rows(np.concatenate([e, e]), np.concatenate([z, x[F.col]]),
                       np.concatenate([np.ones(E), -np.ones(E)]), E, upper=0.0)
-        _count_budget_rows(milp, x, self.p, self.budget, self.ccost_eff)
+        count_budget_rows(milp, x, self.p, self.budget, self.ccost_eff)
         return milp, x, z, F
 
     def _exact(self, time_limit, mip_gap, presolve, start, verbose):
         milp, x, z, F = self._milp()
-        out, sel = _solve_started(milp, x, start, time_limit, mip_gap, presolve, verbose,
+        out, sel = solve_started(milp, x, start, time_limit, mip_gap, presolve, verbose,
                                   "capacitated coverage: no feasible selection (check p, budget and "
                                   "required facilities)")
         if sel is None:

@@ -15,16 +15,16 @@ import scipy.sparse as sp
 
 from planner.errors import InputError
 
-from ._base import Candidate, SitingModel, _count_budget_rows, _started_candidate
+from ._base import Candidate, SitingModel, count_budget_rows, started_candidate
 from ._milp import MilpModel
 from ._validate import as_candidate_values, as_cost_matrix, as_index_set, as_weights
-from .coverage import _CoverageModel
+from .coverage import CoverageModelBase
 from .decay import Decay, coverage_values
 
 __all__ = ["FlowCapture", "FRLM"]
 
 
-class FlowCapture(_CoverageModel):
+class FlowCapture(CoverageModelBase):
     r"""Flow-capturing location model (Hodgson 1990): maximise the volume of flows that pass
     (or detour at most ``max_detour`` minutes to) an open facility.
 
@@ -400,12 +400,12 @@ class FRLM(SitingModel):
             milp.add_rows(np.concatenate([np.arange(self.nf), self.owner]),
                           np.concatenate([y, u]),
                           np.concatenate([np.ones(self.nf), -np.ones(nr)]), self.nf, upper=0.0)
-        _count_budget_rows(milp, x, self.p, self.budget, self.ccost_eff)
+        count_budget_rows(milp, x, self.p, self.budget, self.ccost_eff)
         return milp, x
 
     def _exact(self, time_limit, mip_gap, presolve, start, verbose):
         milp, x = self._milp()
-        return _started_candidate(milp, x, start, time_limit, mip_gap, presolve, verbose,
+        return started_candidate(milp, x, start, time_limit, mip_gap, presolve, verbose,
                                   "FRLM: no feasible station set (check p, budget and required stations)",
                                   lambda sel: self._objective(np.isin(np.arange(self.m), sel)))
 

@@ -110,14 +110,6 @@ class _Levels:
         self.n_finite = finite.sum(axis=1)
         self.n_levels = np.where(self.n_finite > 0, self.level[np.arange(n), np.maximum(self.n_finite - 1, 0)] + 1, 0)
 
-    def level_of(self, dist: np.ndarray) -> np.ndarray:
-        """0-based level of the distance value ``dist[i]`` in row ``i`` (``n_levels`` if inf)."""
-        n = dist.size
-        pos = np.sum(self.sorted < dist[:, None], axis=1)
-        inside = pos < self.n_finite
-        return np.where(inside, self.level[np.arange(n), np.minimum(pos, self.sorted.shape[1] - 1)],
-                        self.n_levels)
-
 
 class PMedian(_PModel):
     r"""p-median: minimise total weighted travel time to the nearest open facility.
@@ -211,7 +203,6 @@ class PMedian(_PModel):
             fin = np.isfinite(W)
             big = 10.0 * (float(np.max(W[fin], initial=0.0)) + 1.0) * max(1, W.shape[0])
             self._W = np.ascontiguousarray(np.where(fin, W, big))
-            self._W_rows = rows
             self._W_fin = fin
         return self._W
 
@@ -306,7 +297,7 @@ class PMedian(_PModel):
             return Candidate(best.selected, ub, ub if integral else L, "optimal", "greedy+swap / lagrangian")
         # ---- penalty tests
         k = self.p - self.fixed.size
-        S, pick, rfree = self._subproblem(rho)
+        S, pick, _ = self._subproblem(rho)
         fix0 = np.zeros(self.m, bool)
         fix1 = np.zeros(self.m, bool)
         in_S = np.zeros(self.m, bool)

@@ -16,11 +16,11 @@ import scipy.sparse as sp
 
 from planner.errors import InputError, SolverError
 
-from ._base import Candidate, SitingModel, _started_candidate, coverage_block, merge_rows
+from ._base import Candidate, SitingModel, coverage_block, merge_rows, started_candidate
 from ._milp import MilpModel
 from ._search import SearchProblem, evaluate, solve_heuristic
 from ._validate import as_candidate_values, as_cost_matrix, as_index_set, as_weights
-from .coverage import _START_OPTIONS
+from .coverage import START_OPTIONS
 from .decay import Decay, coverage_values
 from .result import MixResult, relative_gap
 
@@ -95,7 +95,7 @@ class Technology:
 #: rows, ``benchmarks/run.py load`` (3,344 candidates, 60 s) peaked at about 1.4 GB in-process
 #: instead of 1.56 GB with HiGHS' pool defaults (same incumbent, bound 0.005 % weaker), and the
 #: demo proves optimality in 11 s instead of 15.5 s.
-_MIX_OPTIONS = {**_START_OPTIONS, "mip_pool_soft_limit": 500, "mip_pool_age_limit": 5}
+_MIX_OPTIONS = {**START_OPTIONS, "mip_pool_soft_limit": 500, "mip_pool_age_limit": 5}
 
 
 class TechnologyMix(SitingModel):
@@ -476,7 +476,7 @@ class TechnologyMix(SitingModel):
 
     def _exact(self, time_limit, mip_gap, presolve, start, verbose):
         milp, x = self._milp()
-        return _started_candidate(milp, x, start, time_limit, mip_gap, presolve, verbose,
+        return started_candidate(milp, x, start, time_limit, mip_gap, presolve, verbose,
                                   self._target_message(), self._objective, options=_MIX_OPTIONS)
 
     def _no_solution_message(self) -> str:
