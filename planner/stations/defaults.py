@@ -49,6 +49,7 @@ class SizingDefaults:
     transformer_sizes_kva: tuple = _p((315, 400, 500, 630, 800, 1000, 1250, 1600, 2000, 2500),
                                       "kVA, 10 kV box transformer ratings",
                                       "guess: the R10 rating series of distribution transformers; §4 names 630, 1,000, 2,000 and 3,200 kVA units (L). Larger needs are built from several 2,500 kVA units")
+    flexible_share: float = _p(0.3, "share of daily charging energy that can be moved", "guess (smart ordered charging 智能有序充电; no Beijing figure in parameters.md)")
     # ---------------------------------------------------------------- hydrogen
     h2_kg_per_100km: float = _p(9.1, "kg H2 / 100 km", "§6 'Consumption, typical' 9-9.2 kg/100 km (ICCT via futurefuels.in, M), midpoint")
     h2_legs_per_delivery: float = _p(2.0, "legs per delivery", "guess: loaded leg + empty return; the flows model only the loaded leg (planner.siting.demand.freight_flows)")
@@ -77,11 +78,11 @@ class SizingDefaults:
     price_critical: float = _p(1.057777, "yuan/kWh", "§8 same row")
     peak_hours: tuple = _p((10, 11, 12, 17, 18, 19, 20, 21), "clock hours", "§8 'Peak hours' 10-13, 17-22 (H via transcription)")
     valley_hours: tuple = _p((23, 0, 1, 2, 3, 4, 5, 6), "clock hours", "§8 'Valley hours' 23-07 (H via transcription)")
-    critical_hours: dict = _p({7: (11, 12, 16), 8: (11, 12, 16), 1: (18, 19, 20), 12: (18, 19, 20)},
-                              "month -> clock hours", "§8 'Critical peak, summer' 11-13, 16-17 (H via transcription); 'winter' 18-21 (L for exact hours)")
+    critical_hours: tuple = _p(((7, (11, 12, 16)), (8, (11, 12, 16)), (1, (18, 19, 20)), (12, (18, 19, 20))),
+                               "(month, clock hours) pairs", "§8 'Critical peak, summer' 11-13, 16-17 (H via transcription); 'winter' 18-21 (L for exact hours)")
     export_price: float = _p(0.0, "yuan/kWh fed to the grid (V2G / 放)", "guess: no Beijing feed-in / V2G price in parameters.md; 0 = no discharge to the grid")
     # ---------------------------------------------------------------- capex (万元 = 10,000 yuan)
-    capex_per_charger_kw_wan: float = _p(0.008, "万元 per kW of plug", "§4 'Liquid-cooled post capex' about 0.8 yuan/W equipment (L): 600 kW -> 48 万 per plug, inside the row's 20-60 万")
+    capex_per_charger_kw_wan: float = _p(0.08, "万元 per kW of plug", "§4 'Liquid-cooled post capex' about 0.8 yuan/W equipment (L): 600 kW -> 48 万 per plug, inside the row's 20-60 万")
     capex_per_kva_wan: float = _p(0.015, "万元 per kVA", "§4 'Grid connection': a 3,200 kVA unit about 48 万 installed (L) -> 150 yuan/kVA")
     capex_hpc_fixed_wan: float = _p(100.0, "万元 per charging station", "guess: civil works, canopy frame, cabling; land excluded")
     capex_h2_fixed_wan: float = _p(400.0, "万元 per H2 station", "guess split of §3 '500 kg/d fixed station about 1,000 万' (L): 400 fixed + 500 kg/d x 1.2")

@@ -111,8 +111,9 @@ def tou_prices(d: SizingDefaults = DEFAULTS, months: Sequence[int] = tuple(range
     out = np.full((len(months), 24), d.price_flat)
     out[:, list(d.peak_hours)] = d.price_peak
     out[:, list(d.valley_hours)] = d.price_valley
+    critical = dict(d.critical_hours)
     for i, m in enumerate(months):
-        hrs = d.critical_hours.get(m, ())
+        hrs = critical.get(m, ())
         out[i, list(hrs)] = d.price_critical
     return out
 
