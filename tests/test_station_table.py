@@ -111,3 +111,27 @@ def test_docs_list_every_default_with_its_source():
         line = next((ln for ln in text.splitlines() if re.search(rf"\|\s*`{r.name}`\s*\|", ln)), None)
         assert line is not None, r.name
         assert ("§" in line) or ("guess" in line) or ("issue 13" in line), r.name
+
+
+@pytest.mark.slow
+def test_size_stations_on_a_solved_plan_recomputes_h2_from_covered_flows(tmp_path):
+    from planner.siting import plan
+    from planner.stations.table import inputs_from_plan
+    from tests.test_siting_plan import _load, _siting_scenario
+
+    sc, net, plants, suppliers = _load(_siting_scenario(tmp_path / "s"))
+    p = plan.solve_problem(plan.build_problem(sc, net, plants, suppliers), time_limit=20)
+    inp = inputs_from_plan(p, D)
+    table, _, _ = size_stations(capex_model="sized", d=D, **inp)
+    sel = p.selected_sites()
+    assert sorted(table.site_id) == sorted(sel.site_id)
+    # independent: every flow the solver marks covered burns trucks × minutes × speed × 2 legs × 9.1 kg/100 km
+    dem = p.problem.demand["h2"]
+    covered = p.result.covered_by_tech["h2"] > 0.5
+    km = dem.flow_minutes.to_numpy() * D.h2_truck_speed_kmh / 60
+    expect = float((dem.raw_weight.to_numpy() * km * 2 * 9.1 / 100)[covered].sum())
+    assert expect > 0
+    assert table[table.technology == "h2"].h2_kg_day.sum() == pytest.approx(expect)
+    hpc = table[table.technology == "hpc"].set_index("site_id")
+    share = sel[sel.technology == "hpc"].set_index("site_id").share
+    assert np.allclose(hpc.daily_sessions, share.reindex(hpc.index) * D.ev_sessions_per_day)
