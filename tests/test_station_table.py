@@ -135,3 +135,28 @@ def test_size_stations_on_a_solved_plan_recomputes_h2_from_covered_flows(tmp_pat
     hpc = table[table.technology == "hpc"].set_index("site_id")
     share = sel[sel.technology == "hpc"].set_index("site_id").share
     assert np.allclose(hpc.daily_sessions, share.reindex(hpc.index) * D.ev_sessions_per_day)
+
+
+@pytest.mark.slow
+def test_candidate_capex_from_problem_keeps_the_sized_plan_in_budget(tmp_path):
+    from planner.siting import plan
+    from planner.siting.mix import Technology, TechnologyMix
+    from planner.stations.table import candidate_capex_from_problem, inputs_from_plan
+    from tests.test_siting_plan import _load, _siting_scenario
+
+    sc, net, plants, suppliers = _load(_siting_scenario(tmp_path / "s"))
+    prob = plan.build_problem(sc, net, plants, suppliers)
+    caps, _ = candidate_capex_from_problem(prob, D)
+    c = prob.candidates
+    techs = [Technology(name=t, capex=caps[t], radius=spec["radius_min"], weights=prob.demand[t]["weight"].to_numpy(float),
+                        weight=spec["weight"], target=spec["target_share"], eligible=c[f"eligible_{t}"].to_numpy(bool),
+                        required=c[f"required_{t}"].to_numpy(bool), cost=prob.minutes[t])
+             for t, spec in prob.technologies.items()]
+    budget = 0.6 * sum(np.sort(caps[t][c[f"eligible_{t}"].to_numpy(bool)])[:2].sum() for t in caps)
+    res = TechnologyMix(None, techs, budget, site_ids=c.candidate_id.to_numpy()).solve(time_limit=20)
+    assert res.capex <= budget + 1e-6
+    solved = plan.StationPlan(prob, res)
+    table, _, _ = size_stations(capex_model="sized", d=D, **inputs_from_plan(solved, D))
+    # sized on the demand actually served, every station costs at most its could-serve capex
+    assert table.capex_wan.sum() <= res.capex + 1e-6
+    assert not budget_check(table, budget)

@@ -44,6 +44,7 @@ __all__ = [
     "inputs_from_plan",
     "could_serve",
     "candidate_capex",
+    "candidate_capex_from_problem",
     "budget_check",
 ]
 
@@ -73,9 +74,10 @@ def _pv_days_cached(lat: float, lon: float, d: SizingDefaults) -> tuple[np.ndarr
 def pv_days_per_kwp(lat: float, lon: float, d: SizingDefaults = DEFAULTS) -> tuple[np.ndarray, np.ndarray]:
     """Twelve representative PV days (kW per kWp, month × hour) and days per month at a site.
 
-    Computed once per 0.01° cell (about 1 km; clear-sky shapes do not change over that) and reused.
+    Computed once per 0.1° cell (about 10 km; the Linke-turbidity climatology has a 1/12° grid and
+    hourly clear-sky shapes change by minutes of solar time across a cell) and reused.
     """
-    days, w = _pv_days_cached(round(float(lat), 2), round(float(lon), 2), d)
+    days, w = _pv_days_cached(round(float(lat), 1), round(float(lon), 1), d)
     return days.copy(), w.copy()
 
 
@@ -311,7 +313,7 @@ def candidate_capex(kind: str, could: np.ndarray, lat=None, lon=None, area_m2=No
         detour; for ``ev`` / ``pv`` the share of the technology's (normalised) demand within the
         radius.
     lat, lon, area_m2 : arrays, optional
-        Needed for ``pv`` (PV profile per 0.01° cell, kWp from the area).
+        Needed for ``pv`` (PV profile per 0.1° cell, kWp from the area).
     eligible : bool array, optional
         Candidates to size (others get NaN); sizing a PV-storage candidate solves its battery LP
         (about 0.1–0.3 s), so pass the eligibility mask.
@@ -336,6 +338,37 @@ def candidate_capex(kind: str, could: np.ndarray, lat=None, lon=None, area_m2=No
                                      area_m2=float(area_m2[j]) if area_m2 is not None else None, d=d)
         out[j] = row["capex_wan"]
         warnings += [x for x in w if "serves no" not in x]
+    return out, warnings
+
+
+def candidate_capex_from_problem(problem, d: SizingDefaults = DEFAULTS) -> tuple[dict, list[str]]:
+    """Per technology, the sized capex of every candidate of a ``SitingProblem`` (read only).
+
+    Demand it could serve: for ``ev`` / ``pv`` the normalised ``weight`` of the demand within the
+    radius; for ``freight`` Σ trucks/day × route km (``flow_minutes`` × ``h2_truck_speed_kmh`` / 60)
+    of the flows within the detour. Ineligible candidates get 0 (the model has no variable for
+    them), so the arrays can be the ``capex`` of :class:`planner.siting.mix.Technology` directly.
+
+    Returns
+    -------
+    (dict, list of str)
+        ``{technology: capex array (万元)}`` and sizing warnings.
+    """
+    c = problem.candidates
+    out, warnings = {}, []
+    for t, spec in problem.technologies.items():
+        kind = spec["demand"]
+        dem = problem.demand[t]
+        if kind == "freight":
+            values = dem.raw_weight.to_numpy(float) * dem.flow_minutes.to_numpy(float) * d.h2_truck_speed_kmh / 60.0
+        else:
+            values = dem.weight.to_numpy(float)
+        could = could_serve(problem.minutes[t], spec["radius_min"], values)
+        elig = c[f"eligible_{t}"].to_numpy(bool) | c[f"required_{t}"].to_numpy(bool)
+        area = c["area_m2"].to_numpy(float) if "area_m2" in c else None
+        cap, w = candidate_capex(kind, could, c.lat.to_numpy(float), c.lon.to_numpy(float), area, d, elig)
+        out[t] = np.where(np.isnan(cap), 0.0, cap)
+        warnings += [f"{t}: {x}" for x in w]
     return out, warnings
 
 
