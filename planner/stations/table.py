@@ -50,7 +50,7 @@ __all__ = [
 
 #: Columns of ``siting/station_sizes.csv`` (NaN where a column does not apply to the kind).
 #: ``transformer_kva`` follows the §4 design rule (plugs × kW × simultaneity); the hourly
-#: columns size a transformer for the highest hourly-mean grid draw without
+#: columns size a transformer for the highest hourly-mean grid draw of the annual mean day without
 #: (``transformer_kva_hourly_peak``) and with smart ordered charging (``transformer_kva_smart``:
 #: ``flexible_share`` moved into valley hours for ``ev``, into PV hours for ``pv``), i.e. a
 #: station whose power is managed to that level.
