@@ -308,3 +308,54 @@ def test_mix_from_geodataframe():
                Technology("hpc", 2.0, 4.0, demand.w_ev.to_numpy())], budget=12.0, site_cost=0.5).solve()
     assert res.objective == pytest.approx(direct.objective)
     assert all(str(s).startswith("S") for s in res.selected_ids)
+
+
+def _three_techs(rng, m, n=20):
+    """Three technologies with one capex each and no site cost: the split solver's case."""
+    return [
+        Technology("h2", capex=3.0, radius=7.0, weights=rng.integers(0, 5, n).astype(float), weight=2.0,
+                   eligible=np.arange(m) % 2 == 0, min_spacing=8.0, required=np.arange(m) == 2),
+        Technology("hpc", capex=1.0, radius=4.0, weights=rng.integers(1, 5, n).astype(float), weight=1.0,
+                   min_spacing=5.0, max_stations=3),
+        Technology("pv", capex=2.0, radius=5.0, weights=rng.integers(0, 3, n).astype(float), weight=0.5,
+                   eligible=np.arange(m) % 3 != 0),
+    ]
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("budget", [4.0, 7.0, 10.0])
+def test_mix_budget_splits_match_brute_force(seed, budget):
+    # technologies sharing only the budget are solved per technology over station-count splits;
+    # the answer must be the enumerated optimum, with every rule kept
+    rng, cost, sd = _geometry(30 + seed, m=6)
+    techs = _three_techs(rng, 6)
+    best, _ = _brute(techs, cost, budget, site_dist=sd)
+    model = TechnologyMix.from_cost_matrix(cost, techs, budget=budget, site_distance=sd)
+    for method in ("exact", "auto"):
+        res = model.solve(method=method, time_limit=30, mip_gap=0.0)
+        assert "per-technology splits" in res.solver
+        assert res.status == "optimal"
+        assert res.objective == pytest.approx(best)
+        assert res.bound >= best - 1e-7
+        assert res.capex <= budget + 1e-9
+        assert len(res.selected_by_tech["hpc"]) <= 3
+        assert 2 in res.selected_by_tech["h2"]
+        for name, gap in (("h2", 8.0), ("hpc", 5.0)):
+            assert all(sd[a, b] >= gap for a, b in itertools.combinations(res.selected_by_tech[name], 2))
+
+
+def test_mix_split_bounds_hold_at_every_station_count():
+    # the Lagrangian lines from one LP bound the enumerated best value at every station count
+    from planner.siting.mix import _lagrangian_lines
+
+    rng, cost, sd = _geometry(7, m=8)
+    t = Technology("hpc", capex=1.0, radius=4.0, weights=rng.integers(1, 5, 20).astype(float), min_spacing=5.0)
+    model = TechnologyMix.from_cost_matrix(cost, [t, _three_techs(rng, 8)[2]], budget=8.0, site_distance=sd)
+    for k0 in (1, 3):
+        milp, _, row = model._tech_milp(0, k0)
+        out = milp.solve(10, presolve="off", relax=True)
+        lines = _lagrangian_lines(milp.arrays(), out.info["row_dual"], row)
+        assert min(a + b * k0 for a, b in lines) == pytest.approx(out.bound, abs=1e-6)  # tight at k0
+        for k in range(9):
+            f, _ = _brute([t], cost, float(k), site_dist=sd)
+            assert min(a + b * k for a, b in lines) >= f - 1e-9

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 import highspy
 
-__all__ = ["MilpModel", "MilpOutcome", "HIGHS_NAME"]
+__all__ = ["MilpModel", "MilpOutcome", "LpRelaxation", "HIGHS_NAME"]
 
 _INF = highspy.kHighsInf
 
@@ -162,7 +162,8 @@ class MilpModel:
             Values of (some of) the integer columns of a feasible solution, used as MIP start;
             HiGHS completes the continuous part by an LP.
         relax : bool
-            Solve the LP relaxation instead (``bound`` = LP optimum).
+            Solve the LP relaxation instead (``bound`` = LP optimum; the row duals, in HiGHS'
+            sign convention, are in ``info["row_dual"]``).
         objective_integral : bool, optional
             Declare the objective integer-valued so that an absolute gap below one proves
             optimality; detected from the cost vector when ``None``.
@@ -241,4 +242,60 @@ class MilpModel:
             status = "error"
         if not np.isfinite(bound) or abs(bound) >= _INF:
             bound = np.nan
-        return MilpOutcome(status, x, obj, bound, time.perf_counter() - t0, nodes, raw)
+        extra = {}
+        if relax and status == "optimal" and info.dual_solution_status == 2:  # kSolutionStatusFeasible
+            extra["row_dual"] = np.asarray(h.getSolution().row_dual, float)
+        return MilpOutcome(status, x, obj, bound, time.perf_counter() - t0, nodes, raw, extra)
+
+
+class LpRelaxation:
+    """The LP relaxation of a :class:`MilpModel`, kept in one HiGHS instance so that it is
+    re-solved from the last basis after a row's upper bound changes (a parametric LP).
+
+    Parameters
+    ----------
+    model : MilpModel
+        The model (read once; later changes to it are not seen).
+    verbose : bool
+        Print the HiGHS log.
+    """
+
+    def __init__(self, model: MilpModel, verbose: bool = False):
+        cost, lb, ub, _, A, rlo, rhi = model.arrays()
+        self.h = highspy.Highs()
+        self.h.setOptionValue("output_flag", bool(verbose))
+        self.h.setOptionValue("presolve", "off")
+        self.h.setOptionValue("threads", 1)
+        sense = highspy.ObjSense.kMaximize if model.sense == "max" else highspy.ObjSense.kMinimize
+
+        def low(v):
+            return np.where(np.isinf(v), -_INF, v)
+
+        def high(v):
+            return np.where(np.isinf(v), _INF, v)
+
+        self.h.passModel(model.n_cols, model.n_rows, int(A.nnz), 2, int(sense), float(model.offset),
+                         cost, low(lb), high(ub), low(rlo), high(rhi),
+                         A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float),
+                         np.zeros(model.n_cols, np.int32))  # every column continuous
+        self.rlo = rlo
+
+    def solve(self, time_limit: float, row: int | None = None, upper: float | None = None) -> MilpOutcome:
+        """Solve, first setting the upper bound of ``row`` to ``upper`` when given.
+
+        ``bound`` is the LP optimum (``status == "optimal"``) and ``info["row_dual"]`` its row
+        duals (HiGHS' sign convention).
+        """
+        t0 = time.perf_counter()
+        if row is not None:
+            lo = self.rlo[row]
+            self.h.changeRowBounds(int(row), float(-_INF if np.isinf(lo) else lo), float(upper))
+        self.h.setOptionValue("time_limit", float(max(time_limit, 0.01)))
+        self.h.run()
+        info = self.h.getInfo()
+        if self.h.getModelStatus() != highspy.HighsModelStatus.kOptimal or info.dual_solution_status != 2:
+            return MilpOutcome("time_limit", None, np.nan, np.nan, time.perf_counter() - t0)
+        sol = self.h.getSolution()
+        obj = float(info.objective_function_value)
+        return MilpOutcome("optimal", np.asarray(sol.col_value, float), obj, obj, time.perf_counter() - t0,
+                           info={"row_dual": np.asarray(sol.row_dual, float)})

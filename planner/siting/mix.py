@@ -8,6 +8,7 @@ one station per (site, technology).
 """
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -17,7 +18,7 @@ import scipy.sparse as sp
 from planner.errors import InputError, SolverError
 
 from ._base import Candidate, SitingModel, coverage_block, merge_rows, started_candidate
-from ._milp import MilpModel
+from ._milp import HIGHS_NAME, LpRelaxation, MilpModel
 from ._search import SearchProblem, evaluate, solve_heuristic
 from ._validate import as_candidate_values, as_cost_matrix, as_index_set, as_weights
 from .coverage import START_OPTIONS
@@ -25,6 +26,8 @@ from .decay import Decay, coverage_values
 from .result import MixResult, relative_gap
 
 __all__ = ["Technology", "TechnologyMix"]
+
+log = logging.getLogger(__name__)
 
 
 def _whole(v) -> bool:
@@ -95,7 +98,14 @@ class Technology:
 #: rows, ``benchmarks/run.py load`` (3,344 candidates, 60 s) peaked at about 1.4 GB in-process
 #: instead of 1.56 GB with HiGHS' pool defaults (same incumbent, bound 0.005 % weaker), and the
 #: demo proves optimality in 11 s instead of 15.5 s.
-_MIX_OPTIONS = {**START_OPTIONS, "mip_pool_soft_limit": 500, "mip_pool_age_limit": 5}
+#: HiGHS' feasibility-jump heuristic is off: on the load problem (17k columns, 1.6M non-zeros)
+#: it ran for about 100 s before the root LP, past the time limit, even with a MIP start given.
+_MIX_OPTIONS = {**START_OPTIONS, "mip_pool_soft_limit": 500, "mip_pool_age_limit": 5,
+                "mip_heuristic_run_feasibility_jump": False}
+
+#: Most budget splits (station counts per technology) enumerated by the split solver; beyond
+#: this the joint MILP is solved.
+_MAX_SPLITS = 200_000
 
 
 class TechnologyMix(SitingModel):
@@ -449,15 +459,7 @@ class TechnologyMix(SitingModel):
             sel = lev_tech == k
             milp.add_rows(np.zeros(int(sel.sum())), ucols[sel], coef[sel] * w[lev_row[sel]], 1,
                           lower=t.target * self.total_t[k])
-        # spacing conflicts: one neighbourhood row per station that has later conflicting
-        # neighbours (see the class docstring)
-        if self.conf_a.size:
-            head = np.minimum(self.conf_a, self.conf_b)
-            rest = np.maximum(self.conf_a, self.conf_b)
-            heads, rid = np.unique(head, return_inverse=True)
-            deg = np.bincount(rid, minlength=heads.size).astype(float)
-            milp.add_rows(np.concatenate([np.arange(heads.size), rid]), np.concatenate([x[heads], x[rest]]),
-                          np.concatenate([deg, np.ones(rest.size)]), heads.size, upper=deg)
+        _spacing_rows(milp, x, self.conf_a, self.conf_b)
         # co-location limit
         per_site = np.bincount(self.pair_site, minlength=self.m)
         lim = np.flatnonzero(self.site_cap[self.pair_site] < per_site[self.pair_site])
@@ -474,10 +476,213 @@ class TechnologyMix(SitingModel):
             milp.add_rows(rid, x[cols], 1.0, capped.size, upper=self.tech_cap[capped])
         return milp, x
 
+    def _tech_milp(self, k: int, stations: int):
+        """The MILP of technology ``k`` alone with at most ``stations`` new stations.
+
+        Returns ``(milp, x, row)``: ``x`` are the columns of the technology's pairs (in pair
+        order) and ``row`` the index of the station-count row.
+        """
+        lo, hi = self.pair_offset[k], self.pair_offset[k + 1]
+        milp = MilpModel("max")
+        x = milp.add_vars(hi - lo, 0.0, 0.0, 1.0, integer=True)
+        req = self.pair_req[lo:hi]
+        milp.fix(x[req], 1.0)
+        F, w, _ = merge_rows(self.F_t[k], self.w_t[k])
+        coverage_block(milp, F, x, self.tech_weight[k] * w)
+        new = np.flatnonzero(~req)
+        row = milp.add_rows(np.zeros(new.size), x[new], 1.0, 1, upper=float(stations))[0]
+        own = (self.conf_a >= lo) & (self.conf_a < hi)  # conflicts never join two technologies
+        _spacing_rows(milp, x, self.conf_a[own] - lo, self.conf_b[own] - lo)
+        return milp, x, row
+
+    def _tech_heuristic(self, k: int, stations: int, time_limit: float) -> np.ndarray:
+        """Greedy + swap search for technology ``k`` alone with at most ``stations`` new
+        stations; its open pairs (existing ones included)."""
+        lo, hi = self.pair_offset[k], self.pair_offset[k + 1]
+        req = self.pair_req[lo:hi]
+        own = (self.conf_a >= lo) & (self.conf_a < hi)
+        conf = None
+        if own.any():
+            conf = sp.coo_matrix((np.ones(int(own.sum())), (self.conf_a[own] - lo, self.conf_b[own] - lo)),
+                                 shape=(hi - lo, hi - lo))
+        V = sp.diags(self.tech_weight[k] * self.w_t[k]) @ self.F_t[k]
+        P = SearchProblem(V=V, budget=float(stations), cost=(~req).astype(float), fixed=np.flatnonzero(req),
+                          conflicts=conf)
+        st, _ = solve_heuristic(P, time_limit, kicks=self._kicks_heuristic)
+        return lo + st.selected
+
+    def _split_sizes(self):
+        """Cost of a new station and the most new stations per technology, when the
+        technologies share nothing but the budget; ``None`` otherwise.
+
+        They then do when no site cost is set, no co-location limit binds, every new station
+        of a technology costs the same and no technology has a coverage target.
+        """
+        if self.T < 2 or np.any(self.site_cost > 0) or any(t.target for t in self.techs):
+            return None
+        per_site = np.bincount(self.pair_site, minlength=self.m)
+        if np.any(self.site_cap < per_site):
+            return None
+        spent = float(self.pair_cost[self.pair_req].sum())
+        left = self.budget - spent
+        req_t = np.bincount(self.pair_tech[self.pair_req], minlength=self.T)
+        cost, most = np.zeros(self.T), np.zeros(self.T, np.int64)
+        for k in range(self.T):
+            new = ~self.pair_req & (self.pair_tech == k)
+            c = np.unique(self.pair_cost[new])
+            if c.size > 1:
+                return None
+            cost[k] = c[0] if c.size else 0.0
+            n = min(int(new.sum()), int(self.tech_cap[k] - req_t[k]))
+            if cost[k] > 0:
+                n = min(n, int(np.floor(left / cost[k] + 1e-9)))
+            most[k] = max(n, 0)
+        if np.prod(most.astype(float) + 1) > _MAX_SPLITS:
+            return None
+        return cost, most, left
+
     def _exact(self, time_limit, mip_gap, presolve, start, verbose):
+        sizes = self._split_sizes()
+        if sizes is not None:
+            return self._exact_by_split(sizes, time_limit, mip_gap, start, verbose)
         milp, x = self._milp()
         return started_candidate(milp, x, start, time_limit, mip_gap, presolve, verbose,
                                   self._target_message(), self._objective, options=_MIX_OPTIONS)
+
+    def _exact_by_split(self, sizes, time_limit, mip_gap, start, verbose):
+        r"""Exact solve over the budget splits when technologies share only the budget.
+
+        Then the optimum is :math:`\max \sum_t f_t(k_t)` over station counts :math:`k` with
+        :math:`\sum_t c_t k_t \le B'` (:math:`B'` the budget left after existing stations,
+        :math:`c_t` the cost of a new station of :math:`t`), where :math:`f_t(k)` is the best
+        value of technology :math:`t` alone with at most :math:`k` new stations (spacing and
+        existing stations included). :math:`f_t` is non-decreasing. Upper bounds on it come
+        from the LP relaxation of :meth:`_tech_milp`: for any non-negative row prices
+        :math:`y` (the LP duals at some :math:`k_0`), the Lagrangian bound
+        :math:`\sum_j \max_{x_j} (c_j - (A^T y)_j) x_j + y^T b` is valid and linear in the
+        count row's right-hand side :math:`k`, so one LP bounds :math:`f_t` at every
+        :math:`k` (computed from the duals, not taken from the LP's value, so it holds
+        whatever the LP's tolerances); HiGHS' MIP bound at a solved :math:`k` bounds every
+        :math:`k' \le k`. Lower bounds (with their station sets) come from the start and
+        from per-technology MILPs (each to half the gap). The split with the largest upper
+        bound is refined (an LP first, then the MILP of its loosest technology) until that
+        bound is within ``mip_gap`` of the best split's value.
+        """
+        cost, most, left = sizes
+        deadline = time.perf_counter() + time_limit
+        T = self.T
+        wt = self.tech_weight[self.row_tech] * self.row_w
+        top = np.array([self.tech_weight[k] * self.total_t[k] for k in range(T)])
+        lines = [[] for _ in range(T)]  # (intercept, slope) of each Lagrangian bound
+        ub_mip = [np.full(most[k] + 1, np.inf) for k in range(T)]
+        lb = [np.full(most[k] + 1, -np.inf) for k in range(T)]
+        sets: list[dict] = [{} for _ in range(T)]
+        lp_done = [set() for _ in range(T)]
+        heur_done = [set() for _ in range(T)]
+        mip_done = [set() for _ in range(T)]
+
+        def value(sel):
+            return float(wt @ evaluate(SearchProblem(V=self.F), sel).b1)
+
+        def record(k, sel):
+            n = int((~self.pair_req[sel]).sum())
+            if n <= most[k]:
+                v = value(sel)
+                if v > lb[k][n]:
+                    lb[k][n] = v
+                    sets[k][n] = sel
+
+        relax: dict = {}  # technology -> (LP kept warm, model arrays, count row)
+
+        def lp_bound(k, n, seconds):
+            if k not in relax:
+                milp, _, row = self._tech_milp(k, n)
+                relax[k] = (LpRelaxation(milp, verbose), milp.arrays(), row)
+            lp, arrays, row = relax[k]
+            out = lp.solve(seconds, row, float(n))
+            if "row_dual" in out.info:
+                lines[k].extend(_lagrangian_lines(arrays, out.info["row_dual"], row))
+
+        for k in range(T):
+            record(k, np.flatnonzero(self.pair_req & (self.pair_tech == k)))
+            if start is not None:
+                sel = np.asarray(start.selected, np.int64)
+                sel = sel[self.pair_tech[sel] == k]
+                record(k, sel)
+                # first bounds at the start's station counts, where the optimum tends to be
+                n = int((~self.pair_req[sel]).sum())
+                lp_done[k].add(n)
+                lp_bound(k, n, deadline - time.perf_counter())
+        # station counts of every split within the budget
+        grids = np.meshgrid(*[np.arange(n + 1) for n in most], indexing="ij")
+        spend = sum(g * c for g, c in zip(grids, cost))
+        ok = spend <= left + 1e-9 * max(1.0, abs(left))
+        splits = np.stack([g[ok] for g in grids], axis=1)
+        status = "time_limit"
+        while True:
+            ubs, lbs = [], []
+            for k in range(T):
+                u = np.full(most[k] + 1, top[k])
+                kk = np.arange(most[k] + 1)
+                for a, b in lines[k]:
+                    u = np.minimum(u, a + b * kk)
+                u = np.minimum(u, ub_mip[k])
+                ubs.append(np.minimum.accumulate(u[::-1])[::-1])  # f_t is non-decreasing
+                lbs.append(np.maximum.accumulate(lb[k]))
+            U = sum(ubs[k][splits[:, k]] for k in range(T))
+            L = sum(lbs[k][splits[:, k]] for k in range(T))
+            iu, il = int(np.argmax(U)), int(np.argmax(L))
+            bound, best = float(U[iu]), float(L[il])
+            if bound - best <= mip_gap * max(abs(best), 1e-9) + 1e-9 * max(1.0, abs(best)):
+                status = "optimal"
+                break
+            if time.perf_counter() >= deadline:
+                break
+            s_u, s_l = splits[iu], splits[il]
+            left_s = deadline - time.perf_counter()
+            log.debug("splits: bound %.6f at %s, best %.6f at %s, %.1f s left", bound, s_u.tolist(), best,
+                      s_l.tolist(), left_s)
+            # cheapest step first: an LP bound at the loosest split's counts, then a search at
+            # the counts of the three loosest splits and of the best one, then a MILP at the
+            # loosest split
+            slack = np.array([ubs[k][s_u[k]] - max(lbs[k][s_u[k]], 0.0) for k in range(T)])
+            todo = [k for k in np.argsort(-slack) if s_u[k] not in lp_done[k]]
+            if todo:
+                k = int(todo[0])
+                lp_done[k].add(int(s_u[k]))
+                lp_bound(k, int(s_u[k]), left_s)
+                continue
+            near = [splits[i] for i in np.argsort(-U)[:3]] + [s_l]
+            todo = [(k, int(c[k])) for c in near for k in np.argsort(-slack) if c[k] not in heur_done[k]]
+            if todo:
+                k, n = todo[0]
+                heur_done[k].add(n)
+                record(k, self._tech_heuristic(k, n, min(0.2 * left_s, 10.0)))
+                continue
+            todo = [k for k in np.argsort(-slack) if s_u[k] not in mip_done[k]]
+            if not todo:
+                break  # every part of the loosest split was solved as far as time allowed
+            k = int(todo[0])
+            n = int(s_u[k])
+            mip_done[k].add(n)
+            milp, x, _ = self._tech_milp(k, n)
+            lo = self.pair_offset[k]
+            have = [q for q in sets[k] if q <= n]
+            st = None
+            if have:
+                vals = np.zeros(len(x))
+                vals[sets[k][max(have, key=lambda q: lb[k][q])] - lo] = 1.0
+                st = (x, vals)
+            # each technology may leave a 1/(2T) share of the allowed gap, so a split of parts
+            # solved this far is within mip_gap
+            opts = {**_MIX_OPTIONS, "mip_abs_gap": mip_gap * max(best, 1e-9) / (2 * T)}
+            out = milp.solve(left_s, mip_gap / 2, "off", start=st, verbose=verbose, options=opts)
+            if out.x is not None:
+                record(k, lo + np.flatnonzero(out.x[x] > 0.5))
+            if np.isfinite(out.bound):
+                ub_mip[k][n] = min(ub_mip[k][n], out.bound)
+        sel = np.concatenate([sets[k][int(np.argmax(lb[k][:splits[il, k] + 1]))] for k in range(T)])
+        return Candidate(np.sort(sel), self._objective(sel), bound, status, f"{HIGHS_NAME} (per-technology splits)")
 
     def _no_solution_message(self) -> str:
         if any(t.target for t in self.techs):
@@ -529,3 +734,37 @@ class TechnologyMix(SitingModel):
                          covered=st.b1, details=details, pairs=pairs, selected_by_tech=by_tech,
                          new_by_tech=new_by_tech, covered_by_tech=cov, covered_share=share,
                          capex=self._spent(sel))
+
+
+def _spacing_rows(milp: MilpModel, x: np.ndarray, a: np.ndarray, b: np.ndarray) -> None:
+    """Spacing conflicts ``(a, b)`` (positions in ``x``): one neighbourhood row per station that
+    has later conflicting neighbours (see :class:`TechnologyMix`)."""
+    if not a.size:
+        return
+    head, rest = np.minimum(a, b), np.maximum(a, b)
+    heads, rid = np.unique(head, return_inverse=True)
+    deg = np.bincount(rid, minlength=heads.size).astype(float)
+    milp.add_rows(np.concatenate([np.arange(heads.size), rid]), np.concatenate([x[heads], x[rest]]),
+                  np.concatenate([deg, np.ones(rest.size)]), heads.size, upper=deg)
+
+
+def _lagrangian_lines(arrays: tuple, row_dual: np.ndarray, row: int) -> list[tuple[float, float]]:
+    r"""Upper bounds ``a + b k`` on a maximisation model as a function of the right-hand side
+    ``k`` of its row ``row``, from LP row duals.
+
+    ``arrays`` is the model's :meth:`MilpModel.arrays`. Every row must be ``<=`` only (finite
+    upper bound, no lower bound). For prices
+    :math:`y \ge 0`, :math:`\max_{l \le v \le u} c^T v + y^T (b - A v)` bounds the model
+    (weak duality), and it is linear in each right-hand side. Both signs of ``row_dual`` are
+    tried, so HiGHS' sign convention does not matter (each choice gives a valid bound).
+    """
+    cost, lb, ub, _, A, rlo, rhi = arrays
+    if np.any(np.isfinite(rlo)) or not np.all(np.isfinite(rhi)):
+        raise ValueError("Lagrangian lines need <= rows only")
+    out = []
+    for sign in (1.0, -1.0):
+        y = np.maximum(sign * row_dual, 0.0)
+        red = cost - A.T @ y
+        a = float(np.where(red > 0, red * ub, red * lb).sum() + y @ rhi - y[row] * rhi[row])
+        out.append((a, float(y[row])))
+    return out
