@@ -141,8 +141,8 @@ def _plain(csr, sources, targets=None, cutoff=np.inf):
 def _contracted(csr, sources, targets=None, cutoff=np.inf, core_size=0):
     from planner.routing import _hierarchy as _contract
 
-    h = _contract.build_hierarchy(csr, core_size)
-    assert h is not None
+    h, why_not = _contract.build_hierarchy(csr, core_size)
+    assert h is not None, why_not
     sources = np.asarray(sources, np.int64)
     targets = None if targets is None else np.asarray(targets, np.int64)
     out = np.full((len(sources), csr.shape[0] if targets is None else len(targets)), -1.0)
@@ -235,7 +235,7 @@ def test_contracted_engine_matches_plain_kernel_on_chains(seed, core_size):
     u, v, w, n = _road_like_arcs(seed)
     rng = np.random.default_rng(seed)
     targets = rng.choice(n, 37)  # repeats allowed, chain nodes included
-    assert build_hierarchy(_csr_min(u, v, w, n), core_size).n_core == min(core_size, n)  # contracted to the core
+    assert build_hierarchy(_csr_min(u, v, w, n), core_size)[0].n_core == min(core_size, n)  # contracted to the core
     for csr in (_csr_min(u, v, w, n), _raw_csr(u, v, w, n)):
         for graph in (csr, csr.T.tocsr()):  # both directions
             sources = np.arange(n)  # every node, chain interiors and dead ends included
@@ -267,8 +267,7 @@ def test_contracted_engine_matches_networkx_on_chains():
             np.testing.assert_allclose(ours[i], expected, atol=1e-9)
 
 
-def test_public_api_switches_engine_without_changing_results(monkeypatch):
-    import planner.routing as routing
+def test_public_api_switches_engine_without_changing_results():
     import planner.routing._hierarchy as contract
     from planner.network.graph import _csr_min
 
@@ -276,50 +275,55 @@ def test_public_api_switches_engine_without_changing_results(monkeypatch):
     csr = _csr_min(u, v, w, n)
     src = np.arange(0, n, 2)
     tgt = np.array([n - 1, 0, 3, 3])
-    plain = csr_travel_times(csr, src, tgt, cutoff_s=80)  # fewer sources than the threshold
-    monkeypatch.setattr(routing, "CONTRACT_MIN_SOURCES", 1)
-    monkeypatch.setattr(contract, "CORE_SIZE", 4)
-    calls, real = [], contract.many_to_all
-    monkeypatch.setattr(contract, "many_to_all", lambda *a: (calls.append(1), real(*a))[1])
-    contracted = csr_travel_times(csr, src, tgt, cutoff_s=80)
-    assert calls == [1]
-    _assert_same(contracted, plain)
-    assert contracted.dtype == np.float64 and contracted.shape == (len(src), len(tgt))
+    contract._cache.clear()
+    results, log = {}, []
+    for engine in ("dijkstra", "reverse-dijkstra", "hierarchy"):
+        results[engine] = csr_travel_times(csr, src, tgt, cutoff_s=80, engine=engine, engine_log=log)
+    assert [c.engine for c in log] == ["dijkstra", "reverse-dijkstra", "hierarchy"]
+    assert all(c.reason == "requested" for c in log)
+    for engine, t in results.items():
+        _assert_same(t, results["dijkstra"])
+        assert t.dtype == np.float64 and t.shape == (len(src), len(tgt))
     assert csr_travel_times(csr, [], cutoff_s=80).shape == (0, n)
 
 
-def test_hierarchy_cache_follows_the_matrix_content(monkeypatch):
+def test_hierarchy_cache_follows_the_matrix_content():
     import planner.routing._hierarchy as contract
     from planner.network.graph import _csr_min
 
-    monkeypatch.setattr(contract, "CORE_SIZE", 4)
     u, v, w, n = _road_like_arcs(6)
     csr = _csr_min(u, v, w, n)
-    h = contract.hierarchy_for(csr)
-    assert contract.hierarchy_for(csr) is h  # cached
+    h, _ = contract.hierarchy_for(csr, 4)
+    assert contract.hierarchy_for(csr, 4)[0] is h  # cached
     slower = csr.copy()
     slower.data = slower.data * 2.0  # e.g. another profile: same arcs, other times
-    assert contract.hierarchy_for(slower) is not h
+    h2, _ = contract.hierarchy_for(slower, 4)
+    assert h2 is not h
     out = np.empty((3, n))
-    contract.many_to_all(contract.hierarchy_for(slower), np.arange(3), None, np.inf, out)
+    contract.many_to_all(h2, np.arange(3), None, np.inf, out)
     _assert_same(out, _plain(slower, np.arange(3)))
 
 
-def test_dense_or_negative_graphs_fall_back_to_the_plain_kernel(monkeypatch):
+def test_negative_graphs_fall_back_to_the_plain_kernel_and_say_so(caplog):
     import scipy.sparse as sp
 
-    import planner.routing as routing
     import planner.routing._hierarchy as contract
 
-    monkeypatch.setattr(routing, "CONTRACT_MIN_SOURCES", 1)
-    hub = contract.MAX_DEGREE + 5  # a star: too many arcs at one node for the contraction
+    neg = sp.csr_matrix(np.array([[0.0, -1.0], [1.0, 0.0]]))
+    assert contract.not_contractible(neg) == "negative travel times"
+    log = []
+    with caplog.at_level("WARNING", logger="planner.routing"):
+        csr_travel_times(neg, [0], engine="hierarchy", engine_log=log)
+    assert log[0].engine == "dijkstra" and "negative travel times" in log[0].reason
+    assert "no contraction hierarchy (negative travel times)" in caplog.text
+    # a star (one node with many arcs) contracts now: no degree cap
+    hub = 40
     rows = np.r_[np.zeros(hub, int), np.arange(1, hub + 1)]
     cols = np.r_[np.arange(1, hub + 1), np.zeros(hub, int)]
     star = sp.csr_matrix((np.ones(2 * hub), (rows, cols)), shape=(hub + 1, hub + 1))
-    assert not contract.contractible(star)
-    t = csr_travel_times(star, [1, 2])
+    t = csr_travel_times(star, [1, 2], engine="hierarchy", engine_log=log)
+    assert log[-1].engine == "hierarchy"
     assert t[0, 0] == 1.0 and t[0, 2] == 2.0 and t[1, 1] == 2.0
-    assert not contract.contractible(sp.csr_matrix(np.array([[0.0, -1.0], [1.0, 0.0]])))
 
 
 @pytest.fixture(scope="module")
@@ -344,13 +348,14 @@ def demo_network(shared_data):
 @pytest.mark.shared_data
 @pytest.mark.parametrize("direction", ["from", "to"])
 def test_contracted_engine_matches_plain_kernel_on_the_demo_network(demo_network, direction):
-    import planner.routing as routing
-
     net = demo_network
     rng = np.random.default_rng(3)
-    src = rng.choice(net.n_nodes, routing.CONTRACT_MIN_SOURCES + 3, replace=False)
+    src = rng.choice(net.n_nodes, 131, replace=False)
     for profile in ("offpeak", "truck"):  # truck: closed roads leave many nodes unreachable
         csr = net.csr(profile, reverse=direction == "to")
         for cutoff in (None, 45 * 60.0):
-            ours = travel_times(net, src, profile=profile, direction=direction, cutoff_s=cutoff)
+            log = []
+            ours = travel_times(net, src, profile=profile, direction=direction, cutoff_s=cutoff, engine="hierarchy",
+                                engine_log=log)
+            assert log[0].engine == "hierarchy"
             _assert_same(ours, _plain(csr, src, None, np.inf if cutoff is None else cutoff))

@@ -11,25 +11,38 @@ How (a contraction hierarchy with a core, queried PHAST-style)
 --------------------------------------------------------------
 Build, once per CSR (:func:`build_hierarchy`):
 
-1. Contract nodes one at a time, cheapest first (priority = shortcuts added − arcs removed +
-   contracted neighbours). Contracting ``v`` adds, for every pair ``u → v → x``, the shortcut
-   ``u → x`` of weight ``w(u, v) + w(v, x)`` unless a short witness search finds a path ``u → x``
-   avoiding ``v`` that is no longer (skipping a shortcut is only an optimisation: adding too many is
-   always correct). Chain interiors and dead ends cost nothing and go first. The arcs ``v`` has
-   when it is contracted are kept: *up* arcs ``v → x`` and *down* arcs ``u → v``, both to nodes
-   contracted later (or to the core).
-2. Stop when :data:`CORE_SIZE` nodes remain (the *core*; contracting the dense remainder is slow
-   and buys little) and tabulate all core-to-core times.
+1. Contract nodes one at a time, cheapest first. Priority = shortcuts added − arcs removed +
+   contracted neighbours + level (1 + the highest level among contracted neighbours; it spreads
+   the contraction evenly over the map, which keeps the upward searches small). Contracting ``v``
+   adds, for every pair ``u → v → x``, the shortcut ``u → x`` of weight ``w(u, v) + w(v, x)``
+   unless a witness search (a Dijkstra from ``u`` avoiding ``v``, bounded by the via time and by
+   a number of settled nodes) finds a path ``u → x`` that is no longer (skipping a shortcut is
+   only an optimisation: adding too many is always correct). Priorities are kept up to date
+   lazily: contracting a node only raises its neighbours' contracted-neighbour and level terms;
+   a popped node's shortcuts are counted afresh and it is pushed back if it is no longer the
+   cheapest. The arcs ``v`` has when it is contracted are
+   kept: *up* arcs ``v → x`` and *down* arcs ``u → v``, both to nodes contracted later (or to the
+   core). Adjacency rows grow as needed (no degree cap), so every graph can be contracted.
+2. Stop at the *core* (:func:`core_rule`): when the remaining graph has become dense (average
+   degree ≥ :data:`DENSE_DEGREE`, where every further contraction costs many witness searches and
+   shortcuts) and at most :data:`CORE_MAX` nodes remain, or when :data:`CORE_MIN` remain. The
+   core's all-pairs times are tabulated (8·n_core² bytes). The rule depends on the graph, not on a
+   fixed count: the demo network (30k nodes) and a 4×4 tiling of it (476k) both end with a core
+   of a few hundred to a few thousand nodes (``benchmarks/run.py routing_scale``).
 
 Query from a source ``s`` (:func:`many_to_all`):
 
-1. *Upward*: Dijkstra from ``s`` over up arcs only — a few dozen nodes, ending at core entries.
+1. *Upward*: Dijkstra from ``s`` over up arcs only — a few dozen to a few hundred nodes, ending at
+   core entries.
 2. *Core*: time of every core node = min over entries ``e`` of ``up(s, e) + table[e, c]``.
 3. *Downward sweep*: contracted nodes in reverse contraction order (or any order that keeps the
    tail of every down arc before its head),
    ``t(v) = min(t(v), t(u) + w(u → v))`` over the down arcs of ``v``; every ``u`` is final by then.
 
 With a subset of targets only the contracted nodes they depend on are swept (restricted PHAST).
+With all nodes as targets and a finite cutoff, the sweep pushes times down the arcs instead and
+visits only nodes a parent reached within the cutoff, so a 45-minute query on a metro-size graph
+costs in proportion to the area reached, not to the whole graph.
 
 Every shortest path is an up-path, a core path, then a down-path in this order, so the sweep is
 exact (times differ from a plain Dijkstra only by floating-point summation order, ~1e-12 s).
@@ -51,19 +64,30 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit, prange
 
-#: Contraction stops when this many nodes remain; their all-pairs table costs 8·CORE_SIZE² bytes.
-CORE_SIZE = 1000
+#: Contraction always goes on while more than this many nodes remain.
+CORE_MIN = 512
+#: ... and stops at the latest when the remaining graph is this dense (arcs per node, both
+#: directions counted once each) and at most CORE_MAX nodes remain.
+DENSE_DEGREE = 12.0
+#: A remainder this dense with more than CORE_MAX nodes left is given up (see below); road networks
+#: stay far below it (the 2×2 tiling of the demo network reaches DENSE_DEGREE at ~1,900 nodes).
+GIVE_UP_DEGREE = 24.0
+#: Largest core tabulated (8·CORE_MAX² bytes = 128 MB); a graph whose remainder is dense with more
+#: nodes than this (not a road network) gets no hierarchy and the plain engine, with that reason.
+CORE_MAX = 4096
 #: Sources that share one downward sweep (8 float64 = one 64-byte cache line per node).
 BLOCK = 8
-#: Adjacency capacity per node during contraction; nodes that would outgrow it stay in the core.
-_CAP = 24
-#: Graphs with a node of more (raw) arcs than this are left to the plain Dijkstra (must be ≤ _CAP).
-MAX_DEGREE = 16
-#: A core this many times larger than CORE_SIZE (dense, unroad-like graph) is not worth tabulating.
-_MAX_CORE_FACTOR = 2
-#: Witness searches settle at most this many nodes when contracting / when estimating priorities.
-_WITNESS_SETTLE = 20
-_ESTIMATE_SETTLE = 1
+#: Witness searches settle at most this many nodes when contracting / when re-estimating the
+#: neighbours of a contracted node (0: lazy updates only, ~2x faster build at equal query time on
+#: the demo network; the first estimate of every node uses a 1-node search).
+_WITNESS_SETTLE = 40
+_ESTIMATE_SETTLE = 0
+#: Entries of the witness-search heap; a search that fills it stops pushing (which can only add
+#: an unneeded shortcut, never a wrong time).
+_WITNESS_HEAP = 1 << 16
+#: Contraction gives up (dense, not road-like graph) when the remaining graph holds this many times
+#: the original number of arcs.
+_ARC_BUDGET = 8
 #: Hierarchies kept in memory (one per profile and direction in a typical run).
 CACHE_SIZE = 6
 
@@ -84,6 +108,11 @@ class Hierarchy:
     down_ptr, down_par, down_w : ndarray
         For contracted node ``n_core + i``: its down arcs ``down_par[k] → n_core + i`` for
         ``k in down_ptr[i]:down_ptr[i+1]``.
+    child_ptr, child_ind, child_w : ndarray
+        The down arcs again, by tail: CSR over internal positions of ``tail → head`` (for the
+        cutoff-pruned sweep).
+    original : ndarray of int64, shape (n,)
+        Original node of every internal position (inverse of ``internal``).
     table : ndarray of float64, shape (n_core, n_core)
         Core-to-core travel times (``inf`` = unreachable).
     build_s : float
@@ -99,8 +128,19 @@ class Hierarchy:
     down_ptr: np.ndarray
     down_par: np.ndarray
     down_w: np.ndarray
+    child_ptr: np.ndarray
+    child_ind: np.ndarray
+    child_w: np.ndarray
+    original: np.ndarray
     table: np.ndarray
     build_s: float
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the arrays."""
+        return sum(a.nbytes for a in (self.internal, self.up_ptr, self.up_ind, self.up_w, self.down_ptr,
+                                      self.down_par, self.down_w, self.child_ptr, self.child_ind, self.child_w,
+                                      self.original, self.table))
 
 
 # ------------------------------------------------------------------------------------ cache
@@ -108,36 +148,48 @@ _cache: OrderedDict = OrderedDict()
 _lock = threading.Lock()
 
 
-def contractible(csr) -> bool:
-    """Whether :func:`build_hierarchy` applies: non-negative weights and road-like degrees."""
-    n = csr.shape[0]
-    if n == 0 or csr.nnz == 0:
-        return False
-    data = csr.data
-    if np.any(data < 0):  # NaN compares False: such arcs are ignored like in the plain kernel
-        return False
-    out_deg = np.diff(csr.indptr).max()
-    in_deg = np.bincount(csr.indices, minlength=n).max()
-    return max(out_deg, in_deg) <= MAX_DEGREE
+def not_contractible(csr) -> str | None:
+    """Why :func:`build_hierarchy` does not apply to ``csr`` (``None`` if it does)."""
+    if csr.shape[0] == 0 or csr.nnz == 0:
+        return "empty graph"
+    if np.any(csr.data < 0):  # NaN compares False: such arcs are ignored like in the plain kernel
+        return "negative travel times"
+    return None
 
 
-def hierarchy_for(csr, core_size: int | None = None) -> Hierarchy | None:
-    """The (cached) hierarchy of a CSR matrix of travel times; ``None`` if not contractible.
-
-    The cache is keyed by a digest of the matrix content, so an edited matrix is rebuilt.
-    """
-    core_size = CORE_SIZE if core_size is None else int(core_size)
+def cached(csr, core_size: int | None = None):
+    """The cached ``(hierarchy, reason)`` of ``csr`` if one was built, else ``None`` (no build)."""
     key = (_digest(csr), core_size)
     with _lock:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    h = build_hierarchy(csr, core_size)
+    return None
+
+
+def hierarchy_for(csr, core_size: int | None = None) -> tuple[Hierarchy | None, str]:
+    """The (cached) hierarchy of a CSR matrix of travel times, built if needed.
+
+    The cache is keyed by a digest of the matrix content, so an edited matrix is rebuilt; a graph
+    that cannot be contracted is remembered as such (with its reason) and not tried again.
+
+    Returns
+    -------
+    hierarchy : Hierarchy or None
+    reason : str
+        Why there is no hierarchy (``""`` when there is one).
+    """
+    key = (_digest(csr), core_size)
     with _lock:
-        _cache[key] = h
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    result = build_hierarchy(csr, core_size)
+    with _lock:
+        _cache[key] = result
         while len(_cache) > CACHE_SIZE:
             _cache.popitem(last=False)
-    return h
+    return result
 
 
 def _digest(csr) -> bytes:
@@ -151,74 +203,98 @@ def _digest(csr) -> bytes:
 
 
 # ------------------------------------------------------------------------------------ build
-def build_hierarchy(csr, core_size: int = CORE_SIZE) -> Hierarchy | None:
-    """Contract ``csr`` down to ``core_size`` nodes (see module docstring).
+def build_hierarchy(csr, core_size: int | None = None) -> tuple[Hierarchy | None, str]:
+    """Contract ``csr`` down to its core (see module docstring).
 
     Parameters
     ----------
     csr : scipy.sparse CSR matrix
         Arc travel times (seconds, non-negative); self-loops, ``inf``/NaN arcs are ignored and
         parallel arcs keep the fastest, as in a plain Dijkstra.
-    core_size : int
-        Stop contracting when this many nodes remain (``0``: contract everything possible).
+    core_size : int, optional
+        Stop contracting when this many nodes remain (``0``: contract everything). By default the
+        core is chosen by the graph's density (:data:`CORE_MIN`, :data:`DENSE_DEGREE`,
+        :data:`CORE_MAX`).
 
     Returns
     -------
-    Hierarchy or None
-        ``None`` when the graph is not :func:`contractible` or the core stays much larger than
-        ``core_size`` (dense graph).
+    hierarchy : Hierarchy or None
+        ``None`` when the graph is not contractible (negative or no arcs) or its dense remainder
+        has more than :data:`CORE_MAX` nodes.
+    reason : str
+        Why there is no hierarchy; ``""`` when there is one.
     """
-    if not contractible(csr):
-        return None
+    reason = not_contractible(csr)
+    if reason:
+        return None, reason
     t0 = time.perf_counter()
     n = csr.shape[0]
-    order, o_nb, o_w, o_len, i_nb, i_w, i_len = _contract(
+    if core_size is None:
+        stop_min, stop_max, dense, give_up = CORE_MIN, CORE_MAX, DENSE_DEGREE, GIVE_UP_DEGREE
+    else:
+        stop_min = stop_max = int(core_size)
+        dense = give_up = np.inf
+    order, ptr, ln, nb, w = _contract(
         n, csr.indptr.astype(np.int64), csr.indices.astype(np.int64), csr.data.astype(np.float64),
-        _CAP, _WITNESS_SETTLE, _ESTIMATE_SETTLE, core_size,
+        stop_min, stop_max, dense, give_up, _WITNESS_SETTLE, _ESTIMATE_SETTLE, _WITNESS_HEAP,
     )
     contracted = np.zeros(n, bool)
     contracted[order] = True
     core = np.flatnonzero(~contracted)
     n_core = len(core)
-    if n_core > _MAX_CORE_FACTOR * max(core_size, 256):
-        return None
+    if n_core > max(CORE_MAX, stop_max):
+        return None, (f"the contraction left a dense core of {n_core:,} nodes (more than {CORE_MAX:,}): "
+                      "not a road-like graph")
     # sweep order: by depth in the down-arc DAG (1 + deepest tail), then by original position —
     # as valid as reverse contraction order, with better memory locality (~7 % faster sweep)
     downward = order[::-1]
-    depth = _depths(downward, i_nb, i_len, n)
+    depth = _depths(downward, ptr, ln, nb, n)
     downward = downward[np.lexsort((downward, depth))]
     internal = np.empty(n, np.int64)
     internal[core] = np.arange(n_core)
     internal[downward] = n_core + np.arange(len(downward))
     by_internal = np.concatenate([core, downward])
 
-    up_len = np.where(contracted[by_internal], o_len[by_internal], 0)
-    up_ptr, up_ind, up_w = _pack(o_nb[by_internal], o_w[by_internal], up_len, internal)
-    down_ptr, down_par, down_w = _pack(i_nb[downward], i_w[downward], i_len[downward], internal)
-    core_ptr, core_ind, core_w = _pack(o_nb[core], o_w[core], o_len[core], internal)
+    up_rows = np.where(contracted[by_internal], by_internal, -1)  # core nodes: no up arcs
+    up_ptr, up_ind, up_w = _pack(ptr, ln, nb, w, up_rows, internal)
+    down_ptr, down_par, down_w = _pack(ptr, ln, nb, w, downward + n, internal)
+    core_ptr, core_ind, core_w = _pack(ptr, ln, nb, w, core, internal)
+    heads = np.repeat(np.arange(n_core, n, dtype=np.int32), np.diff(down_ptr))
+    by_tail = np.argsort(down_par, kind="stable")
+    child_ptr = np.zeros(n + 1, np.int64)
+    np.cumsum(np.bincount(down_par, minlength=n), out=child_ptr[1:])
     table = _core_table(core_ptr, core_ind, core_w)
-    return Hierarchy(n, n_core, internal, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, table,
-                     time.perf_counter() - t0)
+    return Hierarchy(n, n_core, internal, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, child_ptr,
+                     heads[by_tail], down_w[by_tail], by_internal, table, time.perf_counter() - t0), ""
 
 
 @njit(cache=True, nogil=True)
-def _depths(downward, i_nb, i_len, n):
+def _depths(downward, ptr, ln, nb, n):
     """Depth of each contracted node (in ``downward`` order): 1 + the deepest tail of its down arcs."""
     depth = np.zeros(n, np.int64)  # core nodes: 0
     for v in downward:
         d = 0
-        for a in range(i_len[v]):
-            d = max(d, depth[i_nb[v, a]])
+        r = n + v
+        for a in range(ptr[r], ptr[r] + ln[r]):
+            d = max(d, depth[nb[a]])
         depth[v] = d + 1
     return depth[downward]
 
 
-def _pack(nb, w, lengths, internal):
-    """Fixed-width adjacency rows → CSR (pointer, internal neighbour, weight)."""
-    ptr = np.zeros(len(lengths) + 1, np.int64)
-    np.cumsum(lengths, out=ptr[1:])
-    used = np.arange(nb.shape[1])[None, :] < lengths[:, None]
-    return ptr, internal[nb[used]].astype(np.int32), w[used].astype(np.float64)
+@njit(cache=True, nogil=True)
+def _pack(ptr, ln, nb, w, rows, internal):
+    """Adjacency rows (``-1``: an empty row) → CSR (pointer, internal neighbour, weight)."""
+    out_ptr = np.zeros(len(rows) + 1, np.int64)
+    for i in range(len(rows)):
+        out_ptr[i + 1] = out_ptr[i] + (ln[rows[i]] if rows[i] >= 0 else 0)
+    ind = np.empty(out_ptr[-1], np.int32)
+    wt = np.empty(out_ptr[-1], np.float64)
+    for i in range(len(rows)):
+        r = rows[i]
+        for k in range(out_ptr[i + 1] - out_ptr[i]):
+            ind[out_ptr[i] + k] = internal[nb[ptr[r] + k]]
+            wt[out_ptr[i] + k] = w[ptr[r] + k]
+    return out_ptr, ind, wt
 
 
 @njit(cache=True, parallel=True)
@@ -275,56 +351,80 @@ def _pop(heap_d, heap_v, size):
 
 
 # ------------------------------------------------------------------------------ contraction
-# The graph being contracted is held as fixed-width rows: o_nb[v, :o_len[v]] are the heads of the
-# arcs leaving v (weights o_w), i_nb[v, :i_len[v]] the tails of the arcs entering v. Contracting v
-# unlinks it from its neighbours' rows but leaves its own rows: they become its up/down arcs.
+# The graph being contracted is held as growable adjacency rows in one pool: row ``v`` (< n) holds
+# the arcs leaving ``v`` (heads ``nb``, weights ``w``), row ``n + v`` the arcs entering ``v``
+# (tails). Row ``r`` occupies ``nb[ptr[r] : ptr[r] + ln[r]]`` within a capacity ``cp[r]``; a full
+# row moves to the end of the pool with twice the capacity (the pool doubles when needed).
+# Contracting v unlinks it from its neighbours' rows but leaves its own rows: they become its
+# up/down arcs.
 @njit(cache=True, nogil=True)
-def _find(nb, row, length, x):
-    for k in range(length):
-        if nb[row, k] == x:
+def _find(ptr, ln, nb, r, x):
+    for k in range(ptr[r], ptr[r] + ln[r]):
+        if nb[k] == x:
             return k
     return -1
 
 
 @njit(cache=True, nogil=True)
-def _unlink(nb, w, length, row, x):
-    """Remove ``x`` from adjacency row ``row`` (order not kept)."""
-    k = _find(nb, row, length[row], x)
-    last = length[row] - 1
-    nb[row, k] = nb[row, last]
-    w[row, k] = w[row, last]
-    length[row] = last
+def _unlink(ptr, ln, nb, w, r, x):
+    """Remove ``x`` from row ``r`` (order not kept)."""
+    k = _find(ptr, ln, nb, r, x)
+    last = ptr[r] + ln[r] - 1
+    nb[k] = nb[last]
+    w[k] = w[last]
+    ln[r] -= 1
 
 
 @njit(cache=True, nogil=True)
-def _set_arc(o_nb, o_w, o_len, i_nb, i_w, i_len, u, x, c):
-    """Add arc ``u → x`` of weight ``c``, or lower the weight of an existing one."""
-    k = _find(o_nb, u, o_len[u], x)
+def _append(ptr, ln, cp, nb, w, top, r, x, c):
+    """Append ``(x, c)`` to row ``r``, moving / growing as needed; returns ``(nb, w, top)``."""
+    if ln[r] == cp[r]:
+        new_cap = 2 * cp[r]
+        if top + new_cap > len(nb):
+            size = max(2 * len(nb), top + new_cap)
+            nb2 = np.empty(size, nb.dtype)
+            w2 = np.empty(size, w.dtype)
+            nb2[:top] = nb[:top]
+            w2[:top] = w[:top]
+            nb, w = nb2, w2
+        nb[top:top + ln[r]] = nb[ptr[r]:ptr[r] + ln[r]]
+        w[top:top + ln[r]] = w[ptr[r]:ptr[r] + ln[r]]
+        ptr[r] = top
+        cp[r] = new_cap
+        top += new_cap
+    nb[ptr[r] + ln[r]] = x
+    w[ptr[r] + ln[r]] = c
+    ln[r] += 1
+    return nb, w, top
+
+
+@njit(cache=True, nogil=True)
+def _set_arc(n, ptr, ln, cp, nb, w, top, u, x, c):
+    """Add arc ``u → x`` of weight ``c`` or lower an existing one; returns ``(nb, w, top, added)``."""
+    k = _find(ptr, ln, nb, u, x)
     if k >= 0:
-        if c < o_w[u, k]:
-            o_w[u, k] = c
-            i_w[x, _find(i_nb, x, i_len[x], u)] = c
-        return
-    o_nb[u, o_len[u]] = x
-    o_w[u, o_len[u]] = c
-    o_len[u] += 1
-    i_nb[x, i_len[x]] = u
-    i_w[x, i_len[x]] = c
-    i_len[x] += 1
+        if c < w[k]:
+            w[k] = c
+            w[_find(ptr, ln, nb, n + x, u)] = c
+        return nb, w, top, False
+    nb, w, top = _append(ptr, ln, cp, nb, w, top, u, x, c)
+    nb, w, top = _append(ptr, ln, cp, nb, w, top, n + x, u, c)
+    return nb, w, top, True
 
 
 @njit(cache=True, nogil=True)
-def _witness(o_nb, o_w, o_len, source, avoid, bound, max_settled, dist, touched, heap_d, heap_v):
+def _witness(ptr, ln, nb, w, source, avoid, bound, max_settled, dist, touched, heap_d, heap_v):
     """Dijkstra from ``source`` avoiding node ``avoid``, up to ``bound`` and ``max_settled`` nodes.
 
-    Leaves tentative times in ``dist`` (all ``inf`` on entry); returns how many entries of
-    ``touched`` name the nodes to reset.
+    Leaves tentative times (each the length of a real path) in ``dist`` (all ``inf`` on entry);
+    returns how many entries of ``touched`` name the nodes to reset.
     """
     n_touched = 1
     touched[0] = source
     dist[source] = 0.0
     size = _push(heap_d, heap_v, 0, 0.0, source)
     settled = 0
+    cap = len(heap_d)
     while size > 0:
         d = heap_d[0]
         u = heap_v[0]
@@ -334,34 +434,35 @@ def _witness(o_nb, o_w, o_len, source, avoid, bound, max_settled, dist, touched,
         if d > bound or settled >= max_settled:
             break
         settled += 1
-        for k in range(o_len[u]):
-            x = o_nb[u, k]
-            nd = d + o_w[u, k]
+        for k in range(ptr[u], ptr[u] + ln[u]):
+            x = nb[k]
+            nd = d + w[k]
             if x != avoid and nd < dist[x] and nd <= bound:
                 if dist[x] == np.inf:
                     touched[n_touched] = x
                     n_touched += 1
                 dist[x] = nd
-                size = _push(heap_d, heap_v, size, nd, x)
+                if size < cap:
+                    size = _push(heap_d, heap_v, size, nd, x)
     return n_touched
 
 
 @njit(cache=True, nogil=True)
-def _shortcuts(v, o_nb, o_w, o_len, i_nb, i_w, i_len, max_settled, scratch, sc_u, sc_x, sc_w):
-    """Shortcuts needed to contract ``v``, written to ``sc_*``; returns their number."""
-    dist, touched, heap_d, heap_v = scratch
+def _shortcuts(n, v, ptr, ln, nb, w, max_settled, dist, touched, heap_d, heap_v, sc_u, sc_x, sc_w):
+    """Shortcuts needed to contract ``v``, written to ``sc_*`` (room for in × out); returns their number."""
     longest_out = 0.0
-    for b in range(o_len[v]):
-        longest_out = max(longest_out, o_w[v, b])
+    for b in range(ptr[v], ptr[v] + ln[v]):
+        longest_out = max(longest_out, w[b])
     count = 0
-    for a in range(i_len[v]):
-        u = i_nb[v, a]
-        w_in = i_w[v, a]
-        n_touched = _witness(o_nb, o_w, o_len, u, v, w_in + longest_out, max_settled,
-                             dist, touched, heap_d, heap_v)
-        for b in range(o_len[v]):
-            x = o_nb[v, b]
-            via = w_in + o_w[v, b]
+    r_in = n + v
+    for a in range(ptr[r_in], ptr[r_in] + ln[r_in]):
+        u = nb[a]
+        w_in = w[a]
+        n_touched = _witness(ptr, ln, nb, w, u, v, w_in + longest_out, max_settled, dist, touched,
+                             heap_d, heap_v)
+        for b in range(ptr[v], ptr[v] + ln[v]):
+            x = nb[b]
+            via = w_in + w[b]
             if x != u and dist[x] > via:
                 sc_u[count] = u
                 sc_x[count] = x
@@ -373,101 +474,114 @@ def _shortcuts(v, o_nb, o_w, o_len, i_nb, i_w, i_len, max_settled, scratch, sc_u
 
 
 @njit(cache=True, nogil=True)
-def _fits(count, sc_u, sc_x, o_nb, o_len, i_len, cap, grow_out, grow_in):
-    """Whether the shortcuts leave every adjacency row within ``cap`` entries."""
-    for s in range(count):
-        if _find(o_nb, sc_u[s], o_len[sc_u[s]], sc_x[s]) < 0:
-            grow_out[sc_u[s]] += 1
-            grow_in[sc_x[s]] += 1
-    ok = True
-    for s in range(count):
-        if o_len[sc_u[s]] + grow_out[sc_u[s]] > cap or i_len[sc_x[s]] + grow_in[sc_x[s]] > cap:
-            ok = False
-    for s in range(count):
-        grow_out[sc_u[s]] = 0
-        grow_in[sc_x[s]] = 0
-    return ok
+def _contract(n, indptr, indices, weights, stop_min, stop_max, dense_degree, give_up_degree, witness_settled,
+              estimate_settled, heap_cap):
+    """Contract nodes cheapest-first until the core rule stops it (see :func:`build_hierarchy`).
 
-
-@njit(cache=True, nogil=True)
-def _contract(n, indptr, indices, weights, cap, witness_settled, estimate_settled, core_size):
-    """Contract nodes cheapest-first until ``core_size`` remain (or none can be contracted).
-
-    Returns the contraction order and the adjacency rows (``o_*``: arcs out, ``i_*``: arcs in);
-    rows of contracted nodes hold their up (out) and down (in) arcs.
+    Returns the contraction order and the adjacency pool ``(ptr, ln, nb, w)``; the rows of a
+    contracted node hold its up (out) and down (in) arcs.
     """
-    o_nb = np.full((n, cap), -1, np.int32)
-    o_w = np.zeros((n, cap), np.float64)
-    o_len = np.zeros(n, np.int64)
-    i_nb = np.full((n, cap), -1, np.int32)
-    i_w = np.zeros((n, cap), np.float64)
-    i_len = np.zeros(n, np.int64)
+    ptr = np.empty(2 * n, np.int64)
+    ln = np.zeros(2 * n, np.int64)
+    cp = np.empty(2 * n, np.int64)
+    deg_in = np.zeros(n, np.int64)
+    for k in range(len(indices)):
+        deg_in[indices[k]] += 1
+    top = 0
+    for r in range(2 * n):
+        deg = indptr[r + 1] - indptr[r] if r < n else deg_in[r - n]
+        cp[r] = max(4, deg + 2)
+        ptr[r] = top
+        top += cp[r]
+    nb = np.empty(2 * top, np.int32)
+    w = np.empty(2 * top, np.float64)
+    m_left = 0  # arcs among the nodes not contracted yet (m_budget: when to give up, dense graph)
     for u in range(n):
         for k in range(indptr[u], indptr[u + 1]):
             x = indices[k]
             if x != u and weights[k] < np.inf:  # drops self-loops, inf and NaN
-                _set_arc(o_nb, o_w, o_len, i_nb, i_w, i_len, u, x, weights[k])
+                nb, w, top, added = _set_arc(n, ptr, ln, cp, nb, w, top, u, x, weights[k])
+                m_left += added
+    m_budget = _ARC_BUDGET * m_left + 1000
 
-    heap_cap = witness_settled * cap + 1
-    scratch = (np.full(n, np.inf), np.empty(n, np.int64), np.empty(heap_cap), np.empty(heap_cap, np.int64))
-    sc_u = np.empty(cap * cap, np.int64)
-    sc_x = np.empty(cap * cap, np.int64)
-    sc_w = np.empty(cap * cap, np.float64)
-    grow_out = np.zeros(n, np.int64)
-    grow_in = np.zeros(n, np.int64)
+    dist = np.full(n, np.inf)
+    touched = np.empty(n, np.int64)
+    heap_d = np.empty(heap_cap + 1, np.float64)
+    heap_v = np.empty(heap_cap + 1, np.int64)
+    sc_u = np.empty(1024, np.int64)
+    sc_x = np.empty(1024, np.int64)
+    sc_w = np.empty(1024, np.float64)
     contracted_nb = np.zeros(n, np.float64)
+    level = np.zeros(n, np.float64)
     priority = np.empty(n, np.float64)
     queue_d = np.empty(4 * n + 16, np.float64)
     queue_v = np.empty(4 * n + 16, np.int64)
     size = 0
     for v in range(n):
-        count = _shortcuts(v, o_nb, o_w, o_len, i_nb, i_w, i_len, estimate_settled, scratch, sc_u, sc_x, sc_w)
-        priority[v] = count - o_len[v] - i_len[v]
+        need = ln[v] * ln[n + v]
+        if need > len(sc_u):
+            sc_u, sc_x, sc_w = np.empty(2 * need, np.int64), np.empty(2 * need, np.int64), np.empty(2 * need)
+        count = _shortcuts(n, v, ptr, ln, nb, w, max(estimate_settled, 1), dist, touched, heap_d, heap_v, sc_u, sc_x, sc_w)
+        priority[v] = count - ln[v] - ln[n + v]
         size = _push(queue_d, queue_v, size, priority[v], v)
 
     done = np.zeros(n, np.bool_)
     order = np.empty(n, np.int64)
     n_done = 0
-    while size > 0 and n - n_done > core_size:
+    while size > 0:
+        left = n - n_done
+        if left <= stop_min or (left <= stop_max and m_left >= dense_degree * left):
+            break
+        if left > stop_max and (m_left >= give_up_degree * left or m_left > m_budget):
+            break  # dense, not road-like: the core would be too large to tabulate
         p = queue_d[0]
         v = queue_v[0]
         size = _pop(queue_d, queue_v, size)
         if done[v] or p != priority[v]:
             continue  # stale queue entry
-        count = _shortcuts(v, o_nb, o_w, o_len, i_nb, i_w, i_len, witness_settled, scratch, sc_u, sc_x, sc_w)
-        if not _fits(count, sc_u, sc_x, o_nb, o_len, i_len, cap, grow_out, grow_in):
-            priority[v] = np.inf  # stays in the core unless a neighbour's contraction requeues it
-            continue
-        exact = count - o_len[v] - i_len[v] + contracted_nb[v]
+        need = ln[v] * ln[n + v]
+        if need > len(sc_u):
+            sc_u, sc_x, sc_w = np.empty(2 * need, np.int64), np.empty(2 * need, np.int64), np.empty(2 * need)
+        count = _shortcuts(n, v, ptr, ln, nb, w, witness_settled, dist, touched, heap_d, heap_v, sc_u, sc_x, sc_w)
+        exact = count - ln[v] - ln[n + v] + contracted_nb[v] + level[v]
         if size > 0 and exact > queue_d[0]:
             priority[v] = exact  # lazy update: no longer the cheapest
             size = _push(queue_d, queue_v, size, exact, v)
             continue
+        m_left -= ln[v] + ln[n + v]
         for s in range(count):
-            _set_arc(o_nb, o_w, o_len, i_nb, i_w, i_len, sc_u[s], sc_x[s], sc_w[s])
-        for a in range(i_len[v]):
-            _unlink(o_nb, o_w, o_len, i_nb[v, a], v)
-        for b in range(o_len[v]):
-            _unlink(i_nb, i_w, i_len, o_nb[v, b], v)
+            nb, w, top, added = _set_arc(n, ptr, ln, cp, nb, w, top, sc_u[s], sc_x[s], sc_w[s])
+            m_left += added
+        for a in range(ptr[n + v], ptr[n + v] + ln[n + v]):
+            _unlink(ptr, ln, nb, w, nb[a], v)
+        for b in range(ptr[v], ptr[v] + ln[v]):
+            _unlink(ptr, ln, nb, w, n + nb[b], v)
         done[v] = True
         order[n_done] = v
         n_done += 1
         # neighbours' priorities changed: re-estimate and requeue them
         for side in range(2):
-            nbs = i_nb if side == 0 else o_nb
-            for a in range(i_len[v] if side == 0 else o_len[v]):
-                u = nbs[v, a]
-                if side == 1 and _find(i_nb, v, i_len[v], u) >= 0:
+            r = n + v if side == 0 else v
+            for a in range(ptr[r], ptr[r] + ln[r]):
+                u = nb[a]
+                if side == 1 and _find(ptr, ln, nb, n + v, u) >= 0:
                     continue  # both in- and out-neighbour: done already
                 contracted_nb[u] += 1
-                count = _shortcuts(u, o_nb, o_w, o_len, i_nb, i_w, i_len, estimate_settled, scratch,
-                                   sc_u, sc_x, sc_w)
-                priority[u] = count - o_len[u] - i_len[u] + contracted_nb[u]
+                level[u] = max(level[u], level[v] + 1)
+                if estimate_settled > 0:
+                    need = ln[u] * ln[n + u]
+                    if need > len(sc_u):
+                        sc_u, sc_x, sc_w = np.empty(2 * need, np.int64), np.empty(2 * need, np.int64), np.empty(2 * need)
+                    count = _shortcuts(n, u, ptr, ln, nb, w, estimate_settled, dist, touched, heap_d, heap_v,
+                                       sc_u, sc_x, sc_w)
+                    priority[u] = count - ln[u] - ln[n + u] + contracted_nb[u] + level[u]
+                else:  # lazy: only the neighbour terms; the edge difference is re-evaluated when popped
+                    priority[u] = max(priority[u], level[u]) + 1
                 if size == len(queue_d):
                     queue_d = np.concatenate((queue_d, np.empty(size)))
                     queue_v = np.concatenate((queue_v, np.empty(size, np.int64)))
                 size = _push(queue_d, queue_v, size, priority[u], u)
-    return order[:n_done], o_nb, o_w, o_len, i_nb, i_w, i_len
+    return order[:n_done], ptr, ln, nb, w
 
 
 # ------------------------------------------------------------------------------------ query
@@ -482,17 +596,26 @@ def many_to_all(h: Hierarchy, sources, targets, cutoff: float, out: np.ndarray) 
     targets : ndarray of int64 or None
     cutoff : float
         Times above it are written as ``inf``.
-    out : ndarray of float64, shape (len(sources), len(targets) or n)
-        Written in place, every cell.
+    out : ndarray of float64 or float32, shape (len(sources), len(targets) or n)
+        Written in place, every cell (times are computed in float64).
     """
+    if targets is None and np.isfinite(cutoff):  # sweep only what the cutoff lets through
+        _many_pruned(h.n_core, h.up_ptr, h.up_ind, h.up_w, h.child_ptr, h.child_ind, h.child_w, h.table,
+                     h.original, h.internal[sources], float(cutoff), out)
+        return
     if targets is None:
         target_pos = h.internal
         sweep = np.arange(h.n_core, h.n)
     else:  # sweep only the nodes the targets depend on
         target_pos = h.internal[targets]
-        sweep = _needed(h.n_core, h.down_ptr, h.down_par, target_pos)
+        sweep = needed(h, targets)
     _many(h.n_core, h.up_ptr, h.up_ind, h.up_w, h.down_ptr, h.down_par, h.down_w, h.table,
           h.internal[sources], float(cutoff), target_pos, sweep, out)
+
+
+def needed(h: Hierarchy, targets) -> np.ndarray:
+    """Internal positions of the contracted nodes whose times ``targets`` depend on, in sweep order."""
+    return _needed(h.n_core, h.down_ptr, h.down_par, h.internal[np.asarray(targets, np.int64)])
 
 
 @njit(cache=True, nogil=True)
@@ -579,6 +702,130 @@ def _many(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, table, sourc
             hi = min(lo + BLOCK, len(sources))
             _block(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, table, sources[lo:hi], cutoff,
                    target_pos, sweep, out[lo:hi], times, heap_d, heap_v, entries)
+
+
+@njit(cache=True, nogil=True)
+def _upward_marked(up_ptr, up_ind, up_w, n_core, s, cutoff, times, j, heap_d, heap_v, entries, active, touched,
+                   n_touched):
+    """:func:`_upward` that also marks (``active``) and lists (``touched``) every contracted node it times.
+
+    Returns ``(n_entries, n_touched)``.
+    """
+    n_entries = 0
+    size = _push(heap_d, heap_v, 0, 0.0, s)
+    if s >= n_core and not active[s]:
+        active[s] = True
+        touched[n_touched] = s
+        n_touched += 1
+    times[s, j] = 0.0
+    while size > 0:
+        d = heap_d[0]
+        u = heap_v[0]
+        size = _pop(heap_d, heap_v, size)
+        if d > times[u, j]:
+            continue
+        if u < n_core:
+            entries[n_entries] = u
+            n_entries += 1
+            continue
+        for k in range(up_ptr[u], up_ptr[u + 1]):
+            x = up_ind[k]
+            nd = d + up_w[k]
+            if nd < times[x, j] and nd <= cutoff:
+                times[x, j] = nd
+                if x >= n_core and not active[x]:
+                    active[x] = True
+                    touched[n_touched] = x
+                    n_touched += 1
+                size = _push(heap_d, heap_v, size, nd, x)
+    return n_entries, n_touched
+
+
+@njit(cache=True, nogil=True)
+def _push_children(u, child_ptr, child_ind, child_w, cutoff, times, active, touched, n_touched):
+    """Relax the down arcs leaving ``u`` (time final) in every lane; mark heads reached within the cutoff."""
+    for k in range(child_ptr[u], child_ptr[u + 1]):
+        v = child_ind[k]
+        w = child_w[k]
+        best = np.inf
+        for j in range(BLOCK):
+            best = min(best, times[u, j] + w)
+        if best > cutoff:
+            continue
+        for j in range(BLOCK):
+            times[v, j] = min(times[v, j], times[u, j] + w)
+        if not active[v]:
+            active[v] = True
+            touched[n_touched] = v
+            n_touched += 1
+    return n_touched
+
+
+@njit(cache=True, nogil=True)
+def _block_pruned(n_core, up_ptr, up_ind, up_w, child_ptr, child_ind, child_w, table, original, sources, cutoff,
+                  out, times, heap_d, heap_v, entries, active, touched):
+    """:func:`_block` for all targets under a finite cutoff: sweeps only the nodes reached within it.
+
+    Contracted nodes are processed in sweep order, each pushing its time down its arcs; a node is
+    visited only once a parent (or the upward search) reached it within the cutoff, so the work
+    follows the reached area rather than the whole graph. ``times`` is all ``inf`` and ``active``
+    all ``False`` on entry and on exit.
+    """
+    n = len(up_ptr) - 1
+    n_touched = 0
+    for j in range(len(sources)):
+        n_entries, n_touched = _upward_marked(up_ptr, up_ind, up_w, n_core, sources[j], cutoff, times, j, heap_d,
+                                              heap_v, entries, active, touched, n_touched)
+        for e in range(n_entries):
+            c0 = entries[e]
+            t0 = times[c0, j]
+            row = table[c0]
+            for c in range(n_core):
+                t = t0 + row[c]
+                if t < times[c, j]:
+                    times[c, j] = t
+    for c in range(n_core):
+        n_touched = _push_children(c, child_ptr, child_ind, child_w, cutoff, times, active, touched, n_touched)
+    for v in range(n_core, n):  # heads always come after their tails
+        if active[v]:
+            n_touched = _push_children(v, child_ptr, child_ind, child_w, cutoff, times, active, touched, n_touched)
+    out[:, :] = np.inf
+    for j in range(len(sources)):
+        for c in range(n_core):
+            x = times[c, j]
+            if x <= cutoff:
+                out[j, original[c]] = x
+        for i in range(n_touched):
+            v = touched[i]
+            x = times[v, j]
+            if x <= cutoff:
+                out[j, original[v]] = x
+    times[:n_core, :] = np.inf
+    for i in range(n_touched):
+        v = touched[i]
+        times[v, :] = np.inf
+        active[v] = False
+
+
+@njit(cache=True, parallel=True)
+def _many_pruned(n_core, up_ptr, up_ind, up_w, child_ptr, child_ind, child_w, table, original, sources, cutoff,
+                 out):
+    """:func:`_block_pruned` over all sources, blocks spread over threads."""
+    n = len(up_ptr) - 1
+    n_blocks = (len(sources) + BLOCK - 1) // BLOCK
+    n_chunks = min(n_blocks, 64)
+    for c in prange(n_chunks):
+        times = np.full((n, BLOCK), np.inf)
+        active = np.zeros(n, np.bool_)
+        touched = np.empty(n, np.int64)
+        heap_d = np.empty(len(up_ind) + 1, np.float64)
+        heap_v = np.empty(len(up_ind) + 1, np.int64)
+        entries = np.empty(n_core + 1, np.int64)
+        for b in range(c, n_blocks, n_chunks):
+            lo = b * BLOCK
+            hi = min(lo + BLOCK, len(sources))
+            _block_pruned(n_core, up_ptr, up_ind, up_w, child_ptr, child_ind, child_w, table, original,
+                          sources[lo:hi], cutoff, out[lo:hi], times, heap_d, heap_v, entries, active, touched)
 
 
 @njit(cache=True, nogil=True)

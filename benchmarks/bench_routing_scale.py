@@ -1,0 +1,185 @@
+"""Routing at metro scale: k×k tilings of the demo network, 1,000 origins × all nodes, 45-min cutoff.
+
+The demo road network (SE Beijing, off-peak profile) is copied k×k times side by side with offset
+node ids; neighbouring tiles are joined at their borders (every node within ``JOIN_M`` of a shared
+edge gets a two-way arc to the nearest border node of the neighbour, timed at ``JOIN_KMH`` — a
+guess, it only has to make the tiles one network). k = 1 is the demo network itself.
+
+For every k, in the same run:
+
+- *ours*: :func:`planner.routing.csr_travel_times` on the whole origin set, in origin chunks of
+  ``CHUNK`` rows (dense float64 per chunk, like scipy below, so memory stays bounded at 4×4); the
+  hierarchy build is timed separately (one build, cold cache) and reported on its own and inside
+  a second ratio (``incl_build``); the engine that ran is printed.
+- *scipy*: :func:`scipy.sparse.csgraph.dijkstra` with ``limit`` = cutoff on the same chunks.
+
+Query times are the median of ``--repeat`` runs per engine. Every chunk's answers are checked:
+a sample of rows of ours equals scipy's to 1e-6 s with the same unreachable pairs.
+Peak memory (max RSS of the process) is on the RESULT line; the hierarchy's own size is printed.
+
+Usage: ``python benchmarks/run.py routing_scale [--ks 1,2,3,4] [--sources N] [--repeat R]``
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+CUTOFF_S = 45 * 60
+#: Origins per chunk (both engines get the same chunks).
+CHUNK = 250
+#: Border band joined between neighbouring tiles (m) and the speed on the joining arcs (km/h). guess
+JOIN_M = 300.0
+JOIN_KMH = 30.0
+#: Rows per chunk compared between engines.
+SAMPLE_ROWS = 16
+
+
+def _network():
+    os.environ.setdefault("PLANNER_DATA_DIR", str(ROOT.parent / "shared" / "data"))
+    from planner.network import network_for_scenario
+    from planner.scenario import load_scenario
+
+    return network_for_scenario(load_scenario(ROOT / "scenarios" / "yizhuang.toml"))
+
+
+def tile(csr, x, y, k):
+    """k×k copies of ``csr`` (node coordinates ``x``, ``y`` in metres) joined at their borders.
+
+    Returns the tiled CSR matrix and the number of joining arcs.
+    """
+    import scipy.sparse as sp
+    from scipy.spatial import cKDTree
+
+    n = csr.shape[0]
+    coo = csr.tocoo()
+    x0, y0 = x - x.min(), y - y.min()
+    w, h = x0.max(), y0.max()
+    rows, cols, vals = [], [], []
+    for t in range(k * k):
+        rows.append(coo.row + t * n)
+        cols.append(coo.col + t * n)
+        vals.append(coo.data)
+    east, west = np.flatnonzero(x0 > w - JOIN_M), np.flatnonzero(x0 < JOIN_M)
+    north, south = np.flatnonzero(y0 > h - JOIN_M), np.flatnonzero(y0 < JOIN_M)
+    # a tile's east border against the next tile's west border (shifted by w), north against south
+    pairs = []
+    for a_nodes, b_nodes, dx, dy in ((east, west, w, 0.0), (north, south, 0.0, h)):
+        tree = cKDTree(np.column_stack([x0[b_nodes] + dx, y0[b_nodes] + dy]))
+        dist, j = tree.query(np.column_stack([x0[a_nodes], y0[a_nodes]]), distance_upper_bound=2 * JOIN_M)
+        ok = np.isfinite(dist)
+        pairs.append((a_nodes[ok], b_nodes[j[ok]], dist[ok] / (JOIN_KMH / 3.6) + 1.0))
+    n_join = 0
+    for i in range(k):
+        for j in range(k):
+            t = i * k + j
+            for (a, b, c), step in zip(pairs, ((1, 0), (0, 1))):
+                i2, j2 = i + step[0], j + step[1]
+                if i2 >= k or j2 >= k:
+                    continue
+                t2 = i2 * k + j2
+                rows += [a + t * n, b + t2 * n]
+                cols += [b + t2 * n, a + t * n]
+                vals += [c, c]
+                n_join += 2 * len(a)
+    size = k * k * n
+    tiled = sp.coo_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(size, size))
+    tiled.sum_duplicates()  # parallel joins cannot occur (one arc per border node and direction)
+    return tiled.tocsr(), n_join
+
+
+def _median(values):
+    return float(np.median(values))
+
+
+def _maxdiff(a, b):
+    both = np.isfinite(a) & np.isfinite(b)
+    mismatch = int((np.isfinite(a) != np.isfinite(b)).sum())
+    return float(np.abs(a[both] - b[both]).max(initial=0.0)) + mismatch
+
+
+def _one_k(csr, n_sources, repeat, rng):
+    from scipy.sparse.csgraph import dijkstra
+
+    from planner.routing import _hierarchy as _contract
+    from planner.routing import csr_travel_times
+
+    n = csr.shape[0]
+    src = rng.choice(n, n_sources, replace=False)
+    chunks = [src[i:i + CHUNK] for i in range(0, len(src), CHUNK)]
+    _contract._cache.clear()
+    t0 = time.perf_counter()
+    h = _contract.hierarchy_for(csr)
+    t_build = time.perf_counter() - t0
+    engine = "contracted" if h is not None else "plain Dijkstra (no hierarchy)"
+    size_mb = np.nan
+    if h is not None:
+        size_mb = sum(getattr(h, f).nbytes for f in ("internal", "up_ptr", "up_ind", "up_w", "down_ptr",
+                                                     "down_par", "down_w", "table")) / 2**20
+    ours_t, sp_t, diff = [], [], 0.0
+    for r in range(repeat):
+        t_o = t_s = 0.0
+        for c in chunks:
+            t0 = time.perf_counter()
+            ours = csr_travel_times(csr, c, cutoff_s=CUTOFF_S)
+            t_o += time.perf_counter() - t0
+            t0 = time.perf_counter()
+            ref = dijkstra(csr, indices=c, limit=CUTOFF_S)
+            t_s += time.perf_counter() - t0
+            if r == 0:
+                rows = rng.choice(len(c), min(SAMPLE_ROWS, len(c)), replace=False)
+                diff = max(diff, _maxdiff(ours[rows], ref[rows]))
+            reached = float(np.isfinite(ref).mean())
+            del ours, ref
+        ours_t.append(t_o)
+        sp_t.append(t_s)
+    return {
+        "n": n, "nnz": csr.nnz, "build_s": t_build, "ours_s": _median(ours_t), "scipy_s": _median(sp_t),
+        "diff": diff, "engine": engine, "n_core": getattr(h, "n_core", np.nan), "size_mb": size_mb,
+        "reached": reached,
+    }
+
+
+def main(argv) -> dict:
+    ap = argparse.ArgumentParser(prog="routing_scale")
+    ap.add_argument("--ks", default="1,2,3,4", help="tilings to run, e.g. 1,2")
+    ap.add_argument("--sources", type=int, default=1000)
+    ap.add_argument("--repeat", type=int, default=3, help="query runs per engine (median reported)")
+    args = ap.parse_args(argv)
+    ks = [int(k) for k in args.ks.split(",")]
+
+    from planner.routing import csr_travel_times
+    import scipy.sparse as sp
+
+    load0 = os.getloadavg()[0]
+    net = _network()
+    base = net.csr("offpeak")
+    x, y = net.nodes.x.to_numpy(), net.nodes.y.to_numpy()
+    # compile the engines on a toy ring first (numba caches on disk; the first run ever compiles)
+    ring = sp.csr_matrix((np.ones(300), (np.arange(300), (np.arange(300) + 1) % 300)), shape=(300, 300))
+    csr_travel_times(ring, np.arange(CHUNK) % 300, cutoff_s=CUTOFF_S)
+    print(f"{args.sources} origins, cutoff {CUTOFF_S // 60} min, chunks of {CHUNK}, median of {args.repeat}; "
+          f"{os.cpu_count()} cores, load average {load0:.1f}")
+    print(f"{'k':>2s} {'nodes':>8s} {'arcs':>9s} {'engine':>30s} {'core':>6s} {'MB':>6s} {'build s':>8s} "
+          f"{'ours s':>8s} {'scipy s':>8s} {'×scipy':>7s} {'×incl.build':>11s} {'max|Δ|':>9s} {'reached':>8s}")
+    result = {}
+    rng = np.random.default_rng(42)
+    for k in ks:
+        csr, _ = tile(base, x, y, k)
+        r = _one_k(csr, args.sources, args.repeat, rng)
+        ratio = r["scipy_s"] / r["ours_s"]
+        ratio_b = r["scipy_s"] / (r["ours_s"] + r["build_s"])
+        print(f"{k:2d} {r['n']:8d} {r['nnz']:9d} {r['engine']:>30s} {r['n_core']:6.0f} {r['size_mb']:6.0f} "
+              f"{r['build_s']:8.2f} {r['ours_s']:8.3f} {r['scipy_s']:8.3f} {ratio:7.1f} {ratio_b:11.1f} "
+              f"{r['diff']:9.1e} {r['reached']:8.1%}", flush=True)
+        result.update({f"k{k}_nodes": r["n"], f"k{k}_build_s": round(r["build_s"], 2),
+                       f"k{k}_ours_s": round(r["ours_s"], 3), f"k{k}_scipy_s": round(r["scipy_s"], 2),
+                       f"k{k}_vs_scipy": round(ratio, 1), f"k{k}_vs_scipy_incl_build": round(ratio_b, 1),
+                       f"k{k}_maxdiff": f"{r['diff']:.1e}"})
+        del csr
+    result["load"] = f"{load0:.1f}-{os.getloadavg()[0]:.1f}"
+    return result
