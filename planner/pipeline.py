@@ -167,6 +167,7 @@ def run_coverage(sc, net, plants, suppliers, run: Run | None = None):
             land = gpd.read_file(sc.resolve(cov.land.path))
         res.fit_area = coverage.fit_area(net, plants, cov.profiles[0], cov.threshold_min, cov.buffer_m, land,
                                          sc.network.max_snap_m)
+        res.fit_area_display = coverage.fit_area_display(res.fit_area, cov.buffer_m, net.metric_crs)
     for w in res.warnings:
         run.warn(w)
     run.counts["supplier_plant_pairs"] = int(res.supplier_times.serves.sum() // max(len(cov.profiles), 1))
@@ -260,8 +261,8 @@ def _write_exports(results, stage, language="en"):
         tables.update(res.tables())
         if res.isochrones is not None:
             layers["isochrones"] = res.isochrones
-        if res.fit_area is not None:
-            layers["fit_area"] = res.fit_area
+        if res.fit_area_display is not None:  # the exact one is in coverage/fit_area.gpkg
+            layers["fit_area"] = res.fit_area_display
     if "siting" in results:
         tables.update(results["siting"].tables())
         layers.update(results["siting"].layers())
