@@ -37,7 +37,10 @@ nearest node of the largest strongly connected component.
 Wall times depend on machine load, so the load average is printed. CPU seconds of this process
 are shown beside them.
 
-Usage: ``python benchmarks/run.py isochrones [--plants N] [--buffer M] [--cell M]
+Vertices: the RESULT line gives the vertex count of our polygons (both profiles) and its ratio
+to the exact (cells) polygons'; ``--simplify 0`` gives the raw marching-squares contours.
+
+Usage: ``python benchmarks/run.py isochrones [--plants N] [--buffer M] [--cell M] [--simplify M]
 [--naive-budget S] [--network layer|project] [--no-direct]``
 """
 from __future__ import annotations
@@ -173,6 +176,8 @@ def main(argv) -> dict:
     ap.add_argument("--network", choices=["layer", "project"], default="layer")
     ap.add_argument("--no-direct", action="store_true", help="skip the direct engine")
     ap.add_argument("--samples", type=int, default=5000, help="points per polygon, far-area share")
+    ap.add_argument("--simplify", type=float, default=None,
+                    help="grid contour simplification, m (default cell / 2; 0 = raw contours)")
     args = ap.parse_args(argv)
     cell = args.cell or args.buffer / 3.0
 
@@ -202,7 +207,8 @@ def main(argv) -> dict:
         t_times = _since(c)[0]
         kw = dict(direction="to", source_ids=ids, buffer_m=args.buffer)
         c = _clock()
-        ours = isochrones_for_sources(u, v, geoms, times[prof], nt, BANDS_S, **kw, cell_m=cell)
+        ours = isochrones_for_sources(u, v, geoms, times[prof], nt, BANDS_S, **kw, cell_m=cell,
+                                      simplify_m=args.simplify)
         w_ours, c_ours = _since(c)
         st = ours.attrs["isochrone_stats"]
         rows.append((prof, "ours (grid)", len(ours), w_ours, c_ours,
@@ -218,6 +224,8 @@ def main(argv) -> dict:
         exact = cells.geometry.values
         sym = shapely.area(shapely.symmetric_difference(ours.geometry.values, exact))
         res[prof] = dict(ours=ours, w=w_ours, c=c_ours, nt=nt, w_cells=w_cells, c_cells=c_cells,
+                         vertices=int(shapely.get_num_coordinates(ours.geometry.values).sum()),
+                         vertices_exact=int(shapely.get_num_coordinates(exact).sum()),
                          sym_share=sym / np.maximum(shapely.area(exact), 1e-9),
                          invalid=int((~shapely.is_valid(ours.geometry.values)).sum()))
         if not args.no_direct:
@@ -310,6 +318,9 @@ def main(argv) -> dict:
         "max_far_share": round(float(np.nanmax(fars)), 4),
         "max_far_share_cell": round(float(np.nanmax(fars_cell)), 4),
         "max_symdiff_share": round(float(sym_share.max()), 4),
+        "vertices": sum(r["vertices"] for r in res.values()),
+        "vertices_over_exact": round(sum(r["vertices"] for r in res.values())
+                                     / sum(r["vertices_exact"] for r in res.values()), 2),
         "invalid": sum(r["invalid"] for r in res.values()),
         "load_avg": round(load0, 1),
         "load_avg_end": round(os.getloadavg()[0], 1),

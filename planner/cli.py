@@ -105,7 +105,9 @@ def _dispatch(args) -> int:
             raise PlannerError("this scenario reads a local road layer (network.source = 'layer'); nothing to fetch")
         path = osm.fetch(place=sc.network.place, bbox=sc.network.bbox,
                          polygon=str(sc.resolve(sc.network.polygon)) if sc.network.polygon else None,
-                         cache_dir=sc.resolve(sc.network.raw_dir))
+                         cache_dir=sc.resolve(sc.network.raw_dir), timeout=sc.network.download_timeout_s,
+                         overpass_url=sc.network.overpass_url, nominatim_url=sc.network.nominatim_url,
+                         retries=sc.network.download_retries)
         print(f"cached: {path}")
         return 0
     if args.command == "compare":

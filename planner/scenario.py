@@ -64,6 +64,21 @@ class Network(_Strict):
     metric_crs: str | None = None
     cache_dir: str = "../data/processed"
     raw_dir: str = "../data/raw"  # where OSM downloads are cached
+    # own servers for downloads (many government intranets run one), e.g.
+    # "https://overpass.example.gov.cn/api" and "https://nominatim.example.gov.cn/"; default osmnx's
+    overpass_url: str | None = None
+    nominatim_url: str | None = None
+    download_timeout_s: float = Field(30.0, gt=0, le=3600)  # planner.settings.DOWNLOAD_TIMEOUT_S
+    download_retries: int = Field(3, ge=0, le=10)  # after time-outs, resets, 429/5xx; guess
+
+    @field_validator("overpass_url", "nominatim_url")
+    @classmethod
+    def _http_url(cls, v):
+        from urllib.parse import urlparse
+
+        if v is not None and not (urlparse(v).scheme in ("http", "https") and urlparse(v).hostname):
+            raise ValueError(f"'{v}' is not an http(s) URL with a host, e.g. https://overpass.example.org/api")
+        return v
 
     @model_validator(mode="after")
     def _source_needs(self):

@@ -14,7 +14,6 @@ scale that keeps 90 % (80 %) of them covered is the 90 % (80 %) quantile of minu
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -38,6 +37,8 @@ class CoverageResult:
     breaking_scale: pd.DataFrame
     isochrones: gpd.GeoDataFrame | None = None
     fit_area: gpd.GeoDataFrame | None = None
+    #: lighter copy of ``fit_area`` for maps and exports (see :func:`fit_area_display`)
+    fit_area_display: gpd.GeoDataFrame | None = None
     warnings: list[str] = field(default_factory=list)
     threshold_min: float = 30.0
 
@@ -237,32 +238,15 @@ def plant_isochrones(net, plants, profiles, bands_min, buffer_m=DEFAULT_BUFFER_M
     out = []
     for prof in profiles:                        # the grid engine threads over plants
         node_t = travel_times(net, p_nodes, None, profile=prof, direction="to", cutoff_s=bands_s.max())
+        # drawing detail: the engine simplifies by a quarter of the buffer, so every reached road
+        # stays at least 3/4 of the buffer (less half a grid cell) inside the boundary
         g = iso.isochrones_for_sources(u, v, geoms, net.times(prof), node_t, bands_s, direction="to",
-                                       source_ids=plant_ids, buffer_m=buffer_m, smooth_m=smooth_m)
+                                       source_ids=plant_ids, buffer_m=buffer_m, smooth_m=smooth_m,
+                                       simplify_m=buffer_m / 4.0)
         out.append(g.rename(columns={"source_id": "plant_id"}).assign(profile=prof))
     res = pd.concat(out, ignore_index=True)
-    # drawing detail: simplify by a quarter of the buffer, so every reached road stays at least
-    # 3/4 of the buffer (less half a grid cell) inside the boundary while files shrink ten-fold
-    res["geometry"] = _simplify(np.asarray(res.geometry.values), buffer_m / 4.0)
     res = gpd.GeoDataFrame(res, geometry="geometry", crs=net.metric_crs).to_crs(4326)
     return res[["plant_id", "profile", "minutes", "geometry"]]
-
-
-def _simplify(polys, tolerance):
-    """Douglas-Peucker simplification plus repair, spread over the cores (GEOS releases the GIL)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    def work(part):
-        return shapely.make_valid(shapely.simplify(part, tolerance, preserve_topology=False))
-
-    n = max(1, min(len(polys), os.cpu_count() or 1))
-    order = np.argsort(-shapely.get_num_coordinates(polys), kind="stable")  # deal big ones out evenly
-    chunks = [order[i::n] for i in range(n)]
-    out = np.empty(len(polys), dtype=object)
-    with ThreadPoolExecutor(max_workers=n) as pool:
-        for idx, done in zip(chunks, pool.map(lambda idx: work(polys[idx]), chunks)):
-            out[idx] = done
-    return out
 
 
 def fit_area(net, plants, profile, threshold_min, buffer_m=DEFAULT_BUFFER_M, land=None, max_snap_m=DEFAULT_MAX_SNAP_M):
@@ -312,3 +296,34 @@ def fit_area(net, plants, profile, threshold_min, buffer_m=DEFAULT_BUFFER_M, lan
         land_all = shapely.union_all(np.asarray(land.to_crs(net.metric_crs).geometry.values))
         out["land_ha"] = shapely.area(shapely.intersection(out.geometry.values, land_all)) / 1e4
     return out.to_crs(4326)
+
+
+def fit_area_display(fit: gpd.GeoDataFrame, buffer_m: float, metric_crs) -> gpd.GeoDataFrame:
+    """A lighter copy of :func:`fit_area`'s table for maps and the results GeoPackage.
+
+    Small holes are filled, slivers dropped and the outline simplified
+    (:func:`planner.isochrones.display_polygons`); the other columns, ``area_ha`` included, are
+    those of the exact table, which stays the one to analyse.
+
+    Parameters
+    ----------
+    fit : GeoDataFrame
+        Output of :func:`fit_area` (EPSG:4326).
+    buffer_m : float
+        Corridor half-width the fit area was drawn with.
+    metric_crs
+        Projected CRS to simplify in (the network's).
+
+    Returns
+    -------
+    GeoDataFrame (EPSG:4326)
+        Same rows and columns, plus ``display`` = True.
+    """
+    from planner import isochrones as iso
+
+    metric = fit.to_crs(metric_crs)
+    geom = iso.display_polygons(metric.geometry.values, buffer_m)
+    metric[metric.geometry.name] = gpd.GeoSeries(list(geom), index=metric.index, crs=metric.crs)
+    out = metric.to_crs(4326)
+    out["display"] = True
+    return out

@@ -246,33 +246,47 @@ def test_grid_length_share_and_engines_agree(seed, direction):
     assert shapely.symmetric_difference(naive, ref).area < 1e-3 * ref.area
 
 
+@pytest.mark.parametrize("simplify_m", [0.0, None])
 @pytest.mark.parametrize("seed,direction", [(0, "from"), (1, "to"), (2, "to")])
-def test_grid_engine_covers_reached_road_and_matches_exact_set(seed, direction):
+def test_grid_engine_covers_reached_road_and_matches_exact_set(seed, direction, simplify_m):
     u, v, g, te, times, bands, kw = three_sources(seed, direction)
-    grid = isochrones_for_sources(u, v, g, te, times, bands, **kw)
+    grid = isochrones_for_sources(u, v, g, te, times, bands, **kw, simplify_m=simplify_m)
     # round buffers for the reference (the default 2 segments per quarter circle cut arcs)
     direct = isochrones_for_sources(u, v, g, te, times, bands, **kw, method="direct",
                                     quad_segs=16)
     assert grid.attrs["isochrone_stats"]["method"] == "grid"
     polys = grid.geometry.values
     assert shapely.is_valid(polys).all()
+    # the simplification (default half a cell) moves every boundary by at most its tolerance
+    moved = GRID_TOL if simplify_m is None else 0.0
     rp = reached_pieces(u, v, g, te, times, bands, direction)
     # every reached metre inside; nothing farther than buffer + one cell from reached road
-    share, far = reached_length_share(polys, rp, B, tolerance_m=2 * GRID_TOL, n_samples=2000)
+    share, far = reached_length_share(polys, rp, B, tolerance_m=2 * GRID_TOL + moved,
+                                      n_samples=2000)
     assert np.all(share == pytest.approx(1.0, abs=1e-9))
     assert np.all(far == 0.0)
     # the same set as the exact union of buffers: inward within half a cell
     exact = direct.geometry.values
     sym = shapely.area(shapely.symmetric_difference(polys, exact))
-    assert np.all(sym <= GRID_TOL * shapely.length(exact))
-    assert np.all(shapely.area(shapely.difference(exact, shapely.buffer(polys, GRID_TOL))) < 1e-6)
+    assert np.all(sym <= (GRID_TOL + moved) * shapely.length(exact))
+    assert np.all(shapely.area(shapely.difference(
+        exact, shapely.buffer(polys, GRID_TOL + moved))) < 1e-6)
     # outward, linear interpolation across the ridges between two roads adds at most a cell
-    assert np.all(shapely.area(shapely.difference(polys, shapely.buffer(exact, 2 * GRID_TOL)))
-                  < 1e-6)
-    # bands nest
+    assert np.all(shapely.area(shapely.difference(
+        polys, shapely.buffer(exact, 2 * GRID_TOL + moved))) < 1e-6)
+    # bands nest (simplified: up to twice the tolerance)
     grid3 = np.asarray(polys, dtype=object).reshape(3, 3)
     for b in range(2):
-        assert np.all(shapely.area(shapely.difference(grid3[:, b], grid3[:, b + 1])) < 1e-6)
+        outer = shapely.buffer(grid3[:, b + 1], 2 * moved) if moved else grid3[:, b + 1]
+        assert np.all(shapely.area(shapely.difference(grid3[:, b], outer)) < 1e-6)
+    # vertices: the simplified contours hold fewer than half the raw ones, and fewer than the
+    # exact set (at its default 2 segments per quarter circle)
+    if simplify_m is None:
+        n_grid = shapely.get_num_coordinates(polys).sum()
+        raw = isochrones_for_sources(u, v, g, te, times, bands, **kw, simplify_m=0.0)
+        light = isochrones_for_sources(u, v, g, te, times, bands, **kw, method="direct")
+        assert n_grid < 0.5 * shapely.get_num_coordinates(raw.geometry.values).sum()
+        assert n_grid < shapely.get_num_coordinates(light.geometry.values).sum()
 
 
 def test_grid_engine_rejects_coarse_cells_and_huge_grids(monkeypatch):
@@ -282,6 +296,8 @@ def test_grid_engine_rejects_coarse_cells_and_huge_grids(monkeypatch):
     t = np.array([0.0, 10.0, 30.0, 70.0])
     with pytest.raises(InputError, match="cell_m"):
         isochrone_polygons(u, v, g, te, t, [60.0], buffer_m=B, cell_m=B)
+    with pytest.raises(InputError, match="simplify_m must be between 0 and buffer_m / 2"):
+        isochrone_polygons(u, v, g, te, t, [60.0], buffer_m=B, simplify_m=B)
     monkeypatch.setattr(iso, "MAX_GRID_NODES", 100)
     with pytest.raises(InputError, match="too large"):
         isochrone_polygons(u, v, g, te, t, [60.0], buffer_m=B)

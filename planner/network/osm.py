@@ -39,10 +39,13 @@ Attribute rules (all sources)
 from __future__ import annotations
 
 import bz2
+import email.utils
 import gzip
 import hashlib
 import json
+import logging
 import os
+import shutil
 import socket
 import tempfile
 import threading
@@ -57,9 +60,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from planner._io import atomic_path
 from planner import settings as planner_settings
-from planner.errors import InputError, NetworkError
+from planner._io import atomic_path, atomic_write_text, json_default
+from planner.errors import InputError, NetworkError, PlannerError
+
+log = logging.getLogger(__name__)
 
 #: Columns of the raw edge table, in order (docs/DESIGN.md).
 EDGE_COLUMNS = [
@@ -169,6 +174,16 @@ _EXCLUDE = {
 _PYROSM_NETWORK = {"drive": "driving", "drive_service": "driving+service", "all": "all"}
 _XML_SUFFIXES = (".osm", ".xml", ".osm.bz2", ".xml.bz2", ".osm.gz", ".xml.gz")
 
+#: Further attempts after a transient download fault (time-out, broken connection, truncated
+#: reply, Overpass runtime error, HTTP 429/500/502/503/504). guess
+DOWNLOAD_RETRIES = 3
+#: First wait (s) between attempts when the server gives no ``Retry-After``; doubled after
+#: each failure (5, 10, 20 s). guess
+DOWNLOAD_BACKOFF_S = 5.0
+#: Longest wait (s) between attempts; a server asking for more ends the download at once. guess
+DOWNLOAD_MAX_WAIT_S = 120.0
+_RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+
 
 # --------------------------------------------------------------------------------------------
 # public API
@@ -183,6 +198,11 @@ def load_osm(
     timeout=planner_settings.DOWNLOAD_TIMEOUT_S,
     simplify=True,
     retain_all=True,
+    *,
+    overpass_url=None,
+    nominatim_url=None,
+    retries=DOWNLOAD_RETRIES,
+    backoff_s=DOWNLOAD_BACKOFF_S,
 ):
     """Load OSM drivable roads as the raw road tables of docs/DESIGN.md.
 
@@ -213,6 +233,8 @@ def load_osm(
         junction; geometries keep every vertex).
     retain_all : bool, default True
         Keep every component; False keeps the largest weakly connected one (osmnx behaviour).
+    overpass_url, nominatim_url, retries, backoff_s
+        Servers and fault handling of the download (see :func:`fetch`).
 
     Returns
     -------
@@ -243,6 +265,10 @@ def load_osm(
         timeout=timeout,
         simplify=simplify,
         retain_all=retain_all,
+        overpass_url=overpass_url,
+        nominatim_url=nominatim_url,
+        retries=retries,
+        backoff_s=backoff_s,
     )
     return _raw_from_graph(_load_graphml(graphml), imply_motorway_oneway=True)
 
@@ -257,13 +283,28 @@ def fetch(
     simplify=True,
     retain_all=True,
     force=False,
+    *,
+    overpass_url=None,
+    nominatim_url=None,
+    retries=DOWNLOAD_RETRIES,
+    backoff_s=DOWNLOAD_BACKOFF_S,
+    max_wait_s=DOWNLOAD_MAX_WAIT_S,
 ):
     """Download a region's roads from Overpass once and cache them as GraphML.
 
     The file is ``<cache_dir>/osm_<network_type>_<hash>.graphml`` where the hash covers the
     query (region, network type, simplify/retain_all, kept tags), with a ``.json`` sidecar that
-    records the query, the osmnx version, the date and the ODbL attribution. An existing file is
-    returned without any network access unless ``force``.
+    records the query, the servers, the osmnx version, the date, the attempts and the ODbL
+    attribution. An existing file is returned without any network access unless ``force``.
+
+    Faults: a time-out, a broken connection, a truncated or malformed reply, an Overpass
+    ``runtime error`` remark and HTTP 429/500/502/503/504 are retried up to ``retries`` times,
+    waiting the server's ``Retry-After`` or ``backoff_s * 2**k`` (at most ``max_wait_s``);
+    anything else fails at once with one :class:`~planner.errors.NetworkError` line. Only whole,
+    parsed replies reach osmnx's HTTP cache (``<cache_dir>/osmnx-http/<file stem>/``, which lets
+    an interrupted download resume); unreadable entries in it are dropped before a download,
+    the folder is removed once the GraphML is written, and both cache files are written
+    atomically (sidecar first), so the cache never holds a partial file.
 
     Parameters
     ----------
@@ -272,10 +313,19 @@ def fetch(
     cache_dir : str or Path, default "data/raw"
     network_type : str, default "drive"
     timeout : float, default planner.settings.DOWNLOAD_TIMEOUT_S
+        Seconds per HTTP request (and the Overpass query's own ``[timeout:]``).
     simplify, retain_all : bool
         Passed to osmnx (see :func:`load_osm`).
     force : bool, default False
         Download again even if the cache file exists.
+    overpass_url, nominatim_url : str, optional
+        Base URLs of an own Overpass API (``.../api``) or Nominatim server; default osmnx's.
+    retries : int, default DOWNLOAD_RETRIES
+        Further attempts after a transient failure.
+    backoff_s : float, default DOWNLOAD_BACKOFF_S
+        First wait between attempts when the server names none; doubled after each failure.
+    max_wait_s : float, default DOWNLOAD_MAX_WAIT_S
+        Longest wait; a server asking for more fails the download at once.
 
     Returns
     -------
@@ -285,9 +335,10 @@ def fetch(
     Raises
     ------
     InputError
-        Region missing, ambiguous or invalid.
+        Region missing, ambiguous, invalid, or a place name the geocoder does not know.
     NetworkError
-        Overpass/Nominatim unreachable or failing (raised within seconds when offline).
+        Overpass/Nominatim unreachable (raised within seconds when offline), failing, or still
+        failing after the retries.
     """
     import osmnx as ox
 
@@ -295,34 +346,43 @@ def fetch(
     target = cache_path(query, cache_dir)
     if target.exists() and not force:
         return target
+    servers = {
+        "overpass_url": overpass_url or ox.settings.overpass_url,
+        "nominatim_url": nominatim_url or ox.settings.nominatim_url,
+    }
+    http_cache = Path(cache_dir) / "osmnx-http" / target.stem
+    if force:
+        shutil.rmtree(http_cache, ignore_errors=True)
+    _drop_unreadable(http_cache)
+    _check_reachable(servers["overpass_url"], timeout, "Overpass API")
+    if place is not None:
+        _check_reachable(servers["nominatim_url"], timeout, "Nominatim geocoder")
 
-    with _osmnx_settings(cache_dir, timeout):
-        _check_reachable(ox.settings.overpass_url, timeout, "Overpass API")
-        if place is not None:
-            _check_reachable(ox.settings.nominatim_url, timeout, "Nominatim geocoder")
+    def download():
         kwargs = dict(network_type=network_type, simplify=simplify, retain_all=retain_all)
-        try:
-            if place is not None:
-                G = ox.graph_from_place(place, **kwargs)
-            elif polygon is not None:
-                G = ox.graph_from_polygon(shapely.from_wkt(query["polygon"]), **kwargs)
-            else:
-                G = ox.graph_from_bbox(tuple(float(b) for b in bbox), **kwargs)
-        except Exception as err:  # noqa: BLE001 - translated to one typed error below
-            raise _download_error(err, ox.settings.overpass_url) from err
+        if place is not None:
+            return ox.graph_from_place(place, **kwargs)
+        if polygon is not None:
+            return ox.graph_from_polygon(shapely.from_wkt(query["polygon"]), **kwargs)
+        return ox.graph_from_bbox(tuple(float(b) for b in bbox), **kwargs)
 
-    with atomic_path(target) as tmp:
-        ox.save_graphml(G, tmp)
+    with _osmnx_settings(http_cache, timeout, **servers):
+        G, failures = _with_retries(download, place, retries, backoff_s, max_wait_s)
+
     sidecar = {
         "query": query,
         "osmnx": ox.__version__,
         "downloaded": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "overpass_url": ox.settings.overpass_url,
+        **servers,
+        "failed_attempts": failures,
         "attribution": planner_settings.OSM_ATTRIBUTION,
         "nodes": G.number_of_nodes(),
         "edges": G.number_of_edges(),
     }
-    target.with_suffix(".json").write_text(json.dumps(sidecar, indent=2, default=str))
+    atomic_write_text(target.with_suffix(".json"), json.dumps(sidecar, indent=2, ensure_ascii=False, default=json_default))
+    with atomic_path(target) as tmp:
+        ox.save_graphml(G, tmp)
+    shutil.rmtree(http_cache, ignore_errors=True)
     return target
 
 
@@ -447,19 +507,27 @@ def _read_polygon(path):
 
 
 @contextmanager
-def _osmnx_settings(cache_dir, timeout):
-    """Temporarily set the osmnx settings used for a download, restoring them afterwards."""
+def _osmnx_settings(http_cache, timeout, overpass_url, nominatim_url):
+    """Temporarily set the osmnx settings used for a download, restoring them afterwards.
+
+    Every HTTP reply passes :func:`_check_reply` (a requests response hook) before osmnx sees
+    it. osmnx pins a server's host name by replacing ``socket.getaddrinfo``; that is undone too.
+    """
     import osmnx as ox
 
     new = {
         "overpass_rate_limit": False,
         "requests_timeout": timeout,
         "use_cache": True,
-        "cache_folder": str(Path(cache_dir) / "osmnx-http"),
+        "cache_folder": str(http_cache),
         "useful_tags_way": sorted(set(ox.settings.useful_tags_way) | set(EXTRA_WAY_TAGS)),
         "log_console": False,
+        "overpass_url": overpass_url,
+        "nominatim_url": nominatim_url,
+        "requests_kwargs": {**ox.settings.requests_kwargs, "hooks": {"response": [_check_reply]}},
     }
     old = {k: getattr(ox.settings, k) for k in new}
+    getaddrinfo = socket.getaddrinfo
     try:
         for k, v in new.items():
             setattr(ox.settings, k, v)
@@ -467,6 +535,120 @@ def _osmnx_settings(cache_dir, timeout):
     finally:
         for k, v in old.items():
             setattr(ox.settings, k, v)
+        socket.getaddrinfo = getaddrinfo
+
+
+class _Transient(Exception):
+    """A download failure worth another attempt; ``retry_after`` is the server's wish (s)."""
+
+    def __init__(self, message, retry_after=None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _check_reply(response, *args, **kwargs):
+    """requests response hook: let only a whole, parseable, error-free reply reach osmnx.
+
+    Reading ``response.content`` here makes a connection reset or a body shorter than its
+    ``Content-Length`` raise now (requests' ``ChunkedEncodingError``), before osmnx could
+    parse or cache it; the body stays on the response for osmnx.
+    """
+    where = _server(response.url)
+    status = response.status_code
+    if status in _RETRY_STATUS:
+        raise _Transient(f"{where} answered HTTP {status} {response.reason}",
+                         _retry_after(response.headers.get("Retry-After")))
+    if not response.ok:
+        raise NetworkError(f"{where} answered HTTP {status} {response.reason}; check the "
+                           "server URL (network.overpass_url / network.nominatim_url)")
+    body = response.content
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise _Transient(f"{where} sent a truncated or malformed reply ({len(body)} bytes, "
+                         "not JSON)") from None
+    remark = data.get("remark") if isinstance(data, dict) else None
+    if isinstance(remark, str) and "error" in remark.lower():
+        raise _Transient(f"{where} reported '{_short(remark, 100)}'")
+    return response
+
+
+def _with_retries(download, place, retries, backoff_s, max_wait_s):
+    """Run ``download()`` with retries on transient faults; return (result, failure lines)."""
+    failures = []
+    for attempt in range(int(retries) + 1):
+        try:
+            return download(), failures
+        except PlannerError:
+            raise
+        except Exception as err:  # noqa: BLE001 - classified, then one typed error
+            reason, retry_after = _transient_reason(err)
+            if reason is None:
+                raise _download_error(err, place) from err
+        failures.append(reason)
+        if attempt == retries:
+            break
+        wait = backoff_s * 2**attempt if retry_after is None else retry_after
+        if wait > max_wait_s:
+            raise NetworkError(f"the OSM download stopped: {reason}, asking to wait {wait:g} s "
+                               f"(more than {max_wait_s:g} s); try again later")
+        log.warning("OSM download: %s; attempt %d of %d in %.3g s", reason, attempt + 2,
+                    retries + 1, wait)
+        time.sleep(wait)
+    raise NetworkError(f"the OSM download failed {len(failures)} time(s), last: {failures[-1]}; "
+                       "try again later, raise network.download_retries or "
+                       "network.download_timeout_s, or point the scenario at a local road file")
+
+
+def _transient_reason(err):
+    """One-line reason and Retry-After of a transient fault, or ``(None, None)``."""
+    import requests
+    from urllib3.exceptions import NewConnectionError
+
+    exc = requests.exceptions
+    if isinstance(err, _Transient):
+        return str(err), err.retry_after
+    where = _server(err.request.url) if getattr(err, "request", None) is not None else "server"
+    cause = getattr(err.args[0], "reason", None) if err.args else None
+    if isinstance(err, exc.ConnectTimeout) or isinstance(cause, NewConnectionError):
+        return None, None  # nobody answers at all: not a fault of one reply
+    if isinstance(err, exc.Timeout):
+        return f"{where} did not answer within the time-out ({_short(err, 80)})", None
+    if isinstance(err, (exc.ConnectionError, exc.ChunkedEncodingError,
+                        exc.ContentDecodingError)):
+        return f"the connection to {where} broke ({_short(err, 100)})", None
+    return None, None
+
+
+def _retry_after(value):
+    """Seconds asked for by a ``Retry-After`` header (delta seconds or HTTP date), or None."""
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _server(url):
+    """``scheme://host[:port]/path`` of a URL, without its (long) query string."""
+    p = urlparse(str(url))
+    return f"{p.scheme}://{p.netloc}{p.path}"
+
+
+def _drop_unreadable(folder):
+    """Delete osmnx HTTP cache entries that are not whole JSON (e.g. a write cut by a crash)."""
+    for path in Path(folder).glob("*.json"):
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            log.warning("dropping unreadable osmnx cache entry %s", path)
+            path.unlink(missing_ok=True)
 
 
 def _check_reachable(url, timeout, what):
@@ -504,18 +686,18 @@ def _check_reachable(url, timeout, what):
         )
 
 
-def _download_error(err, url):
-    """Translate an exception raised during an osmnx download into a NetworkError."""
+def _download_error(err, place):
+    """Translate a non-transient exception of an osmnx download into one typed error."""
     import requests
 
-    if isinstance(err, requests.exceptions.RequestException):
-        return NetworkError(
-            f"cannot reach the Overpass API ({url}: {_short(err)}); download once with internet, "
-            "or point the scenario at a local road file"
-        )
     name = type(err).__name__
-    if name in {"InsufficientResponseError", "ResponseStatusCodeError"}:
-        return NetworkError(f"the OSM download failed ({name}: {_short(err)})")
+    if isinstance(err, requests.exceptions.ConnectionError):
+        return NetworkError(
+            f"cannot reach the Overpass API or geocoder ({_short(err)}); download once with "
+            "internet, or point the scenario at a local road file"
+        )
+    if place is not None and name == "InsufficientResponseError" and "Nominatim" in str(err):
+        return InputError(f"the geocoder found no area for place {place!r} ({_short(err)})")
     if isinstance(err, (ValueError, TypeError)):
         return NetworkError(f"the OSM download could not build a road graph ({_short(err)})")
     return NetworkError(f"the OSM download failed ({name}: {_short(err)})")

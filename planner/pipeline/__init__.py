@@ -115,6 +115,7 @@ def run_coverage(sc, net, plants, suppliers, run: Run | None = None):
             land = gpd.read_file(sc.resolve(cov.land.path))
         res.fit_area = supply_circle.fit_area(net, plants, cov.profiles[0], cov.threshold_min, cov.buffer_m, land,
                                          sc.network.max_snap_m)
+        res.fit_area_display = supply_circle.fit_area_display(res.fit_area, cov.buffer_m, net.metric_crs)
     for w in res.warnings:
         run.warn(w)
     run.counts["supplier_plant_pairs"] = int(res.supplier_times.serves.sum() // max(len(cov.profiles), 1))

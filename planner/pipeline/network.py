@@ -89,6 +89,10 @@ def network_for_scenario(sc, refresh: bool = False):
             bbox=net_cfg.bbox,
             path=sc.resolve(net_cfg.path) if net_cfg.path else None,
             cache_dir=sc.resolve(net_cfg.raw_dir),
+            timeout=net_cfg.download_timeout_s,
+            overpass_url=net_cfg.overpass_url,
+            nominatim_url=net_cfg.nominatim_url,
+            retries=net_cfg.download_retries,
         )
     net = graph.build_network(
         nodes,

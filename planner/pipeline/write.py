@@ -46,8 +46,8 @@ def write_exports(results: dict, stage: Path, language: str = "en") -> None:
         tables.update(res.tables())
         if res.isochrones is not None:
             layers["isochrones"] = res.isochrones
-        if res.fit_area is not None:
-            layers["fit_area"] = res.fit_area
+        if res.fit_area_display is not None:  # the exact one is in coverage/fit_area.gpkg
+            layers["fit_area"] = res.fit_area_display
     if "siting" in results:
         tables.update(results["siting"].tables())
         layers.update(results["siting"].layers())
