@@ -205,24 +205,33 @@ def _flow_minutes(net, sp, reach, nodes):
     return m, pairs
 
 
-def _drive_minutes(net, sp, pts, nodes, cache: dict):
-    """Minutes from each demand point **to** each station node within the radius (``inf`` beyond)."""
-    from planner.routing import snap, travel_times
+def _drive_minutes(net, sp, pts, stations, cache: dict):
+    """Minutes from each demand point **to** each station within the radius (``inf`` beyond).
+
+    ``stations``: the candidates snapped onto their roads (:func:`planner.routing.snap_to_roads`);
+    demand points snap onto theirs, and times run between the points on the roads.
+    """
+    from planner.routing import point_travel_times, snap_to_roads
 
     key = (sp["profile"], sp["radius_min"])  # PV-storage reuses the EV matrix
     if key not in cache:
-        d_nodes, _ = snap(net, pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy(), max_snap_m=None)
-        # demand drives TO the station: Dijkstra from each candidate on the reversed graph
-        tt = travel_times(net, nodes, d_nodes, profile=sp["profile"], direction="to",
-                          cutoff_s=sp["radius_min"] * 60.0)
-        cache[key] = tt.T / 60.0
+        d_pts = snap_to_roads(net, pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy(), max_snap_m=None)
+        tt = point_travel_times(net, d_pts, stations, profile=sp["profile"], cutoff_s=sp["radius_min"] * 60.0)
+        cache[key] = tt / 60.0
     return cache[key].copy()
 
 
-def _tech_minutes(net, sp, pts, reach, nodes, cache: dict) -> np.ndarray:
+def _tech_minutes(net, sp, pts, reach, cands, cache: dict) -> np.ndarray:
     if sp["demand"] == "freight":
-        return _flow_minutes(net, sp, reach, nodes)[0]
-    return _drive_minutes(net, sp, pts, nodes, cache)
+        return _flow_minutes(net, sp, reach, cands.node.to_numpy())[0]
+    return _drive_minutes(net, sp, pts, _snap_sites(net, cands), cache)
+
+
+def _snap_sites(net, cands):
+    """Candidates snapped onto their nearest road (no limit: ``snap_candidates`` applied it)."""
+    from planner.routing import snap_to_roads
+
+    return snap_to_roads(net, cands.lon.to_numpy(float), cands.lat.to_numpy(float), max_snap_m=None)
 
 
 def _weigh(pts, comp_minutes, sp, t: str, info: dict) -> None:
@@ -272,6 +281,7 @@ def build_problem(sc, net, plants=None, suppliers=None, run=None) -> SitingProbl
 
     demand, conflicts = {}, {}
     cache = {}  # (profile, radius) → minutes; PV-storage reuses the EV matrix
+    stations = None  # the candidates snapped onto their roads, when a technology needs them
     metric = net.metric_crs
     for t, sp in specs.items():
         tech = s.technologies[t]
@@ -280,7 +290,8 @@ def build_problem(sc, net, plants=None, suppliers=None, run=None) -> SitingProbl
         cands[f"required_{t}"] = cands.existing.to_numpy(bool) & in_src
         pts = _demand_points(net, sp, reach, ev)
         if t not in minutes:
-            minutes[t] = _drive_minutes(net, sp, pts, nodes, cache)
+            stations = stations if stations is not None else _snap_sites(net, cands)
+            minutes[t] = _drive_minutes(net, sp, pts, stations, cache)
         # competitors' stations already serve the demand they cover
         _weigh(pts, minutes[t][:, cands.competitor.to_numpy(bool) & in_src], sp, t, info)
         demand[t] = pts
@@ -310,10 +321,9 @@ def problem_demand(sc, net, plants=None, suppliers=None) -> dict:
     out, cache = {}, {}
     for t, sp in specs.items():
         pts = _demand_points(net, sp, reach, ev)
-        nodes = np.zeros(0, np.int64)
-        if comp is not None:
-            nodes = comp.node.to_numpy()[_in_sources(comp, s.technologies[t])]
-        m = _tech_minutes(net, sp, pts, reach, nodes, cache) if len(nodes) else np.zeros((len(pts), 0))
+        sites = comp[_in_sources(comp, s.technologies[t])] if comp is not None else None
+        m = _tech_minutes(net, sp, pts, reach, sites, cache) if sites is not None and len(sites) \
+            else np.zeros((len(pts), 0))
         _weigh(pts, m, sp, t, info)
         cols = ["demand_id", "weight"] + (FLOW_COLUMNS if sp["demand"] == "freight" else []) + ["geometry"]
         out[t] = pts[cols]
