@@ -16,7 +16,7 @@ from planner.errors import SnapError
 from planner.network.graph import build_network
 from planner.network.speeds import Profile
 from planner.routing import point_node_times, point_travel_times, snap, snap_to_roads
-from tests.conftest import LAT0, LON0, raw_tables
+from tests.conftest import LAT0, LON0, points_inserted_graph, raw_tables
 
 UTM = "EPSG:32650"
 KMH = 36.0  # 10 m/s
@@ -80,35 +80,11 @@ def test_snap_limit_applies_to_the_distance_to_the_road():
 
 def _reference(net, lon, lat, profile="offpeak"):
     """networkx times between points inserted as nodes on their nearest road (brute force)."""
-    geoms = np.asarray(net.edges.geometry.to_crs(net.metric_crs).values)
-    x, y = Transformer.from_crs(4326, net.metric_crs, always_xy=True).transform(lon, lat)
-    u, v, t = net.edges.u.to_numpy(), net.edges.v.to_numpy(), net.times(profile)
-    g = nx.MultiDiGraph()
-    for i in range(len(u)):
-        g.add_edge(int(u[i]), int(v[i]), key=("e", i), w=float(t[i]))
-    on_edge = {}  # edge -> [(fraction, point node)]
-    for j, (px, py) in enumerate(zip(x, y)):
-        p = shapely.Point(px, py)
-        d = shapely.distance(geoms, p)
-        best = d.min()
-        near = int(np.argmin(d))
-        for i in np.flatnonzero(d <= best + 1e-6):  # the road's directions
-            same_nodes = {u[i], v[i]} == {u[near], v[near]}
-            if same_nodes and geoms[i].equals_exact(geoms[near], 1e-3) or \
-                    same_nodes and geoms[i].equals_exact(geoms[near].reverse(), 1e-3):
-                f = geoms[i].project(p, normalized=True)
-                on_edge.setdefault(i, []).append((f, ("p", j)))
-    for i, pts in on_edge.items():
-        g.remove_edge(int(u[i]), int(v[i]), key=("e", i))
-        chain = [(0.0, int(u[i]))] + sorted(pts) + [(1.0, int(v[i]))]
-        for (f1, a), (f2, b) in zip(chain[:-1], chain[1:]):
-            g.add_edge(a, b, w=(f2 - f1) * float(t[i]))
-    out = np.full((len(x), len(x)), np.inf)
-    for j in range(len(x)):
-        if ("p", j) not in g:
-            continue
+    g = points_inserted_graph(net, lon, lat, profile)
+    out = np.full((len(lon), len(lon)), np.inf)
+    for j in range(len(lon)):
         dist = nx.single_source_dijkstra_path_length(g, ("p", j), weight="w")
-        for k in range(len(x)):
+        for k in range(len(lon)):
             out[j, k] = dist.get(("p", k), np.inf)
     return out
 
