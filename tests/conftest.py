@@ -116,9 +116,9 @@ def grid_network():
 def points_inserted_graph(net, lon, lat, profile: str):
     """networkx graph of ``net`` with every point inserted as a node ``("p", j)`` on its road.
 
-    An independent reference for point-to-point routing: the nearest road is found by brute force
-    over all edge lines (every edge within 1 µm of the nearest distance that joins the same two
-    nodes along the same line, i.e. both directions of a two-way road), the edge is split at the
+    An independent reference for point-to-point routing: the point's road is found by brute force
+    over all edge lines (every edge within 1 mm of the nearest distance: both directions of a
+    two-way road, every edge of a junction the point is at), each such edge is split at the
     projected point and the pieces get the edge's time in proportion to their share of the line.
     """
     import networkx as nx
@@ -139,10 +139,8 @@ def points_inserted_graph(net, lon, lat, profile: str):
         d = shapely.distance(geoms, p)
         near = int(np.argmin(d))
         g.add_node(("p", j))
-        for i in np.flatnonzero(d <= d[near] + 1e-6):
-            same = {u[i], v[i]} == {u[near], v[near]} and (
-                geoms[i].equals_exact(geoms[near], 1e-3) or geoms[i].equals_exact(geoms[near].reverse(), 1e-3))
-            if same and ok[i]:
+        for i in np.flatnonzero(d <= d[near] + 1e-3):
+            if ok[i]:
                 on_edge.setdefault(int(i), []).append((geoms[i].project(p, normalized=True), ("p", j)))
     for i, pts in on_edge.items():
         g.remove_edge(int(u[i]), int(v[i]), key=("e", i))
