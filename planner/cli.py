@@ -16,7 +16,7 @@ from planner.errors import PlannerError
 from planner.network import osm
 from planner.network.graph import export_network
 from planner.pipeline.compare import compare_cli
-from planner.routing import snap, travel_times
+from planner.routing import point_travel_times, snap_to_roads
 from planner.scenario import load_scenario
 
 
@@ -121,10 +121,13 @@ def _matrix(sc, args) -> int:
     net = pipeline.load_network(sc)
     a = sites.read_sites(args.origins, kind="candidate", coord_system=args.coord_system)
     b = sites.read_sites(args.destinations, kind="candidate", coord_system=args.coord_system)
-    a_nodes, _ = snap(net, a.lon, a.lat, sc.network.max_snap_m, ids=a.site_id.to_numpy())
-    b_nodes, _ = snap(net, b.lon, b.lat, sc.network.max_snap_m, ids=b.site_id.to_numpy())
+    a_pts = snap_to_roads(net, a.lon, a.lat, sc.network.max_snap_m, ids=a.site_id.to_numpy())
+    b_pts = snap_to_roads(net, b.lon, b.lat, sc.network.max_snap_m, ids=b.site_id.to_numpy())
     cutoff = args.cutoff_min * 60 if args.cutoff_min else None
-    t = travel_times(net, a_nodes, b_nodes, profile=args.profile, direction=args.direction, cutoff_s=cutoff) / 60.0
+    if args.direction == "from":
+        t = point_travel_times(net, a_pts, b_pts, profile=args.profile, cutoff_s=cutoff) / 60.0
+    else:  # "to": from each destination to the origin
+        t = point_travel_times(net, b_pts, a_pts, profile=args.profile, cutoff_s=cutoff).T / 60.0
     df = pd.DataFrame({
         "origin_id": np.repeat(a.site_id.to_numpy(), len(b)),
         "destination_id": np.tile(b.site_id.to_numpy(), len(a)),

@@ -104,6 +104,8 @@ class ProfileSpec(_Strict):
     fallback_kmh: float = Field(30.0, gt=0, le=150)
     factors: dict[str, float] = Field(default_factory=dict)
     maxspeed_factor: float = Field(0.8, gt=0, le=1.2)
+    # overrides of the per-class caps on tagged maxspeed (speeds.URBAN_MAXSPEED_CAP_KMH)
+    maxspeed_cap_kmh: dict[str, float] = Field(default_factory=dict)
     use_maxspeed: bool = True
     departure_hour: float = Field(10.0, ge=0, lt=24)
     restrictions: list[str] = Field(default_factory=list)

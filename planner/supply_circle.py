@@ -22,7 +22,7 @@ import pandas as pd
 import shapely
 
 from planner import isochrones as iso
-from planner.routing import snap, travel_times
+from planner.routing import point_node_times, point_travel_times, snap_to_roads
 from planner.vocab import DEFAULT_BUFFER_M, DEFAULT_MAX_SNAP_M
 
 
@@ -113,8 +113,9 @@ def supplier_coverage(
     warnings: list[str] = []
     plant_ids = plants["site_id"].astype(str).to_numpy()
     sup_ids = suppliers["site_id"].astype(str).to_numpy()
-    p_nodes, _ = snap(net, plants["lon"], plants["lat"], max_snap_m, ids=plant_ids)
-    s_nodes, s_snap = snap(net, suppliers["lon"], suppliers["lat"], max_snap_m, ids=sup_ids)
+    p_snap = snap_to_roads(net, plants["lon"], plants["lat"], max_snap_m, ids=plant_ids)
+    s_pts = snap_to_roads(net, suppliers["lon"], suppliers["lat"], max_snap_m, ids=sup_ids)
+    s_snap = s_pts.snap_m
     serves, unknown = served_pairs(suppliers, plant_ids)
     if unknown:
         warnings.append(f"suppliers name plant id(s) not in the plant list: {', '.join(unknown[:10])}")
@@ -122,8 +123,8 @@ def supplier_coverage(
 
     frames = []
     for prof in profiles:
-        # times from every supplier TO each plant: Dijkstra from the plant on the reversed graph
-        minutes = travel_times(net, p_nodes, s_nodes, profile=prof, direction="to").T / 60.0
+        # times from every supplier TO each plant, from and to the points on their roads
+        minutes = point_travel_times(net, s_pts, p_snap, profile=prof) / 60.0
         frames.append(
             pd.DataFrame(
                 {
@@ -231,13 +232,13 @@ def plant_isochrones(net, plants, profiles, bands_min, buffer_m=DEFAULT_BUFFER_M
     Returns a GeoDataFrame ``plant_id, profile, minutes, geometry`` (+ ``smoothed`` flag).
     """
     plant_ids = plants["site_id"].astype(str).to_numpy()
-    p_nodes, _ = snap(net, plants["lon"], plants["lat"], max_snap_m, ids=plant_ids)
+    p_snap = snap_to_roads(net, plants["lon"], plants["lat"], max_snap_m, ids=plant_ids)
     bands_s = np.asarray(bands_min, float) * 60.0
     geoms = net.metric_geometry()
     u, v = net.edges.u.to_numpy(), net.edges.v.to_numpy()
     out = []
     for prof in profiles:                        # the grid engine threads over plants
-        node_t = travel_times(net, p_nodes, None, profile=prof, direction="to", cutoff_s=bands_s.max())
+        node_t = point_node_times(net, p_snap, profile=prof, direction="to", cutoff_s=bands_s.max())
         # drawing detail: the engine simplifies by a quarter of the buffer, so every reached road
         # stays at least 3/4 of the buffer (less half a grid cell) inside the boundary
         g = iso.isochrones_for_sources(u, v, geoms, net.times(prof), node_t, bands_s, direction="to",
@@ -280,9 +281,9 @@ def fit_area(net, plants, profile, threshold_min, buffer_m=DEFAULT_BUFFER_M, lan
         ``area_ha`` and, when ``land`` is given, ``land_ha`` (land inside the area).
     """
     plant_ids = plants["site_id"].astype(str).to_numpy()
-    p_nodes, _ = snap(net, plants["lon"], plants["lat"], max_snap_m, ids=plant_ids)
+    p_snap = snap_to_roads(net, plants["lon"], plants["lat"], max_snap_m, ids=plant_ids)
     limit_s = threshold_min * 60.0
-    t = travel_times(net, p_nodes, None, profile=profile, direction="to", cutoff_s=limit_s)
+    t = point_node_times(net, p_snap, profile=profile, direction="to", cutoff_s=limit_s)
     times = np.vstack([t.max(axis=0)[None, :], t])
     g = iso.isochrones_for_sources(net.edges.u.to_numpy(), net.edges.v.to_numpy(), net.metric_geometry(),
                                    net.times(profile), times, [limit_s], direction="to", buffer_m=buffer_m)

@@ -3,14 +3,13 @@ from pathlib import Path
 
 import networkx as nx
 import numpy as np
-import pyogrio
 import pytest
 
 from planner import isochrones, pipeline
 from planner import supply_circle as coverage
-from planner.network.graph import export_network
-from planner.routing import snap, travel_times
+from planner.routing import point_node_times, snap_to_roads
 from planner.scenario import load_scenario
+from tests._helpers import points_inserted_graph
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,27 +32,22 @@ def demo(shared_data):
     return sc, net, plants, suppliers
 
 
-def test_supplier_minutes_equal_networkx_on_exported_network(demo, tmp_path):
+def test_supplier_minutes_equal_networkx_with_sites_inserted_as_nodes(demo):
+    """Against networkx on the network with every plant and supplier inserted as a node on its road."""
     sc, net, plants, suppliers = demo
     res = coverage.supplier_coverage(net, plants, suppliers, profiles=["offpeak", "peak"])
-    path = export_network(net, tmp_path / "net.gpkg")
-    e = pyogrio.read_dataframe(path, layer="edges", read_geometry=False)
-    p_nodes, _ = snap(net, plants.lon, plants.lat, None)
-    s_nodes, _ = snap(net, suppliers.lon, suppliers.lat, None)
-    p_of = dict(zip(plants.site_id.astype(str), p_nodes))
-    s_of = dict(zip(suppliers.site_id.astype(str), s_nodes))
+    lon = np.r_[plants.lon.to_numpy(float), suppliers.lon.to_numpy(float)]
+    lat = np.r_[plants.lat.to_numpy(float), suppliers.lat.to_numpy(float)]
+    p_of = {p: ("p", i) for i, p in enumerate(plants.site_id.astype(str))}
+    s_of = {s: ("p", len(plants) + i) for i, s in enumerate(suppliers.site_id.astype(str))}
     sample = res.supplier_times.sample(60, random_state=1)
     for prof, rows in sample.groupby("profile"):
-        g = nx.DiGraph()
-        col = e[f"travel_time_s_{prof}"].to_numpy()
-        ok = np.isfinite(col)
-        for a, b, w in zip(e.u.to_numpy()[ok], e.v.to_numpy()[ok], col[ok]):
-            if not g.has_edge(b, a) or g[b][a]["w"] > w:
-                g.add_edge(b, a, w=w)  # reversed: Dijkstra from the plant gives times TO it
-        for r in rows.itertuples():
-            ref = nx.single_source_dijkstra_path_length(g, int(p_of[r.plant_id]), weight="w")
-            expected = ref.get(int(s_of[r.supplier_id]), np.inf) / 60.0
-            assert r.minutes == pytest.approx(expected, abs=1e-6) or (np.isinf(r.minutes) and np.isinf(expected))
+        g = points_inserted_graph(net, lon, lat, prof).reverse(copy=False)  # Dijkstra from the plant: times TO it
+        for plant, prow in rows.groupby("plant_id"):
+            ref = nx.single_source_dijkstra_path_length(g, p_of[plant], weight="w")
+            for r in prow.itertuples():
+                expected = ref.get(s_of[r.supplier_id], np.inf) / 60.0
+                assert r.minutes == pytest.approx(expected, abs=1e-6) or (np.isinf(r.minutes) and np.isinf(expected))
 
 
 def test_isochrones_cover_reached_road_and_little_else(demo):
@@ -61,8 +55,8 @@ def test_isochrones_cover_reached_road_and_little_else(demo):
     bands = [10, 20, 30]
     buffer_m = sc.coverage.buffer_m
     iso = coverage.plant_isochrones(net, plants, ["offpeak"], bands, buffer_m=buffer_m)
-    p_nodes, _ = snap(net, plants.lon, plants.lat, None)
-    node_t = travel_times(net, p_nodes, None, profile="offpeak", direction="to", cutoff_s=max(bands) * 60)
+    node_t = point_node_times(net, snap_to_roads(net, plants.lon, plants.lat, None), profile="offpeak",
+                              direction="to", cutoff_s=max(bands) * 60)
     pieces = isochrones.reached_pieces(net.edges.u.to_numpy(), net.edges.v.to_numpy(), net.metric_geometry(),
                                        net.times("offpeak"), node_t, np.array(bands) * 60.0, direction="to")
     polys = iso.to_crs(net.metric_crs)

@@ -111,9 +111,12 @@ def test_blocks_and_target_subsets_agree(monkeypatch):
 
 def test_snap_reports_distance_and_refuses_far_points(grid_network):
     net = grid_network
-    nodes, snap_m = snap(net, [LON0 + 0.0001, LON0 + 0.002], [LAT0, LAT0 + 0.002])
-    assert net.nodes.node_id[nodes[0]] == 0 and 5 < snap_m[0] < 12  # ~8.5 m east of node 0
+    nodes, snap_m = snap(net, [LON0 + 0.0001, LON0 + 0.002, LON0 + 0.0008], [LAT0, LAT0 + 0.002, LAT0 - 0.0001])
+    # on the road 0-1, ~8.5 m east of node 0: distance to the road 0, nearest end node 0
+    assert net.nodes.node_id[nodes[0]] == 0 and snap_m[0] < 1e-3
     assert net.nodes.node_id[nodes[1]] == 12 and snap_m[1] < 1e-6
+    # ~11 m south of the road 0-1, nearer its end 1: the distance to the road, not to node 1
+    assert net.nodes.node_id[nodes[2]] == 1 and 10.5 < snap_m[2] < 11.7
     with pytest.raises(SnapError, match=r"1 point\(s\).*far-away"):
         snap(net, [LON0, LON0 + 0.05], [LAT0, LAT0], max_snap_m=200, ids=["ok", "far-away"])
 

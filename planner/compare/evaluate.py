@@ -9,7 +9,7 @@ import pandas as pd
 
 from planner.compare._common import config_value, lonlat, site_frame, str_ids, summary_tech_order, tech_config
 from planner.errors import InputError, ScenarioError
-from planner.routing import snap, travel_times
+from planner.routing import point_travel_times, snap, snap_to_roads, travel_times
 from planner.stations.demand import flow_candidate_pairs
 from planner.stations.problem import FLOW_DEMAND_COLUMNS
 from planner.supply_circle import supplier_coverage
@@ -78,9 +78,9 @@ def evaluate_list(net, sites, demand: Mapping, technologies, *, max_snap_m: floa
     """Stations, capex and demand covered per technology for one site list.
 
     For each technology, every demand point is assigned to its nearest reachable station of
-    that technology by network time from the demand point **to** the station
-    (``travel_times(net, station_nodes, demand_nodes, profile, direction="to")``, the
-    technology's ``profile``); ties go to the station listed first. A point is covered when
+    that technology by network time from the demand point **to** the station, both snapped onto
+    their nearest road (:func:`planner.routing.point_travel_times`, the technology's
+    ``profile``); ties go to the station listed first. A point is covered when
     that time is within the technology's ``radius_min``.
 
     Flow demand (a frame with the freight columns of :func:`planner.pipeline.stations.problem_demand`:
@@ -102,8 +102,8 @@ def evaluate_list(net, sites, demand: Mapping, technologies, *, max_snap_m: floa
         :class:`planner.scenario.Technology` objects (``scenario.siting.technologies``) or
         mappings with ``capex_wan``, ``radius_min``, ``profile``.
     max_snap_m : float or None
-        Stations farther from the network are refused (``SnapError`` naming them). Demand
-        points snap to their nearest node without a limit.
+        Stations farther from the nearest road are refused (``SnapError`` naming them). Demand
+        points snap to their nearest road without a limit.
     report : sequence of str, optional
         Technologies to report (e.g. the union of two lists). Default: the list's station
         technologies, then those of ``demand``.
@@ -158,14 +158,14 @@ def evaluate_list(net, sites, demand: Mapping, technologies, *, max_snap_m: floa
         radius = float(config_value(cfg, "radius_min")) if cfg is not None else np.nan
         if len(st) and len(ids):
             st_ids = st.site_id.to_numpy(dtype=object)
-            s_nodes, _ = snap(net, st.lon.to_numpy(float), st.lat.to_numpy(float), max_snap_m, ids=st_ids)
+            s_pts = snap_to_roads(net, st.lon.to_numpy(float), st.lat.to_numpy(float), max_snap_m, ids=st_ids)
             if _is_flow_demand(d):
-                k, minutes = _flow_service(net, d, ids, s_nodes, config_value(cfg, "profile"), radius)
-            else:
-                d_nodes, _ = snap(net, lon, lat, None)
-                t = travel_times(net, s_nodes, d_nodes, profile=config_value(cfg, "profile"), direction="to")
-                k = np.argmin(t, axis=0)
-                minutes = t[k, np.arange(len(ids))] / 60.0
+                k, minutes = _flow_service(net, d, ids, s_pts.node, config_value(cfg, "profile"), radius)
+            else:  # demand drives to the station, from and to the points on their roads
+                t = point_travel_times(net, snap_to_roads(net, lon, lat, None), s_pts,
+                                       profile=config_value(cfg, "profile"))
+                k = np.argmin(t, axis=1)
+                minutes = t[np.arange(len(ids)), k] / 60.0
             reach = np.isfinite(minutes)
             station = np.where(reach, st_ids[k], None)
         covered = minutes <= radius

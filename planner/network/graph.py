@@ -24,7 +24,7 @@ from pyproj import CRS, Transformer
 import planner.network.repair as _repair
 from planner._io import atomic_path, atomic_write_text, json_default, sha256_file
 from planner.errors import NetworkError
-from planner.network.speeds import Profile, edge_travel_times, restriction_masks
+from planner.network.speeds import Profile, edge_travel_times, restriction_masks, speed_source_shares
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,9 @@ class RoadNetwork:
     metric_crs : str
     profiles : list of str
     report : dict
-        Network QA, repair and what the restriction to the largest strongly connected part dropped.
+        Network QA, repair, what the restriction to the largest strongly connected part dropped,
+        and ``speeds``: per profile, the share of length driven at a tagged, clamped, class or
+        fallback speed (:func:`~planner.network.speeds.speed_source_shares`).
     """
 
     nodes: pd.DataFrame
@@ -101,7 +103,9 @@ class RoadNetwork:
         edges = self.edges.copy()
         edges[f"travel_time_s_{name}"] = edge_travel_times(edges, profile, speed_scale)
         profiles = self.profiles + ([name] if name not in self.profiles else [])
-        return RoadNetwork(self.nodes, edges, self.metric_crs, profiles, dict(self.report))
+        report = dict(self.report)
+        report["speeds"] = {**report.get("speeds", {}), **speed_source_shares(edges, {name: profile})}
+        return RoadNetwork(self.nodes, edges, self.metric_crs, profiles, report)
 
     def _check_profile(self, profile: str):
         if profile not in self.profiles:
@@ -199,6 +203,7 @@ def build_network(
     for name, profile in profiles.items():
         masks = restriction_masks(e, profile.restrictions) if profile.restrictions else None
         e[f"travel_time_s_{name}"] = edge_travel_times(e, profile, restricted=masks)
+    report["speeds"] = speed_source_shares(e, profiles)
     return RoadNetwork(nodes, e, metric_crs, list(profiles), report)
 
 

@@ -24,9 +24,13 @@ Sources
 
 Attribute rules (all sources)
 -----------------------------
-- ``road_class``: the OSM ``highway`` value; a merged edge carrying several values keeps the most
-  important one (order of :data:`HIGHWAY_ORDER`).
-- ``maxspeed_kmh``: see :func:`parse_maxspeed`; several values are averaged (as osmnx does).
+- Simplification never merges ways whose :data:`SPEED_TAGS` differ (a node is kept where they
+  change), so an edge's one speed is that of every OSM segment in it and its travel time is the
+  per-segment sum, for ``.osm``, ``.osm.pbf`` and downloads alike.
+- ``road_class``: the OSM ``highway`` value; an edge still carrying several values (a
+  ``.graphml`` simplified elsewhere) keeps the most important one (order of :data:`HIGHWAY_ORDER`).
+- ``maxspeed_kmh``: see :func:`parse_maxspeed`; several values on one way (``"60;80"``) are
+  averaged.
 - ``name``: the name (alphabetically first of several on a merged edge, for reproducibility);
   ``hgv``: ``"no"`` if any merged part says ``no``, else the alphabetically first value.
 - ``oneway``: True when no reverse edge (``to_node`` -> ``from_node``) exists in the table.
@@ -131,6 +135,11 @@ IMPLICIT_ZONE_FALLBACK_KMH = {
     "zone30": 30.0,
 }
 
+#: Way tags that set an edge's travel time (class, speed limit, truck access, direction):
+#: :func:`osmnx.simplify_graph` keeps a node wherever one of them changes, so every simplified
+#: edge carries one value of each and its time is the sum over its OSM segments.
+SPEED_TAGS = ("highway", "maxspeed", "hgv", "oneway")
+
 #: Way tags osmnx keeps as edge attributes (added to its defaults).
 EXTRA_WAY_TAGS = ("highway", "maxspeed", "oneway", "junction", "name", "hgv", "maxweight", "access")
 
@@ -229,8 +238,8 @@ def load_osm(
         Overpass request timeout in seconds; reaching the server is tested first with at most
         ``min(timeout, 5)`` seconds.
     simplify : bool, default True
-        Merge interstitial nodes with :func:`osmnx.simplify_graph` (edges then run junction to
-        junction; geometries keep every vertex).
+        Merge interstitial nodes with :func:`simplify_graph` (edges then run junction to
+        junction, split where a speed-relevant tag changes; geometries keep every vertex).
     retain_all : bool, default True
         Keep every component; False keeps the largest weakly connected one (osmnx behaviour).
     overpass_url, nominatim_url, retries, backoff_s
@@ -270,7 +279,29 @@ def load_osm(
         retries=retries,
         backoff_s=backoff_s,
     )
-    return _raw_from_graph(_load_graphml(graphml), imply_motorway_oneway=True)
+    G = _load_graphml(graphml)
+    if simplify and not G.graph.get("simplified"):  # a cache written simplified stays as it is
+        G = simplify_graph(G)
+    return _raw_from_graph(G, imply_motorway_oneway=True)
+
+
+def simplify_graph(G):
+    """:func:`osmnx.simplify_graph` that keeps a node wherever a :data:`SPEED_TAGS` value changes.
+
+    Parameters
+    ----------
+    G : networkx.MultiDiGraph
+        Unsimplified osmnx graph (one edge per OSM segment).
+
+    Returns
+    -------
+    networkx.MultiDiGraph
+        Edges run junction to junction, or to a node where class, maxspeed, hgv or oneway
+        change; ``length`` is the sum of the segments' lengths.
+    """
+    import osmnx as ox
+
+    return ox.simplify_graph(G, edge_attrs_differ=list(SPEED_TAGS))
 
 
 def fetch(
@@ -292,8 +323,10 @@ def fetch(
 ):
     """Download a region's roads from Overpass once and cache them as GraphML.
 
+    The graph is saved unsimplified (one edge per OSM segment): :func:`load_osm` simplifies it
+    with :func:`simplify_graph`, which never merges segments of different speed.
     The file is ``<cache_dir>/osm_<network_type>_<hash>.graphml`` where the hash covers the
-    query (region, network type, simplify/retain_all, kept tags), with a ``.json`` sidecar that
+    query (region, network type, retain_all, kept tags), with a ``.json`` sidecar that
     records the query, the servers, the osmnx version, the date, the attempts and the ODbL
     attribution. An existing file is returned without any network access unless ``force``.
 
@@ -314,7 +347,9 @@ def fetch(
     network_type : str, default "drive"
     timeout : float, default planner.settings.DOWNLOAD_TIMEOUT_S
         Seconds per HTTP request (and the Overpass query's own ``[timeout:]``).
-    simplify, retain_all : bool
+    simplify : bool
+        Accepted for symmetry with :func:`load_osm`; the cached graph is always unsimplified.
+    retain_all : bool
         Passed to osmnx (see :func:`load_osm`).
     force : bool, default False
         Download again even if the cache file exists.
@@ -359,7 +394,7 @@ def fetch(
         _check_reachable(servers["nominatim_url"], timeout, "Nominatim geocoder")
 
     def download():
-        kwargs = dict(network_type=network_type, simplify=simplify, retain_all=retain_all)
+        kwargs = dict(network_type=network_type, simplify=False, retain_all=retain_all)
         if place is not None:
             return ox.graph_from_place(place, **kwargs)
         if polygon is not None:
@@ -458,7 +493,9 @@ def _download_query(place, polygon, bbox, network_type, simplify, retain_all):
 
     _check_network_type(network_type)
     query = _region_query(place, polygon, bbox)
-    query.update(network_type=network_type, simplify=bool(simplify), retain_all=bool(retain_all))
+    # "segments": the cache holds one edge per OSM segment (older caches, simplified by osmnx
+    # with merged speeds, hash differently and are never reused)
+    query.update(network_type=network_type, segments=True, retain_all=bool(retain_all))
     query["tags"] = sorted(set(ox.settings.useful_tags_way) | set(EXTRA_WAY_TAGS))
     return query
 
@@ -747,8 +784,10 @@ def _load_xml(path, network_type, simplify, retain_all):
         old = ox.settings.useful_tags_way
         ox.settings.useful_tags_way = sorted(set(old) | set(EXTRA_WAY_TAGS))
         try:
-            G = ox.graph_from_xml(clean, bidirectional=False, simplify=simplify,
+            G = ox.graph_from_xml(clean, bidirectional=False, simplify=False,
                                   retain_all=retain_all)
+            if simplify:
+                G = simplify_graph(G)
         except Exception as err:  # noqa: BLE001
             raise InputError(f"osmnx cannot build a graph ({_short(err)})", path=path) from err
         finally:
@@ -942,6 +981,14 @@ def _load_pbf(path, network_type, simplify, retain_all):
         "lon": pnodes["lon"].to_numpy(float),
         "lat": pnodes["lat"].to_numpy(float),
     }).drop_duplicates("node_id")
+    # pyrosm rounds segment lengths to the millimetre; measure them as osmnx does for XML
+    pos = pd.Index(nodes["node_id"].to_numpy())
+    iu, iv = pos.get_indexer(seg["u"].to_numpy()), pos.get_indexer(seg["v"].to_numpy())
+    if (iu >= 0).all() and (iv >= 0).all():
+        import osmnx as ox
+
+        lat, lon = nodes["lat"].to_numpy(), nodes["lon"].to_numpy()
+        seg["length"] = ox.distance.great_circle(lat[iu], lon[iu], lat[iv], lon[iv])
     if not simplify and retain_all:
         return _raw_from_frames(nodes, seg)
     G = _graph_from_segments(nodes, seg)
@@ -950,9 +997,7 @@ def _load_pbf(path, network_type, simplify, retain_all):
 
         G = ox.truncate.largest_component(G, strongly=False)
     if simplify:
-        import osmnx as ox
-
-        G = ox.simplify_graph(G)
+        G = simplify_graph(G)
     return _raw_from_graph(G, imply_motorway_oneway=False)
 
 

@@ -2,7 +2,8 @@
 
 A *profile* turns the raw edge table into one travel time per edge, in seconds:
 
-1. base speed: the tagged ``maxspeed_kmh`` × ``maxspeed_factor`` where tagged, otherwise the
+1. base speed: the tagged ``maxspeed_kmh`` — capped at the profile's plausible urban limit of the
+   road class (``maxspeed_cap_kmh``) — × ``maxspeed_factor`` where tagged, otherwise the
    per-class default of the profile, otherwise the profile's ``fallback_kmh``;
 2. × a per-class speed factor (e.g. peak congestion), × the scenario-wide ``speed_scale`` (used by
    the sensitivity sweep);
@@ -15,6 +16,12 @@ Sources of the defaults (rows of ``shared/reference/parameters.md``):
   cross-checked against CJJ 37 design speeds (urban expressway 60–100, arterial 40–60,
   secondary 30–50, branch 20–40 km/h). Links take OSRM's link speeds.
 * ``maxspeed_factor`` 0.8 — OSRM car profile ``speed_reduction`` 0.8 on tagged maxspeed.
+* ``URBAN_MAXSPEED_CAP_KMH`` — upper design speeds of CJJ 37 (parameters.md §1, row "Design
+  speed, urban expressway / arterial / secondary / branch (CJJ 37)": 100 / 60 / 50 / 40 km/h).
+  The mapping of OSM classes onto CJJ 37 classes (motorway and trunk → urban expressway,
+  primary → arterial, secondary → secondary arterial, tertiary / unclassified / residential →
+  branch) is a guess. A tagged ``maxspeed`` above the cap (e.g. a 100 km/h value joined from an
+  expressway onto an urban primary road) is clamped to it and counted as "clamped".
 * ``TRUCK_SPEEDS_KMH`` — openrouteservice driving-hgv way-type speeds (conf. H).
 * ``fallback_kmh`` 30 for roads with no class — the legal limit on urban roads without a centre
   line (Road Traffic Safety Law Implementation Regulations, Art. 45, conf. M-L); most of the
@@ -84,6 +91,25 @@ PEAK_FACTORS: dict[str, float] = {
     "default": 0.65,
 }
 
+#: Plausible urban upper limits (km/h) of a tagged ``maxspeed`` by OSM class: CJJ 37 upper design
+#: speeds (parameters.md §1; class mapping a guess, see module docstring). Classes not listed
+#: are not clamped.
+URBAN_MAXSPEED_CAP_KMH: dict[str, float] = {
+    "motorway": 100.0,
+    "trunk": 100.0,
+    "primary": 60.0,
+    "secondary": 50.0,
+    "tertiary": 40.0,
+    "unclassified": 40.0,
+    "residential": 40.0,
+}
+
+#: Where an edge's speed comes from (see :func:`speed_sources`).
+SPEED_SOURCES = ("tagged", "clamped", "class", "fallback")
+
+#: Share of road length above which results are flagged as resting mostly on fallback speeds.
+MOSTLY_FALLBACK_SHARE = 0.5
+
 #: hgv tag values that close a road to trucks.
 HGV_CLOSED = frozenset({"no", "private", "agricultural", "forestry", "delivery_no"})
 
@@ -97,7 +123,8 @@ class Restriction:
     name : str
         Shown in reports.
     polygon : shapely geometry (EPSG:4326)
-        Edges intersecting it are affected.
+        Road segments intersecting it are affected (an edge with any such segment is closed;
+        a slow-down applies to those segments only).
     hours : tuple of (start, end)
         Hours of day (0–24) the restriction applies; ``end < start`` wraps past midnight.
     action : str
@@ -135,6 +162,9 @@ class Profile:
         Multiplicative speed factor per class; key ``"default"`` for classes not listed.
     maxspeed_factor : float
         Share of a tagged ``maxspeed`` driven in free flow.
+    maxspeed_cap_kmh : dict
+        Upper limit per class of a tagged ``maxspeed`` (km/h), applied before
+        ``maxspeed_factor``; classes not listed are not clamped.
     use_maxspeed : bool
         Use tagged ``maxspeed`` where present.
     vehicle : str
@@ -150,6 +180,7 @@ class Profile:
     fallback_kmh: float = 30.0
     factors: dict[str, float] = field(default_factory=dict)
     maxspeed_factor: float = 0.8
+    maxspeed_cap_kmh: dict[str, float] = field(default_factory=lambda: dict(URBAN_MAXSPEED_CAP_KMH))
     use_maxspeed: bool = True
     vehicle: str = "car"
     departure_hour: float = 10.0
@@ -191,9 +222,8 @@ def edge_speeds_kmh(edges: pd.DataFrame, profile: Profile, speed_scale: float = 
     classes = _classes(edges)
     class_speed = classes.map(profile.speeds_kmh).to_numpy(dtype=float, na_value=np.nan)
     speed = np.where(np.isnan(class_speed), profile.fallback_kmh, class_speed)
-    if profile.use_maxspeed and "maxspeed_kmh" in edges:
-        tagged = pd.to_numeric(edges["maxspeed_kmh"], errors="coerce").to_numpy(dtype=float)
-        ok = np.isfinite(tagged) & (tagged > 0)
+    tagged, ok, _ = _tagged_kmh(edges, classes, profile)
+    if ok.any():
         speed = np.where(ok, tagged * profile.maxspeed_factor, speed)
         if profile.vehicle == "truck":
             # a truck never drives faster than its class speed, whatever the car limit
@@ -205,6 +235,70 @@ def edge_speeds_kmh(edges: pd.DataFrame, profile: Profile, speed_scale: float = 
         factor = np.where(np.isnan(factor), default, factor)
         speed = speed * factor
     return np.broadcast_to(speed * speed_scale, (n,)).astype(float)
+
+
+def speed_sources(edges: pd.DataFrame, profile: Profile) -> np.ndarray:
+    """Where each edge's speed under ``profile`` comes from.
+
+    Parameters
+    ----------
+    edges : DataFrame
+        Needs ``road_class`` and ``maxspeed_kmh`` columns (may be missing/NaN).
+    profile : Profile
+
+    Returns
+    -------
+    numpy.ndarray of str
+        One of :data:`SPEED_SOURCES` per edge: ``"tagged"`` (its ``maxspeed``), ``"clamped"``
+        (its ``maxspeed`` cut to ``maxspeed_cap_kmh``), ``"class"`` (the class default) or
+        ``"fallback"`` (no usable tag, class unknown: ``fallback_kmh``).
+    """
+    classes = _classes(edges)
+    known = classes.map(profile.speeds_kmh).notna().to_numpy()
+    _, ok, clamped = _tagged_kmh(edges, classes, profile)
+    out = np.where(known, "class", "fallback").astype(object)
+    out[ok] = "tagged"
+    out[ok & clamped] = "clamped"
+    return out
+
+
+def speed_source_shares(edges: pd.DataFrame, profiles: dict[str, Profile]) -> dict[str, dict]:
+    """Share of road length per speed source, for every profile.
+
+    Parameters
+    ----------
+    edges : DataFrame
+        With ``length_m``, ``road_class``, ``maxspeed_kmh``.
+    profiles : dict of name -> Profile
+
+    Returns
+    -------
+    dict
+        ``{profile: {"tagged": share, "clamped": ..., "class": ..., "fallback": ...,
+        "fallback_or_clamped": ..., "mostly_fallback": bool}}``; shares of total length, 0–1.
+    """
+    length = edges["length_m"].to_numpy(dtype=float)
+    total = float(length.sum()) or 1.0
+    out = {}
+    for name, profile in profiles.items():
+        src = speed_sources(edges, profile)
+        shares = {k: round(float(length[src == k].sum()) / total, 6) for k in SPEED_SOURCES}
+        shares["fallback_or_clamped"] = round(shares["fallback"] + shares["clamped"], 6)
+        shares["mostly_fallback"] = bool(shares["fallback"] > MOSTLY_FALLBACK_SHARE)
+        out[name] = shares
+    return out
+
+
+def _tagged_kmh(edges, classes: pd.Series, profile: Profile):
+    """Tagged maxspeed after the class cap, where usable; masks of usable and of clamped."""
+    n = len(edges)
+    if not profile.use_maxspeed or "maxspeed_kmh" not in edges:
+        return np.full(n, np.nan), np.zeros(n, bool), np.zeros(n, bool)
+    tagged = pd.to_numeric(edges["maxspeed_kmh"], errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(tagged) & (tagged > 0)
+    cap = classes.map(profile.maxspeed_cap_kmh).to_numpy(dtype=float, na_value=np.nan)
+    clamped = ok & np.isfinite(cap) & (tagged > cap)
+    return np.where(clamped, cap, tagged), ok, clamped
 
 
 def edge_travel_times(
@@ -219,7 +313,7 @@ def edge_travel_times(
     profile : Profile
     speed_scale : float
     restricted : dict, optional
-        ``{restriction name: bool mask of edges inside it}``; computed with
+        ``{restriction name: share of each edge's length inside it}``; computed with
         :func:`restriction_masks` when not given.
     """
     speed = edge_speeds_kmh(edges, profile, speed_scale)
@@ -230,28 +324,66 @@ def edge_travel_times(
         hgv = edges["hgv"].astype("object").fillna("").astype(str).str.lower()
         seconds = np.where(hgv.isin(HGV_CLOSED).to_numpy(), np.inf, seconds)
     if profile.restrictions:
-        masks = restricted if restricted is not None else restriction_masks(edges, profile.restrictions)
+        shares = restricted if restricted is not None else restriction_masks(edges, profile.restrictions)
         for r in profile.restrictions:
             if not r.active_at(profile.departure_hour):
                 continue
-            inside = masks[r.name]
+            share = np.asarray(shares[r.name], dtype=float)
             if r.action == "close":
-                seconds = np.where(inside, np.inf, seconds)
+                seconds = np.where(share > 0, np.inf, seconds)
             else:
-                seconds = np.where(inside, seconds / r.factor, seconds)
+                # only the segments inside are slowed: (1 - s) at the speed, s at factor × speed
+                seconds = seconds * (1.0 + share * (1.0 / r.factor - 1.0))
     return seconds
 
 
 def restriction_masks(edges, restrictions: list[Restriction]) -> dict[str, np.ndarray]:
-    """Which edges (EPSG:4326 geometry) intersect each restriction polygon."""
+    """Share of each edge's length (0–1) on segments touching each restriction polygon.
+
+    A segment is a pair of consecutive vertices of the edge line (an OSM segment for OSM data);
+    one that intersects the polygon counts whole, as the rule applies per road segment. Lengths
+    are great-circle (haversine, as osmnx measures ``length``), so the share times the edge's
+    time is the time of those segments. An edge is closed by a ``"close"`` restriction when its
+    share is above 0, i.e. when it touches the polygon.
+
+    Parameters
+    ----------
+    edges : GeoDataFrame
+        EPSG:4326 lines.
+    restrictions : list of Restriction
+
+    Returns
+    -------
+    dict
+        ``{restriction name: float array, one share per edge}``.
+    """
     import shapely
 
     geoms = np.asarray(edges.geometry.values)
+    coords, line_of = shapely.get_coordinates(geoms, return_index=True)
+    same = line_of[1:] == line_of[:-1]
+    a, b = coords[:-1][same], coords[1:][same]
+    seg_line = line_of[1:][same]
+    seg_len = _haversine_m(a[:, 1], a[:, 0], b[:, 1], b[:, 0])
+    total = np.bincount(seg_line, weights=seg_len, minlength=len(geoms))
+    segs = shapely.linestrings(np.stack([a, b], axis=1)) if len(a) else np.empty(0, object)
     out = {}
     for r in restrictions:
         shapely.prepare(r.polygon)
-        out[r.name] = shapely.intersects(r.polygon, geoms)
+        hit = shapely.intersects(r.polygon, segs) if len(segs) else np.zeros(0, bool)
+        inside = np.bincount(seg_line[hit], weights=seg_len[hit], minlength=len(geoms))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = np.where(total > 0, inside / total, 0.0)
+        # a line of zero length counts whole when it touches the polygon
+        out[r.name] = np.where(total > 0, share, shapely.intersects(r.polygon, geoms).astype(float))
     return out
+
+
+def _haversine_m(lat1, lon1, lat2, lon2) -> np.ndarray:
+    """Great-circle distance (m) on osmnx's sphere (radius 6,371,009 m)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    h = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    return 2 * 6_371_009.0 * np.arcsin(np.sqrt(np.minimum(1.0, h)))
 
 
 def _classes(edges) -> pd.Series:

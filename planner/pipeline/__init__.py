@@ -46,7 +46,22 @@ def load_network(sc, run: Run | None = None, refresh: bool = False):
             f"routing keeps the largest strongly connected part of the network: dropped {lc['edges']} edge(s), "
             f"{lc.get('km', 0):.0f} km ({100 * lc.get('share_km', 0):.1f} % of length)"
         )
+    for msg in speed_warnings(net.report.get("speeds", {})):
+        run.warn(msg)
     return net
+
+
+def speed_warnings(shares: dict) -> list[str]:
+    """Warnings for the profiles whose network length is driven mostly at the fallback speed."""
+    mostly = {p: s for p, s in shares.items() if s.get("mostly_fallback")}
+    if not mostly:
+        return []
+    worst = max(s["fallback"] for s in mostly.values())
+    return [
+        f"results under profile(s) {', '.join(mostly)} depend mostly on assumed speeds: up to "
+        f"{100 * worst:.0f} % of the road length has no class or speed tag and is driven at the "
+        "profile's fallback speed (see run.json network.speeds)"
+    ]
 
 
 def load_sites(sc, net=None, run: Run | None = None):

@@ -11,7 +11,14 @@ import pyogrio
 from planner._io import one_line, sha256_file
 from planner.errors import InputError
 from planner.network import graph, layer, osm
-from planner.network.speeds import CAR_SPEEDS_KMH, TRUCK_SPEEDS_KMH, Profile, Restriction, default_profiles
+from planner.network.speeds import (
+    CAR_SPEEDS_KMH,
+    TRUCK_SPEEDS_KMH,
+    URBAN_MAXSPEED_CAP_KMH,
+    Profile,
+    Restriction,
+    default_profiles,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +47,7 @@ def profiles_for_scenario(sc) -> dict:
             fallback_kmh=p.fallback_kmh,
             factors=dict(p.factors),
             maxspeed_factor=p.maxspeed_factor,
+            maxspeed_cap_kmh={**URBAN_MAXSPEED_CAP_KMH, **p.maxspeed_cap_kmh},
             use_maxspeed=p.use_maxspeed,
             vehicle=p.vehicle,
             departure_hour=p.departure_hour,

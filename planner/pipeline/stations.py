@@ -37,6 +37,7 @@ from planner.stations.problem import (
     drive_minutes,
     flow_minutes,
     in_sources,
+    snap_sites,
     tech_minutes,
     weigh_demand,
 )
@@ -129,6 +130,7 @@ def build_problem(sc, net, plants=None, suppliers=None, run=None) -> SitingProbl
 
     demand, conflicts = {}, {}
     cache = {}  # (profile, radius) → minutes; PV-storage reuses the EV matrix
+    stations = None  # the candidates snapped onto their roads, when a technology needs them
     metric = net.metric_crs
     for t, sp in specs.items():
         tech = s.technologies[t]
@@ -137,7 +139,8 @@ def build_problem(sc, net, plants=None, suppliers=None, run=None) -> SitingProbl
         cands[f"required_{t}"] = cands.existing.to_numpy(bool) & in_src
         pts = demand_points(net, sp, reach, ev)
         if t not in minutes:
-            minutes[t] = drive_minutes(net, sp, pts, nodes, cache)
+            stations = stations if stations is not None else snap_sites(net, cands)
+            minutes[t] = drive_minutes(net, sp, pts, stations, cache)
         # competitors' stations already serve the demand they cover
         weigh_demand(pts, minutes[t][:, cands.competitor.to_numpy(bool) & in_src], sp, t, info)
         demand[t] = pts
@@ -168,10 +171,9 @@ def problem_demand(sc, net, plants=None, suppliers=None) -> dict:
     out, cache = {}, {}
     for t, sp in specs.items():
         pts = demand_points(net, sp, reach, ev)
-        nodes = np.zeros(0, np.int64)
-        if comp is not None:
-            nodes = comp.node.to_numpy()[in_sources(comp, s.technologies[t])]
-        m = tech_minutes(net, sp, pts, reach, nodes, cache) if len(nodes) else np.zeros((len(pts), 0))
+        sites = comp[in_sources(comp, s.technologies[t])] if comp is not None else None
+        m = tech_minutes(net, sp, pts, reach, sites, cache) if sites is not None and len(sites) \
+            else np.zeros((len(pts), 0))
         weigh_demand(pts, m, sp, t, info)
         cols = ["demand_id", "weight"] + (FLOW_DEMAND_COLUMNS if sp["demand"] == "freight" else []) + ["geometry"]
         out[t] = pts[cols]

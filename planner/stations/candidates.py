@@ -486,7 +486,8 @@ def technology_mask(candidates: pd.DataFrame, name: str, tech) -> np.ndarray:
 
 def snap_candidates(net, candidates: gpd.GeoDataFrame,
                     max_snap_m: float | None = DEFAULT_MAX_SNAP_M) -> gpd.GeoDataFrame:
-    """Copy with ``node`` (nearest network node), ``snap_m`` and ``on_network`` (snap_m <= limit).
+    """Copy with ``node`` (the nearest road's end nearest along it), ``snap_m`` (distance to the road)
+    and ``on_network`` (snap_m <= limit).
 
     Never raises for far candidates (OSM lots outside the road network's area are normal):
     filter on ``on_network``.

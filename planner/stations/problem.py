@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from planner.routing import snap, travel_times
+from planner.routing import point_travel_times, snap_to_roads
 from planner.siting.mix import Technology, TechnologyMix
 from planner.stations import demand as dem_mod
 
@@ -127,23 +127,30 @@ def flow_minutes(net, spec, reach, nodes):
     return m, pairs
 
 
-def drive_minutes(net, spec, pts, nodes, cache: dict):
-    """Minutes from each demand point **to** each station node within the radius (``inf`` beyond)."""
+def drive_minutes(net, spec, pts, stations, cache: dict):
+    """Minutes from each demand point **to** each station within the radius (``inf`` beyond).
+
+    ``stations``: the candidates snapped onto their roads (:func:`planner.routing.snap_to_roads`);
+    demand points snap onto theirs, and times run between the points on the roads.
+    """
     key = (spec["profile"], spec["radius_min"])  # PV-storage reuses the EV matrix
     if key not in cache:
-        d_nodes, _ = snap(net, pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy(), max_snap_m=None)
-        # demand drives TO the station: Dijkstra from each candidate on the reversed graph
-        tt = travel_times(net, nodes, d_nodes, profile=spec["profile"], direction="to",
-                          cutoff_s=spec["radius_min"] * 60.0)
-        cache[key] = tt.T / 60.0
+        d_pts = snap_to_roads(net, pts.geometry.x.to_numpy(), pts.geometry.y.to_numpy(), max_snap_m=None)
+        tt = point_travel_times(net, d_pts, stations, profile=spec["profile"], cutoff_s=spec["radius_min"] * 60.0)
+        cache[key] = tt / 60.0
     return cache[key].copy()
 
 
-def tech_minutes(net, spec, pts, reach, nodes, cache: dict) -> np.ndarray:
+def snap_sites(net, cands):
+    """Candidates snapped onto their nearest road (no limit: ``snap_candidates`` applied it)."""
+    return snap_to_roads(net, cands.lon.to_numpy(float), cands.lat.to_numpy(float), max_snap_m=None)
+
+
+def tech_minutes(net, spec, pts, reach, cands, cache: dict) -> np.ndarray:
     """Demand × station minutes of one technology: flow detours (freight) or drives to the station."""
     if spec["demand"] == "freight":
-        return flow_minutes(net, spec, reach, nodes)[0]
-    return drive_minutes(net, spec, pts, nodes, cache)
+        return flow_minutes(net, spec, reach, cands.node.to_numpy())[0]
+    return drive_minutes(net, spec, pts, snap_sites(net, cands), cache)
 
 
 def weigh_demand(pts, comp_minutes, spec, t: str, info: dict) -> None:
