@@ -162,6 +162,14 @@ class DemandRule(_Strict):
     default_weight: float = 0.0
 
 
+class StudyArea(_Strict):
+    """A polygon file (any CRS) grown by ``margin_m`` metres (see :mod:`planner.study_area`)."""
+
+    path: str
+    layer: str | None = None
+    margin_m: float = Field(0.0, ge=0, le=50_000)
+
+
 class Siting(_Strict):
     enabled: bool = True
     budget_wan: float = Field(gt=0)
@@ -178,13 +186,13 @@ class Siting(_Strict):
     h2_sensitive_fclass: list[str] = Field(default_factory=lambda: ["school", "hospital", "kindergarten"])
     hpc_default_headroom_kva: float = Field(2000.0, ge=0)
     decay: Literal["none", "linear", "exponential", "power"] = "none"
-    #: (west, south, east, north): candidates and EV demand outside are left out
-    study_area: tuple[float, float, float, float] | None = None
+    #: (west, south, east, north) or a polygon file + margin: candidates and EV demand outside are left out
+    study_area: tuple[float, float, float, float] | StudyArea | None = None
 
     @field_validator("study_area")
     @classmethod
     def _box(cls, v):
-        if v is not None and not (v[0] < v[2] and v[1] < v[3]):
+        if isinstance(v, tuple) and not (v[0] < v[2] and v[1] < v[3]):
             raise ValueError("study_area must be [west, south, east, north] with west < east and south < north")
         return v
 

@@ -753,6 +753,8 @@ def load_ev_demand(sc, net=None, max_snap_m: float | None = None) -> tuple[gpd.G
         Unreadable layer or missing ``fclass`` column (naming file and layer).
     """
     from planner.routing import distance_to_network
+    from planner.study_area import inside as in_study_area
+    from planner.study_area import study_area_polygon
 
     if sc.siting is None:
         raise ScenarioError("the scenario has no [siting] section", path=sc.source_path, key="siting")
@@ -784,12 +786,11 @@ def load_ev_demand(sc, net=None, max_snap_m: float | None = None) -> tuple[gpd.G
             kept.append(p)
         sets = kept
     n_outside_area = 0
-    if s.study_area is not None:
-        w, so, e, no = s.study_area
+    area = study_area_polygon(sc)
+    if area is not None:
         kept = []
         for p in sets:
-            x, y = shapely.get_x(p.geometry.values), shapely.get_y(p.geometry.values)
-            inside = (x >= w) & (x <= e) & (y >= so) & (y <= no)
+            inside = in_study_area(area, shapely.get_x(p.geometry.values), shapely.get_y(p.geometry.values))
             n_outside_area += int((~inside).sum())
             kept.append(p[inside])
         sets = kept

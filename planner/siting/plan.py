@@ -133,13 +133,14 @@ def _default_demand(name: str) -> str:
 def _site_candidates(sc, net, info: dict, run=None, sources=None) -> gpd.GeoDataFrame:
     """Candidates of ``sources`` (default all) inside the study area and on the network, snapped."""
     from planner.siting import candidates as cand_mod
+    from planner.study_area import inside as in_study_area
+    from planner.study_area import study_area_polygon
 
     cands = cand_mod.load_candidates(sc, sources)
     info["candidates_read"] = dict(cands.attrs.get("counts", {}))
-    s = sc.siting
-    if s.study_area is not None:
-        w, so, e, no = s.study_area
-        inside = cands.lon.between(w, e).to_numpy() & cands.lat.between(so, no).to_numpy()
+    area = study_area_polygon(sc)
+    if area is not None:
+        inside = in_study_area(area, cands.lon.to_numpy(), cands.lat.to_numpy())
         info["candidates_outside_study_area"] = int((~inside).sum())
         cands = cands[inside].reset_index(drop=True)
     cands = cand_mod.snap_candidates(net, cands, sc.network.max_snap_m)
