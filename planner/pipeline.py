@@ -167,6 +167,15 @@ def run_coverage(sc, net, plants, suppliers, run: Run | None = None):
             land = gpd.read_file(sc.resolve(cov.land.path))
         res.fit_area = coverage.fit_area(net, plants, cov.profiles[0], cov.threshold_min, cov.buffer_m, land,
                                          sc.network.max_snap_m)
+    with run.step("data extent"):
+        from planner import data_extent
+
+        res.extent, res.data_edge, outside, warns = data_extent.audit(
+            net.nodes.lon, net.nodes.lat, net.metric_crs, res.isochrones, suppliers, cov.threshold_min)
+        res.plant_summary = res.plant_summary.merge(
+            res.data_edge[["plant_id", "profile", "coverage_is_lower_bound"]], on=["plant_id", "profile"], how="left")
+        res.warnings += warns
+        run.counts["suppliers_outside_road_data"] = int(outside.sum()) if outside is not None else 0
     for w in res.warnings:
         run.warn(w)
     run.counts["supplier_plant_pairs"] = int(res.supplier_times.serves.sum() // max(len(cov.profiles), 1))
@@ -187,6 +196,8 @@ def write_coverage(res, folder: Path, sc=None, plants=None, suppliers=None, road
         outputs.write_gpkg({"isochrones": res.isochrones}, d / "isochrones.gpkg")
     if res.fit_area is not None:
         outputs.write_gpkg({"fit_area": res.fit_area}, d / "fit_area.gpkg")
+    if getattr(res, "data_edge", None) is not None:
+        outputs.write_csv(res.data_edge, d / "data_edge.csv")
     return d
 
 
@@ -217,6 +228,7 @@ def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None
                 write_coverage(results["coverage"], stage)
             if "siting" in results:
                 results["siting"].to_files(stage)
+            _write_areas(sc, net, results, stage)
             _write_maps(sc, net, plants, suppliers, results, stage, r)
             _write_exports(results, stage, sc.scenario.language)
         manifest = {
@@ -237,6 +249,23 @@ def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None
     if not quiet:
         print(f"outputs: {final}")
     return final
+
+
+def _write_areas(sc, net, results, stage):
+    """``areas.gpkg``: the road data's extent and the siting study area, for maps and reports."""
+    import geopandas as gpd
+
+    from planner import data_extent, study_area
+
+    cov = results.get("coverage")
+    extent = getattr(cov, "extent", None)
+    if extent is None:
+        extent = data_extent.network_extent(net.nodes.lon, net.nodes.lat, net.metric_crs)
+    layers = {"data_extent": data_extent.extent_layer(extent)}
+    area = study_area.study_area_polygon(sc, net.metric_crs)
+    if area is not None:
+        layers["study_area"] = gpd.GeoDataFrame({"name": ["study area"]}, geometry=[area], crs=4326)
+    outputs.write_gpkg(layers, Path(stage) / "areas.gpkg")
 
 
 def _write_maps(sc, net, plants, suppliers, results, stage, r):
