@@ -45,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("scenario")
     f.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
 
+    rep = sub.add_parser("report", help="write report.html and report.pdf of a finished run folder")
+    rep.add_argument("run_dir", help="a folder written by `planner run` (holds run.json)")
+    rep.add_argument("--out", default=None, help="output folder (default: RUN_DIR/report)")
+    rep.add_argument("--no-pdf", action="store_true", help="HTML only (no headless Chromium)")
+    rep.add_argument("--no-map-snapshots", action="store_true", help="leave out PNG snapshots of the maps")
+    rep.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+
     c = sub.add_parser("compare", help="compare two candidate site lists, or two run output folders")
     c.add_argument("scenario")
     c.add_argument("a")
@@ -78,6 +85,12 @@ def main(argv=None) -> int:
 def _dispatch(args) -> int:
     from planner.scenario import load_scenario
 
+    if args.command == "report":
+        from planner.reporting import write_report
+
+        paths = write_report(args.run_dir, args.out, pdf=not args.no_pdf, snapshots=not args.no_map_snapshots)
+        print("report: " + ", ".join(str(p) for p in paths.values()))
+        return 0
     sc = load_scenario(args.scenario)
     if args.command == "run":
         from planner import pipeline

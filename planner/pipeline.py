@@ -246,6 +246,11 @@ def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None
             "outputs": sorted(str(p.relative_to(stage)) for p in stage.rglob("*") if p.is_file()),
         }
         outputs.write_json(outputs.clean_for_json(manifest), stage / "run.json")
+    if sc.report.enabled:
+        from planner.reporting import write_report
+
+        with r.step("report"):
+            write_report(final, pdf=sc.report.pdf, snapshots=sc.report.map_snapshots)
     if not quiet:
         print(f"outputs: {final}")
     return final

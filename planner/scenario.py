@@ -204,6 +204,14 @@ class Maps(_Strict):
     roads_base: bool = True
 
 
+class Report(_Strict):
+    """``[report]``: write ``report/report.html`` and ``.pdf`` at the end of ``planner run``."""
+
+    enabled: bool = False
+    pdf: bool = True
+    map_snapshots: bool = True
+
+
 class Meta(_Strict):
     name: str
     title: str = ""
@@ -222,6 +230,7 @@ class Scenario(_Strict):
     coverage: Coverage = Field(default_factory=Coverage)
     siting: Siting | None = None
     maps: Maps = Field(default_factory=Maps)
+    report: Report = Field(default_factory=Report)
 
     #: folder of the scenario file (paths resolve against it); set by :func:`load_scenario`
     base_dir: Path = Field(default=Path("."), exclude=True)
