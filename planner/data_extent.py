@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-__all__ = ["network_extent", "extent_layer", "edge_reach", "sites_outside", "HOW_TO_COMPLETE",
+__all__ = ["network_extent", "network_extent_layer", "extent_layer", "edge_reach", "sites_outside", "HOW_TO_COMPLETE",
            "DEFAULT_EDGE_TOLERANCE_M"]
 
 #: A circle within this distance of the data edge counts as reaching it: twice the isochrone
@@ -58,6 +58,11 @@ def network_extent(lon, lat, metric_crs: str, method: Literal["convex", "concave
 def extent_layer(extent: shapely.Polygon, method: str = "convex hull of network nodes") -> gpd.GeoDataFrame:
     """The extent as a one-row GeoDataFrame (``name``, ``method``, geometry in EPSG:4326) for maps."""
     return gpd.GeoDataFrame({"name": ["road data extent"], "method": [method]}, geometry=[extent], crs=4326)
+
+
+def network_extent_layer(net) -> gpd.GeoDataFrame:
+    """The extent of a :class:`~planner.network.graph.RoadNetwork` as a one-row GeoDataFrame (for maps)."""
+    return extent_layer(network_extent(net.nodes.lon, net.nodes.lat, net.metric_crs))
 
 
 def edge_reach(isochrones: gpd.GeoDataFrame, extent: shapely.Polygon, threshold_min: float, metric_crs: str,

@@ -6,6 +6,7 @@ one output folder (staged, swapped into place at the end) with a ``run.json`` ma
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -196,7 +197,7 @@ def write_coverage(res, folder: Path, sc=None, plants=None, suppliers=None, road
         outputs.write_gpkg({"isochrones": res.isochrones}, d / "isochrones.gpkg")
     if res.fit_area is not None:
         outputs.write_gpkg({"fit_area": res.fit_area}, d / "fit_area.gpkg")
-    if getattr(res, "data_edge", None) is not None:
+    if res.data_edge is not None:
         outputs.write_csv(res.data_edge, d / "data_edge.csv")
     return d
 
@@ -249,8 +250,11 @@ def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None
     if sc.report.enabled:
         from planner.reporting import write_report
 
-        with r.step("report"):
-            write_report(final, pdf=sc.report.pdf, snapshots=sc.report.map_snapshots)
+        try:
+            with r.step("report"):
+                write_report(final, pdf=sc.report.pdf, snapshots=sc.report.map_snapshots)
+        except PlannerError as exc:  # the results are complete: a failed report must not fail the run
+            print(f"warning: report not written ({exc}); run `planner report {final}` once fixed", file=sys.stderr)
     if not quiet:
         print(f"outputs: {final}")
     return final
@@ -263,7 +267,7 @@ def _write_areas(sc, net, results, stage):
     from planner import data_extent, study_area
 
     cov = results.get("coverage")
-    extent = getattr(cov, "extent", None)
+    extent = cov.extent if cov is not None else None
     if extent is None:
         extent = data_extent.network_extent(net.nodes.lon, net.nodes.lat, net.metric_crs)
     layers = {"data_extent": data_extent.extent_layer(extent)}

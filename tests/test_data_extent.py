@@ -81,3 +81,13 @@ def test_audit_on_the_tiny_run_flags_a_corner_plant(tmp_path):
     assert any("truncated by the edge of the road data" in w for w in run["warnings"])
     layers = dict(__import__("pyogrio").list_layers(out / "areas.gpkg"))
     assert "data_extent" in layers
+
+
+def test_extent_layer_of_a_grid_network_is_its_node_box(grid_network):
+    from planner.data_extent import network_extent_layer
+
+    layer = network_extent_layer(grid_network)
+    n = grid_network.nodes
+    box = shapely.box(n.lon.min(), n.lat.min(), n.lon.max(), n.lat.max())
+    assert len(layer) == 1 and layer.crs.to_epsg() == 4326
+    assert layer.geometry.iloc[0].symmetric_difference(box).area < 1e-4 * box.area

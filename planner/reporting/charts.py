@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import io
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -91,7 +92,7 @@ def sensitivity_chart(sens: pd.DataFrame, names: dict, text: dict) -> bytes:
 def lost_at_peak_chart(counts: pd.Series, names: dict, text: dict) -> bytes:
     """Bar chart: suppliers inside the circle off-peak but outside it at peak, per plant."""
     fig, ax = _figure(height=3.0)
-    labels = [names.get(p, p) for p in counts.index]
+    labels = [textwrap.fill(f"{p} {names.get(p, '')}".strip(), 24) for p in counts.index]
     ax.bar(range(len(counts)), counts.to_numpy(), color="#d95f02")
     ax.set_xticks(range(len(counts)), labels, fontsize=7)
     ax.set(title=text["title"], ylabel=text["y"])

@@ -268,7 +268,7 @@ def build_html(data: RunData, map_images: list[tuple[str, bytes]], snapshot_note
                                                                     "y": t("count", lang)}), t("lost_title", lang)))
     # maps
     parts.append(f"<h2>{_e(t('maps', lang))}</h2>")
-    parts.append(_img(_overview(data, lang, thr, names), t("overview", lang, m=f"{thr:g}", p=base)))
+    parts.append(_img(_overview(data, lang, thr), t("overview", lang, m=f"{thr:g}", p=base)))
     for caption, png in map_images:
         parts.append(f"<h3>{_e(t('map_snapshot', lang, f=caption))}</h3>" + _img(png, caption))
     if not map_images and snapshot_note:
@@ -291,25 +291,25 @@ def _profile(name: str, language: str) -> str:
     return profile_label(name, language)
 
 
-def _overview(data: RunData, lang: str, thr: float, names: dict) -> bytes:
+def _overview(data: RunData, lang: str, thr: float) -> bytes:
     layers = {}
-    if "study_area" in data.areas:
-        layers[t("study_area", lang)] = (data.areas["study_area"], {"facecolor": "#c7e9c0", "edgecolor": "#238b45",
-                                                                    "alpha": 0.5})
-    if "data_extent" in data.areas:
-        layers[t("data_extent", lang)] = (data.areas["data_extent"], {"facecolor": "none", "edgecolor": "#d62728",
-                                                                      "linestyle": "--", "linewidth": 1.5})
     base = (data.settings.get("coverage", {}) or {}).get("isochrone_profiles", ["offpeak"])[:1]
     if data.isochrones is not None and base:
         iso = data.isochrones
         iso = iso[(iso.profile == base[0]) & np.isclose(iso.minutes.astype(float), thr)]
-        layers[t("circle", lang, m=f"{thr:g}")] = (iso, {"facecolor": "#6baed6", "edgecolor": "#08519c",
-                                                        "alpha": 0.25, "linewidth": 0.5})
+        layers[t("circle", lang, m=f"{thr:g}")] = (iso, {"facecolor": "#9ecae1", "edgecolor": "#6baed6",
+                                                        "alpha": 0.35, "linewidth": 0.3})
+    if "study_area" in data.areas:
+        layers[t("study_area", lang)] = (data.areas["study_area"], {"facecolor": "none", "edgecolor": "#238b45",
+                                                                    "linewidth": 2.0})
+    if "data_extent" in data.areas:
+        layers[t("data_extent", lang)] = (data.areas["data_extent"], {"facecolor": "none", "edgecolor": "#d62728",
+                                                                      "linestyle": "--", "linewidth": 1.5})
     points = []
     if data.stations is not None and {"lon", "lat"} <= set(data.stations.columns):
         points.append((data.stations, {"label": t("stations", lang), "s": 14, "c": "#7570b3", "marker": "^"}))
     if data.plants is not None:
-        p = data.plants.assign(name=data.plants.site_id.astype(str).map(names))
+        p = data.plants.assign(name=data.plants.site_id.astype(str))  # ids: the tables give the names
         points.append((p, {"label": label("plants", lang), "s": 60, "c": "#e31a1c", "marker": "*"}))
     return charts.overview_map(layers, points, {"title": t("overview", lang, m=f"{thr:g}", p=_profile(base[0], lang)
                                                            if base else ""),
