@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import shapely
 
-__all__ = ["network_extent", "network_extent_layer", "extent_layer", "edge_reach", "sites_outside", "HOW_TO_COMPLETE",
-           "DEFAULT_EDGE_TOLERANCE_M"]
+__all__ = ["network_extent", "network_extent_layer", "extent_layer", "edge_reach", "sites_outside", "audit",
+           "HOW_TO_COMPLETE", "DEFAULT_EDGE_TOLERANCE_M", "DEFAULT_SITE_TOLERANCE_M"]
 
 #: A circle within this distance of the data edge counts as reaching it: twice the isochrone
 #: buffer of the demo (60 m) plus a typical junction spacing in the data (~200 m); a guess.
@@ -108,8 +108,14 @@ def edge_reach(isochrones: gpd.GeoDataFrame, extent: shapely.Polygon, threshold_
     return out[cols].reset_index(drop=True), warnings
 
 
-def sites_outside(ids, lon, lat, extent: shapely.Polygon, kind: str = "supplier") -> tuple[np.ndarray, list[str]]:
-    """Flag sites outside the road data's extent.
+#: A site within this distance outside the hull counts as inside: the hull's straight edges are drawn
+#: in the metric CRS, so sites on the data's own edge can fall centimetres outside (a guess).
+DEFAULT_SITE_TOLERANCE_M = 50.0
+
+
+def sites_outside(ids, lon, lat, extent: shapely.Polygon, metric_crs: str, kind: str = "supplier",
+                  tolerance_m: float = DEFAULT_SITE_TOLERANCE_M) -> tuple[np.ndarray, list[str]]:
+    """Flag sites farther than ``tolerance_m`` outside the road data's extent.
 
     Returns
     -------
@@ -117,7 +123,9 @@ def sites_outside(ids, lon, lat, extent: shapely.Polygon, kind: str = "supplier"
         ``True`` for each site outside ``extent``; one warning naming up to 10 of them (none when
         all are inside).
     """
-    out = ~shapely.intersects_xy(extent, np.asarray(lon, float), np.asarray(lat, float))
+    pts = gpd.GeoSeries(gpd.points_from_xy(np.asarray(lon, float), np.asarray(lat, float)), crs=4326)
+    area = gpd.GeoSeries([extent], crs=4326).to_crs(metric_crs).iloc[0]
+    out = shapely.distance(np.asarray(pts.to_crs(metric_crs).values), area) > tolerance_m
     if not out.any():
         return out, []
     shown = ", ".join(map(str, np.asarray(ids)[out][:10])) + (" …" if out.sum() > 10 else "")
@@ -160,6 +168,6 @@ def audit(node_lon, node_lat, metric_crs: str, isochrones: gpd.GeoDataFrame | No
         warnings += w
     outside = None
     if suppliers is not None and len(suppliers):
-        outside, w = sites_outside(suppliers["site_id"], suppliers["lon"], suppliers["lat"], extent)
+        outside, w = sites_outside(suppliers["site_id"], suppliers["lon"], suppliers["lat"], extent, metric_crs)
         warnings += w
     return extent, edge, outside, warnings

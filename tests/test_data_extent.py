@@ -56,11 +56,11 @@ def test_circle_near_the_edge_is_flagged_with_its_distance():
 def test_sites_outside_the_extent_are_flagged():
     lon, lat = _wgs([X0, X0 + 4000, X0 + 4000, X0], [Y0, Y0, Y0 + 4000, Y0 + 4000])
     ext = network_extent(lon, lat, "EPSG:32650")
-    slon, slat = _wgs([X0 + 2000, X0 + 2000, X0 - 500], [Y0 + 2000, Y0 - 300, Y0 + 100])
-    flags, warnings = sites_outside(["in", "south", "west"], slon, slat, ext)
-    assert flags.tolist() == [False, True, True]
+    slon, slat = _wgs([X0 + 2000, X0 + 2000, X0 - 500, X0 + 1000], [Y0 + 2000, Y0 - 300, Y0 + 100, Y0 - 30])
+    flags, warnings = sites_outside(["in", "south", "west", "edge"], slon, slat, ext, "EPSG:32650", tolerance_m=50)
+    assert flags.tolist() == [False, True, True, False]  # 30 m outside is within the tolerance
     assert "2 supplier(s)" in warnings[0] and "south" in warnings[0]
-    assert sites_outside(["in"], slon[:1], slat[:1], ext)[1] == []
+    assert sites_outside(["in"], slon[:1], slat[:1], ext, "EPSG:32650")[1] == []
 
 
 def test_audit_on_the_tiny_run_flags_a_corner_plant(tmp_path):
