@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml
 # (pdftoppm, pdftotext) lets the report tests read the PDF back.
 browser:
 	@{ command -v chromium && command -v pdftoppm && dpkg -s fonts-wqy-microhei; } >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei poppler-utils >/dev/null; } \
-	  || echo "chromium could not be installed: browser tests and PNG export will be skipped"
+	  || echo "chromium could not be installed: browser tests, PNG export and the PDF report will be skipped"
 
 bench: setup
 	@for b in routing isochrones orlib siting demo load; do $(BIN)/python benchmarks/run.py $$b; done
