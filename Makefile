@@ -35,10 +35,11 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-* && touch $@
 
 # Headless Chromium renders maps for the browser tests and PNG export (Debian packages; needs root);
-# the CJK font makes Chinese labels render in PNG exports.
+# the CJK font makes Chinese labels render in PNG exports and report charts; poppler-utils
+# (pdftoppm, pdftotext) lets the report tests read the PDF back.
 browser:
-	@{ command -v chromium && dpkg -s fonts-wqy-microhei; } >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei >/dev/null; } \
-	  || echo "chromium could not be installed: browser tests and PNG export will be skipped"
+	@{ command -v chromium && command -v pdftoppm && dpkg -s fonts-wqy-microhei; } >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium fonts-wqy-microhei poppler-utils >/dev/null; } \
+	  || echo "chromium could not be installed: browser tests, PNG export and the PDF report will be skipped"
 
 bench: setup
 	@for b in routing isochrones orlib siting demo load; do $(BIN)/python benchmarks/run.py $$b; done

@@ -121,6 +121,9 @@ def build_load_scenario(folder, n_suppliers: int = 5000, n_extra_candidates: int
     data["scenario"]["note"] = (f"Load benchmark: {n_suppliers} ILLUSTRATIVE suppliers, demo candidates + "
                                 f"{n_extra_candidates} generated junction sites (seed {seed})")
     data["network"]["cache_dir"] = str(Path(cache_dir).resolve() if cache_dir else demo.cache_dir)
+    # a city-scale load: candidates and demand over the whole road layer, not the demo's E-Town area
+    data.get("siting", {}).pop("study_area", None)
+    data.pop("report", None)
 
     gen = _demo_sites()
     rng = np.random.default_rng(seed)

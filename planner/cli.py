@@ -16,6 +16,7 @@ from planner.errors import PlannerError
 from planner.network import osm
 from planner.network.graph import export_network
 from planner.pipeline.compare import compare_cli
+from planner.reporting import write_report
 from planner.routing import point_travel_times, snap_to_roads
 from planner.scenario import load_scenario
 
@@ -56,6 +57,13 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("scenario")
     f.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
 
+    rep = sub.add_parser("report", help="write report.html and report.pdf of a finished run folder")
+    rep.add_argument("run_dir", help="a folder written by `planner run` (holds run.json)")
+    rep.add_argument("--out", default=None, help="output folder (default: RUN_DIR/report)")
+    rep.add_argument("--no-pdf", action="store_true", help="HTML only (no headless Chromium)")
+    rep.add_argument("--no-map-snapshots", action="store_true", help="leave out PNG snapshots of the maps")
+    rep.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+
     c = sub.add_parser("compare", help="compare two candidate site lists, or two run output folders")
     c.add_argument("scenario")
     c.add_argument("a")
@@ -87,6 +95,10 @@ def main(argv=None) -> int:
 
 
 def _dispatch(args) -> int:
+    if args.command == "report":
+        paths = write_report(args.run_dir, args.out, pdf=not args.no_pdf, snapshots=not args.no_map_snapshots)
+        print("report: " + ", ".join(str(p) for p in paths.values()))
+        return 0
     sc = load_scenario(args.scenario)
     if args.command == "run":
         pipeline.run(sc, quiet=args.quiet, refresh_network=args.refresh_network, only=args.only, out=args.out)

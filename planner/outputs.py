@@ -39,6 +39,7 @@ class RunLayout:
     BREAKING_SCALE = COVERAGE / "breaking_scale.csv"
     ISOCHRONES = COVERAGE / "isochrones.gpkg"
     FIT_AREA = COVERAGE / "fit_area.gpkg"
+    DATA_EDGE = COVERAGE / "data_edge.csv"
     SITING = Path("siting")
     SELECTED_SITES = SITING / "selected_sites.csv"
     SITING_SUMMARY = SITING / "summary.json"
@@ -47,6 +48,8 @@ class RunLayout:
     SITING_MAP = SITING / "siting_map.html"
     EXCEL = Path("results.xlsx")
     GPKG = Path("results.gpkg")
+    AREAS = Path("areas.gpkg")
+    REPORT = Path("report")
 
     @staticmethod
     def coverage_map(profile: str) -> Path:

@@ -181,6 +181,14 @@ class DemandRule(_Strict):
     default_weight: float = 0.0
 
 
+class StudyArea(_Strict):
+    """A polygon file (any CRS) grown by ``margin_m`` metres (see :mod:`planner.study_area`)."""
+
+    path: str
+    layer: str | None = None
+    margin_m: float = Field(0.0, ge=0, le=50_000)
+
+
 class Siting(_Strict):
     enabled: bool = True
     budget_wan: float = Field(gt=0)
@@ -200,8 +208,8 @@ class Siting(_Strict):
     #: decay exists in the model library (:class:`planner.siting.Decay`) but the plan's tables
     #: (demand served, shares) do not apply it, so any other value is refused, not ignored.
     decay: Literal["none"] = "none"
-    #: (west, south, east, north): candidates and EV demand outside are left out
-    study_area: tuple[float, float, float, float] | None = None
+    #: (west, south, east, north) or a polygon file + margin: candidates and EV demand outside are left out
+    study_area: tuple[float, float, float, float] | StudyArea | None = None
 
     @field_validator("decay", mode="before")
     @classmethod
@@ -214,7 +222,7 @@ class Siting(_Strict):
     @field_validator("study_area")
     @classmethod
     def _box(cls, v):
-        if v is not None and not (v[0] < v[2] and v[1] < v[3]):
+        if isinstance(v, tuple) and not (v[0] < v[2] and v[1] < v[3]):
             raise ValueError("study_area must be [west, south, east, north] with west < east and south < north")
         return v
 
@@ -224,6 +232,14 @@ class Maps(_Strict):
     offline: bool = True
     png: bool = False
     roads_base: bool = True
+
+
+class Report(_Strict):
+    """``[report]``: write ``report/report.html`` and ``.pdf`` at the end of ``planner run``."""
+
+    enabled: bool = False
+    pdf: bool = True
+    map_snapshots: bool = True
 
 
 class Meta(_Strict):
@@ -244,6 +260,7 @@ class Scenario(_Strict):
     coverage: Coverage = Field(default_factory=Coverage)
     siting: Siting | None = None
     maps: Maps = Field(default_factory=Maps)
+    report: Report = Field(default_factory=Report)
 
     #: folder of the scenario file (paths resolve against it); set by :func:`load_scenario`
     base_dir: Path = Field(default=Path("."), exclude=True)

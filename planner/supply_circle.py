@@ -41,6 +41,9 @@ class CoverageResult:
     fit_area_display: gpd.GeoDataFrame | None = None
     warnings: list[str] = field(default_factory=list)
     threshold_min: float = 30.0
+    #: the road data's extent (WGS-84 polygon) and the plants' reach to its edge (planner.data_extent)
+    extent: object | None = None
+    data_edge: pd.DataFrame | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {

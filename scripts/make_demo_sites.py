@@ -1,9 +1,22 @@
 """Generate the ILLUSTRATIVE plant and supplier lists of the Yizhuang demo scenario.
 
-These are not real supplier locations. Plants are placed at network junctions near the publicly
-reported areas of the Yizhuang car plants (shared/reference/parameters.md §7: Beijing Benz in
-E-Town — street address NOT FOUND, so the point is approximate; Xiaomi EV's Majuqiao base — the
-network ends at lat 39.756, so the point is the nearest covered junction) plus one generic plant.
+These are not real supplier locations. Plants are placed from public evidence, each row keeping
+its evidence point, the evidence, an uncertainty radius and how far it was moved onto the road
+data (``evidence_lon``, ``evidence_lat``, ``evidence``, ``uncertainty_m``, ``moved_to_road_m``):
+
+* Beijing Benz (BBAC): street address NOT FOUND (shared/reference/parameters.md §7); the OSM bus
+  stops 北京奔驰西 (116.5015 E, 39.7547 N) and 北京奔驰东 (116.5127 E, 39.7472 N) of the shared
+  POI layer (Geofabrik ``transport``, 2026-06-07) flank the site: the evidence point is their
+  midpoint, ±1 km (the campus spans the two stops).
+* Xiaomi EV: the published address is 景盛南四街19号 in the Majuqiao intelligent-manufacturing base
+  (§7 row "Xiaomi location and size", conf. L/M), a street absent from the OSM extract: the
+  evidence point is the OSM place node 马驹桥镇 (116.5549 E, 39.7483 N), ±3 km (guess: the
+  extent of the Majuqiao built-up area).
+* One generic plant without evidence.
+
+The road data ends at lat 39.756, south of both car plants: each plant is moved to the nearest
+junction of the network (``moved_to_road_m`` says how far), so trips start at the closest
+covered road. All rows stay ILLUSTRATIVE.
 Suppliers are 200 random junctions of the shared SE-Beijing road layer (seeded), drawn with a
 preference for places near the plants, nudged up to ~80 m off the road, with made-up categories,
 tiers and daily deliveries.
@@ -32,11 +45,15 @@ METRIC_CRS = 32650
 #: the road layer inside the shared data folder
 ROADS = Path("beijing-se-roads") / "beijing_se_drive_edges_osm2025.gpkg"
 
-#: (id, name, approximate lon, lat) — locations are approximate; see the module docstring.
+#: (id, name, evidence lon, lat, evidence, uncertainty in metres); see the module docstring.
 PLANTS = [
-    ("P1", "Beijing Benz area (approx.) 北京奔驰（示意）", 116.512, 39.792),
-    ("P2", "Xiaomi EV Majuqiao area (approx.) 小米汽车（示意）", 116.560, 39.770),
-    ("P3", "Illustrative plant C 示意工厂C", 116.545, 39.805),
+    ("P1", "Beijing Benz area (approx.) 北京奔驰（示意）", 116.5071, 39.7510,
+     "midpoint of the OSM bus stops 北京奔驰西 (116.5015, 39.7547) and 北京奔驰东 (116.5127, 39.7472); "
+     "street address NOT FOUND (parameters.md §7)", 1000),
+    ("P2", "Xiaomi EV Majuqiao area (approx.) 小米汽车（示意）", 116.5549, 39.7483,
+     "published address 景盛南四街19号, Majuqiao base (parameters.md §7, conf. L/M), street not in the "
+     "OSM extract: OSM place node 马驹桥镇", 3000),
+    ("P3", "Illustrative plant C 示意工厂C", 116.545, 39.805, "none: a generic illustrative plant", 0),
 ]
 CATEGORIES = ["body", "chassis", "powertrain", "battery", "electronics", "interior", "logistics"]
 
@@ -83,17 +100,26 @@ def demo_plants(j: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        ``plant_id``, ``name``, ``lon``, ``lat`` (6 decimals), ``note``.
+        ``plant_id``, ``name``, ``lon``, ``lat`` (the junction, 6 decimals), ``evidence_lon``,
+        ``evidence_lat``, ``evidence``, ``uncertainty_m``, ``moved_to_road_m`` (evidence point to
+        junction, metres) and ``note``.
     """
     tr = Transformer.from_crs(4326, METRIC_CRS, always_xy=True)
-    px, py = tr.transform(np.array([p[2] for p in PLANTS]), np.array([p[3] for p in PLANTS]))
+    ex, ey = np.array([p[2] for p in PLANTS]), np.array([p[3] for p in PLANTS])
+    px, py = tr.transform(ex, ey)
     x, y = j.x.to_numpy(), j.y.to_numpy()
-    k = np.argmin((x[:, None] - px[None]) ** 2 + (y[:, None] - py[None]) ** 2, axis=0)
+    d2 = (x[:, None] - px[None]) ** 2 + (y[:, None] - py[None]) ** 2
+    k = np.argmin(d2, axis=0)
     return pd.DataFrame({
         "plant_id": [p[0] for p in PLANTS],
         "name": [p[1] for p in PLANTS],
         "lon": np.round(j.lon.to_numpy()[k], 6),
         "lat": np.round(j.lat.to_numpy()[k], 6),
+        "evidence_lon": ex,
+        "evidence_lat": ey,
+        "evidence": [p[4] for p in PLANTS],
+        "uncertainty_m": [p[5] for p in PLANTS],
+        "moved_to_road_m": np.round(np.sqrt(d2[k, np.arange(len(PLANTS))])).astype(int),
         "note": "illustrative location",
     })
 
@@ -118,7 +144,8 @@ def demo_suppliers(j: pd.DataFrame, plants: pd.DataFrame, n: int = 200, rng=None
         ``supplier_id`` (``S001``...), ``name``, ``lon``, ``lat``, ``plants`` (``;``-separated
         ids), ``category``, ``tier``, ``daily_deliveries``, ``note``. The sampling weight of a
         junction decays as ``exp(-d / 8 km)`` with its distance to the nearest plant; each
-        supplier is nudged 5–80 m off its junction in a random direction.
+        supplier is nudged 5–80 m off its junction in a random direction (not out of the
+        junctions' bounding box: such a supplier stays on its junction).
     """
     rng = np.random.default_rng(SEED) if rng is None else rng
     tr = Transformer.from_crs(4326, METRIC_CRS, always_xy=True)
@@ -132,6 +159,10 @@ def demo_suppliers(j: pd.DataFrame, plants: pd.DataFrame, n: int = 200, rng=None
     off = rng.uniform(5, 80, n)
     sx, sy = x[pick] + off * np.cos(ang), y[pick] + off * np.sin(ang)
     lon, lat = Transformer.from_crs(METRIC_CRS, 4326, always_xy=True).transform(sx, sy)
+    # a nudge must not push a supplier out of the road data's box (e.g. south of lat 39.756)
+    out = (lon < j.lon.min()) | (lon > j.lon.max()) | (lat < j.lat.min()) | (lat > j.lat.max())
+    lon = np.where(out, j.lon.to_numpy()[pick], lon)
+    lat = np.where(out, j.lat.to_numpy()[pick], lat)
     n_served = rng.choice([1, 1, 1, 2, 3], n)
     # one draw per supplier, in order: keeps the seeded demo list reproducible
     served = [";".join(sorted(rng.choice(plants.plant_id, k, replace=False))) for k in n_served]

@@ -1,6 +1,7 @@
 """Supply-circle results on the demo scenario checked independently (needs the shared data)."""
 from pathlib import Path
 
+import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pytest
@@ -77,7 +78,14 @@ def test_demo_siting_within_gap_and_exported_problem_resolves_to_same_objective(
 
     sc, net, plants, suppliers = demo
     problem = glue.build_problem(sc, net, plants, suppliers)
-    assert len(problem.candidates) > 1000 and problem.info["ev_demand_points"] >= 900
+    # the demo sites inside the approximate 亦庄新城 outline + margin (measure 10: "在亦庄新城范围内")
+    assert len(problem.candidates) > 100 and problem.info["ev_demand_points"] >= 100
+    assert problem.info["candidates_outside_study_area"] > 0
+    boundary = gpd.read_file(sc.resolve(sc.siting.study_area.path)).to_crs(32650).union_all()
+    for what, lon, lat in [("candidates", problem.candidates.lon, problem.candidates.lat)] + [
+            (f"{t} demand", d.geometry.x, d.geometry.y) for t, d in problem.demand.items() if t != "h2"]:
+        pts = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs=4326).to_crs(32650)
+        assert pts.distance(boundary).max() <= sc.siting.study_area.margin_m + 1.0, what
     stations = plan.solve_problem(problem, time_limit=sc.siting.time_limit_s, mip_gap=sc.siting.mip_gap)
     res = stations.result
     print(res.summary())

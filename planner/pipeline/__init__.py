@@ -6,18 +6,20 @@ one output folder (staged, swapped into place at the end) with a ``run.json`` ma
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from pathlib import Path
 
 import geopandas as gpd
 
-from planner import outputs, site_checks, sites, supply_circle
+from planner import data_extent, outputs, site_checks, sites, supply_circle
 from planner.errors import InputError, PlannerError
 from planner.outputs import RunLayout
 from planner.pipeline import write
 from planner.pipeline._run import Run, release_memory
 from planner.pipeline.network import network_for_scenario, profiles_for_scenario
-from planner.pipeline.stations import run_siting
+from planner.pipeline.stations import run_siting, study_area_polygon
+from planner.reporting import write_report
 from planner.routing import distance_to_network
 from planner.settings import OSM_ATTRIBUTION
 
@@ -131,6 +133,13 @@ def run_coverage(sc, net, plants, suppliers, run: Run | None = None):
         res.fit_area = supply_circle.fit_area(net, plants, cov.profiles[0], cov.threshold_min, cov.buffer_m, land,
                                          sc.network.max_snap_m)
         res.fit_area_display = supply_circle.fit_area_display(res.fit_area, cov.buffer_m, net.metric_crs)
+    with run.step("data extent"):
+        res.extent, res.data_edge, outside, warns = data_extent.audit(
+            net.nodes.lon, net.nodes.lat, net.metric_crs, res.isochrones, suppliers, cov.threshold_min)
+        res.plant_summary = res.plant_summary.merge(
+            res.data_edge[["plant_id", "profile", "coverage_is_lower_bound"]], on=["plant_id", "profile"], how="left")
+        res.warnings += warns
+        run.counts["suppliers_outside_road_data"] = int(outside.sum()) if outside is not None else 0
     for w in res.warnings:
         run.warn(w)
     run.counts["supplier_plant_pairs"] = int(res.supplier_times.serves.sum() // max(len(cov.profiles), 1))
@@ -181,6 +190,11 @@ def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None
                 write.write_coverage(results["coverage"], stage)
             if "siting" in results:
                 write.write_station_plan(results["siting"], stage)
+            cov_res = results.get("coverage")
+            extent = cov_res.extent if cov_res is not None else None
+            if extent is None:
+                extent = data_extent.network_extent(net.nodes.lon, net.nodes.lat, net.metric_crs)
+            write.write_areas(extent, study_area_polygon(sc, net.metric_crs), stage)
             _write_maps(sc, net, plants, suppliers, results, stage, r)
             write.write_exports(results, stage, sc.scenario.language)
         manifest = {
@@ -200,6 +214,12 @@ def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None
             "outputs": sorted(str(p.relative_to(stage)) for p in stage.rglob("*") if p.is_file()),
         }
         outputs.write_json(outputs.clean_for_json(manifest), stage / "run.json")
+    if sc.report.enabled:
+        try:
+            with r.step("report"):
+                write_report(final, pdf=sc.report.pdf, snapshots=sc.report.map_snapshots)
+        except PlannerError as exc:  # the results are complete: a failed report must not fail the run
+            print(f"warning: report not written ({exc}); run `planner report {final}` once fixed", file=sys.stderr)
     if not quiet:
         print(f"outputs: {final}")
     return final

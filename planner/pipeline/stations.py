@@ -21,10 +21,12 @@ import pandas as pd
 import pyogrio
 import shapely
 
+from planner import study_area
 from planner._io import VECTOR_SUFFIXES, one_line
 from planner.errors import InputError, ScenarioError
 from planner.routing import distance_to_network
 from planner.settings import BEIJING_METRIC_CRS
+from planner.study_area import inside as in_study_area
 from planner.stations import candidates as cand_mod
 from planner.stations import demand as dem_mod
 from planner.stations.candidates import read_candidate_source, score_candidates, sensitive_features
@@ -56,15 +58,33 @@ def _default_demand(name: str) -> str:
     return DEFAULT_DEMAND.get(name, "ev")
 
 
+def study_area_polygon(sc, metric_crs: str = BEIJING_METRIC_CRS):
+    """The scenario's siting study area in WGS-84, or ``None`` when it has none.
+
+    Parameters
+    ----------
+    sc : planner.scenario.Scenario
+        Uses ``sc.siting.study_area``: a ``(west, south, east, north)`` box, or an object with
+        ``path``, ``layer`` and ``margin_m`` (the polygon file grown by the margin).
+    metric_crs : str
+        CRS in which the margin is measured.
+    """
+    area = None if sc.siting is None else sc.siting.study_area
+    if area is None:
+        return None
+    if isinstance(area, (tuple, list)):
+        return shapely.box(*area)
+    return study_area.buffer_m(study_area.read_polygon(sc.resolve(area.path), area.layer), area.margin_m, metric_crs)
+
+
 def _site_candidates(sc, net, info: dict, run=None, sources=None) -> gpd.GeoDataFrame:
     """Candidates of ``sources`` (default all) inside the study area and on the network, snapped."""
 
     cands = load_candidates(sc, sources)
     info["candidates_read"] = dict(cands.attrs.get("counts", {}))
-    s = sc.siting
-    if s.study_area is not None:
-        w, so, e, no = s.study_area
-        inside = cands.lon.between(w, e).to_numpy() & cands.lat.between(so, no).to_numpy()
+    area = study_area_polygon(sc)
+    if area is not None:
+        inside = in_study_area(area, cands.lon.to_numpy(), cands.lat.to_numpy())
         info["candidates_outside_study_area"] = int((~inside).sum())
         cands = cands[inside].reset_index(drop=True)
     cands = cand_mod.snap_candidates(net, cands, sc.network.max_snap_m)
@@ -402,12 +422,11 @@ def load_ev_demand(sc, net=None, max_snap_m: float | None = None) -> tuple[gpd.G
             kept.append(p)
         sets = kept
     n_outside_area = 0
-    if s.study_area is not None:
-        w, so, e, no = s.study_area
+    area = study_area_polygon(sc)
+    if area is not None:
         kept = []
         for p in sets:
-            x, y = shapely.get_x(p.geometry.values), shapely.get_y(p.geometry.values)
-            inside = (x >= w) & (x <= e) & (y >= so) & (y <= no)
+            inside = in_study_area(area, shapely.get_x(p.geometry.values), shapely.get_y(p.geometry.values))
             n_outside_area += int((~inside).sum())
             kept.append(p[inside])
         sets = kept

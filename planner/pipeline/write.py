@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from planner import maps, outputs
+from planner import data_extent, maps, outputs
 from planner.maps import column_headers, label, siting_map
 from planner.outputs import RunLayout
 from planner.stations.plan import StationPlan
@@ -31,7 +32,17 @@ def write_coverage(res, folder: Path) -> Path:
         outputs.write_gpkg({"isochrones": res.isochrones}, folder / RunLayout.ISOCHRONES)
     if res.fit_area is not None:
         outputs.write_gpkg({"fit_area": res.fit_area}, folder / RunLayout.FIT_AREA)
+    if res.data_edge is not None:
+        outputs.write_csv(res.data_edge, folder / RunLayout.DATA_EDGE)
     return folder / RunLayout.COVERAGE
+
+
+def write_areas(extent, area, stage: Path) -> Path:
+    """``areas.gpkg``: the road data's extent and the siting study area (when given), for maps and reports."""
+    layers = {"data_extent": data_extent.extent_layer(extent)}
+    if area is not None:
+        layers["study_area"] = gpd.GeoDataFrame({"name": ["study area"]}, geometry=[area], crs=4326)
+    return outputs.write_gpkg(layers, Path(stage) / RunLayout.AREAS)
 
 
 def write_exports(results: dict, stage: Path, language: str = "en") -> None:
