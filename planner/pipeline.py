@@ -114,8 +114,14 @@ def load_sites(sc, net=None, run: Run | None = None):
             out[kind] = None
             continue
         path = sc.resolve(spec.path)
-        kw = spec.model_dump(exclude={"path", "illustrative"})
-        gdf = sites.read_sites(path, kind=kind[:-1], **kw)
+        kw = spec.model_dump(exclude={"path", "illustrative", "geocoder", "geocoder_city", "geocoder_url",
+                                      "geocoder_qps"})
+        gdf = sites.read_sites(path, kind=kind[:-1], geocode=_geocoder(sc, spec, path), **kw)
+        low = gdf.get("geocode_low_precision")
+        if low is not None and low.any():
+            rows = ", ".join(str(r) for r in gdf.source_row[low].head(10))
+            run.warn(f"{path.name}: {int(low.sum())} {kind} geocoded only to an area or a road (low precision), "
+                     f"row(s) {rows}: check them or add coordinates")
         run.add_input(kind, path)
         run.counts[kind] = len(gdf)
         if spec.illustrative:
@@ -124,6 +130,19 @@ def load_sites(sc, net=None, run: Run | None = None):
             _check_sites_against_network(gdf, spec, path, net, run)
         out[kind] = gdf
     return out["plants"], out["suppliers"]
+
+
+def _geocoder(sc, spec, path):
+    """The list's address geocoder (answers cached under the scenario's cache folder), or None."""
+    if spec.geocoder is None:
+        return None
+    from functools import partial
+
+    from planner.geocode import geocode_addresses
+
+    return partial(geocode_addresses, provider=spec.geocoder, city=spec.geocoder_city,
+                   base_url=spec.geocoder_url, qps=spec.geocoder_qps, cache_dir=sc.cache_dir / "geocode",
+                   where=str(path))
 
 
 def _check_sites_against_network(gdf, spec, path, net, run):
