@@ -124,6 +124,14 @@ class SitesFile(_Strict):
     sheet: str | None = None
     layer: str | None = None
     illustrative: bool = False
+    #: a column of addresses (地址); rows without coordinates are geocoded with ``geocoder``
+    address_column: str | None = None
+    #: web geocoder for addresses: "amap" (key in AMAP_KEY) or "baidu" (key in BAIDU_AK)
+    geocoder: Literal["amap", "baidu"] | None = None
+    geocoder_city: str | None = "北京"
+    #: a bureau's own geocoding gateway (default: the provider's public endpoint)
+    geocoder_url: str | None = None
+    geocoder_qps: float | None = Field(None, gt=0)
 
 
 class Sites(_Strict):

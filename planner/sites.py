@@ -664,6 +664,8 @@ def read_sites(
     *,
     polygon_points: bool = False,
     unique_ids: bool = True,
+    address_column: str | None = None,
+    geocode=None,
 ) -> gpd.GeoDataFrame:
     """Read a plant / supplier / candidate list into a standard GeoDataFrame (EPSG:4326).
 
@@ -707,6 +709,14 @@ def read_sites(
     unique_ids : bool
         Refuse repeated site ids (default). Station lists where one site hosts several
         technologies pass False and check (site id, technology) themselves.
+    address_column : str, optional
+        A column of addresses (地址). Rows without coordinates (or every row, when the file
+        has no coordinate columns) are placed by ``geocode``.
+    geocode : callable, optional
+        ``geocode(addresses) -> DataFrame`` with WGS-84 ``lon``, ``lat``, ``matched``,
+        ``level``, ``low_precision`` per address (see :func:`planner.geocode.geocode_addresses`).
+        Without it, rows that have only an address are an error naming them. Geocoded rows get
+        ``geocode_level`` and ``geocode_low_precision`` columns.
 
     Notes
     -----
@@ -784,14 +794,19 @@ def read_sites(
         if col is not None:
             taken.add(col)
 
+    addr_col = None
+    if address_column is not None:
+        addr_col = _explicit(src, address_column, "address")
+        taken.add(addr_col)
     combined = None
     if not use_geometry and (mapping["lon"] is None or mapping["lat"] is None):
         if mapping["lon"] is None and mapping["lat"] is None:
             combined = next((c for c in columns if c not in taken and
                              any(v in _COMBINED_NORM for v in name_variants(c, _SYSTEM_TAGS))), None)
-        if combined is None:
+        if combined is None and not (addr_col and mapping["lon"] is None and mapping["lat"] is None):
             raise _missing_column(src, "lon" if mapping["lon"] is None else "lat")
-        taken.add(combined)
+        if combined is not None:
+            taken.add(combined)
     for field in required:
         if field in ("lon", "lat"):
             continue
@@ -805,13 +820,25 @@ def read_sites(
     elif combined is not None:
         lon, lat = _split_combined(src, combined)
         lon_col = lat_col = combined
+    elif mapping["lon"] is None:  # addresses only
+        lon = lat = np.full(len(src.rows), np.nan)
+        lon_col = lat_col = None
     else:
         lon_col, lat_col = mapping["lon"], mapping["lat"]
-        lon = _numbers(src, lon_col, "longitude")
-        lat = _numbers(src, lat_col, "latitude")
-    _check_coordinates(src, lon, lat, lon_col, lat_col)
-    wlon, wlat = to_wgs84(lon, lat, system)
+        lon = _numbers(src, lon_col, "longitude", allow_blank=addr_col is not None)
+        lat = _numbers(src, lat_col, "latitude", allow_blank=addr_col is not None)
+    need = ~(np.isfinite(lon) & np.isfinite(lat))
+    if not need.all():
+        # rows still to be geocoded take a given row's coordinates for the checks
+        first = int(np.argmin(need))
+        _check_coordinates(src, np.where(need, lon[first], lon), np.where(need, lat[first], lat), lon_col, lat_col)
+    wlon, wlat = to_wgs84(np.where(need, 0.0, lon), np.where(need, 0.0, lat), system)
     wlon, wlat = np.asarray(wlon, dtype=float), np.asarray(wlat, dtype=float)
+    geo = None
+    if need.any():
+        geo = _geocode_rows(src, addr_col, np.flatnonzero(need), geocode)
+        wlon[need] = geo.lon.to_numpy(float)
+        wlat[need] = geo.lat.to_numpy(float)
 
     # --- attributes -----------------------------------------------------------------------
     ids = _ids(src, mapping["site_id"], kind, unique_ids)
@@ -848,6 +875,12 @@ def read_sites(
         "tier": tier,
         "source_row": src.rows.astype(np.int64),
     })
+    if addr_col is not None:
+        out["geocode_level"] = pd.Series([None] * len(out), dtype=object)
+        out["geocode_low_precision"] = False
+        if geo is not None:
+            out.loc[need, "geocode_level"] = geo.level.to_numpy(object)
+            out.loc[need, "geocode_low_precision"] = geo.low_precision.to_numpy(bool)
     used = {c for c in mapping.values() if c is not None} | ({combined} if combined else set())
     from_text = not src.excel and src.row_word == "row"
     for col in columns:
@@ -864,6 +897,26 @@ def read_sites(
         | ({"lon/lat": combined} if combined else {}),
     })
     return gdf
+
+
+def _geocode_rows(src: _Source, column: str | None, pos: np.ndarray, geocode) -> pd.DataFrame:
+    """Place rows without coordinates by their address; InputError naming the rows that cannot be."""
+    if column is None:
+        raise src.error("coordinates are blank", positions=pos)
+    addresses = _text(src.table[column], excel=src.excel).to_numpy(dtype=object)[pos]
+    blank = np.flatnonzero(addresses == "")
+    if len(blank):
+        raise src.error("neither coordinates nor an address", positions=pos[blank], column=column)
+    if geocode is None:
+        raise src.error(f"{len(pos)} row(s) have an address but no coordinates: set a geocoder for this "
+                        "list in the scenario (e.g. geocoder = \"amap\" with the key in AMAP_KEY) or add "
+                        "lon/lat", positions=pos, column=column)
+    geo = geocode([str(a) for a in addresses]).reset_index(drop=True)
+    miss = np.flatnonzero(~geo.matched.to_numpy(bool))
+    if len(miss):
+        shown = ", ".join(_short(a) for a in addresses[miss[:3]])
+        raise src.error(f"the geocoder found no match for {shown}", positions=pos[miss], column=column)
+    return geo
 
 
 def _geometry_coords(src: _Source, polygon_points: bool = False) -> tuple[np.ndarray, np.ndarray]:

@@ -8,12 +8,14 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import geopandas as gpd
 
 from planner import data_extent, outputs, site_checks, sites, supply_circle
 from planner.errors import InputError, PlannerError
+from planner.geocode import geocode_addresses
 from planner.outputs import RunLayout
 from planner.pipeline import write
 from planner.pipeline._run import Run, release_memory
@@ -76,8 +78,14 @@ def load_sites(sc, net=None, run: Run | None = None):
             out[kind] = None
             continue
         path = sc.resolve(spec.path)
-        kw = spec.model_dump(exclude={"path", "illustrative"})
-        gdf = sites.read_sites(path, kind=kind[:-1], **kw)
+        kw = spec.model_dump(exclude={"path", "illustrative", "geocoder", "geocoder_city", "geocoder_url",
+                                      "geocoder_qps"})
+        gdf = sites.read_sites(path, kind=kind[:-1], geocode=_geocoder(sc, spec, path), **kw)
+        low = gdf.get("geocode_low_precision")
+        if low is not None and low.any():
+            rows = ", ".join(str(r) for r in gdf.source_row[low].head(10))
+            run.warn(f"{path.name}: {int(low.sum())} {kind} geocoded only to an area or a road (low precision), "
+                     f"row(s) {rows}: check them or add coordinates")
         run.add_input(kind, path)
         run.counts[kind] = len(gdf)
         if spec.illustrative:
@@ -86,6 +94,15 @@ def load_sites(sc, net=None, run: Run | None = None):
             check_sites_against_network(gdf, path, net, run)
         out[kind] = gdf
     return out["plants"], out["suppliers"]
+
+
+def _geocoder(sc, spec, path):
+    """The list's address geocoder (answers cached under the scenario's cache folder), or None."""
+    if spec.geocoder is None:
+        return None
+    return partial(geocode_addresses, provider=spec.geocoder, city=spec.geocoder_city,
+                   base_url=spec.geocoder_url, qps=spec.geocoder_qps, cache_dir=sc.cache_dir / "geocode",
+                   where=str(path))
 
 
 def check_sites_against_network(gdf, path, net, run: Run) -> None:
