@@ -190,8 +190,10 @@ def write_coverage(res, folder: Path, sc=None, plants=None, suppliers=None, road
     return d
 
 
-def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None = None) -> Path:
+def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None = None, net=None) -> Path:
     """Run everything the scenario asks for; returns the output folder.
+
+    ``net``: a road network already loaded for this scenario (a sweep's workers get it once).
 
     Outputs are staged and swapped into place only when complete (see :mod:`planner.outputs`).
     """
@@ -199,7 +201,8 @@ def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None
     t0 = time.perf_counter()
     if sc.source_path:
         r.add_input("scenario", sc.source_path)
-    net = load_network(sc, r, refresh=refresh_network)
+    if net is None:
+        net = load_network(sc, r, refresh=refresh_network)
     plants, suppliers = load_sites(sc, net, r)
     results = {}
     if sc.coverage.enabled and only in (None, "coverage"):
