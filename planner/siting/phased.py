@@ -283,50 +283,76 @@ class PhasedMix:
                           lower=t.target * mx.total_t[k])
         return milp, x
 
-    def _solve_block(self, budgets, growth, lower, time_limit, mip_gap, start=None):
-        milp, x = self._milp(np.asarray(budgets, float), growth, lower)
-        st = None
-        if start is not None:
-            st = (x.ravel(), np.asarray(start, float).ravel())
-        out = milp.solve(time_limit, mip_gap, presolve="off" if st is not None else "on", start=st)
-        if out.status == "infeasible":
-            raise SolverError("no programme meets the coverage targets within the budgets under the "
-                              "spacing, co-location and station-count rules")
-        if out.x is None:
-            raise SolverError("phasing: no feasible programme found within the time limit")
-        return out, out.x[x] > 0.5
+    def _single_period(self, k: int, open_before: np.ndarray, budget: float) -> TechnologyMix:
+        """Period ``k`` alone as a :class:`TechnologyMix`: its growth in the technology weights,
+        the stations open before it as existing ones, the same spacing, co-location and caps
+        (coverage targets apply in the last period only, as in the programme)."""
+        from dataclasses import replace
+
+        mx = self.mix
+        conflicts = {}
+        if mx.conf_a.size:
+            for t in range(mx.T):
+                sel = mx.pair_tech[mx.conf_a] == t
+                a, b = mx.pair_site[mx.conf_a[sel]], mx.pair_site[mx.conf_b[sel]]
+                if a.size:
+                    conflicts[t] = sp.csr_matrix((np.ones(a.size), (a, b)), shape=(mx.m, mx.m))
+        techs = []
+        for t, tech in enumerate(mx.techs):
+            mine = mx.pair_tech == t
+            eligible = np.zeros(mx.m, bool)
+            eligible[mx.pair_site[mine]] = True
+            required = np.zeros(mx.m, bool)
+            required[mx.pair_site[mine & open_before]] = True
+            cost = tech.cost if tech.cost is not None else mx.shared
+            techs.append(replace(tech, weight=float(tech.weight * self.growth[k, t]), eligible=eligible,
+                                 required=required, conflicts=conflicts.get(t), min_spacing=None, cost=cost,
+                                 weights=mx.w_t[t], target=tech.target if k == self.Y - 1 else None))
+        return TechnologyMix(None, techs, budget, site_cost=self._site_cost(), max_per_site=mx.site_cap,
+                             site_ids=mx.site_ids, demand_ids=mx.demand_ids)
 
     def myopic(self, time_limit: float = 60.0, mip_gap: float = 1e-4) -> PhasedPlan:
-        """Each period optimised alone, given the stations opened before it."""
+        """Each period optimised alone (:class:`TechnologyMix`, heuristic start + HiGHS), given the
+        stations opened before it."""
         t0 = time.perf_counter()
         mx = self.mix
         X = np.zeros((self.Y, mx.n_pairs), bool)
         before = mx.pair_req.copy()
         left = 0.0
-        per = time_limit / self.Y
         for y in range(self.Y):
             budget = self.budgets[y] + (left if self.carry_over else 0.0)
-            _out, xy = self._solve_block([budget], self.growth[y:y + 1], np.flatnonzero(before), per, mip_gap)
-            X[y] = xy[0]
-            left = budget - self._spend(before, X[y])
-            before = X[y].copy()
+            per = max((time_limit - (time.perf_counter() - t0)) / (self.Y - y), 1.0)
+            res = self._single_period(y, before, budget).solve(time_limit=per, mip_gap=mip_gap)
+            now = before.copy()
+            for site, tech in res.pairs:
+                k = [t.name for t in mx.techs].index(tech)
+                now[np.flatnonzero((mx.pair_site == site) & (mx.pair_tech == k))] = True
+            X[y] = now
+            left = budget - self._spend(before, now)
+            before = now
         return self._plan(X, np.nan, "evaluated", time.perf_counter() - t0)
 
     def solve(self, time_limit: float = 60.0, mip_gap: float = 1e-4, start: PhasedPlan | None = None) -> PhasedPlan:
-        """Solve the programme (MIP start: ``start``, or the myopic programme when ``None``)."""
+        """Solve the programme (MIP start: ``start``, or the myopic programme when ``None``).
+
+        When HiGHS finds nothing better than the start within the time limit, the start is
+        returned with HiGHS' bound.
+        """
         t0 = time.perf_counter()
         if start is None:
             start = self.myopic(time_limit=time_limit / 3, mip_gap=mip_gap)
         left = max(time_limit - (time.perf_counter() - t0), 1.0)
-        out, X = self._solve_block(self.budgets, self.growth, np.flatnonzero(self.mix.pair_req), left,
-                                   mip_gap, start=start.open_pairs.astype(float))
-        X = X.reshape(self.Y, -1)
+        milp, x = self._milp(self.budgets, self.growth, np.flatnonzero(self.mix.pair_req))
+        out = milp.solve(left, mip_gap, presolve="off", start=(x.ravel(), start.open_pairs.astype(float).ravel()))
+        if out.status == "infeasible":
+            raise SolverError("no programme meets the coverage targets within the budgets under the "
+                              "spacing, co-location and station-count rules")
         status = "optimal" if out.status == "optimal" else "time_limit"
-        plan = self._plan(X, out.bound, status, time.perf_counter() - t0)
-        if plan.objective < start.objective - 1e-9 * max(1.0, abs(start.objective)):
-            # HiGHS returned worse than its start (time limit): keep the start, HiGHS' bound
-            plan = self._plan(start.open_pairs, out.bound, status, time.perf_counter() - t0)
-        return plan
+        if out.x is not None:
+            plan = self._plan(out.x[x] > 0.5, out.bound, status, time.perf_counter() - t0)
+            if plan.objective >= start.objective - 1e-9 * max(1.0, abs(start.objective)):
+                return plan
+        return self._plan(start.open_pairs, out.bound, status, time.perf_counter() - t0)
 
     def _plan(self, X, bound, status, seconds) -> PhasedPlan:
         mx = self.mix
