@@ -71,6 +71,22 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--out", default=None, help="output folder (default: <scenario output>-compare)")
     c.add_argument("--within-m", type=float, default=50.0, help="sites this close count as the same site")
     c.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
+    for name, what in (("sweep", "run every combination of a grid of scenario settings on Dask"),
+                       ("frontier", "station coverage against budget (parametric solves on Dask)"),
+                       ("phase", "stations year by year to 2028, against the myopic plan")):
+        g = sub.add_parser(name, help=what)
+        g.add_argument("scenario")
+        if name == "sweep":
+            g.add_argument("--grid", action="append", default=[], metavar="KEY=VALUES",
+                           help="e.g. siting.budget_wan=5000:30000:2500 or profiles.peak.factors.default=0.5,0.65")
+            g.add_argument("--no-resume", action="store_true", help="run finished scenarios again")
+        if name == "frontier":
+            g.add_argument("--budgets", default=None, help="START:STOP:STEP or a comma list (万元)")
+        g.add_argument("--scheduler", default=None, help="an existing Dask scheduler, e.g. tcp://HOST:8786")
+        g.add_argument("--workers", type=int, default=None, help="local workers (default: one per core)")
+        g.add_argument("--out", default=None, help="output folder (default: <scenario output>-" + name + ")")
+        g.add_argument("--quiet", action="store_true")
+        g.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     return p
 
 
@@ -125,6 +141,17 @@ def _dispatch(args) -> int:
     if args.command == "compare":
         out = compare_cli(sc, args.a, args.b, out=args.out, within_m=args.within_m)
         print(f"comparison: {out}")
+        return 0
+    if args.command in ("sweep", "frontier", "phase"):
+        from planner.programme import commands
+
+        kw = dict(out=args.out, scheduler=args.scheduler, workers=args.workers, quiet=args.quiet)
+        if args.command == "sweep":
+            commands.sweep_command(sc, args.grid, resume=not args.no_resume, **kw)
+        elif args.command == "frontier":
+            commands.frontier_command(sc, budgets=args.budgets, **kw)
+        else:
+            commands.phase_command(sc, **kw)
         return 0
     raise PlannerError(f"unknown command {args.command}")
 

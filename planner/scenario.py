@@ -235,6 +235,42 @@ class Siting(_Strict):
         return v
 
 
+class GrowthScenario(_Strict):
+    """One demand-growth scenario of the robustness analysis."""
+
+    growth: dict[str, float | list[float]] = Field(default_factory=dict)
+    weight: float = Field(1.0, gt=0)
+
+
+class Programme(_Strict):
+    """Budget frontier and phasing of the stations (``planner frontier`` / ``planner phase``).
+
+    ``growth`` per technology: an annual rate (0.25 = +25 %/yr, compounded from the first
+    year) or one demand factor per year. ``scenarios``: growth scenarios with weights for the
+    robustness analysis.
+    """
+
+    years: list[int] = Field(default_factory=lambda: [2026, 2027, 2028])
+    budgets_wan: list[float] = Field(default_factory=list)
+    growth: dict[str, float | list[float]] = Field(default_factory=dict)
+    carry_over: bool = False
+    frontier_budgets_wan: str | None = None
+    scenarios: dict[str, GrowthScenario] = Field(default_factory=dict)
+    time_limit_s: float = Field(120.0, gt=0)
+
+    @model_validator(mode="after")
+    def _per_year(self):
+        if self.budgets_wan and len(self.budgets_wan) != len(self.years):
+            raise ValueError(f"budgets_wan has {len(self.budgets_wan)} values for {len(self.years)} years")
+        if any(b < 0 for b in self.budgets_wan):
+            raise ValueError("budgets_wan must be non-negative")
+        for name, g in [("growth", self.growth)] + [(f"scenarios.{k}.growth", v.growth) for k, v in self.scenarios.items()]:
+            for t, v in g.items():
+                if isinstance(v, list) and len(v) != len(self.years):
+                    raise ValueError(f"{name}.{t} has {len(v)} values for {len(self.years)} years")
+        return self
+
+
 class Maps(_Strict):
     basemap: Literal["osm", "amap", "tianditu", "none"] = "osm"
     offline: bool = True
@@ -267,6 +303,7 @@ class Scenario(_Strict):
     sites: Sites = Field(default_factory=Sites)
     coverage: Coverage = Field(default_factory=Coverage)
     siting: Siting | None = None
+    programme: Programme | None = None
     maps: Maps = Field(default_factory=Maps)
     report: Report = Field(default_factory=Report)
 

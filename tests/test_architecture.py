@@ -15,24 +15,26 @@ PACKAGE = Path(__file__).resolve().parents[1] / "planner"
 #: (module prefix, layer) in the order of the table in docs/DESIGN.md; the longest prefix wins.
 LAYERS: dict[str, int] = {
     "planner.errors": 0, "planner.vocab": 0, "planner.settings": 0, "planner._io": 0, "planner._headers": 0,
+    "planner._charts": 0,
     "planner.coords": 1,
     "planner.scenario": 2,
-    "planner.sites": 3, "planner.site_checks": 3,
+    "planner.sites": 3, "planner.site_checks": 3, "planner.geocode": 3, "planner.study_area": 3,
     "planner.network": 4,
     "planner.routing": 5, "planner.isochrones": 5,
-    "planner.supply_circle": 6,
+    "planner.supply_circle": 6, "planner.data_extent": 6,
     "planner.siting": 7,
     "planner.stations": 8,
     "planner.maps": 9,
     "planner.outputs": 10,
-    "planner.compare": 11,
-    "planner.pipeline": 12,
+    "planner.compare": 11, "planner.reporting": 11,
+    "planner.pipeline": 12, "planner.programme": 12,
     "planner.cli": 13,
     "planner": 14,
 }
 #: Modules that read or write files: the model library must import none of them.
 IO_MODULES = ("planner.sites", "planner.outputs", "planner._io", "planner.network.osm", "planner.network.layer",
-              "planner.maps", "planner.pipeline", "planner.compare", "pyogrio", "fiona")
+              "planner.maps", "planner.pipeline", "planner.compare", "planner.geocode", "planner.study_area",
+              "planner.reporting", "planner.programme", "pyogrio", "fiona")
 
 
 def _module_name(path: Path) -> str:

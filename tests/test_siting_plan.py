@@ -17,75 +17,7 @@ from planner.pipeline.write import write_problem, write_station_plan
 from planner.scenario import load_scenario
 from planner.stations import plan
 from planner.stations.problem import FLOW_DEMAND_COLUMNS
-from tests._helpers import LAT0, LON0, SCENARIO, make_scenario
-
-STEP = 0.001  # grid spacing in degrees; every edge is 100 m = 10 s at 36 km/h
-
-SITING = """
-[siting]
-budget_wan = 300
-time_limit_s = 20
-ev_clusters = 6
-
-[siting.candidates.lots]
-path = "lots.csv"
-kind = "parking"
-
-[siting.candidates.rivals]
-path = "rivals.csv"
-kind = "rival"
-competitor = true
-
-[[siting.ev_demand]]
-path = "pois.gpkg"
-layer = "pois"
-fclass_weights = { mall = 2, cafe = 1 }
-
-[siting.technologies.h2]
-demand = "freight"
-profile = "offpeak"
-capex_wan = 100
-radius_min = 0.05                    # 3 s: only stations on a shortest supplier → plant path
-{h2_extra}
-[siting.technologies.hpc]
-demand = "ev"
-profile = "offpeak"
-capex_wan = 50
-radius_min = 0.34                    # 20.4 s: two blocks
-{hpc_extra}
-"""
-
-
-def _xy(c, r):
-    return LON0 + c * STEP, LAT0 + r * STEP
-
-
-def _points(cells, **cols):
-    lon, lat = zip(*(_xy(c, r) for c, r in cells))
-    return pd.DataFrame({**cols, "lon": lon, "lat": lat})
-
-
-def _siting_scenario(folder, h2_extra="", hpc_extra=""):
-    """The CLI tests' 6×6 grid (plant P1 at (0,0); suppliers S1 (2,1), S2 (4,3), S3 (5,5)) with
-    six parking lots, one competitor station at (5,0) and six EV demand POIs."""
-    path = make_scenario(folder, SCENARIO + SITING.replace("{h2_extra}", h2_extra).replace("{hpc_extra}", hpc_extra))
-    lots = [(1, 0), (3, 2), (3, 3), (0, 5), (2, 4), (4, 0)]
-    _points(lots, id=[f"K{i + 1}" for i in range(len(lots))],
-            name=[f"lot {i + 1}" for i in range(len(lots))]).to_csv(folder / "lots.csv", index=False)
-    _points([(5, 0)], id=["R1"], name=["rival"]).to_csv(folder / "rivals.csv", index=False)
-    pois = [(0, 0), (1, 1), (5, 1), (3, 3), (0, 4), (4, 5)]
-    p = _points(pois, osm_id=[str(100 + i) for i in range(len(pois))],
-                fclass=["mall", "cafe", "mall", "mall", "cafe", "mall"])
-    gpd.GeoDataFrame(p, geometry=gpd.points_from_xy(p.lon, p.lat), crs=4326).to_file(folder / "pois.gpkg", layer="pois")
-    return path
-
-
-def _load(path):
-    sc = load_scenario(path)
-    net = pipeline.load_network(sc)
-    plants, suppliers = pipeline.load_sites(sc, net)
-    return sc, net, plants, suppliers
-
+from tests._helpers import LAT0, LON0, STEP, load_siting as _load, siting_scenario as _siting_scenario
 
 @pytest.fixture
 def tiny_siting(tmp_path):

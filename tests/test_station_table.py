@@ -115,12 +115,13 @@ def test_docs_list_every_default_with_its_source():
 
 @pytest.mark.slow
 def test_size_stations_on_a_solved_plan_recomputes_h2_from_covered_flows(tmp_path):
-    from planner.siting import plan
+    from planner.pipeline.stations import build_problem
+    from planner.stations import plan
     from planner.stations.table import inputs_from_plan
-    from tests.test_siting_plan import _load, _siting_scenario
+    from tests._helpers import load_siting as _load, siting_scenario as _siting_scenario
 
     sc, net, plants, suppliers = _load(_siting_scenario(tmp_path / "s"))
-    p = plan.solve_problem(plan.build_problem(sc, net, plants, suppliers), time_limit=20)
+    p = plan.solve_problem(build_problem(sc, net, plants, suppliers), time_limit=20)
     inp = inputs_from_plan(p, D)
     table, _, _ = size_stations(capex_model="sized", d=D, **inp)
     sel = p.selected_sites()
@@ -139,13 +140,14 @@ def test_size_stations_on_a_solved_plan_recomputes_h2_from_covered_flows(tmp_pat
 
 @pytest.mark.slow
 def test_candidate_capex_from_problem_keeps_the_sized_plan_in_budget(tmp_path):
-    from planner.siting import plan
+    from planner.pipeline.stations import build_problem
+    from planner.stations import plan
     from planner.siting.mix import Technology, TechnologyMix
     from planner.stations.table import candidate_capex_from_problem, inputs_from_plan
-    from tests.test_siting_plan import _load, _siting_scenario
+    from tests._helpers import load_siting as _load, siting_scenario as _siting_scenario
 
     sc, net, plants, suppliers = _load(_siting_scenario(tmp_path / "s"))
-    prob = plan.build_problem(sc, net, plants, suppliers)
+    prob = build_problem(sc, net, plants, suppliers)
     caps, _ = candidate_capex_from_problem(prob, D)
     c = prob.candidates
     techs = [Technology(name=t, capex=caps[t], radius=spec["radius_min"], weights=prob.demand[t]["weight"].to_numpy(float),

@@ -164,7 +164,7 @@ def run_coverage(sc, net, plants, suppliers, run: Run | None = None):
 
 
 def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None = None,
-        out: str | Path | None = None) -> Path:
+        out: str | Path | None = None, net=None) -> Path:
     """Run everything the scenario asks for; returns the output folder.
 
     Outputs are staged and swapped into place only when complete (see :mod:`planner.outputs`);
@@ -183,6 +183,8 @@ def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None
         Run one part only; the other part's folder is carried over from the previous outputs.
     out : path-like, optional
         Output folder (default: the scenario's ``[scenario] output``).
+    net : RoadNetwork, optional
+        The scenario's network, already loaded (a sweep's workers get it once).
     """
     if only not in (None, "coverage", "siting"):
         raise PlannerError(f"only must be 'coverage' or 'siting', not {only!r}")
@@ -190,7 +192,8 @@ def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None
     t0 = time.perf_counter()
     if sc.source_path:
         r.add_input("scenario", sc.source_path)
-    net = load_network(sc, r, refresh=refresh_network)
+    if net is None:
+        net = load_network(sc, r, refresh=refresh_network)
     plants, suppliers = load_sites(sc, net, r)
     results = {}
     if sc.coverage.enabled and only in (None, "coverage"):

@@ -6,36 +6,15 @@ report shows them wherever it is opened.
 """
 from __future__ import annotations
 
-import functools
 import io
 import textwrap
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from planner._charts import cjk_font, font_rc
+
 __all__ = ["cjk_font", "minutes_histogram", "sensitivity_chart", "lost_at_peak_chart", "overview_map"]
-
-#: Font files tried, in order (Debian paths), then any system font whose name says CJK.
-_CJK_FILES = ("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-              "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
-
-
-@functools.lru_cache(maxsize=1)
-def cjk_font() -> str | None:
-    """Family name of an installed CJK font registered with matplotlib, or ``None``."""
-    from matplotlib import font_manager
-
-    files = [f for f in _CJK_FILES if Path(f).is_file()]
-    files += [f for f in font_manager.findSystemFonts() if any(k in Path(f).name.lower() for k in ("wqy", "cjk"))]
-    for f in files:
-        try:
-            font_manager.fontManager.addfont(f)
-            return font_manager.FontProperties(fname=f).get_name()
-        except (OSError, RuntimeError):
-            continue
-    return None
-
 
 def _figure(width=7.0, height=3.6):
     import matplotlib
@@ -43,10 +22,7 @@ def _figure(width=7.0, height=3.6):
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    font = cjk_font()
-    plt.rcParams["font.sans-serif"] = ([font] if font else []) + ["DejaVu Sans"]
-    plt.rcParams["font.family"] = "sans-serif"
-    plt.rcParams["axes.unicode_minus"] = False
+    plt.rcParams.update(font_rc())
     fig, ax = plt.subplots(figsize=(width, height), dpi=130)
     return fig, ax
 
