@@ -28,7 +28,8 @@ def cjk_font() -> str | None:
 
 
 def font_rc() -> dict:
-    """matplotlib rc settings that draw Chinese and Latin text (for ``matplotlib.rc_context``)."""
+    """matplotlib rc settings that draw Chinese and Latin text (for ``matplotlib.rc_context`` or
+    ``rcParams.update``). The families are named, not ``sans-serif``, so text created inside an
+    ``rc_context`` keeps the CJK font when the figure is drawn after it."""
     font = cjk_font()
-    return {"font.family": "sans-serif", "font.sans-serif": ([font] if font else []) + ["DejaVu Sans"],
-            "axes.unicode_minus": False}
+    return {"font.family": ([font] if font else []) + ["DejaVu Sans"], "axes.unicode_minus": False}
