@@ -146,6 +146,7 @@ def _check_sites_against_network(gdf, spec, path, net, run):
 def run_coverage(sc, net, plants, suppliers, run: Run | None = None):
     """The supplier coverage audit with isochrones and the fit area."""
     from planner import coverage
+    from planner.network import profiles_for_scenario
 
     run = run or Run()
     cov = sc.coverage
@@ -153,6 +154,7 @@ def run_coverage(sc, net, plants, suppliers, run: Run | None = None):
         res = coverage.supplier_coverage(
             net, plants, suppliers, profiles=cov.profiles, threshold_min=cov.threshold_min,
             speed_scales=cov.speed_scales, max_snap_m=sc.network.max_snap_m,
+            profile_specs=profiles_for_scenario(sc),
         )
     with run.step("isochrones"):
         res.isochrones = coverage.plant_isochrones(
@@ -177,7 +179,8 @@ def write_coverage(res, folder: Path, sc=None, plants=None, suppliers=None, road
     """Coverage tables, isochrones and map under ``folder/coverage``."""
     d = Path(folder) / "coverage"
     d.mkdir(parents=True, exist_ok=True)
-    cols = ["supplier_id", "plant_id", "profile", "minutes", "slack_minutes", "covered", "snap_m", "serves"]
+    cols = ["supplier_id", "plant_id", "profile", "minutes", "slack_minutes", "covered", "snap_m", "serves",
+            "unreachable_cause", "blocked_by", "minutes_unrestricted"]
     outputs.write_csv(res.supplier_times[cols], d / "supplier_times.csv")
     outputs.write_csv(res.plant_summary, d / "plant_summary.csv")
     outputs.write_csv(res.lost_at_peak, d / "lost_at_peak.csv")

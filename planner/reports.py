@@ -21,24 +21,39 @@ def road_lines(net, max_edges: int | None = None):
 
 
 def write_scenario_maps(sc, net, plants, suppliers, results, folder: Path) -> list[Path]:
-    """Write every map the scenario's results call for; returns the paths written."""
+    """Write every map the scenario's results call for; returns the paths written.
+
+    One coverage map holds a layer per profile (suppliers for every coverage profile, bands for
+    the isochrone profiles; the first isochrone profile shows when it opens). Both maps draw the
+    scenario's time-windowed restriction areas.
+    """
+    import datetime
+
     from planner import maps
+    from planner.maps.restrictions import restriction_frame
+    from planner.network import profiles_for_scenario
 
     folder = Path(folder)
     lang = sc.scenario.language
     cfg = sc.maps
     roads = road_lines(net) if cfg.roads_base or cfg.basemap == "none" else None
+    used = [r for p in profiles_for_scenario(sc).values() for r in p.restrictions]
+    restrictions = restriction_frame(used, {r.name: r.note or "" for r in sc.restrictions}) if used else None
+    stamp = f"{sc.scenario.name} · {datetime.date.today().isoformat()}"
     written = []
     cov = results.get("coverage")
     if cov is not None:
-        for prof in sc.coverage.isochrone_profiles:
-            m = maps.coverage_map(plants, suppliers, cov.supplier_times, cov.isochrones, profile=prof,
-                                  threshold_min=cov.threshold_min, language=lang, basemap=cfg.basemap,
-                                  roads=roads, title=f"{label('coverage_title', lang)} — {prof}")
-            written.append(maps.save_map(m, folder / "coverage" / f"coverage_map_{prof}.html", offline=cfg.offline))
+        shown = (list(sc.coverage.isochrone_profiles) or list(sc.coverage.profiles))[0]
+        m = maps.coverage_map(plants, suppliers, cov.supplier_times, cov.isochrones, profile=shown,
+                              threshold_min=cov.threshold_min, language=lang, basemap=cfg.basemap, roads=roads,
+                              title=f"{label('coverage_title', lang)} — {stamp}",
+                              profile_labels={k: v.label for k, v in sc.profiles.items() if v.label},
+                              restrictions=restrictions)
+        written.append(maps.save_map(m, folder / "coverage" / "coverage_map.html", offline=cfg.offline))
     sit = results.get("siting")
     if sit is not None:
-        m = sit.map(language=lang, basemap=cfg.basemap, roads=roads)
+        m = maps.siting_map(sit.selected_sites(), sit.demand_served(), None, language=lang, basemap=cfg.basemap,
+                            roads=roads, title=f"{label('siting_title', lang)} — {stamp}", restrictions=restrictions)
         written.append(maps.save_map(m, folder / "siting" / "siting_map.html", offline=cfg.offline))
     if cfg.png:
         for html in list(written):

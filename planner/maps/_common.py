@@ -488,6 +488,17 @@ class LegendBuilder:
         )
         return self
 
+    def table(self, header: Sequence[str], rows: Sequence[Sequence[tuple[str, dict]]]) -> "LegendBuilder":
+        """A small table; texts escaped, each cell's dict written as ``data-*`` attributes."""
+        def cell(tag: str, text: str, attrs: dict) -> str:
+            data = "".join(f' data-{esc(k)}="{esc(v)}"' for k, v in attrs.items())
+            return f"<{tag}{data}>{esc(text)}</{tag}>"
+
+        head = "".join(cell("th", h, {}) for h in header)
+        body = "".join("<tr>" + "".join(cell("td", t, a) for t, a in r) + "</tr>" for r in rows)
+        self.parts.append(f'<table class="planner-counts"><tr>{head}</tr>{body}</table>')
+        return self
+
     def html(self) -> str:
         return "".join(self.parts)
 

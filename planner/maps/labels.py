@@ -67,8 +67,16 @@ LABELS: dict[str, tuple[str, str]] = {
     "truck": ("Truck", "货车"),
     "car": ("Car", "小汽车"),
     "night": ("Night", "夜间"),
-    "per_plant": ("Per plant", "各工厂"),
-    "uncovered_for": ("Uncovered for", "未覆盖的工厂数"),
+    "partly": ("Late for some plants it serves", "部分服务工厂超时"),
+    "covered_served": ("Covered / served suppliers", "已覆盖 / 服务的供应商"),
+    "closed_by": ("closed by", "限行封闭："),
+    "without_restriction": ("without it", "不限行时"),
+    "no_connection": ("no road connection", "无道路连通"),
+    "restrictions": ("Time-windowed restrictions", "分时段限行区域"),
+    "closed": ("closed", "禁行"),
+    "slowed": ("slowed", "限速"),
+    "truck_night": ("Truck, night", "货车（夜间）"),
+    "truck_nev": ("New-energy truck", "新能源货车"),
     "coverage_title": ("30-minute supplier coverage", "供应商30分钟覆盖"),
     "slack_legend": ("Slack to threshold (min)", "距阈值余量（分钟）"),
     # siting
@@ -85,6 +93,9 @@ LABELS: dict[str, tuple[str, str]] = {
     "share": ("Share", "占比"),
     "served": ("Served", "已服务"),
     "unserved": ("Unserved", "未服务"),
+    "of_demand": ("of demand (weighted)", "需求量（加权）"),
+    "no_station_within": ("no station within reach:", "服务半径内无"),
+    "layer_off": ("layer off when the map opens (same points as", "图层默认隐藏（点位同"),
     "lon": ("Longitude", "经度"),
     "lat": ("Latitude", "纬度"),
     "siting_title": ("Station siting", "场站选址"),
@@ -148,6 +159,8 @@ _PROFILE_ALIASES = {
     "hgv": "truck",
     "car": "car",
     "night": "night",
+    "truck_night": "truck_night",
+    "truck_nev": "truck_nev",
 }
 
 _TECH_ALIASES = {

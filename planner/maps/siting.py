@@ -6,6 +6,7 @@ import math
 import folium
 import numpy as np
 import pandas as pd
+import shapely
 
 from planner.maps._common import (
     UNSERVED_COLOUR,
@@ -28,8 +29,9 @@ from planner.maps._common import (
 )
 from planner.maps.base import MAX_ROAD_VERTICES, base_map
 from planner.maps.labels import check_language, label, technology_label
+from planner.maps.restrictions import restriction_layer, restriction_legend
 
-__all__ = ["siting_map", "TECHNOLOGIES"]
+__all__ = ["siting_map", "demand_figures", "TECHNOLOGIES"]
 
 #: Technology codes in drawing / legend order.
 TECHNOLOGIES: tuple[str, ...] = ("h2", "hpc", "pv_storage")
@@ -64,6 +66,30 @@ def _site_popup(row, language: str) -> str:
     return popup_table(title, fields)
 
 
+def demand_figures(demand) -> pd.DataFrame:
+    """Per technology: demand points, served points and the served share of demand weight.
+
+    The weighted share is the ``covered_share`` of the siting ``summary.json`` when ``served``
+    is the solver's coverage (plain coverage, no decay).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by technology: ``points``, ``served``, ``served_share``.
+    """
+    if demand is None or not len(demand):
+        return pd.DataFrame(columns=["points", "served", "served_share"])
+    w = pd.to_numeric(demand["weight"], errors="coerce").astype(float).fillna(0.0)
+    served = demand["served"].astype(bool)
+    df = pd.DataFrame({"technology": demand["technology"].astype(str).to_numpy(), "w": w.to_numpy(),
+                       "ws": (w * served).to_numpy(), "served": served.to_numpy()})
+    g = df.groupby("technology", sort=False).agg(points=("w", "size"), served=("served", "sum"), w=("w", "sum"),
+                                                 ws=("ws", "sum"))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        g["served_share"] = g["ws"] / g["w"]
+    return g.loc[_tech_order(g.index), ["points", "served", "served_share"]]
+
+
 def _point(geom):
     return geom if geom.geom_type == "Point" else geom.representative_point()
 
@@ -71,14 +97,18 @@ def _point(geom):
 def siting_map(selected, demand, service_areas=None, language: str = "en",
                basemap: str = "osm", roads=None, *, tianditu_token: str | None = None,
                title: str | None = None, minimap: bool = False, measure: bool = False,
-               max_road_vertices: int = MAX_ROAD_VERTICES) -> folium.Map:
+               max_road_vertices: int = MAX_ROAD_VERTICES, restrictions=None) -> folium.Map:
     """Map of a siting result: selected stations, demand served/unserved, service areas.
 
     One toggleable layer per technology for stations, for demand and for service areas.
     Stations are badges with a colour and text per technology (H₂ blue circle, HPC orange
     square, PV green); popups give CAPEX, demand served and share. Demand points are
     circles sized by weight, filled with the technology colour when served and red with a
-    dark ring when not.
+    ring in the technology colour when not. Technologies sharing the same demand points (EV
+    demand of high-power charging and PV-storage) get their own layers, and only the first is
+    on when the map opens, so no layer hides another's figures; the legend gives per
+    technology the served points and the served share of demand weight (``covered_share``
+    of ``siting/summary.json``).
 
     Parameters
     ----------
@@ -98,6 +128,9 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
         Passed to :func:`~planner.maps.base.base_map`.
     title : str, optional
         Legend title.
+    restrictions : GeoDataFrame, optional
+        Time-windowed restriction polygons (see
+        :func:`~planner.maps.restrictions.restriction_layer`), drawn as their own layer.
 
     Returns
     -------
@@ -156,19 +189,31 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
                 tooltip=tooltip_for("tip"),
             ).add_to(m)
 
-    # ---- demand -----------------------------------------------------------------------
+    # ---- demand: one layer per technology ---------------------------------------------
+    # Technologies often share demand points (PV-storage serves the EV points HPC serves). Two
+    # layers on the same points would hide one behind the other, so a layer whose points repeat
+    # an earlier layer's starts switched off; its legend says so.
+    figures = demand_figures(demand)
+    hidden: dict[str, str] = {}
     if len(demand):
         w = pd.to_numeric(demand["weight"], errors="coerce").astype(float).fillna(1.0)
         wmax = float(w.max()) if w.max() > 0 else 1.0
         radius = (3.0 + 5.0 * np.sqrt(np.clip(w.to_numpy() / wmax, 0, 1))).round(1)
         served = demand["served"].astype(bool).to_numpy()
+        seen: dict[bytes, str] = {}
         for tech in techs:
             mask = (demand["technology"] == tech).to_numpy()
             if not mask.any():
                 continue
             colour = tech_style(tech)[0]
             idx = np.flatnonzero(mask)
+            where = np.sort(np.round(shapely.get_coordinates(demand.geometry.values[idx]), 6), axis=0).tobytes()
+            if where in seen:
+                hidden[tech] = seen[where]
+            else:
+                seen[where] = tech
             idx = idx[np.argsort(~served[idx], kind="stable")]  # unserved on top
+            tech_name = technology_label(tech, language)
             props = []
             for i in idx:
                 r = demand.iloc[i]
@@ -176,18 +221,22 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
                 props.append({
                     "tip": (f"<b>{esc(label('demand_point', language))} "
                             f"{esc(r['demand_id'])}</b><br>"
-                            f"{esc(technology_label(tech, language))} · "
+                            f"{esc(tech_name)} · "
                             f"{esc(label('weight', language))} {esc(fmt_num(r['weight'], 2))}"
-                            f"<br>{esc(state)}"),
+                            f"<br>{esc(state)} ({esc(tech_name)})"),
                     "fill": colour if served[i] else UNSERVED_COLOUR,
-                    "stroke": "#ffffff" if served[i] else "#67001f",
-                    "weight": 1 if served[i] else 2,
+                    "stroke": "#ffffff" if served[i] else colour,
+                    "weight": 1 if served[i] else 2.5,
                     "radius": float(radius[i]),
                     "opacity": 0.75 if served[i] else 0.95,
+                    # machine-readable copy of what the marker shows
+                    "demand_id": str(r["demand_id"]), "technology": tech, "served": bool(served[i]),
+                    "demand_weight": float(w.iloc[i]),
                 })
             GeoJsonLayer(
                 feature_collection([_point(g) for g in dem_d.geometry.values[idx]], props),
-                name=esc(f"{label('demand', language)} – {technology_label(tech, language)}"),
+                name=esc(f"{label('demand', language)} – {tech_name}"),
+                show=tech not in hidden,
                 marker=folium.CircleMarker(radius=4, fill=True),
                 style_function=lambda f: {
                     "radius": f["properties"]["radius"],
@@ -224,14 +273,26 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
     lg.section(label("technology", language))
     for tech in techs:
         lg.raw_icon(site_icon_html(tech), technology_label(tech, language))
-    if len(demand):
+    if len(figures):
         lg.section(label("demand", language))
-        for tech in techs:
-            if (demand["technology"] == tech).any():
-                lg.swatch(f"{technology_label(tech, language)} – {label('served', language)}",
-                          tech_style(tech)[0], "dot", stroke="#ffffff", opacity=0.8)
-        lg.swatch(label("unserved", language), UNSERVED_COLOUR, "dot", stroke="#67001f",
-                  stroke_width=2)
+        for tech in figures.index:
+            tech_name = technology_label(tech, language)
+            lg.swatch(f"{tech_name} – {label('served', language)}", tech_style(tech)[0], "dot",
+                      stroke="#ffffff", opacity=0.8)
+            lg.swatch(f"{tech_name} – {label('unserved', language)} ({label('no_station_within', language)} "
+                      f"{tech_name})", UNSERVED_COLOUR, "dot", stroke=tech_style(tech)[0], stroke_width=2)
+        lg.table([label("technology", language), label("served", language), label("of_demand", language)],
+                 [[(technology_label(t, language), {}),
+                   (f"{int(f['served'])} / {int(f['points'])}",
+                    {"technology": t, "served": int(f["served"]), "points": int(f["points"])}),
+                   (fmt_share(f["served_share"]), {"technology": t, "share": f"{f['served_share']:.12g}"})]
+                  for t, f in figures.iterrows()])
+        for tech, first in hidden.items():
+            lg.section(f"{technology_label(tech, language)}: {label('layer_off', language)} "
+                       f"{technology_label(first, language)}{')' if language == 'en' else '）'}")
+    if restrictions is not None and len(restrictions):
+        restriction_layer(restrictions, language, system).add_to(m)
+        restriction_legend(lg, language)
     if service_areas is not None and len(service_areas):
         lg.section(label("service_areas", language))
         for tech in techs:

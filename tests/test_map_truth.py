@@ -1,0 +1,268 @@
+"""Maps say what the tables say; unreachable trips say why.
+
+- the coverage map's supplier markers, parsed back from the saved HTML, carry exactly the
+  served pairs of ``supplier_times.csv`` (minutes, covered) and its legend the counts of
+  ``plant_summary.csv`` — on a synthetic scenario and, with the shared data, on the demo;
+- the siting map's demand layers and legend agree with the demand table and ``summary.json``;
+- a trip closed by a time-windowed restriction is told apart from one without a road, with
+  the restriction's name and hours and the time it would take with the restriction lifted
+  (known answers on a tiny chain network).
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+from shapely.geometry import Point, box
+
+from planner.coverage import supplier_coverage, unreachable_causes
+from planner.maps import coverage_map, siting_map
+from planner.maps.offline import to_html
+from planner.network.graph import build_network
+from planner.network.speeds import Profile, Restriction
+from tests.conftest import LAT0, LON0, raw_tables, write_grid_roads
+from tests.map_html import data_cells, features
+
+# ---------------------------------------------------------------------------------------
+# the check, shared by the synthetic and the demo runs
+# ---------------------------------------------------------------------------------------
+
+
+def coverage_disagreements(page: str, times: pd.DataFrame, summary: pd.DataFrame) -> dict:
+    """Compare a coverage map's page with the run's tables; returns counts of disagreements.
+
+    ``times`` is ``supplier_times.csv`` (all pairs, ``serves`` column), ``summary`` is
+    ``plant_summary.csv``.
+    """
+    served = times[times.serves.astype(bool)].copy()
+    served["supplier_id"] = served.supplier_id.astype(str)
+    served["plant_id"] = served.plant_id.astype(str)
+    want = {(s, p): g for (s, p), g in served.groupby(["supplier_id", "profile"])}
+    shown = {}
+    for f in features(page):
+        props = f["properties"]
+        if "supplier_id" in props and "plants" in props:
+            shown[(str(props["supplier_id"]), props["profile"])] = props
+    bad = {"missing_markers": 0, "plants": 0, "minutes": 0, "covered": 0, "legend": 0}
+    for key, g in want.items():
+        props = shown.get(key)
+        if props is None:
+            bad["missing_markers"] += 1
+            continue
+        got = dict(zip(props["plants"], zip(props["minutes"], props["covered"])))
+        table = dict(zip(g.plant_id, zip(g.minutes.astype(float), g.covered.astype(bool))))
+        if set(got) != set(table):
+            bad["plants"] += 1
+            continue
+        for p, (m, c) in table.items():
+            gm, gc = got[p]
+            same = (gm is None and not math.isfinite(m)) or (gm is not None and math.isclose(gm, m, abs_tol=1e-9))
+            bad["minutes"] += not same
+            bad["covered"] += gc != c
+    bad["extra_markers"] = sum(1 for k, p in shown.items() if k not in want and p["plants"])
+    cells = {(c["plant"], c["profile"]): (int(c["covered"]), int(c["total"])) for c in data_cells(page, "plant")}
+    for r in summary.itertuples():
+        if r.suppliers_total == 0:
+            continue
+        bad["legend"] += cells.get((str(r.plant_id), r.profile)) != (int(r.suppliers_covered), int(r.suppliers_total))
+    return bad
+
+
+# ---------------------------------------------------------------------------------------
+# coverage map on a hand-made table
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sites():
+    plants = gpd.GeoDataFrame({"site_id": ["P1", "P2"], "name": ["North", "South"]},
+                              geometry=[Point(116.50, 39.80), Point(116.50, 39.76)], crs=4326)
+    suppliers = gpd.GeoDataFrame({"site_id": ["S1", "S2", "S3", "S4"], "name": ["a", "b", "c", "d"],
+                                  "weight": [1, 2, 3, 4]},
+                                 geometry=[Point(116.50, 39.795), Point(116.50, 39.765), Point(116.52, 39.78),
+                                           Point(116.45, 39.78)], crs=4326)
+    return plants, suppliers
+
+
+def _times():
+    # S1 is next to P1 but serves only P2 (the old map showed it covered by P1); S3 serves both
+    rows = [("S1", "P1", 2.0, False), ("S1", "P2", 40.0, True), ("S2", "P1", 41.0, False),
+            ("S2", "P2", 3.0, True), ("S3", "P1", 12.0, True), ("S3", "P2", 35.0, True),
+            ("S4", "P1", math.inf, True), ("S4", "P2", math.inf, False)]
+    df = pd.DataFrame(rows, columns=["supplier_id", "plant_id", "minutes", "serves"])
+    out = []
+    for prof, k in (("offpeak", 1.0), ("peak", 1.5)):
+        d = df.assign(profile=prof, minutes=df.minutes * k)
+        d["slack_minutes"] = 30 - d.minutes
+        d["covered"] = d.minutes <= 30
+        d["unreachable_cause"] = np.where(np.isfinite(d.minutes), "", "restriction")
+        d["blocked_by"] = np.where(np.isfinite(d.minutes), "", "ban 06:00–23:00")
+        d["minutes_unrestricted"] = np.where(np.isfinite(d.minutes), np.nan, 14.0)
+        out.append(d)
+    return pd.concat(out, ignore_index=True)
+
+
+def _summary(times):
+    s = times[times.serves]
+    return (s.groupby(["plant_id", "profile"]).agg(suppliers_total=("covered", "size"),
+                                                   suppliers_covered=("covered", "sum")).reset_index())
+
+
+def test_coverage_markers_show_served_pairs_only(sites):
+    plants, suppliers = sites
+    times = _times()
+    iso = gpd.GeoDataFrame({"plant_id": [], "profile": [], "minutes": []}, geometry=[], crs=4326)
+    page = to_html(coverage_map(plants, suppliers, times, iso, language="en", basemap="none", roads=None),
+                   offline=False)
+    bad = coverage_disagreements(page, times, _summary(times))
+    assert bad == {"missing_markers": 0, "plants": 0, "minutes": 0, "covered": 0, "legend": 0, "extra_markers": 0}
+    marks = {(f["properties"]["supplier_id"], f["properties"]["profile"]): f["properties"]
+             for f in features(page) if "state" in f["properties"]}
+    assert marks[("S1", "offpeak")]["state"] == "uncovered"  # 40 min to the plant it serves
+    assert marks[("S1", "offpeak")]["plants"] == ["P2"]
+    assert "North" not in marks[("S1", "offpeak")]["tip"]  # the plant it does not serve is not named
+    assert marks[("S3", "offpeak")]["state"] == "partly"
+    assert marks[("S3", "peak")]["state"] == "partly" and marks[("S2", "offpeak")]["state"] == "covered"
+    assert "closed by ban 06:00–23:00" in marks[("S4", "offpeak")]["tip"]
+    assert "14.0 min" in marks[("S4", "offpeak")]["tip"]
+    # the check can fail: one flipped table value is found
+    flipped = times.copy()
+    flipped.loc[(flipped.supplier_id == "S2") & (flipped.plant_id == "P2"), "covered"] = False
+    assert coverage_disagreements(page, flipped, _summary(flipped))["covered"] == 2
+    assert coverage_disagreements(page, flipped, _summary(flipped))["legend"] == 2
+
+
+def test_restriction_polygons_drawn_with_hours(sites):
+    from planner.maps.restrictions import restriction_frame
+
+    plants, suppliers = sites
+    poly = box(116.40, 39.77, 116.48, 39.83)
+    frame = restriction_frame([Restriction("ban", poly, (6, 23)), Restriction("am", poly, (7, 9)),
+                               Restriction("ban", poly, (6, 23))], {"ban": "5th-Ring ban"})
+    assert list(frame.name) == ["ban", "am"]
+    iso = gpd.GeoDataFrame({"plant_id": [], "profile": [], "minutes": []}, geometry=[], crs=4326)
+    page = to_html(coverage_map(plants, suppliers, _times(), iso, basemap="none", restrictions=frame), offline=False)
+    drawn = [f["properties"] for f in features(page) if "names" in f["properties"]]
+    assert len(drawn) == 1 and drawn[0]["names"] == ["ban", "am"]  # one outline for one polygon
+    assert "06:00–23:00" in drawn[0]["tip"] and "07:00–09:00" in drawn[0]["tip"]
+    assert "5th-Ring ban" in drawn[0]["tip"]
+
+
+# ---------------------------------------------------------------------------------------
+# siting map: layers that do not contradict each other or summary.json
+# ---------------------------------------------------------------------------------------
+
+
+def test_siting_layers_agree_with_demand_and_summary():
+    rng = np.random.default_rng(3)
+    n = 40
+    pts = gpd.points_from_xy(116.5 + rng.normal(0, 0.02, n), 39.78 + rng.normal(0, 0.02, n))
+    w = rng.uniform(1, 5, n)
+    hpc_served = rng.random(n) < 0.7
+    pv_served = hpc_served & (rng.random(n) < 0.3)  # PV-storage reaches fewer of the same points
+    demand = gpd.GeoDataFrame({
+        "demand_id": [f"e{i}" for i in range(n)] + [f"pv_e{i}" for i in range(n)],
+        "technology": ["hpc"] * n + ["pv_storage"] * n, "weight": np.r_[w, w],
+        "served": np.r_[hpc_served, pv_served]}, geometry=list(pts) * 2, crs=4326)
+    selected = gpd.GeoDataFrame({"site_id": ["C1", "C2"], "technology": ["hpc", "pv_storage"], "name": ["x", "y"]},
+                                geometry=[Point(116.5, 39.78), Point(116.51, 39.79)], crs=4326)
+    summary = {"covered_share": {"hpc": float(w[hpc_served].sum() / w.sum()),
+                                 "pv_storage": float(w[pv_served].sum() / w.sum())}}
+    m = siting_map(selected, demand, None, basemap="none")
+    page = to_html(m, offline=False)
+    feats = [f["properties"] for f in features(page) if "technology" in f["properties"]]
+    for tech, served in (("hpc", hpc_served), ("pv_storage", pv_served)):
+        got = {p["demand_id"]: p["served"] for p in feats if p["technology"] == tech}
+        ids = demand[demand.technology == tech].demand_id
+        assert got == dict(zip(ids, served))
+    cells = {}
+    for c in data_cells(page, "technology"):
+        cells.setdefault(c["technology"], {}).update(c)
+    for tech, served in (("hpc", hpc_served), ("pv_storage", pv_served)):
+        assert int(cells[tech]["served"]) == served.sum() and int(cells[tech]["points"]) == n
+        assert float(cells[tech]["share"]) == pytest.approx(summary["covered_share"][tech], rel=1e-9)
+    # only the first of two layers on the same points is on when the map opens
+    shown = {ch.layer_name: ch.show for ch in m._children.values() if hasattr(ch, "layer_name")}
+    assert shown["Demand – High-power charging"] is True
+    assert shown["Demand – PV-storage-charging"] is False
+
+
+# ---------------------------------------------------------------------------------------
+# unreachable trips: which restriction, at which hour, or no connection (known answers)
+# ---------------------------------------------------------------------------------------
+
+STEP = 0.001  # ~85 m of longitude; lengths are given as 100 m
+
+
+@pytest.fixture(scope="module")
+def chain():
+    """Nodes 0-1-2-3-4-5 on a line, two-way, 100 m each; 4-5 closed to trucks (hgv=no).
+
+    The ban polygon covers the middle of edge 2-3 only; a second restriction covers nothing.
+    """
+    xy = {i: (LON0 + i * STEP, LAT0) for i in range(6)}
+    arcs = [(a, b, 100.0) for i in range(5) for a, b in ((i, i + 1), (i + 1, i))]
+    nodes, edges = raw_tables(xy, arcs)
+    edges["hgv"] = [("no" if {a, b} == {4, 5} else None) for a, b, _ in arcs]
+    mid = LON0 + 2.5 * STEP
+    ban = Restriction("ban", box(mid - 0.0002, LAT0 - 0.0005, mid + 0.0002, LAT0 + 0.0005), (6, 23))
+    elsewhere = Restriction("elsewhere", box(LON0 + 0.05, LAT0 + 0.05, LON0 + 0.06, LAT0 + 0.06), (0, 24))
+    profiles = {name: Profile(name, vehicle="truck", fallback_kmh=36, departure_hour=hour,
+                              restrictions=[ban, elsewhere])
+                for name, hour in (("truck", 10.0), ("truck_night", 23.0))}
+    net = build_network(nodes, edges, profiles)
+    return net, profiles, xy
+
+
+def test_unreachable_causes_known_answers(chain):
+    net, profiles, xy = chain
+    plants = pd.DataFrame({"site_id": ["P"], "name": ["P"], "lon": [xy[0][0]], "lat": [xy[0][1]]})
+    sup = pd.DataFrame({"site_id": ["near", "banned", "no_road"], "name": ["n", "b", "x"],
+                        "lon": [xy[1][0], xy[4][0], xy[5][0]], "lat": [LAT0] * 3, "weight": [1.0] * 3})
+    res = supplier_coverage(net, plants, sup, profiles=("truck", "truck_night"), threshold_min=30,
+                            speed_scales=(1.0,), max_snap_m=50, base_profile="truck", peak_profile="truck_night",
+                            profile_specs=profiles)
+    t = res.supplier_times.set_index(["profile", "supplier_id"])
+    # 36 km/h = 10 m/s: 100 m per 10 s
+    assert t.loc[("truck", "near"), "minutes"] == pytest.approx(10 / 60)
+    assert t.loc[("truck", "near"), "unreachable_cause"] == ""
+    assert math.isinf(t.loc[("truck", "banned"), "minutes"])
+    assert t.loc[("truck", "banned"), "unreachable_cause"] == "restriction"
+    assert t.loc[("truck", "banned"), "blocked_by"] == "ban 06:00–23:00"  # not "elsewhere"
+    assert t.loc[("truck", "banned"), "minutes_unrestricted"] == pytest.approx(40 / 60)
+    assert t.loc[("truck", "no_road"), "unreachable_cause"] == "no_connection"
+    assert math.isinf(t.loc[("truck", "no_road"), "minutes_unrestricted"])
+    # at night the ban is not in force: the same trip is driven, in the lifted time
+    assert t.loc[("truck_night", "banned"), "minutes"] == pytest.approx(40 / 60)
+    assert t.loc[("truck_night", "banned"), "unreachable_cause"] == ""
+    assert t.loc[("truck_night", "no_road"), "unreachable_cause"] == "no_connection"
+    text = " ".join(res.warnings)
+    assert "1 supplier→plant trip(s) of profile truck are closed by time restriction(s) at departure hour 10" in text
+    assert "ban 06:00–23:00 (1)" in text and "no connection" in text
+    # without the profile definitions the cause is not guessed
+    bare = unreachable_causes(net, np.array([0]), np.array([4]), np.array([[math.inf]]), None)
+    assert bare[0][0, 0] == "unknown"
+
+
+def test_cause_names_each_blocking_restriction(chain):
+    net, profiles, xy = chain
+    mid = LON0 + 0.5 * STEP
+    first = Restriction("first", box(mid - 0.0002, LAT0 - 0.0005, mid + 0.0002, LAT0 + 0.0005), (7, 9))
+    spec = Profile("truck", vehicle="truck", fallback_kmh=36, departure_hour=8.5,
+                   restrictions=[first, profiles["truck"].restrictions[0]])
+    net2 = net.with_profile(spec, name="truck2")
+    p_nodes, s_nodes = np.array([0]), np.array([1, 4])
+    from planner.routing import travel_times
+
+    minutes = travel_times(net2, p_nodes, s_nodes, profile="truck2", direction="to").T / 60.0
+    cause, blocked, lifted = unreachable_causes(net2, p_nodes, s_nodes, minutes, spec)
+    assert list(cause[:, 0]) == ["restriction", "restriction"]
+    assert blocked[0, 0] == "first 07:00–09:00"  # node 1 is cut off by "first" alone
+    # node 4 needs both lifted: neither alone opens it, so both are named
+    assert blocked[1, 0] == "first 07:00–09:00 + ban 06:00–23:00"
+    assert lifted[:, 0] == pytest.approx([10 / 60, 40 / 60])
