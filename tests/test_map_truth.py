@@ -266,3 +266,106 @@ def test_cause_names_each_blocking_restriction(chain):
     # node 4 needs both lifted: neither alone opens it, so both are named
     assert blocked[1, 0] == "first 07:00–09:00 + ban 06:00–23:00"
     assert lifted[:, 0] == pytest.approx([10 / 60, 40 / 60])
+
+
+# ---------------------------------------------------------------------------------------
+# the whole pipeline on a synthetic scenario, read back from its output folder
+# ---------------------------------------------------------------------------------------
+
+SCENARIO = """
+[scenario]
+name = "truth"
+language = "en"
+output = "out/{name}"
+
+[profiles.offpeak]
+fallback_kmh = 36
+[profiles.truck]
+vehicle = "truck"
+fallback_kmh = 36
+departure_hour = 10
+restrictions = ["ban"]
+[profiles.truck_night]
+vehicle = "truck"
+fallback_kmh = 36
+departure_hour = 23
+restrictions = ["ban"]
+
+[[restrictions]]
+name = "ban"
+path = "ban.geojson"
+hours = [6, 23]
+note = "test ban"
+
+[sites.plants]
+path = "plants.csv"
+[sites.suppliers]
+path = "suppliers.csv"
+
+[coverage]
+threshold_min = 1
+bands_min = [0.5, 1]
+profiles = ["offpeak", "truck", "truck_night"]
+isochrone_profiles = ["offpeak", "truck_night"]
+speed_scales = [1.0]
+buffer_m = 20
+
+[maps]
+offline = true
+"""
+
+
+def _node(r, c, step=0.001):
+    return LON0 + c * step, LAT0 + r * step
+
+
+def test_pipeline_maps_agree_with_tables_and_tell_the_ban(tmp_path, capsys):
+    from planner.cli import main
+
+    folder = tmp_path / "truth"
+    folder.mkdir()
+    network = write_grid_roads(folder, n=6, step=0.001, length_m=100.0, max_snap_m=300)  # 10 s per edge
+    x, y = _node(3, 3)
+    gpd.GeoDataFrame({"name": ["ban"]}, geometry=[box(x - 0.0006, y - 0.0006, x + 0.0006, y + 0.0006)],
+                     crs=4326).to_file(folder / "ban.geojson", driver="GeoJSON")
+    p = [_node(0, 0), _node(5, 5)]
+    pd.DataFrame({"id": ["P1", "P2"], "name": ["Plant one", "Plant two"], "lon": [q[0] for q in p],
+                  "lat": [q[1] for q in p]}).to_csv(folder / "plants.csv", index=False)
+    s = {"S1": (_node(1, 0), "P1"), "S2": (_node(4, 5), "P1"), "S3": (_node(3, 3), "P1;P2"),
+         "S4": (_node(2, 1), "P2")}
+    pd.DataFrame({"id": list(s), "name": list(s), "lon": [v[0][0] for v in s.values()],
+                  "lat": [v[0][1] for v in s.values()], "plants": [v[1] for v in s.values()]}
+                 ).to_csv(folder / "suppliers.csv", index=False)
+    (folder / "scenario.toml").write_text(SCENARIO + network)
+    assert main(["run", str(folder / "scenario.toml"), "--quiet"]) == 0, capsys.readouterr().err
+    out = folder / "out" / "truth"
+    times = pd.read_csv(out / "coverage" / "supplier_times.csv", encoding="utf-8-sig", keep_default_na=False,
+                        na_values=[""])
+    times["unreachable_cause"] = times["unreachable_cause"].fillna("")
+    summary = pd.read_csv(out / "coverage" / "plant_summary.csv", encoding="utf-8-sig")
+    page = (out / "coverage" / "coverage_map.html").read_text()
+    assert not (out / "coverage" / "coverage_map_offpeak.html").exists()  # one map, a layer per profile
+    bad = coverage_disagreements(page, times, summary)
+    assert bad == {"missing_markers": 0, "plants": 0, "minutes": 0, "covered": 0, "legend": 0, "extra_markers": 0}
+    t = times.set_index(["profile", "supplier_id", "plant_id"])
+    # known answers: 10 s per edge; S2 is next to P2 but serves P1 (9 edges away)
+    assert t.loc[("offpeak", "S2", "P1"), "minutes"] == pytest.approx(1.5)
+    marks = {(f["properties"]["supplier_id"], f["properties"]["profile"]): f["properties"]
+             for f in features(page) if "state" in f["properties"]}
+    assert marks[("S2", "offpeak")]["state"] == "uncovered" and marks[("S2", "offpeak")]["plants"] == ["P1"]
+    assert "Plant two" not in marks[("S2", "offpeak")]["tip"]
+    # S3 sits inside the ban: closed by day, driven at night in the lifted time (6 and 4 edges)
+    for plant, edges_ in (("P1", 6), ("P2", 4)):
+        row = t.loc[("truck", "S3", plant)]
+        assert math.isinf(row.minutes) and row.unreachable_cause == "restriction"
+        assert row.blocked_by == "ban 06:00–23:00"
+        assert row.minutes_unrestricted == pytest.approx(edges_ * 10 / 60)
+        assert t.loc[("truck_night", "S3", plant), "minutes"] == pytest.approx(edges_ * 10 / 60)
+    assert "closed by ban 06:00–23:00" in marks[("S3", "truck")]["tip"]
+    warnings = " ".join(json.loads((out / "run.json").read_text())["warnings"])
+    assert "2 supplier→plant trip(s) of profile truck are closed by time restriction(s) at departure hour 10" in warnings
+    assert "cannot reach the plant on the network" not in warnings
+    outlines = [f["properties"] for f in features(page) if "names" in f["properties"]]
+    assert outlines and outlines[0]["names"] == ["ban"] and "test ban" in outlines[0]["tip"]
+    bands = {f["properties"]["tip"] for f in features(page) if "threshold" in f["properties"]}
+    assert any("Truck, night" in b for b in bands)  # the night truck circle is drawn
