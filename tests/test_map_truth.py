@@ -26,7 +26,7 @@ from planner.maps.offline import to_html
 from planner.network.graph import build_network
 from planner.network.speeds import Profile, Restriction
 from tests.conftest import LAT0, LON0, raw_tables, write_grid_roads
-from tests.map_html import data_cells, features
+from tests.map_html import data_cells, features, layers, red_over_served
 
 # ---------------------------------------------------------------------------------------
 # the check, shared by the synthetic and the demo runs
@@ -165,6 +165,8 @@ def test_siting_layers_agree_with_demand_and_summary():
     w = rng.uniform(1, 5, n)
     hpc_served = rng.random(n) < 0.7
     pv_served = hpc_served & (rng.random(n) < 0.3)  # PV-storage reaches fewer of the same points
+    pts[1] = pts[0]  # two demand points at one place, one served: one marker lists both
+    hpc_served[:2] = [True, False]
     demand = gpd.GeoDataFrame({
         "demand_id": [f"e{i}" for i in range(n)] + [f"pv_e{i}" for i in range(n)],
         "technology": ["hpc"] * n + ["pv_storage"] * n, "weight": np.r_[w, w],
@@ -177,7 +179,7 @@ def test_siting_layers_agree_with_demand_and_summary():
     page = to_html(m, offline=False)
     feats = [f["properties"] for f in features(page) if "technology" in f["properties"]]
     for tech, served in (("hpc", hpc_served), ("pv_storage", pv_served)):
-        got = {p["demand_id"]: p["served"] for p in feats if p["technology"] == tech}
+        got = {i: ok for p in feats if p["technology"] == tech for i, ok in zip(p["demand_ids"], p["served"])}
         ids = demand[demand.technology == tech].demand_id
         assert got == dict(zip(ids, served))
     cells = {}
@@ -186,10 +188,15 @@ def test_siting_layers_agree_with_demand_and_summary():
     for tech, served in (("hpc", hpc_served), ("pv_storage", pv_served)):
         assert int(cells[tech]["served"]) == served.sum() and int(cells[tech]["points"]) == n
         assert float(cells[tech]["share"]) == pytest.approx(summary["covered_share"][tech], rel=1e-9)
-    # only the first of two layers on the same points is on when the map opens
-    shown = {ch.layer_name: ch.show for ch in m._children.values() if hasattr(ch, "layer_name")}
-    assert shown["Demand – High-power charging"] is True
-    assert shown["Demand – PV-storage-charging"] is False
+    # only the first of two layers on the same points is on when the map opens, so no red
+    # PV-storage marker hides a served HPC one
+    shown = {ly["features"][0]["properties"]["technology"]: ly["shown"] for ly in layers(page)
+             if ly["features"] and "technology" in ly["features"][0]["properties"]}
+    assert shown == {"hpc": True, "pv_storage": False}
+    assert red_over_served(page) == 0
+    assert (hpc_served & ~pv_served).any()  # the case the old map got wrong is present
+    both = [p for p in feats if p["technology"] == "hpc" and len(p["demand_ids"]) > 1]
+    assert len(both) == 1 and both[0]["demand_ids"] == ["e0", "e1"] and both[0]["served"] == [True, False]
 
 
 # ---------------------------------------------------------------------------------------

@@ -93,6 +93,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "share": ("Share", "占比"),
     "served": ("Served", "已服务"),
     "unserved": ("Unserved", "未服务"),
+    "partly_served": ("points at one place, some unserved", "同一位置多个需求点，部分未服务"),
     "of_demand": ("of demand (weighted)", "需求量（加权）"),
     "no_station_within": ("no station within reach:", "服务半径内无"),
     "layer_off": ("layer off when the map opens (same points as", "图层默认隐藏（点位同"),

@@ -212,27 +212,34 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
                 hidden[tech] = seen[where]
             else:
                 seen[where] = tech
-            idx = idx[np.argsort(~served[idx], kind="stable")]  # unserved on top
+            # points at one place (e.g. the flows of a supplier serving several plants) share one
+            # marker listing each, so an unserved one never hides a served one
+            xy = np.round(shapely.get_coordinates(demand.geometry.values[idx]), 6)
+            _, group = np.unique(xy, axis=0, return_inverse=True)
+            groups = [idx[group.ravel() == k] for k in range(group.max() + 1)]
+            n_served = [int(served[g].sum()) for g in groups]
+            order = np.argsort([n == len(g) for n, g in zip(n_served, groups)], kind="stable")[::-1]
             tech_name = technology_label(tech, language)
-            props = []
-            for i in idx:
-                r = demand.iloc[i]
-                state = label("served" if served[i] else "unserved", language)
+            props, where = [], []
+            for k in order:  # fully served first, anything unserved on top
+                g, n_ok = groups[k], n_served[k]
+                lines = [f"<b>{esc(label('demand_point', language))} {esc(demand['demand_id'].iloc[i])}</b> · "
+                         f"{esc(label('weight', language))} {esc(fmt_num(demand['weight'].iloc[i], 2))} · "
+                         f"{esc(label('served' if served[i] else 'unserved', language))}" for i in g]
+                state = "served" if n_ok == len(g) else "unserved" if n_ok == 0 else "partly"
                 props.append({
-                    "tip": (f"<b>{esc(label('demand_point', language))} "
-                            f"{esc(r['demand_id'])}</b><br>"
-                            f"{esc(tech_name)} · "
-                            f"{esc(label('weight', language))} {esc(fmt_num(r['weight'], 2))}"
-                            f"<br>{esc(state)} ({esc(tech_name)})"),
-                    "fill": colour if served[i] else UNSERVED_COLOUR,
-                    "stroke": "#ffffff" if served[i] else colour,
-                    "weight": 1 if served[i] else 2.5,
-                    "radius": float(radius[i]),
-                    "opacity": 0.75 if served[i] else 0.95,
+                    "tip": "<br>".join([esc(tech_name)] + lines),
+                    "fill": colour if state != "unserved" else UNSERVED_COLOUR,
+                    "stroke": "#ffffff" if state == "served" else UNSERVED_COLOUR if state == "partly" else colour,
+                    "weight": 1 if state == "served" else 2.5,
+                    "radius": float(radius[g].max()),
+                    "opacity": 0.75 if state == "served" else 0.95,
                     # machine-readable copy of what the marker shows
-                    "demand_id": str(r["demand_id"]), "technology": tech, "served": bool(served[i]),
-                    "demand_weight": float(w.iloc[i]),
+                    "technology": tech, "demand_ids": [str(demand["demand_id"].iloc[i]) for i in g],
+                    "served": [bool(served[i]) for i in g], "demand_weight": [float(w.iloc[i]) for i in g],
                 })
+                where.append(g[0])
+            idx = np.asarray(where, dtype=int)
             GeoJsonLayer(
                 feature_collection([_point(g) for g in dem_d.geometry.values[idx]], props),
                 name=esc(f"{label('demand', language)} – {tech_name}"),
@@ -281,6 +288,8 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
                       stroke="#ffffff", opacity=0.8)
             lg.swatch(f"{tech_name} – {label('unserved', language)} ({label('no_station_within', language)} "
                       f"{tech_name})", UNSERVED_COLOUR, "dot", stroke=tech_style(tech)[0], stroke_width=2)
+            lg.swatch(f"{tech_name} – {label('partly_served', language)}", tech_style(tech)[0], "dot",
+                      stroke=UNSERVED_COLOUR, stroke_width=2)
         lg.table([label("technology", language), label("served", language), label("of_demand", language)],
                  [[(technology_label(t, language), {}),
                    (f"{int(f['served'])} / {int(f['points'])}",
