@@ -376,3 +376,44 @@ def test_pipeline_maps_agree_with_tables_and_tell_the_ban(tmp_path, capsys):
     assert outlines and outlines[0]["names"] == ["ban"] and "test ban" in outlines[0]["tip"]
     bands = {f["properties"]["tip"] for f in features(page) if "threshold" in f["properties"]}
     assert any("Truck, night" in b for b in bands)  # the night truck circle is drawn
+
+
+# ---------------------------------------------------------------------------------------
+# the demo (shared data): every supplier of the map = supplier_times.csv
+# ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_demo_maps_agree_with_tables(shared_data, tmp_path, monkeypatch):
+    from planner import pipeline
+    from planner.scenario import load_scenario
+
+    monkeypatch.setenv("PLANNER_DATA_DIR", str(shared_data))
+    root = Path(__file__).resolve().parents[1]
+    sc = load_scenario(root / "scenarios" / "yizhuang.toml")
+    sc.scenario.output = str(tmp_path / "{name}")
+    sc.siting.time_limit_s = 20
+    out = pipeline.run(sc, quiet=True)
+    times = pd.read_csv(out / "coverage" / "supplier_times.csv", encoding="utf-8-sig", keep_default_na=False,
+                        na_values=[""], dtype={"supplier_id": str, "plant_id": str})
+    times["unreachable_cause"] = times["unreachable_cause"].fillna("")
+    summary = pd.read_csv(out / "coverage" / "plant_summary.csv", encoding="utf-8-sig", dtype={"plant_id": str})
+    page = (out / "coverage" / "coverage_map.html").read_text()
+    bad = coverage_disagreements(page, times, summary)
+    assert bad == {"missing_markers": 0, "plants": 0, "minutes": 0, "covered": 0, "legend": 0, "extra_markers": 0}
+    # every unreachable served truck trip has a cause; the day ban is named with its hours
+    day = times[(times.profile == "truck") & times.serves & ~np.isfinite(times.minutes)]
+    assert len(day) and (day.unreachable_cause != "").all()
+    assert day[day.unreachable_cause == "restriction"].blocked_by.str.contains("06:00–23:00").all()
+    night = times[(times.profile == "truck_night") & times.serves]
+    assert np.isfinite(night.minutes).sum() > np.isfinite(times[(times.profile == "truck") & times.serves].minutes).sum()
+    # siting map: the legend's shares are summary.json's, and the default view shows no red over served
+    summary_json = json.loads((out / "siting" / "summary.json").read_text())
+    spage = (out / "siting" / "siting_map.html").read_text()
+    cells = {}
+    for c in data_cells(spage, "technology"):
+        cells.setdefault(c["technology"], {}).update(c)
+    for tech, share in summary_json["covered_share"].items():
+        assert float(cells[tech]["share"]) == pytest.approx(share, rel=1e-9)
+    assert red_over_served(spage) == 0
