@@ -95,7 +95,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "unserved": ("Unserved", "未服务"),
     "partly_served": ("points at one place, some unserved", "同一位置多个需求点，部分未服务"),
     "of_demand": ("of demand (weighted)", "需求量（加权）"),
-    "no_station_within": ("no station within reach:", "服务半径内无"),
+    "unserved_means": ("Unserved: no station of that type within its radius", "未服务：服务半径内无该类场站"),
     "layer_off": ("layer off when the map opens (same points as", "图层默认隐藏（点位同"),
     "lon": ("Longitude", "经度"),
     "lat": ("Latitude", "纬度"),

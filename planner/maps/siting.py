@@ -286,10 +286,11 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
             tech_name = technology_label(tech, language)
             lg.swatch(f"{tech_name} – {label('served', language)}", tech_style(tech)[0], "dot",
                       stroke="#ffffff", opacity=0.8)
-            lg.swatch(f"{tech_name} – {label('unserved', language)} ({label('no_station_within', language)} "
-                      f"{tech_name})", UNSERVED_COLOUR, "dot", stroke=tech_style(tech)[0], stroke_width=2)
+            lg.swatch(f"{tech_name} – {label('unserved', language)}", UNSERVED_COLOUR, "dot",
+                      stroke=tech_style(tech)[0], stroke_width=2)
             lg.swatch(f"{tech_name} – {label('partly_served', language)}", tech_style(tech)[0], "dot",
                       stroke=UNSERVED_COLOUR, stroke_width=2)
+        lg.section(label("unserved_means", language))
         lg.table([label("technology", language), label("served", language), label("of_demand", language)],
                  [[(technology_label(t, language), {}),
                    (f"{int(f['served'])} / {int(f['points'])}",
