@@ -319,6 +319,7 @@ buffer_m = 20
 
 [maps]
 offline = true
+basemap = "none"
 """
 
 
@@ -326,11 +327,12 @@ def _node(r, c, step=0.001):
     return LON0 + c * step, LAT0 + r * step
 
 
-def test_pipeline_maps_agree_with_tables_and_tell_the_ban(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def truth_run(tmp_path_factory):
+    """The synthetic scenario run through the command line; its output folder."""
     from planner.cli import main
 
-    folder = tmp_path / "truth"
-    folder.mkdir()
+    folder = tmp_path_factory.mktemp("truth")
     network = write_grid_roads(folder, n=6, step=0.001, length_m=100.0, max_snap_m=300)  # 10 s per edge
     x, y = _node(3, 3)
     gpd.GeoDataFrame({"name": ["ban"]}, geometry=[box(x - 0.0006, y - 0.0006, x + 0.0006, y + 0.0006)],
@@ -344,8 +346,12 @@ def test_pipeline_maps_agree_with_tables_and_tell_the_ban(tmp_path, capsys):
                   "lat": [v[0][1] for v in s.values()], "plants": [v[1] for v in s.values()]}
                  ).to_csv(folder / "suppliers.csv", index=False)
     (folder / "scenario.toml").write_text(SCENARIO + network)
-    assert main(["run", str(folder / "scenario.toml"), "--quiet"]) == 0, capsys.readouterr().err
-    out = folder / "out" / "truth"
+    assert main(["run", str(folder / "scenario.toml"), "--quiet"]) == 0
+    return folder / "out" / "truth"
+
+
+def test_pipeline_maps_agree_with_tables_and_tell_the_ban(truth_run):
+    out = truth_run
     times = pd.read_csv(out / "coverage" / "supplier_times.csv", encoding="utf-8-sig", keep_default_na=False,
                         na_values=[""])
     times["unreachable_cause"] = times["unreachable_cause"].fillna("")
@@ -417,3 +423,51 @@ def test_demo_maps_agree_with_tables(shared_data, tmp_path, monkeypatch):
     for tech, share in summary_json["covered_share"].items():
         assert float(cells[tech]["share"]) == pytest.approx(share, rel=1e-9)
     assert red_over_served(spage) == 0
+
+
+@pytest.mark.browser
+def test_pipeline_coverage_map_in_chromium(truth_run):
+    """Opened offline as a user would: no errors or requests, the ban outline drawn, the legend's
+    counts those of plant_summary.csv, the layers drawn."""
+    pytest.importorskip("playwright")
+    from playwright.sync_api import sync_playwright
+
+    from planner.errors import PlannerError
+    from planner.maps.offline import find_chromium
+    from planner.maps.restrictions import RESTRICTION_COLOUR
+
+    try:
+        chromium = find_chromium()
+    except PlannerError:
+        pytest.skip("headless Chromium not installed (Debian: apt-get install -y chromium)")
+    summary = pd.read_csv(truth_run / "coverage" / "plant_summary.csv", encoding="utf-8-sig")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            ctx = b.new_context(viewport={"width": 1200, "height": 800}, offline=True)
+            page = ctx.new_page()
+            errors, requests = [], []
+            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.on("request", lambda req: requests.append(req.url)
+                    if not req.url.startswith(("file:", "data:", "about:")) else None)
+            page.goto((truth_run / "coverage" / "coverage_map.html").as_uri(), wait_until="load")
+            page.wait_for_function("() => document.querySelector('.leaflet-container').dataset.plannerReady === '1'",
+                                   timeout=30_000)
+            outline = page.locator(f'.leaflet-overlay-pane path[stroke="{RESTRICTION_COLOUR}"]')
+            assert outline.count() == 1
+            cells = page.evaluate("""() => [...document.querySelectorAll('.planner-counts td[data-plant]')]
+                                    .map(td => [td.dataset.plant, td.dataset.profile, td.innerText])""")
+            want = {(r.plant_id, r.profile, f"{r.suppliers_covered} / {r.suppliers_total}")
+                    for r in summary.itertuples()}
+            assert set(map(tuple, cells)) == want
+            names = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+            assert any("Truck, night" in n for n in names)
+            # drawn, not a blank frame: 4 supplier circles of the opening profile, its 2 plants' bands
+            # (2 bands each) and the outline on top of the road background
+            drawn = page.locator(".leaflet-overlay-pane path.leaflet-interactive").count()
+            assert drawn >= 4 + 4 + 1, drawn
+            assert errors == [] and requests == []
+            ctx.close()
+        finally:
+            b.close()
