@@ -40,6 +40,10 @@ def write_scenario_maps(sc, net, plants, suppliers, results, folder: Path) -> li
     used = [r for p in profiles_for_scenario(sc).values() for r in p.restrictions]
     restrictions = restriction_frame(used, {r.name: r.note or "" for r in sc.restrictions}) if used else None
     stamp = f"{sc.scenario.name} · {datetime.date.today().isoformat()}"
+    fake = [label(k, lang) for k in ("plants", "suppliers") if getattr(sc.sites, k) is not None
+            and getattr(sc.sites, k).illustrative]
+    note = label("illustrative_note", lang).format(what=(" / " if lang == "zh" else " and ").join(fake)) if fake \
+        else None
     written = []
     cov = results.get("coverage")
     if cov is not None:
@@ -48,12 +52,13 @@ def write_scenario_maps(sc, net, plants, suppliers, results, folder: Path) -> li
                               threshold_min=cov.threshold_min, language=lang, basemap=cfg.basemap, roads=roads,
                               title=f"{label('coverage_title', lang)} — {stamp}",
                               profile_labels={k: v.label for k, v in sc.profiles.items() if v.label},
-                              restrictions=restrictions)
+                              restrictions=restrictions, note=note)
         written.append(maps.save_map(m, folder / "coverage" / "coverage_map.html", offline=cfg.offline))
     sit = results.get("siting")
     if sit is not None:
         m = maps.siting_map(sit.selected_sites(), sit.demand_served(), None, language=lang, basemap=cfg.basemap,
-                            roads=roads, title=f"{label('siting_title', lang)} — {stamp}", restrictions=restrictions)
+                            roads=roads, title=f"{label('siting_title', lang)} — {stamp}", restrictions=restrictions,
+                            note=note)
         written.append(maps.save_map(m, folder / "siting" / "siting_map.html", offline=cfg.offline))
     if cfg.png:
         for html in list(written):

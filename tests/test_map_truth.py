@@ -306,6 +306,7 @@ note = "test ban"
 
 [sites.plants]
 path = "plants.csv"
+illustrative = true
 [sites.suppliers]
 path = "suppliers.csv"
 
@@ -382,6 +383,7 @@ def test_pipeline_maps_agree_with_tables_and_tell_the_ban(truth_run):
     assert outlines and outlines[0]["names"] == ["ban"] and "test ban" in outlines[0]["tip"]
     bands = {f["properties"]["tip"] for f in features(page) if "threshold" in f["properties"]}
     assert any("Truck, night" in b for b in bands)  # the night truck circle is drawn
+    assert "Illustrative data: Plants are not real" in page  # only the plants are flagged illustrative
 
 
 # ---------------------------------------------------------------------------------------

@@ -371,6 +371,8 @@ LEGEND_CSS = """
 }
 .planner-legend h4 { margin: 0 0 4px 0; font-size: 13px; }
 .planner-legend h5 { margin: 6px 0 2px 0; font-size: 12px; font-weight: 600; }
+.planner-legend .planner-note { margin: 2px 0 4px 0; padding: 2px 4px; font-size: 11px; background: #fff3cd;
+                                border-left: 3px solid #e0a800; }
 .planner-legend .planner-row { display: flex; align-items: center; margin: 1px 0;
   white-space: nowrap; }
 .planner-legend .planner-sw { display: inline-block; width: 14px; height: 14px; margin-right: 6px;
@@ -467,6 +469,11 @@ class LegendBuilder:
 
     def section(self, text: str) -> "LegendBuilder":
         self.parts.append(f"<h5>{esc(text)}</h5>")
+        return self
+
+    def note(self, text: str) -> "LegendBuilder":
+        """A highlighted line, e.g. the "illustrative data" disclaimer."""
+        self.parts.append(f'<div class="planner-note">{esc(text)}</div>')
         return self
 
     def swatch(self, text: str, fill: str, shape: str = "box", stroke: str = "#555",

@@ -158,7 +158,7 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
                  minimap: bool = False, measure: bool = False,
                  max_road_vertices: int = MAX_ROAD_VERTICES,
                  profile_labels: Mapping[str, str] | None = None,
-                 restrictions=None) -> folium.Map:
+                 restrictions=None, note: str | None = None) -> folium.Map:
     """Map of the supplier coverage audit.
 
     Draws, per travel-time profile, one toggleable layer of isochrone bands around every
@@ -203,6 +203,8 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
     restrictions : GeoDataFrame, optional
         Time-windowed restriction polygons (see :func:`~planner.maps.restrictions.restriction_layer`),
         drawn as their own layer.
+    note : str, optional
+        A line under the legend title, e.g. that the sites are illustrative.
 
     Returns
     -------
@@ -290,7 +292,7 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
             location=[pt.y, pt.x],
             icon=folium.DivIcon(html=PLANT_ICON_HTML, icon_size=(18, 18), icon_anchor=(9, 9),
                                 class_name="planner-divicon"),
-            tooltip=folium.Tooltip(tip, sticky=True),
+            tooltip=folium.Tooltip(tip, permanent=True, direction="right", offset=(10, 0)),  # name always shown
             popup=folium.Popup(popup, max_width=360),
         ).add_to(plant_group)
     plant_group.add_to(m)
@@ -360,6 +362,8 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
 
     # ---- legend -----------------------------------------------------------------------
     lg = LegendBuilder(title if title is not None else label("coverage_title", language))
+    if note:
+        lg.note(note)
     lg.section(f"{label('threshold', language)} {fmt_minutes(threshold_min, language, '')}")
     lg.raw_icon(PLANT_ICON_HTML, label("plant", language))
     counts = plant_counts(st, profiles)

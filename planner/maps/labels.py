@@ -93,6 +93,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "share": ("Share", "占比"),
     "served": ("Served", "已服务"),
     "unserved": ("Unserved", "未服务"),
+    "illustrative_note": ("Illustrative data: {what} are not real", "示意数据：{what}并非真实数据"),
     "partly_served": ("points at one place, some unserved", "同一位置多个需求点，部分未服务"),
     "of_demand": ("of demand (weighted)", "需求量（加权）"),
     "unserved_means": ("Unserved: no station of that type within its radius", "未服务：服务半径内无该类场站"),

@@ -97,7 +97,8 @@ def _point(geom):
 def siting_map(selected, demand, service_areas=None, language: str = "en",
                basemap: str = "osm", roads=None, *, tianditu_token: str | None = None,
                title: str | None = None, minimap: bool = False, measure: bool = False,
-               max_road_vertices: int = MAX_ROAD_VERTICES, restrictions=None) -> folium.Map:
+               max_road_vertices: int = MAX_ROAD_VERTICES, restrictions=None,
+               note: str | None = None) -> folium.Map:
     """Map of a siting result: selected stations, demand served/unserved, service areas.
 
     One toggleable layer per technology for stations, for demand and for service areas.
@@ -131,6 +132,8 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
     restrictions : GeoDataFrame, optional
         Time-windowed restriction polygons (see
         :func:`~planner.maps.restrictions.restriction_layer`), drawn as their own layer.
+    note : str, optional
+        A line under the legend title, e.g. that the inputs are illustrative.
 
     Returns
     -------
@@ -277,6 +280,8 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
 
     # ---- legend -----------------------------------------------------------------------
     lg = LegendBuilder(title if title is not None else label("siting_title", language))
+    if note:
+        lg.note(note)
     lg.section(label("technology", language))
     for tech in techs:
         lg.raw_icon(site_icon_html(tech), technology_label(tech, language))
