@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from planner.network.speeds import restriction_masks
 from planner.routing import snap, travel_times
 
 
@@ -190,7 +191,9 @@ def unreachable_causes(net, p_nodes, s_nodes, minutes: np.ndarray, spec=None
     minutes : ndarray, shape (n_suppliers, n_plants)
         Minutes under the profile (``inf`` = unreachable).
     spec : Profile, optional
-        The profile's definition; ``None`` marks every unreachable trip ``unknown``.
+        The definition of the network's profile ``spec.name`` (whose edge times gave
+        ``minutes``); ``None`` marks every unreachable trip ``unknown``. Lifting a restriction
+        reopens only the edges it closes, at the profile's unrestricted time.
 
     Returns
     -------
@@ -211,10 +214,21 @@ def unreachable_causes(net, p_nodes, s_nodes, minutes: np.ndarray, spec=None
     if not active:
         return cause, blocked, lifted
 
+    # the profile's own edge times, with only the edges the lifted restrictions close reopened
+    # at their unrestricted time (so any other closure, e.g. hgv=no, stays as built)
+    free = net.with_profile(dataclasses.replace(spec, restrictions=[]), name=f"{spec.name}__free")
+    masks = restriction_masks(net.edges, active)
+    name = f"{spec.name}__lifted"
+
     def minutes_without(lift):
-        kept = [r for r in spec.restrictions if all(r is not x for x in lift)]
-        name = f"{spec.name}__lifted"
-        lifted_net = net.with_profile(dataclasses.replace(spec, restrictions=kept), name=name)
+        closed = np.zeros(len(net.edges), bool)  # still closed by a restriction kept in force
+        for r in active:
+            if all(r is not x for x in lift):
+                closed |= masks[r.name]
+        reopen = np.logical_or.reduce([masks[r.name] for r in lift]) & ~closed
+        t = np.where(reopen, free.times(free.profiles[-1]), net.times(spec.name))
+        lifted_net = dataclasses.replace(net, edges=net.edges.assign(**{f"travel_time_s_{name}": t}),
+                                         profiles=[*net.profiles, name], _csr={})
         return travel_times(lifted_net, p_nodes, s_nodes, profile=name, direction="to").T / 60.0
 
     everything = minutes_without(active)

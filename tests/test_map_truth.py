@@ -260,9 +260,9 @@ def test_cause_names_each_blocking_restriction(chain):
     net, profiles, xy = chain
     mid = LON0 + 0.5 * STEP
     first = Restriction("first", box(mid - 0.0002, LAT0 - 0.0005, mid + 0.0002, LAT0 + 0.0005), (7, 9))
-    spec = Profile("truck", vehicle="truck", fallback_kmh=36, departure_hour=8.5,
+    spec = Profile("truck2", vehicle="truck", fallback_kmh=36, departure_hour=8.5,
                    restrictions=[first, profiles["truck"].restrictions[0]])
-    net2 = net.with_profile(spec, name="truck2")
+    net2 = net.with_profile(spec)
     p_nodes, s_nodes = np.array([0]), np.array([1, 4])
     from planner.routing import travel_times
 
