@@ -123,6 +123,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "tier": ("Tier", "层级"),
     "plants_served": ("Plants served", "服务工厂"),
     "minutes_band": ("Band (min)", "时间带（分钟）"),
+    "unreachable_cause": ("Why unreachable", "不可达原因"),
+    "restriction": ("time restriction", "分时段限行"),
+    "blocked_by": ("Closed by (restriction, hours)", "限行（名称、时段）"),
+    "minutes_unrestricted": ("Minutes without the restriction", "不限行时分钟"),
 }
 
 #: Result-table column -> label key used by :func:`column_headers`.
@@ -150,6 +154,9 @@ COLUMN_KEYS: dict[str, str] = {
     "category": "category",
     "tier": "tier",
     "plants": "plants_served",
+    "unreachable_cause": "unreachable_cause",
+    "blocked_by": "blocked_by",
+    "minutes_unrestricted": "minutes_unrestricted",
 }
 
 _PROFILE_ALIASES = {
@@ -236,7 +243,10 @@ def _translate_value(column: str, value, language: str):
         return profile_label(value, language)
     if column == "status" and str(value) in ("added", "removed", "kept"):
         return label(str(value), language)
-    if column in ("minutes", "best_minutes") and isinstance(value, float) and math.isinf(value):
+    if column == "unreachable_cause" and str(value) in ("restriction", "no_connection"):
+        return label(str(value), language)
+    if column in ("minutes", "best_minutes", "minutes_unrestricted") and isinstance(value, float) \
+            and math.isinf(value):
         return label("unreachable", language)
     return value
 
@@ -271,7 +281,8 @@ def column_headers(df: pd.DataFrame, language: str = "en",
         out = pd.DataFrame(out.drop(columns=[geom]))
     if translate_values:
         for col in out.columns:
-            if col in ("technology", "profile", "status", "minutes", "best_minutes") or \
+            if col in ("technology", "profile", "status", "minutes", "best_minutes", "unreachable_cause",
+                       "minutes_unrestricted") or \
                     out[col].dtype == bool:
                 out[col] = [_translate_value(col, v, language) for v in out[col]]
     mapping = {c: label(COLUMN_KEYS[c], language) for c in out.columns if c in COLUMN_KEYS}
