@@ -286,13 +286,14 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
     for pr, pd_ in zip(plants.itertuples(index=False), plants_d.geometry):
         pt = pd_.representative_point() if pd_.geom_type != "Point" else pd_
         name = pr.name if pr.name not in (None, "") else pr.site_id
-        tip = f"<b>{esc(name)}</b><br>{esc(label('plant', language))} {esc(pr.site_id)}"
         popup = popup_table(name, [(label("plant_id", language), pr.site_id)])
         folium.Marker(
             location=[pt.y, pt.x],
             icon=folium.DivIcon(html=PLANT_ICON_HTML, icon_size=(18, 18), icon_anchor=(9, 9),
                                 class_name="planner-divicon"),
-            tooltip=folium.Tooltip(tip, permanent=True, direction="right", offset=(10, 0)),  # name always shown
+            # the name always shown, small, beside the marker
+            tooltip=folium.Tooltip(f"<b>{esc(name)}</b>", permanent=True, direction="right", offset=(8, 0),
+                                   style="font-size:11px;padding:1px 4px;opacity:0.85;"),
             popup=folium.Popup(popup, max_width=360),
         ).add_to(plant_group)
     plant_group.add_to(m)

@@ -79,7 +79,7 @@ def restriction_layer(restrictions: gpd.GeoDataFrame, language: str, system: str
         feature_collection(geoms, props),
         name=esc(label("restrictions", language)),
         style_function=lambda f: {"color": RESTRICTION_COLOUR, "weight": 2.5, "dashArray": "8 6",
-                                  "fill": True, "fillOpacity": 0.0, "opacity": 0.9},
+                                  "fill": False, "opacity": 0.9},  # outline only: markers inside stay clickable
         tooltip=tooltip_for("tip"),
     )
 
