@@ -30,7 +30,6 @@ def write_scenario_maps(sc, net, plants, suppliers, results, folder: Path) -> li
     import datetime
 
     from planner import maps
-    from planner.maps.restrictions import restriction_frame
     from planner.network import profiles_for_scenario
 
     folder = Path(folder)
@@ -38,7 +37,7 @@ def write_scenario_maps(sc, net, plants, suppliers, results, folder: Path) -> li
     cfg = sc.maps
     roads = road_lines(net) if cfg.roads_base or cfg.basemap == "none" else None
     used = [r for p in profiles_for_scenario(sc).values() for r in p.restrictions]
-    restrictions = restriction_frame(used, {r.name: r.note or "" for r in sc.restrictions}) if used else None
+    restrictions = maps.restriction_frame(used, {r.name: r.note or "" for r in sc.restrictions}) if used else None
     stamp = f"{sc.scenario.name} · {datetime.date.today().isoformat()}"
     fake = [label(k, lang) for k in ("plants", "suppliers") if getattr(sc.sites, k) is not None
             and getattr(sc.sites, k).illustrative]

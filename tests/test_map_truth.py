@@ -21,7 +21,7 @@ import pytest
 from shapely.geometry import Point, box
 
 from planner.coverage import supplier_coverage, unreachable_causes
-from planner.maps import coverage_map, siting_map
+from planner.maps import coverage_map, restriction_frame, siting_map
 from planner.maps.offline import to_html
 from planner.network.graph import build_network
 from planner.network.speeds import Profile, Restriction
@@ -138,8 +138,6 @@ def test_coverage_markers_show_served_pairs_only(sites):
 
 
 def test_restriction_polygons_drawn_with_hours(sites):
-    from planner.maps.restrictions import restriction_frame
-
     plants, suppliers = sites
     poly = box(116.40, 39.77, 116.48, 39.83)
     frame = restriction_frame([Restriction("ban", poly, (6, 23)), Restriction("am", poly, (7, 9)),

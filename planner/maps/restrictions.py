@@ -1,8 +1,8 @@
 """Time-windowed restriction areas (e.g. Beijing's 5th-Ring truck ban) drawn on the maps.
 
-Private module: :func:`restriction_layer` and :func:`restriction_legend` are used by the map
-builders; :func:`restriction_frame` turns the road network's restriction objects into the
-table they draw.
+:func:`restriction_frame` turns the road network's restriction objects into the table the map
+builders take (``restrictions=``); :func:`restriction_layer` and :func:`restriction_legend`
+draw it.
 """
 from __future__ import annotations
 
