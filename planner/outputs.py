@@ -40,6 +40,7 @@ class RunLayout:
     ISOCHRONES = COVERAGE / "isochrones.gpkg"
     FIT_AREA = COVERAGE / "fit_area.gpkg"
     DATA_EDGE = COVERAGE / "data_edge.csv"
+    COVERAGE_MAP = COVERAGE / "coverage_map.html"  # one map, a layer per profile
     SITING = Path("siting")
     SELECTED_SITES = SITING / "selected_sites.csv"
     SITING_SUMMARY = SITING / "summary.json"
@@ -51,10 +52,6 @@ class RunLayout:
     AREAS = Path("areas.gpkg")
     REPORT = Path("report")
 
-    @staticmethod
-    def coverage_map(profile: str) -> Path:
-        """The coverage map of one profile."""
-        return RunLayout.COVERAGE / f"coverage_map_{profile}.html"
 
 
 #: Suffix of the folder that keeps the previous outputs beside a run's output folder.

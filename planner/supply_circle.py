@@ -14,6 +14,8 @@ scale that keeps 90 % (80 %) of them covered is the 90 % (80 %) quantile of minu
 """
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import geopandas as gpd
@@ -22,6 +24,7 @@ import pandas as pd
 import shapely
 
 from planner import isochrones as iso
+from planner.network.speeds import restriction_masks
 from planner.routing import point_node_times, point_travel_times, snap_to_roads
 from planner.vocab import DEFAULT_BUFFER_M, DEFAULT_MAX_SNAP_M
 
@@ -91,6 +94,7 @@ def supplier_coverage(
     max_snap_m: float | None = DEFAULT_MAX_SNAP_M,
     peak_profile: str = "peak",
     base_profile: str = "offpeak",
+    profile_specs: Mapping | None = None,
 ) -> CoverageResult:
     """Audit which suppliers lie within ``threshold_min`` of the plants they serve.
 
@@ -108,10 +112,18 @@ def supplier_coverage(
         Uniform speed factors for the sensitivity table.
     max_snap_m : float
         Points farther from the network are refused (SnapError naming them).
+    profile_specs : mapping of str to Profile, optional
+        The :class:`~planner.network.speeds.Profile` behind each profile name; with it every
+        unreachable trip gets its cause (see :func:`unreachable_causes`), otherwise the cause
+        columns say ``unknown``.
 
     Returns
     -------
     CoverageResult
+        ``supplier_times`` holds, besides minutes, slack and covered, ``unreachable_cause``
+        (``""`` when reachable, ``restriction``, ``no_connection`` or ``unknown``), ``blocked_by``
+        (restriction names with their hours) and ``minutes_unrestricted`` (minutes with the
+        blocking restrictions lifted).
     """
     warnings: list[str] = []
     plant_ids = plants["site_id"].astype(str).to_numpy()
@@ -128,6 +140,8 @@ def supplier_coverage(
     for prof in profiles:
         # times from every supplier TO each plant, from and to the points on their roads
         minutes = point_travel_times(net, s_pts, p_snap, profile=prof) / 60.0
+        spec = profile_specs.get(prof) if profile_specs is not None else None
+        cause, blocked, lifted = unreachable_causes(net, p_snap, s_pts, minutes, spec)
         frames.append(
             pd.DataFrame(
                 {
@@ -140,15 +154,14 @@ def supplier_coverage(
                     "snap_m": np.repeat(s_snap, len(plant_ids)),
                     "serves": serves.ravel(),
                     "weight": np.repeat(weight, len(plant_ids)),
+                    "unreachable_cause": cause.ravel(),
+                    "blocked_by": blocked.ravel(),
+                    "minutes_unrestricted": lifted.ravel(),
                 }
             )
         )
     times = pd.concat(frames, ignore_index=True)
-    unreachable = times[times.serves & ~np.isfinite(times.minutes)]
-    if len(unreachable):
-        pairs = unreachable[["supplier_id", "plant_id", "profile"]].drop_duplicates().head(5)
-        shown = "; ".join(f"{r.supplier_id}→{r.plant_id} ({r.profile})" for r in pairs.itertuples())
-        warnings.append(f"{len(unreachable)} supplier→plant trip(s) cannot reach the plant on the network, e.g. {shown}")
+    warnings += unreachable_warnings(times[times.serves], profile_specs)
 
     served = times[times.serves]
     summary = _plant_summary(served, plant_ids, profiles, threshold_min)
@@ -165,6 +178,97 @@ def supplier_coverage(
     sens, breaking = _sensitivity(served, plant_ids, profiles, threshold_min, speed_scales)
     times = times.drop(columns="weight")
     return CoverageResult(times, summary, lost, sens, breaking, warnings=warnings, threshold_min=threshold_min)
+
+
+def unreachable_causes(net, plants, suppliers, minutes: np.ndarray, spec=None
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Why each unreachable supplier→plant trip is unreachable.
+
+    A trip is blocked by a time restriction when re-routing with the restrictions that close roads
+    at the profile's departure hour lifted reaches the plant; it has no connection when even then
+    it does not (missing roads, one-way, or roads closed to the vehicle by ``hgv`` tags). Blocking
+    restrictions are named one by one: those whose lifting alone opens the trip, else all active
+    closing restrictions together.
+
+    Parameters
+    ----------
+    net : RoadNetwork
+    plants, suppliers : Snapped
+        Plants and suppliers snapped onto their roads (:func:`planner.routing.snap_to_roads`).
+    minutes : ndarray, shape (n_suppliers, n_plants)
+        Minutes under the profile (``inf`` = unreachable).
+    spec : Profile, optional
+        The definition of the network's profile ``spec.name`` (whose edge times gave
+        ``minutes``); ``None`` marks every unreachable trip ``unknown``. Lifting a restriction
+        reopens only the edges it closes, at the profile's unrestricted time.
+
+    Returns
+    -------
+    cause : ndarray of str
+        ``""`` (reachable), ``"restriction"``, ``"no_connection"`` or ``"unknown"``.
+    blocked_by : ndarray of str
+        ``"name HH:MM–HH:MM"`` of the blocking restrictions joined by ``" + "``; ``""`` otherwise.
+    minutes_unrestricted : ndarray of float
+        Minutes with the active closing restrictions lifted, for unreachable trips; NaN otherwise.
+    """
+    unreach = ~np.isfinite(minutes)
+    cause = np.where(unreach, "unknown" if spec is None else "no_connection", "").astype(object)
+    blocked = np.full(minutes.shape, "", dtype=object)
+    lifted = np.full(minutes.shape, np.nan)
+    if spec is None or not unreach.any():
+        return cause, blocked, lifted
+    active = [r for r in spec.restrictions if r.action == "close" and r.active_at(spec.departure_hour)]
+    if not active:
+        return cause, blocked, lifted
+
+    # the profile's own edge times, with only the edges the lifted restrictions close reopened
+    # at their unrestricted time (so any other closure, e.g. hgv=no, stays as built)
+    free = net.with_profile(dataclasses.replace(spec, restrictions=[]), name=f"{spec.name}__free")
+    masks = restriction_masks(net.edges, active)
+    name = f"{spec.name}__lifted"
+
+    def minutes_without(lift):
+        closed = np.zeros(len(net.edges), bool)  # still closed by a restriction kept in force
+        for r in active:
+            if all(r is not x for x in lift):
+                closed |= masks[r.name]
+        reopen = np.logical_or.reduce([masks[r.name] for r in lift]) & ~closed
+        t = np.where(reopen, free.times(free.profiles[-1]), net.times(spec.name))
+        lifted_net = dataclasses.replace(net, edges=net.edges.assign(**{f"travel_time_s_{name}": t}),
+                                         profiles=[*net.profiles, name], _csr={})
+        return point_travel_times(lifted_net, suppliers, plants, profile=name) / 60.0
+
+    everything = minutes_without(active)
+    opened = unreach & np.isfinite(everything)
+    cause[opened] = "restriction"
+    lifted[unreach] = everything[unreach]
+    alone = [minutes_without([r]) for r in active] if len(active) > 1 else [everything]
+    for k in zip(*np.nonzero(opened)):
+        names = [r for r, t in zip(active, alone) if np.isfinite(t[k])] or active
+        blocked[k] = " + ".join(f"{r.name} {r.window()}" for r in names)
+    return cause, blocked, lifted
+
+
+def unreachable_warnings(served: pd.DataFrame, profile_specs: Mapping | None = None) -> list[str]:
+    """One warning per profile and cause of the unreachable served trips, with examples."""
+    out = []
+    bad = served[served["unreachable_cause"] != ""]
+    for (prof, cause), g in bad.groupby(["profile", "unreachable_cause"], sort=False):
+        shown = "; ".join(f"{r.supplier_id}→{r.plant_id}" for r in g.head(5).itertuples())
+        spec = profile_specs.get(prof) if profile_specs is not None else None
+        if cause == "restriction":
+            by = ", ".join(f"{b} ({n})" for b, n in g["blocked_by"].value_counts().items())
+            when = f" at departure hour {spec.departure_hour:g}" if spec else ""
+            out.append(f"{len(g)} supplier→plant trip(s) of profile {prof} are closed by time restriction(s){when}: "
+                       f"{by}; they reach the plant when the restriction is lifted (median "
+                       f"{g['minutes_unrestricted'].median():.1f} min), e.g. {shown}")
+        elif cause == "no_connection":
+            out.append(f"{len(g)} supplier→plant trip(s) of profile {prof} have no connection on the road network "
+                       f"(even with time restrictions lifted), e.g. {shown}")
+        else:
+            out.append(f"{len(g)} supplier→plant trip(s) of profile {prof} cannot reach the plant on the network "
+                       f"(cause not determined), e.g. {shown}")
+    return out
 
 
 def _plant_summary(served, plant_ids, profiles, threshold_min):

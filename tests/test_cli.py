@@ -43,7 +43,7 @@ def test_run_writes_tables_maps_and_manifest(tiny, capsys):
     assert set(manifest["inputs"]) >= {"scenario", "plants", "suppliers"}
     assert all(len(v["sha256"]) == 64 for v in manifest["inputs"].values())
     assert manifest["versions"]["numpy"] and manifest["counts"]["suppliers"] == 3
-    html = (d / "coverage" / "coverage_map_offpeak.html").read_text()
+    html = (d / "coverage" / "coverage_map.html").read_text()
     assert "<script>alert(" not in html and "OpenStreetMap contributors" in html
     assert (d / "results.xlsx").exists() and (d / "results.gpkg").exists()
     sheets = pd.read_excel(d / "results.xlsx", sheet_name=None)

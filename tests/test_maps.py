@@ -33,7 +33,7 @@ from planner.maps import (
 from planner.maps import offline as offline_mod
 from planner.maps.base import road_layer
 from planner.maps.compare import status_table
-from planner.maps.coverage import best_times
+from planner.maps.coverage import plant_counts, served_rows
 from planner.maps.labels import LABELS
 from planner.maps.offline import external_references, find_chromium, to_html
 from planner.settings import OSM_ATTRIBUTION
@@ -313,16 +313,16 @@ def test_none_basemap_html_stays_small(tmp_path):
 # ---------------------------------------------------------------------------------------
 
 
-def test_best_times_picks_minimum(supplier_times):
-    best = best_times(supplier_times, "offpeak")
-    rows = supplier_times[(supplier_times.supplier_id == "S0") &
-                          (supplier_times.profile == "offpeak")]
-    assert len(rows) == 2
-    assert best.loc["S0", "minutes"] == pytest.approx(rows.minutes.min())
-    assert best.loc["S0", "plant_id"] == rows.loc[rows.minutes.idxmin(), "plant_id"]
-    assert best.loc["S0", "n_plants"] == 2
-    peak = best_times(supplier_times, "peak")
-    assert math.isinf(peak.loc["S4", "minutes"]) and not peak.loc["S4", "covered"]
+def test_served_rows_keep_only_served_pairs(supplier_times):
+    st = supplier_times.assign(serves=True)
+    st.loc[(st.supplier_id == "S0") & (st.plant_id == "P1"), "serves"] = False
+    rows = served_rows(st, "offpeak")
+    assert set(rows[rows.supplier_id == "S0"].plant_id) == {"P2"}
+    assert len(rows) == int(((st.profile == "offpeak") & st.serves).sum())
+    counts = plant_counts(st, ["offpeak", "peak"]).set_index(["plant_id", "profile"])
+    want = st[st.serves].groupby(["plant_id", "profile"]).covered.agg(["size", "sum"])
+    assert counts.suppliers_total.to_dict() == want["size"].to_dict()
+    assert counts.suppliers_covered.to_dict() == want["sum"].to_dict()
 
 
 def test_coverage_map_content(maps, supplier_times):

@@ -368,6 +368,8 @@ LEGEND_CSS = """
 }
 .planner-legend h4 { margin: 0 0 4px 0; font-size: 13px; }
 .planner-legend h5 { margin: 6px 0 2px 0; font-size: 12px; font-weight: 600; }
+.planner-legend .planner-note { margin: 2px 0 4px 0; padding: 2px 4px; font-size: 11px; background: #fff3cd;
+                                border-left: 3px solid #e0a800; }
 .planner-legend .planner-row { display: flex; align-items: center; margin: 1px 0;
   white-space: nowrap; }
 .planner-legend .planner-sw { display: inline-block; width: 14px; height: 14px; margin-right: 6px;
@@ -466,6 +468,11 @@ class LegendBuilder:
         self.parts.append(f"<h5>{esc(text)}</h5>")
         return self
 
+    def note(self, text: str) -> "LegendBuilder":
+        """A highlighted line, e.g. the "illustrative data" disclaimer."""
+        self.parts.append(f'<div class="planner-note">{esc(text)}</div>')
+        return self
+
     def swatch(self, text: str, fill: str, shape: str = "box", stroke: str = "#555",
                stroke_width: int = 1, opacity: float = 1.0) -> LegendBuilder:
         self.parts.append(
@@ -483,6 +490,17 @@ class LegendBuilder:
             'margin-right:6px;transform:scale(0.8);flex:none;">'
             f"{icon_html}</span><span>{esc(text)}</span></div>"
         )
+        return self
+
+    def table(self, header: Sequence[str], rows: Sequence[Sequence[tuple[str, dict]]]) -> "LegendBuilder":
+        """A small table; texts escaped, each cell's dict written as ``data-*`` attributes."""
+        def cell(tag: str, text: str, attrs: dict) -> str:
+            data = "".join(f' data-{esc(k)}="{esc(v)}"' for k, v in attrs.items())
+            return f"<{tag}{data}>{esc(text)}</{tag}>"
+
+        head = "".join(cell("th", h, {}) for h in header)
+        body = "".join("<tr>" + "".join(cell("td", t, a) for t, a in r) + "</tr>" for r in rows)
+        self.parts.append(f'<table class="planner-counts"><tr>{head}</tr>{body}</table>')
         return self
 
     def html(self) -> str:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import folium
 import numpy as np
@@ -32,51 +33,88 @@ from planner.maps._common import (
 )
 from planner.maps.base import MAX_ROAD_VERTICES, base_map
 from planner.maps.labels import check_language, label, profile_label
+from planner.maps.restrictions import restriction_layer, restriction_legend
 
-__all__ = ["coverage_map", "best_times"]
+__all__ = ["coverage_map", "served_rows", "plant_counts", "STATES"]
 
 
-def best_times(supplier_times: pd.DataFrame, profile: str) -> pd.DataFrame:
-    """Per supplier, the row with the smallest minutes for ``profile`` plus summary columns.
+#: Marker states, drawn in this order (the last on top).
+STATES: tuple[str, ...] = ("covered", "no_data", "partly", "uncovered")
+
+
+def served_rows(supplier_times: pd.DataFrame, profile: str) -> pd.DataFrame:
+    """The served supplier→plant pairs of ``profile``, with clean ids and float minutes.
+
+    Rows with ``serves == False`` (pairs the supplier does not serve) are dropped; a table
+    without a ``serves`` column lists served pairs only.
+    """
+    st = supplier_times[supplier_times["profile"].astype(str) == str(profile)]
+    if "serves" in st.columns:
+        st = st[st["serves"].astype(bool)]
+    st = st.copy()
+    st["supplier_id"] = str_ids(st["supplier_id"]).to_numpy()
+    st["plant_id"] = str_ids(st["plant_id"]).to_numpy()
+    st["minutes"] = pd.to_numeric(st["minutes"], errors="coerce").astype(float)
+    st["slack_minutes"] = pd.to_numeric(st["slack_minutes"], errors="coerce").astype(float)
+    st["covered"] = st["covered"].astype(bool)
+    return st
+
+
+def plant_counts(supplier_times: pd.DataFrame, profiles) -> pd.DataFrame:
+    """Per plant and profile, served suppliers and covered ones (what the legend shows).
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by ``supplier_id`` (str): ``plant_id``, ``minutes``, ``slack_minutes``,
-        ``covered`` of the best plant, ``n_plants`` and ``n_uncovered`` (plants for which the
-        supplier is not covered).
+        ``plant_id``, ``profile``, ``suppliers_total``, ``suppliers_covered``.
     """
-    st = supplier_times[supplier_times["profile"].astype(str) == str(profile)].copy()
-    if st.empty:
-        return pd.DataFrame(columns=["plant_id", "minutes", "slack_minutes", "covered",
-                                     "n_plants", "n_uncovered"])
-    st["supplier_id"] = str_ids(st["supplier_id"]).to_numpy()
-    st["plant_id"] = str_ids(st["plant_id"]).to_numpy()
-    st["minutes"] = pd.to_numeric(st["minutes"], errors="coerce").astype(float)
-    st["covered"] = st["covered"].astype(bool)
-    order = st.assign(_m=st["minutes"].fillna(np.inf)).sort_values(["supplier_id", "_m"],
-                                                                   kind="stable")
-    best = order.groupby("supplier_id", sort=False).head(1).set_index("supplier_id")
-    best = best[["plant_id", "minutes", "slack_minutes", "covered"]].copy()
-    grp = st.groupby("supplier_id")
-    best["n_plants"] = grp.size()
-    best["n_uncovered"] = (~st["covered"]).groupby(st["supplier_id"]).sum().astype(int)
-    return best
+    frames = [served_rows(supplier_times, p).assign(profile=str(p)) for p in profiles]
+    st = pd.concat(frames, ignore_index=True)
+    return (st.groupby(["plant_id", "profile"], sort=False)
+              .agg(suppliers_total=("supplier_id", "size"), suppliers_covered=("covered", "sum"))
+              .reset_index())
+
+
+def _marker_state(n_served: int, n_covered: int) -> str:
+    if n_served == 0:
+        return "no_data"
+    if n_covered == n_served:
+        return "covered"
+    return "uncovered" if n_covered == 0 else "partly"
+
+
+def _why_unreachable(row, language: str) -> str:
+    """Short text for an unreachable pair: the restriction closing it, or no connection."""
+    cause = str(getattr(row, "unreachable_cause", "") or "")
+    if cause == "restriction":
+        text = f"{label('closed_by', language)} {getattr(row, 'blocked_by', '')}"
+        alt = float(getattr(row, "minutes_unrestricted", np.nan))
+        if math.isfinite(alt):
+            text += f" ({label('without_restriction', language)}: {fmt_minutes(alt, language, '')})"
+        return text
+    if cause == "no_connection":
+        return label("no_connection", language)
+    return ""
+
+
+def _minutes_text(row, language: str) -> str:
+    text = fmt_minutes(row.minutes, language, label("unreachable", language))
+    why = _why_unreachable(row, language) if not math.isfinite(row.minutes) else ""
+    return f"{text} – {why}" if why else text
 
 
 def _popup_tables(st_p: pd.DataFrame, plant_names: dict, language: str) -> dict:
-    """Per supplier, the popup's per-plant table (rows sorted by minutes) as HTML."""
+    """Per supplier, the popup's table of its served plants (rows sorted by minutes) as HTML."""
     if st_p.empty:
         return {}
     order = st_p.sort_values("minutes", kind="stable")  # stable: ties keep the table's order
-    unreachable = label("unreachable", language)
     yes, no = esc(label("yes", language)), esc(label("no", language))
-    slack = pd.to_numeric(order["slack_minutes"], errors="coerce").to_numpy(float)
     rows = [
-        f"<tr><td>{esc(plant_names.get(p, p))}</td><td>{esc(fmt_minutes(m, language, unreachable))}"
-        f"</td><td>{esc(f'{s:+.1f}' if math.isfinite(s) else '–')}</td><td>{yes if c else no}</td></tr>"
-        for p, m, s, c in zip(order["plant_id"].to_numpy(object), order["minutes"].to_numpy(float), slack,
-                              order["covered"].to_numpy(bool))
+        f"<tr><td>{esc(plant_names.get(r.plant_id, r.plant_id))}</td>"
+        f"<td>{esc(_minutes_text(r, language))}</td>"
+        f"<td>{esc(f'{r.slack_minutes:+.1f}' if math.isfinite(r.slack_minutes) else '–')}</td>"
+        f"<td>{yes if r.covered else no}</td></tr>"
+        for r in order.itertuples(index=False)
     ]
     body = pd.Series(rows, dtype=object).groupby(order["supplier_id"].to_numpy(object), sort=False).agg("".join)
     head = _table_head(language)
@@ -85,7 +123,7 @@ def _popup_tables(st_p: pd.DataFrame, plant_names: dict, language: str) -> dict:
 
 def _table_head(language: str) -> str:
     """Opening of the popup's per-plant table (title and header row)."""
-    return (f"<div><i>{esc(label('per_plant', language))}</i></div>"
+    return (f"<div><i>{esc(label('plants_served', language))}</i></div>"
             f"<table><tr><th>{esc(label('plant', language))}</th>"
             f"<th>{esc(label('minutes', language))}</th>"
             f"<th>{esc(label('slack', language))}</th>"
@@ -100,19 +138,38 @@ def _supplier_popup(sid: str, name, weight, table: str, language: str, threshold
     return popup_table(name if name not in (None, "") else sid, fields, table)
 
 
+def _supplier_tip(name: str, pairs: pd.DataFrame, plant_names: dict, state: str, language: str) -> str:
+    """Tooltip: the supplier, then one line per plant it serves (minutes, covered or why not)."""
+    lines = [f"<b>{esc(name)}</b>"]
+    for r in pairs.itertuples(index=False):
+        mark = "✓" if r.covered else "✗"
+        lines.append(f"{mark} → {esc(plant_names.get(r.plant_id, r.plant_id))}: "
+                     f"{esc(_minutes_text(r, language))}")
+    if state == "no_data":
+        lines.append(esc(label("no_data", language)))
+    elif state != "covered":
+        lines.append(f"<b style='color:{UNCOVERED_STROKE}'>{esc(label(state, language))}</b>")
+    return "<br>".join(lines)
+
+
 def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "offpeak",
                  threshold_min: float = 30, language: str = "en", basemap: str = "osm",
                  roads=None, *, tianditu_token: str | None = None, title: str | None = None,
                  minimap: bool = False, measure: bool = False,
-                 max_road_vertices: int = MAX_ROAD_VERTICES) -> folium.Map:
+                 max_road_vertices: int = MAX_ROAD_VERTICES,
+                 profile_labels: Mapping[str, str] | None = None,
+                 restrictions=None, note: str | None = None) -> folium.Map:
     """Map of the supplier coverage audit.
 
     Draws, per travel-time profile, one toggleable layer of isochrone bands around every
     plant and one layer of suppliers (only ``profile``'s layers are on when the map opens).
-    Suppliers are circles sized by weight and coloured by the slack of their best plant
-    (diverging: red = late, green = ample slack); uncovered suppliers get a thick dark-red
-    ring and are drawn on top. Tooltips give name and best minutes; popups list every plant
-    the supplier serves with minutes, slack and covered. Nothing is recomputed: minutes,
+    A supplier's marker shows exactly the pairs the tables count: the plants it serves
+    (``serves``), each with its minutes and covered flag in the tooltip and popup. Markers
+    are coloured by the slack of the worst plant served (diverging: red = late, green =
+    ample slack); suppliers late for every plant served get a thick dark-red ring, late for
+    some a dashed one, and are drawn on top; unreachable trips say why (the restriction that
+    closes them, or no connection). The legend's per-plant counts (covered / served, per
+    profile) are those of ``coverage/plant_summary.csv``. Nothing is recomputed: minutes,
     slack and covered come from ``supplier_times``.
 
     Parameters
@@ -123,7 +180,8 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
         ``site_id``, ``name``, ``weight``, point geometry.
     supplier_times : DataFrame
         ``supplier_id``, ``plant_id``, ``profile``, ``minutes`` (may be inf),
-        ``slack_minutes``, ``covered`` (bool), ``snap_m``.
+        ``slack_minutes``, ``covered`` (bool); optional ``serves`` (bool; rows without it
+        are taken as served), ``unreachable_cause``, ``blocked_by``, ``minutes_unrestricted``.
     isochrones : GeoDataFrame
         EPSG:4326, ``plant_id``, ``profile``, ``minutes`` (band upper bound), polygon
         geometry; one row per plant × profile × band. May be empty.
@@ -139,6 +197,14 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
         Passed to :func:`~planner.maps.base.base_map`.
     title : str, optional
         Legend title (default: the coverage title in ``language``).
+    profile_labels : mapping, optional
+        Display name per profile (e.g. the scenario's ``[profiles.X] label``); default
+        :func:`~planner.maps.labels.profile_label`.
+    restrictions : GeoDataFrame, optional
+        Time-windowed restriction polygons (see :func:`~planner.maps.restrictions.restriction_layer`),
+        drawn as their own layer.
+    note : str, optional
+        A line under the legend title, e.g. that the sites are illustrative.
 
     Returns
     -------
@@ -158,10 +224,11 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
     isochrones["plant_id"] = str_ids(isochrones["plant_id"]).to_numpy()
     if "weight" not in suppliers.columns:
         suppliers["weight"] = 1.0
-    st = supplier_times.copy()
-    st["supplier_id"] = str_ids(st["supplier_id"]).to_numpy()
-    st["plant_id"] = str_ids(st["plant_id"]).to_numpy()
-    st["minutes"] = pd.to_numeric(st["minutes"], errors="coerce").astype(float)
+    st = supplier_times
+
+    def plabel(prof: str) -> str:
+        given = (profile_labels or {}).get(prof)
+        return str(given) if given else profile_label(prof, language)
 
     m = base_map(bounds_of(plants, suppliers, isochrones), language, basemap, roads,
                  tianditu_token=tianditu_token, minimap=minimap, measure=measure,
@@ -176,7 +243,6 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
                                   [str(p) for p in isochrones["profile"]]))
     if str(profile) not in profiles:
         profiles.insert(0, str(profile))
-    unreachable = label("unreachable", language)
 
     # ---- isochrone bands, one layer per profile ---------------------------------------
     bands = sorted({float(x) for x in pd.to_numeric(isochrones["minutes"], errors="coerce")
@@ -193,14 +259,14 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
         for r in sub.itertuples(index=False):
             pname = plant_names.get(r.plant_id, r.plant_id)
             tip = (f"<b>{esc(pname)}</b><br>≤ {esc(fmt_minutes(r.band_min, language, ''))} "
-                   f"({esc(profile_label(prof, language))})")
+                   f"({esc(plabel(prof))})")
             props.append({"tip": tip, "minutes": float(r.band_min),
                           "colour": colours.get(float(r.band_min), "#6baed6"),
                           "threshold": bool(abs(float(r.band_min) - float(threshold_min)) < 1e-9)})
         fc = feature_collection(sub.geometry.values, props)
         GeoJsonLayer(
             fc,
-            name=esc(f"{label('isochrones', language)} – {profile_label(prof, language)}"),
+            name=esc(f"{label('isochrones', language)} – {plabel(prof)}"),
             show=(prof == str(profile)),
             style_function=lambda f: {
                 "color": UNCOVERED_STROKE if f["properties"]["threshold"]
@@ -220,13 +286,14 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
     for pr, pd_ in zip(plants.itertuples(index=False), plants_d.geometry):
         pt = pd_.representative_point() if pd_.geom_type != "Point" else pd_
         name = pr.name if pr.name not in (None, "") else pr.site_id
-        tip = f"<b>{esc(name)}</b><br>{esc(label('plant', language))} {esc(pr.site_id)}"
         popup = popup_table(name, [(label("plant_id", language), pr.site_id)])
         folium.Marker(
             location=[pt.y, pt.x],
             icon=folium.DivIcon(html=PLANT_ICON_HTML, icon_size=(18, 18), icon_anchor=(9, 9),
                                 class_name="planner-divicon"),
-            tooltip=folium.Tooltip(tip, sticky=True),
+            # the name always shown, small, beside the marker
+            tooltip=folium.Tooltip(f"<b>{esc(name)}</b>", permanent=True, direction="right", offset=(8, 0),
+                                   style="font-size:11px;padding:1px 4px;opacity:0.85;"),
             popup=folium.Popup(popup, max_width=360),
         ).add_to(plant_group)
     plant_group.add_to(m)
@@ -239,55 +306,43 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
     sids = suppliers["site_id"].to_numpy(object)
     names = suppliers["name"].to_numpy(object)
     points = shapely.point_on_surface(np.asarray(suppliers_d.geometry.values))  # points stay as they are
+    empty_table = f"{_table_head(language)}</table>"
     for prof in profiles:
-        st_p = st[st["profile"].astype(str) == prof]
+        st_p = served_rows(st, prof)
         if st_p.empty and prof != str(profile):
             continue
-        best = best_times(st_p, prof).reindex(sids)
+        st_p = st_p.sort_values("minutes", kind="stable")
+        by_supplier = dict(tuple(st_p.groupby("supplier_id", sort=False)))
         tables = _popup_tables(st_p, plant_names, language)
-        empty_table = f"{_table_head(language)}</table>"
-        has = best["n_plants"].notna().to_numpy()
-        b_plant = best["plant_id"].to_numpy(object)
-        b_min = best["minutes"].to_numpy(float)
-        b_slack = best["slack_minutes"].to_numpy(object)
-        b_cov = best["covered"].to_numpy(object)
-        b_unc = best["n_uncovered"].to_numpy(float)
-        b_n = best["n_plants"].to_numpy(float)
         props, order = [], []
         for i, (sid, name) in enumerate(zip(sids, names)):  # text per supplier; geometry is vectorised
             name = name if name not in (None, "") else sid
-            if has[i]:
-                covered = bool(b_cov[i])
-                colour = slack_colour(b_slack[i]) if np.isfinite(b_min[i]) else slack_colour(-1e9)
-                best_txt = fmt_minutes(b_min[i], language, unreachable)
-                tip = (f"<b>{esc(name)}</b><br>{esc(label('best_time', language))}: "
-                       f"{esc(best_txt)} → {esc(plant_names.get(b_plant[i], b_plant[i]))}")
-                if not covered:
-                    tip += f"<br><b style='color:{UNCOVERED_STROKE}'>" \
-                           f"{esc(label('uncovered', language))}</b>"
-                elif int(b_unc[i]) > 0:
-                    tip += (f"<br>{esc(label('uncovered_for', language))}: "
-                            f"{int(b_unc[i])}/{int(b_n[i])}")
-                state = 0 if covered else 2
-            else:
-                covered, colour = True, NO_DATA_COLOUR
-                tip = f"<b>{esc(name)}</b><br>{esc(label('no_data', language))}"
-                state = 1
+            pairs = by_supplier.get(sid, st_p.iloc[:0])
+            state = _marker_state(len(pairs), int(pairs["covered"].sum()))
+            # colour: slack of the worst plant the supplier serves (the binding one)
+            worst = pairs["slack_minutes"].fillna(-np.inf).min() if len(pairs) else np.nan
+            colour = NO_DATA_COLOUR if state == "no_data" else slack_colour(max(worst, -1e9))
             popup = _supplier_popup(sid, name, float(weights[i]), tables.get(sid, empty_table), language,
                                     threshold_min)
-            props.append({"tip": tip, "popup": popup, "fill": colour,
-                          "stroke": UNCOVERED_STROKE if state == 2 else "#333333",
-                          "weight": 3 if state == 2 else 1,
-                          "radius": float(radius[i]) + (2 if state == 2 else 0),
-                          "covered": covered})
-            order.append(state)
+            late = state in ("partly", "uncovered")
+            props.append({"tip": _supplier_tip(name, pairs, plant_names, state, language), "popup": popup,
+                          "fill": colour, "stroke": UNCOVERED_STROKE if late else "#333333",
+                          "weight": 3 if state == "uncovered" else 2 if late else 1,
+                          "dash": "3 2" if state == "partly" else None,
+                          "radius": float(radius[i]) + (2 if late else 0),
+                          # machine-readable copy of what the marker shows (one entry per served plant)
+                          "supplier_id": sid, "profile": prof, "state": state,
+                          "plants": pairs["plant_id"].tolist(),
+                          "minutes": [m if math.isfinite(m) else None for m in pairs["minutes"].tolist()],
+                          "covered": pairs["covered"].tolist()})
+            order.append(STATES.index(state))
         if not len(points):
             continue
         idx = np.argsort(np.asarray(order), kind="stable")  # uncovered last = on top
         fc = feature_collection(points[idx], [props[k] for k in idx])
         GeoJsonLayer(
             fc,
-            name=esc(f"{label('suppliers', language)} – {profile_label(prof, language)}"),
+            name=esc(f"{label('suppliers', language)} – {plabel(prof)}"),
             show=(prof == str(profile)),
             marker=folium.CircleMarker(radius=6, fill=True),
             style_function=lambda f: {
@@ -295,6 +350,7 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
                 "fillColor": f["properties"]["fill"],
                 "color": f["properties"]["stroke"],
                 "weight": f["properties"]["weight"],
+                "dashArray": f["properties"]["dash"],
                 "fillOpacity": 0.9,
                 "opacity": 1.0,
             },
@@ -302,11 +358,30 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
             popup=popup_for("popup"),
         ).add_to(m)
 
+    if restrictions is not None and len(restrictions):
+        restriction_layer(restrictions, language, system).add_to(m)
+
     # ---- legend -----------------------------------------------------------------------
     lg = LegendBuilder(title if title is not None else label("coverage_title", language))
-    lg.section(f"{label('profile', language)}: {profile_label(profile, language)}"
-               f" · {label('threshold', language)} {fmt_minutes(threshold_min, language, '')}")
+    if note:
+        lg.note(note)
+    lg.section(f"{label('threshold', language)} {fmt_minutes(threshold_min, language, '')}")
     lg.raw_icon(PLANT_ICON_HTML, label("plant", language))
+    counts = plant_counts(st, profiles)
+    if len(counts):
+        lg.section(label("covered_served", language))
+        shown = [p for p in profiles if (counts["profile"] == p).any()]
+        rows = []
+        for pid in dict.fromkeys(counts["plant_id"]):
+            cells = [(str(plant_names.get(pid, pid)), {})]
+            for prof in shown:
+                hit = counts[(counts["plant_id"] == pid) & (counts["profile"] == prof)]
+                cov_n, tot = (int(hit["suppliers_covered"].iloc[0]), int(hit["suppliers_total"].iloc[0])) \
+                    if len(hit) else (0, 0)
+                cells.append((f"{cov_n} / {tot}", {"plant": pid, "profile": prof, "covered": cov_n,
+                                                   "total": tot}))
+            rows.append(cells)
+        lg.table([label("plant", language)] + [plabel(p) for p in shown], rows)
     if bands:
         lg.section(label("isochrones", language))
         for b in bands:
@@ -317,8 +392,11 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
     lg.section(label("slack_legend", language))
     for colour, text in slack_classes(language):
         lg.swatch(text, colour, "dot")
+    lg.swatch(label("partly", language), "#ffffff", "dot", stroke=UNCOVERED_STROKE, stroke_width=2)
     lg.swatch(label("uncovered", language), slack_colour(-1e9), "dot", stroke=UNCOVERED_STROKE,
               stroke_width=3)
     lg.swatch(label("no_data", language), NO_DATA_COLOUR, "dot")
+    if restrictions is not None and len(restrictions):
+        restriction_legend(lg, language)
     lg.add_to(m)
     return m

@@ -67,8 +67,16 @@ LABELS: dict[str, tuple[str, str]] = {
     "truck": ("Truck", "货车"),
     "car": ("Car", "小汽车"),
     "night": ("Night", "夜间"),
-    "per_plant": ("Per plant", "各工厂"),
-    "uncovered_for": ("Uncovered for", "未覆盖的工厂数"),
+    "partly": ("Late for some plants it serves", "部分服务工厂超时"),
+    "covered_served": ("Covered / served suppliers", "已覆盖 / 服务的供应商"),
+    "closed_by": ("closed by", "限行封闭："),
+    "without_restriction": ("without it", "不限行时"),
+    "no_connection": ("no road connection", "无道路连通"),
+    "restrictions": ("Time-windowed restrictions", "分时段限行区域"),
+    "closed": ("closed", "禁行"),
+    "slowed": ("slowed", "限速"),
+    "truck_night": ("Truck, night", "货车（夜间）"),
+    "truck_nev": ("New-energy truck", "新能源货车"),
     "coverage_title": ("30-minute supplier coverage", "供应商30分钟覆盖"),
     "slack_legend": ("Slack to threshold (min)", "距阈值余量（分钟）"),
     # siting
@@ -85,6 +93,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "share": ("Share", "占比"),
     "served": ("Served", "已服务"),
     "unserved": ("Unserved", "未服务"),
+    "illustrative_note": ("Illustrative data: {what} are not real", "示意数据：{what}并非真实数据"),
+    "partly_served": ("points at one place, some unserved", "同一位置多个需求点，部分未服务"),
+    "of_demand": ("of demand (weighted)", "需求量（加权）"),
+    "unserved_means": ("Unserved: no station of that type within its radius", "未服务：服务半径内无该类场站"),
+    "layer_off": ("layer off when the map opens (same points as", "图层默认隐藏（点位同"),
     "lon": ("Longitude", "经度"),
     "lat": ("Latitude", "纬度"),
     "siting_title": ("Station siting", "场站选址"),
@@ -110,6 +123,10 @@ LABELS: dict[str, tuple[str, str]] = {
     "tier": ("Tier", "层级"),
     "plants_served": ("Plants served", "服务工厂"),
     "minutes_band": ("Band (min)", "时间带（分钟）"),
+    "unreachable_cause": ("Why unreachable", "不可达原因"),
+    "restriction": ("time restriction", "分时段限行"),
+    "blocked_by": ("Closed by (restriction, hours)", "限行（名称、时段）"),
+    "minutes_unrestricted": ("Minutes without the restriction", "不限行时分钟"),
 }
 
 #: Result-table column -> label key used by :func:`column_headers`.
@@ -137,6 +154,9 @@ COLUMN_KEYS: dict[str, str] = {
     "category": "category",
     "tier": "tier",
     "plants": "plants_served",
+    "unreachable_cause": "unreachable_cause",
+    "blocked_by": "blocked_by",
+    "minutes_unrestricted": "minutes_unrestricted",
 }
 
 _PROFILE_ALIASES = {
@@ -148,6 +168,8 @@ _PROFILE_ALIASES = {
     "hgv": "truck",
     "car": "car",
     "night": "night",
+    "truck_night": "truck_night",
+    "truck_nev": "truck_nev",
 }
 
 _TECH_ALIASES = {
@@ -221,7 +243,10 @@ def _translate_value(column: str, value, language: str):
         return profile_label(value, language)
     if column == "status" and str(value) in ("added", "removed", "kept"):
         return label(str(value), language)
-    if column in ("minutes", "best_minutes") and isinstance(value, float) and math.isinf(value):
+    if column == "unreachable_cause" and str(value) in ("restriction", "no_connection"):
+        return label(str(value), language)
+    if column in ("minutes", "best_minutes", "minutes_unrestricted") and isinstance(value, float) \
+            and math.isinf(value):
         return label("unreachable", language)
     return value
 
@@ -256,7 +281,8 @@ def column_headers(df: pd.DataFrame, language: str = "en",
         out = pd.DataFrame(out.drop(columns=[geom]))
     if translate_values:
         for col in out.columns:
-            if col in ("technology", "profile", "status", "minutes", "best_minutes") or \
+            if col in ("technology", "profile", "status", "minutes", "best_minutes", "unreachable_cause",
+                       "minutes_unrestricted") or \
                     out[col].dtype == bool:
                 out[col] = [_translate_value(col, v, language) for v in out[col]]
     mapping = {c: label(COLUMN_KEYS[c], language) for c in out.columns if c in COLUMN_KEYS}

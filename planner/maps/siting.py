@@ -6,6 +6,7 @@ import math
 import folium
 import numpy as np
 import pandas as pd
+import shapely
 
 from planner.maps._common import (
     UNSERVED_COLOUR,
@@ -28,9 +29,10 @@ from planner.maps._common import (
 )
 from planner.maps.base import MAX_ROAD_VERTICES, base_map
 from planner.maps.labels import check_language, label, technology_label
+from planner.maps.restrictions import restriction_layer, restriction_legend
 from planner.vocab import STATION_TECHNOLOGIES, tech_order
 
-__all__ = ["siting_map", "TECHNOLOGIES"]
+__all__ = ["siting_map", "demand_figures", "TECHNOLOGIES"]
 
 #: Technology codes in drawing / legend order.
 TECHNOLOGIES = STATION_TECHNOLOGIES
@@ -60,6 +62,30 @@ def _site_popup(row, language: str) -> str:
     return popup_table(title, fields)
 
 
+def demand_figures(demand) -> pd.DataFrame:
+    """Per technology: demand points, served points and the served share of demand weight.
+
+    The weighted share is the ``covered_share`` of the siting ``summary.json`` when ``served``
+    is the solver's coverage (plain coverage, no decay).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by technology: ``points``, ``served``, ``served_share``.
+    """
+    if demand is None or not len(demand):
+        return pd.DataFrame(columns=["points", "served", "served_share"])
+    w = pd.to_numeric(demand["weight"], errors="coerce").astype(float).fillna(0.0)
+    served = demand["served"].astype(bool)
+    df = pd.DataFrame({"technology": demand["technology"].astype(str).to_numpy(), "w": w.to_numpy(),
+                       "ws": (w * served).to_numpy(), "served": served.to_numpy()})
+    g = df.groupby("technology", sort=False).agg(points=("w", "size"), served=("served", "sum"), w=("w", "sum"),
+                                                 ws=("ws", "sum"))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        g["served_share"] = g["ws"] / g["w"]
+    return g.loc[tech_order(g.index), ["points", "served", "served_share"]]
+
+
 def _point(geom):
     return geom if geom.geom_type == "Point" else geom.representative_point()
 
@@ -67,14 +93,19 @@ def _point(geom):
 def siting_map(selected, demand, service_areas=None, language: str = "en",
                basemap: str = "osm", roads=None, *, tianditu_token: str | None = None,
                title: str | None = None, minimap: bool = False, measure: bool = False,
-               max_road_vertices: int = MAX_ROAD_VERTICES) -> folium.Map:
+               max_road_vertices: int = MAX_ROAD_VERTICES, restrictions=None,
+               note: str | None = None) -> folium.Map:
     """Map of a siting result: selected stations, demand served/unserved, service areas.
 
     One toggleable layer per technology for stations, for demand and for service areas.
     Stations are badges with a colour and text per technology (H₂ blue circle, HPC orange
     square, PV green); popups give CAPEX, demand served and share. Demand points are
     circles sized by weight, filled with the technology colour when served and red with a
-    dark ring when not.
+    ring in the technology colour when not. Technologies sharing the same demand points (EV
+    demand of high-power charging and PV-storage) get their own layers, and only the first is
+    on when the map opens, so no layer hides another's figures; the legend gives per
+    technology the served points and the served share of demand weight (``covered_share``
+    of ``siting/summary.json``).
 
     Parameters
     ----------
@@ -94,6 +125,11 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
         Passed to :func:`~planner.maps.base.base_map`.
     title : str, optional
         Legend title.
+    restrictions : GeoDataFrame, optional
+        Time-windowed restriction polygons (see
+        :func:`~planner.maps.restrictions.restriction_layer`), drawn as their own layer.
+    note : str, optional
+        A line under the legend title, e.g. that the inputs are illustrative.
 
     Returns
     -------
@@ -152,38 +188,61 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
                 tooltip=tooltip_for("tip"),
             ).add_to(m)
 
-    # ---- demand -----------------------------------------------------------------------
+    # ---- demand: one layer per technology ---------------------------------------------
+    # Technologies often share demand points (PV-storage serves the EV points HPC serves). Two
+    # layers on the same points would hide one behind the other, so a layer whose points repeat
+    # an earlier layer's starts switched off; its legend says so.
+    figures = demand_figures(demand)
+    hidden: dict[str, str] = {}
     if len(demand):
         w = pd.to_numeric(demand["weight"], errors="coerce").astype(float).fillna(1.0)
         wmax = float(w.max()) if w.max() > 0 else 1.0
         radius = (3.0 + 5.0 * np.sqrt(np.clip(w.to_numpy() / wmax, 0, 1))).round(1)
         served = demand["served"].astype(bool).to_numpy()
+        seen: dict[bytes, str] = {}
         for tech in techs:
             mask = (demand["technology"] == tech).to_numpy()
             if not mask.any():
                 continue
             colour = tech_style(tech)[0]
             idx = np.flatnonzero(mask)
-            idx = idx[np.argsort(~served[idx], kind="stable")]  # unserved on top
-            props = []
-            for i in idx:
-                r = demand.iloc[i]
-                state = label("served" if served[i] else "unserved", language)
+            where = np.sort(np.round(shapely.get_coordinates(demand.geometry.values[idx]), 6), axis=0).tobytes()
+            if where in seen:
+                hidden[tech] = seen[where]
+            else:
+                seen[where] = tech
+            # points at one place (e.g. the flows of a supplier serving several plants) share one
+            # marker listing each, so an unserved one never hides a served one
+            xy = np.round(shapely.get_coordinates(demand.geometry.values[idx]), 6)
+            _, group = np.unique(xy, axis=0, return_inverse=True)
+            groups = [idx[group.ravel() == k] for k in range(group.max() + 1)]
+            n_served = [int(served[g].sum()) for g in groups]
+            order = np.argsort([n == len(g) for n, g in zip(n_served, groups)], kind="stable")[::-1]
+            tech_name = technology_label(tech, language)
+            props, where = [], []
+            for k in order:  # fully served first, anything unserved on top
+                g, n_ok = groups[k], n_served[k]
+                lines = [f"<b>{esc(label('demand_point', language))} {esc(demand['demand_id'].iloc[i])}</b> · "
+                         f"{esc(label('weight', language))} {esc(fmt_num(demand['weight'].iloc[i], 2))} · "
+                         f"{esc(label('served' if served[i] else 'unserved', language))}" for i in g]
+                state = "served" if n_ok == len(g) else "unserved" if n_ok == 0 else "partly"
                 props.append({
-                    "tip": (f"<b>{esc(label('demand_point', language))} "
-                            f"{esc(r['demand_id'])}</b><br>"
-                            f"{esc(technology_label(tech, language))} · "
-                            f"{esc(label('weight', language))} {esc(fmt_num(r['weight'], 2))}"
-                            f"<br>{esc(state)}"),
-                    "fill": colour if served[i] else UNSERVED_COLOUR,
-                    "stroke": "#ffffff" if served[i] else "#67001f",
-                    "weight": 1 if served[i] else 2,
-                    "radius": float(radius[i]),
-                    "opacity": 0.75 if served[i] else 0.95,
+                    "tip": "<br>".join([esc(tech_name)] + lines),
+                    "fill": colour if state != "unserved" else UNSERVED_COLOUR,
+                    "stroke": "#ffffff" if state == "served" else UNSERVED_COLOUR if state == "partly" else colour,
+                    "weight": 1 if state == "served" else 2.5,
+                    "radius": float(radius[g].max()),
+                    "opacity": 0.75 if state == "served" else 0.95,
+                    # machine-readable copy of what the marker shows
+                    "technology": tech, "demand_ids": [str(demand["demand_id"].iloc[i]) for i in g],
+                    "served": [bool(served[i]) for i in g], "demand_weight": [float(w.iloc[i]) for i in g],
                 })
+                where.append(g[0])
+            idx = np.asarray(where, dtype=int)
             GeoJsonLayer(
                 feature_collection([_point(g) for g in dem_d.geometry.values[idx]], props),
-                name=esc(f"{label('demand', language)} – {technology_label(tech, language)}"),
+                name=esc(f"{label('demand', language)} – {tech_name}"),
+                show=tech not in hidden,
                 marker=folium.CircleMarker(radius=4, fill=True),
                 style_function=lambda f: {
                     "radius": f["properties"]["radius"],
@@ -217,17 +276,34 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
 
     # ---- legend -----------------------------------------------------------------------
     lg = LegendBuilder(title if title is not None else label("siting_title", language))
+    if note:
+        lg.note(note)
     lg.section(label("technology", language))
     for tech in techs:
         lg.raw_icon(site_icon_html(tech), technology_label(tech, language))
-    if len(demand):
+    if len(figures):
         lg.section(label("demand", language))
-        for tech in techs:
-            if (demand["technology"] == tech).any():
-                lg.swatch(f"{technology_label(tech, language)} – {label('served', language)}",
-                          tech_style(tech)[0], "dot", stroke="#ffffff", opacity=0.8)
-        lg.swatch(label("unserved", language), UNSERVED_COLOUR, "dot", stroke="#67001f",
-                  stroke_width=2)
+        for tech in figures.index:
+            tech_name = technology_label(tech, language)
+            lg.swatch(f"{tech_name} – {label('served', language)}", tech_style(tech)[0], "dot",
+                      stroke="#ffffff", opacity=0.8)
+            lg.swatch(f"{tech_name} – {label('unserved', language)}", UNSERVED_COLOUR, "dot",
+                      stroke=tech_style(tech)[0], stroke_width=2)
+            lg.swatch(f"{tech_name} – {label('partly_served', language)}", tech_style(tech)[0], "dot",
+                      stroke=UNSERVED_COLOUR, stroke_width=2)
+        lg.section(label("unserved_means", language))
+        lg.table([label("technology", language), label("served", language), label("of_demand", language)],
+                 [[(technology_label(t, language), {}),
+                   (f"{int(f['served'])} / {int(f['points'])}",
+                    {"technology": t, "served": int(f["served"]), "points": int(f["points"])}),
+                   (fmt_share(f["served_share"]), {"technology": t, "share": f"{f['served_share']:.12g}"})]
+                  for t, f in figures.iterrows()])
+        for tech, first in hidden.items():
+            lg.section(f"{technology_label(tech, language)}: {label('layer_off', language)} "
+                       f"{technology_label(first, language)}{')' if language == 'en' else '）'}")
+    if restrictions is not None and len(restrictions):
+        restriction_layer(restrictions, language, system).add_to(m)
+        restriction_legend(lg, language)
     if service_areas is not None and len(service_areas):
         lg.section(label("service_areas", language))
         for tech in techs:

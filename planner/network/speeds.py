@@ -139,6 +139,10 @@ class Restriction:
     action: str = "close"
     factor: float = 1.0
 
+    def window(self) -> str:
+        """The hours as text, e.g. ``"06:00–23:00"``."""
+        return "–".join(f"{round(h * 60) // 60:02d}:{round(h * 60) % 60:02d}" for h in map(float, self.hours))
+
     def active_at(self, hour: float) -> bool:
         start, end = self.hours
         if start <= end:

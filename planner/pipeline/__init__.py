@@ -137,6 +137,7 @@ def run_coverage(sc, net, plants, suppliers, run: Run | None = None):
         res = supply_circle.supplier_coverage(
             net, plants, suppliers, profiles=cov.profiles, threshold_min=cov.threshold_min,
             speed_scales=cov.speed_scales, max_snap_m=sc.network.max_snap_m,
+            profile_specs=profiles_for_scenario(sc),
         )
     with run.step("isochrones"):
         res.isochrones = supply_circle.plant_isochrones(

@@ -5,6 +5,7 @@ recomputes numbers.
 """
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 import geopandas as gpd
@@ -14,6 +15,7 @@ import pandas as pd
 from planner import data_extent, maps, outputs
 from planner.maps import column_headers, label, siting_map
 from planner.outputs import RunLayout
+from planner.pipeline.network import profiles_for_scenario
 from planner.stations.plan import StationPlan
 from planner.stations.problem import SitingProblem
 
@@ -22,7 +24,8 @@ def write_coverage(res, folder: Path) -> Path:
     """Coverage tables and isochrones under ``folder/coverage`` (:class:`RunLayout`)."""
     folder = Path(folder)
     (folder / RunLayout.COVERAGE).mkdir(parents=True, exist_ok=True)
-    cols = ["supplier_id", "plant_id", "profile", "minutes", "slack_minutes", "covered", "snap_m", "serves"]
+    cols = ["supplier_id", "plant_id", "profile", "minutes", "slack_minutes", "covered", "snap_m", "serves",
+            "unreachable_cause", "blocked_by", "minutes_unrestricted"]
     outputs.write_csv(res.supplier_times[cols], folder / RunLayout.SUPPLIER_TIMES)
     outputs.write_csv(res.plant_summary, folder / RunLayout.PLANT_SUMMARY)
     outputs.write_csv(res.lost_at_peak, folder / RunLayout.LOST_AT_PEAK)
@@ -81,22 +84,38 @@ def road_lines(net, max_edges: int | None = None):
 
 
 def write_scenario_maps(sc, net, plants, suppliers, results, folder: Path) -> list[Path]:
-    """Write every map the scenario's results call for; returns the paths written."""
+    """Write every map the scenario's results call for; returns the paths written.
+
+    One coverage map holds a layer per profile (suppliers for every coverage profile, bands for
+    the isochrone profiles; the first isochrone profile shows when it opens). Both maps draw the
+    scenario's time-windowed restriction areas.
+    """
     folder = Path(folder)
     lang = sc.scenario.language
     cfg = sc.maps
     roads = road_lines(net) if cfg.roads_base or cfg.basemap == "none" else None
+    used = [r for p in profiles_for_scenario(sc).values() for r in p.restrictions]
+    restrictions = maps.restriction_frame(used, {r.name: r.note or "" for r in sc.restrictions}) if used else None
+    stamp = f"{sc.scenario.name} · {datetime.date.today().isoformat()}"
+    fake = [label(k, lang) for k in ("plants", "suppliers") if getattr(sc.sites, k) is not None
+            and getattr(sc.sites, k).illustrative]
+    note = label("illustrative_note", lang).format(what=(" / " if lang == "zh" else " and ").join(fake)) if fake \
+        else None
     written = []
     cov = results.get("coverage")
     if cov is not None:
-        for prof in sc.coverage.isochrone_profiles:
-            m = maps.coverage_map(plants, suppliers, cov.supplier_times, cov.isochrones, profile=prof,
-                                  threshold_min=cov.threshold_min, language=lang, basemap=cfg.basemap,
-                                  roads=roads, title=f"{label('coverage_title', lang)} — {prof}")
-            written.append(maps.save_map(m, folder / RunLayout.coverage_map(prof), offline=cfg.offline))
+        shown = (list(sc.coverage.isochrone_profiles) or list(sc.coverage.profiles))[0]
+        m = maps.coverage_map(plants, suppliers, cov.supplier_times, cov.isochrones, profile=shown,
+                              threshold_min=cov.threshold_min, language=lang, basemap=cfg.basemap, roads=roads,
+                              title=f"{label('coverage_title', lang)} — {stamp}",
+                              profile_labels={k: v.label for k, v in sc.profiles.items() if v.label},
+                              restrictions=restrictions, note=note)
+        written.append(maps.save_map(m, folder / RunLayout.COVERAGE_MAP, offline=cfg.offline))
     sit = results.get("siting")
     if sit is not None:
-        m = station_plan_map(sit, language=lang, basemap=cfg.basemap, roads=roads)
+        m = siting_map(sit.selected_sites(), sit.demand_served(), None, language=lang, basemap=cfg.basemap,
+                       roads=roads, title=f"{label('siting_title', lang)} — {stamp}", restrictions=restrictions,
+                       note=note)
         written.append(maps.save_map(m, folder / RunLayout.SITING_MAP, offline=cfg.offline))
     if cfg.png:
         for html in list(written):
@@ -138,12 +157,6 @@ def write_station_plan(plan: StationPlan, folder: Path) -> Path:
     outputs.write_json(outputs.clean_for_json(plan.summary()), folder / RunLayout.SITING_SUMMARY)
     write_problem(plan.problem, folder / RunLayout.PROBLEM)
     return folder / RunLayout.SITING
-
-
-def station_plan_map(plan: StationPlan, language: str = "en", basemap: str = "osm", roads=None):
-    """The siting map of a station plan (selected sites over the demand they serve)."""
-    return siting_map(plan.selected_sites(), plan.demand_served(), None, language=language,
-                      basemap=basemap, roads=roads)
 
 
 def _write_tables(tables: dict, summary_json: dict, folder: Path) -> dict[str, Path]:

@@ -8,13 +8,14 @@ from pathlib import Path
 
 from planner.errors import PlannerError
 from planner.maps.offline import CHROMIUM_FLAGS, export_png, find_chromium
+from planner.outputs import RunLayout
 from planner.reporting.document import build_html
 from planner.reporting.run_data import read_run
 
 __all__ = ["write_report", "print_pdf"]
 
 #: Interactive maps of a run folder snapshotted into the report, when present.
-MAP_FILES = ("coverage/coverage_map_offpeak.html", "coverage/coverage_map_peak.html", "siting/siting_map.html")
+MAP_FILES = (str(RunLayout.COVERAGE_MAP), str(RunLayout.SITING_MAP))
 
 
 def print_pdf(html_path, pdf_path, *, chromium: str | None = None, timeout_s: float = 180.0) -> Path:
