@@ -73,7 +73,7 @@ def edge_reach(isochrones: gpd.GeoDataFrame, extent: shapely.Polygon, threshold_
     ----------
     isochrones : GeoDataFrame
         ``plant_id``, ``profile``, ``minutes`` and polygons (any CRS), as
-        :func:`planner.coverage.plant_isochrones` returns.
+        :func:`planner.supply_circle.plant_isochrones` returns.
     extent : shapely.Polygon
         From :func:`network_extent` (WGS-84).
     threshold_min : float

@@ -67,7 +67,7 @@ def test_audit_on_the_tiny_run_flags_a_corner_plant(tmp_path):
     """End to end on the tiny grid scenario: the plant sits on the grid's corner."""
     from planner import pipeline
     from planner.scenario import load_scenario
-    from tests.test_cli import make_scenario
+    from tests._helpers import make_scenario
 
     sc = load_scenario(make_scenario(tmp_path / "tiny"))
     out = pipeline.run(sc, quiet=True)

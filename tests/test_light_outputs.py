@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import shapely
 
-from planner import coverage, isochrones, pipeline
+from planner import isochrones, pipeline
+from planner import supply_circle as coverage
 from planner.routing import snap, travel_times
 from planner.scenario import load_scenario
 from tests.test_isochrones import B, three_sources

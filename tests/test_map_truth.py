@@ -20,12 +20,13 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from planner.coverage import supplier_coverage, unreachable_causes
+from planner.routing import point_travel_times, snap_to_roads
+from planner.supply_circle import supplier_coverage, unreachable_causes
 from planner.maps import coverage_map, restriction_frame, siting_map
 from planner.maps.offline import to_html
 from planner.network.graph import build_network
 from planner.network.speeds import Profile, Restriction
-from tests.conftest import LAT0, LON0, raw_tables, write_grid_roads
+from tests._helpers import LAT0, LON0, raw_tables, write_grid_roads
 from tests.map_html import data_cells, features, layers, red_over_served
 
 # ---------------------------------------------------------------------------------------
@@ -224,6 +225,11 @@ def chain():
     return net, profiles, xy
 
 
+def _at_nodes(net, nodes):
+    """Points at network nodes, snapped onto their roads."""
+    return snap_to_roads(net, net.nodes.lon.to_numpy()[nodes], net.nodes.lat.to_numpy()[nodes], None)
+
+
 def test_unreachable_causes_known_answers(chain):
     net, profiles, xy = chain
     plants = pd.DataFrame({"site_id": ["P"], "name": ["P"], "lon": [xy[0][0]], "lat": [xy[0][1]]})
@@ -250,7 +256,8 @@ def test_unreachable_causes_known_answers(chain):
     assert "1 supplier→plant trip(s) of profile truck are closed by time restriction(s) at departure hour 10" in text
     assert "ban 06:00–23:00 (1)" in text and "no connection" in text
     # without the profile definitions the cause is not guessed
-    bare = unreachable_causes(net, np.array([0]), np.array([4]), np.array([[math.inf]]), None)
+    at = _at_nodes(net, [0]), _at_nodes(net, [4])
+    bare = unreachable_causes(net, *at, np.array([[math.inf]]), None)
     assert bare[0][0, 0] == "unknown"
 
 
@@ -261,11 +268,9 @@ def test_cause_names_each_blocking_restriction(chain):
     spec = Profile("truck2", vehicle="truck", fallback_kmh=36, departure_hour=8.5,
                    restrictions=[first, profiles["truck"].restrictions[0]])
     net2 = net.with_profile(spec)
-    p_nodes, s_nodes = np.array([0]), np.array([1, 4])
-    from planner.routing import travel_times
-
-    minutes = travel_times(net2, p_nodes, s_nodes, profile="truck2", direction="to").T / 60.0
-    cause, blocked, lifted = unreachable_causes(net2, p_nodes, s_nodes, minutes, spec)
+    plant, sups = _at_nodes(net2, [0]), _at_nodes(net2, [1, 4])
+    minutes = point_travel_times(net2, sups, plant, profile="truck2") / 60.0
+    cause, blocked, lifted = unreachable_causes(net2, plant, sups, minutes, spec)
     assert list(cause[:, 0]) == ["restriction", "restriction"]
     assert blocked[0, 0] == "first 07:00–09:00"  # node 1 is cut off by "first" alone
     # node 4 needs both lifted: neither alone opens it, so both are named

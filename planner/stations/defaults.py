@@ -52,7 +52,7 @@ class SizingDefaults:
     flexible_share: float = _p(0.3, "share of daily charging energy that can be moved", "guess (smart ordered charging 智能有序充电; no Beijing figure in parameters.md)")
     # ---------------------------------------------------------------- hydrogen
     h2_kg_per_100km: float = _p(9.1, "kg H2 / 100 km", "§6 'Consumption, typical' 9-9.2 kg/100 km (ICCT via futurefuels.in, M), midpoint")
-    h2_legs_per_delivery: float = _p(2.0, "legs per delivery", "guess: loaded leg + empty return; the flows model only the loaded leg (planner.siting.demand.freight_flows)")
+    h2_legs_per_delivery: float = _p(2.0, "legs per delivery", "guess: loaded leg + empty return; the flows model only the loaded leg (planner.stations.demand.freight_flows)")
     h2_truck_speed_kmh: float = _p(35.0, "km/h", "guess: converts a flow's truck minutes into route km when no km is given")
     h2_station_classes_kg_day: tuple = _p((500.0, 1000.0), "kg/d", "§3 'Small station' 500 kg/d (M); §3 'Typical large station' 1,000 kg/d (M)")
     h2_storage_days: float = _p(1.0, "days of class capacity stored", "§13 'Wuhan HRS' 1,000 kg/d with 1,000 kg storage (M, 2018); §13 'Storage for a 500 kg/d station' is an inference")
@@ -60,7 +60,7 @@ class SizingDefaults:
     h2_grade_limits_kg: tuple = _p((1000.0, 4000.0, 8000.0), "kg total storage, grades 3 / 2 / 1", "§13 'HRS grades by total storage (GB 50516)' (L secondary)")
     # ---------------------------------------------------------------- PV and storage
     kwp_per_m2: float = _p(0.20, "kWp/m2", "§5 'Canopy power density' 82 kW on ~410 m2 (M, derived)")
-    canopy_share: float = _p(1.0, "share of lot area under PV", "guess, as planner.siting.demand.PV_YIELD_KWH_PER_M2 (whole lot)")
+    canopy_share: float = _p(1.0, "share of lot area under PV", "guess, as planner.stations.demand.PV_YIELD_KWH_PER_M2 (whole lot)")
     specific_yield_kwh_per_kwp: float = _p(1010.0, "kWh/kWp/yr", "§5 'Beijing specific yield': Yizhuang Xiaomi rooftop 16.2 MW -> 16.4 GWh/yr (L, derived)")
     pv_tilt_deg: float = _p(10.0, "deg", "guess (carport canopy)")
     pv_azimuth_deg: float = _p(180.0, "deg from north", "guess (south-facing)")

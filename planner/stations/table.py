@@ -5,7 +5,7 @@
 * :func:`station_sizes_table` orders rows into :data:`STATION_SIZE_COLUMNS`.
 * :func:`size_stations` sizes every selected station of a plan from plain tables;
   :func:`inputs_from_plan` builds those tables from a
-  :class:`planner.siting.plan.StationPlan` (read only).
+  :class:`planner.stations.plan.StationPlan` (read only).
 * :func:`candidate_capex` sizes every **candidate** for all the demand it could serve (every
   demand point / flow within its radius). That demand is an upper bound of what the candidate
   will serve once selected, so with per-candidate capex from here the siting budget holds on
