@@ -224,7 +224,8 @@ def unreachable_causes(net, plants, suppliers, minutes: np.ndarray, spec=None
     # the profile's own edge times, with only the edges the lifted restrictions close reopened
     # at their unrestricted time (so any other closure, e.g. hgv=no, stays as built)
     free = net.with_profile(dataclasses.replace(spec, restrictions=[]), name=f"{spec.name}__free")
-    masks = restriction_masks(net.edges, active)
+    # a "close" restriction closes every edge with a segment touching its polygon (share > 0)
+    masks = {k: share > 0 for k, share in restriction_masks(net.edges, active).items()}
     name = f"{spec.name}__lifted"
 
     def minutes_without(lift):
