@@ -61,8 +61,12 @@ def _plants(manifest: dict) -> pd.DataFrame | None:
     if path is None or not path.is_file():
         return None
     spec = (manifest.get("settings", {}).get("sites") or {}).get("plants") or {}
-    kw = {k: v for k, v in spec.items() if k not in ("path", "illustrative") and v is not None}
-    return pd.DataFrame(sites.read_sites(path, kind="plant", **kw).drop(columns="geometry", errors="ignore"))
+    skip = {"path", "illustrative", "geocoder", "geocoder_city", "geocoder_url", "geocoder_qps"}
+    kw = {k: v for k, v in spec.items() if k not in skip and v is not None}
+    try:
+        return pd.DataFrame(sites.read_sites(path, kind="plant", **kw).drop(columns="geometry", errors="ignore"))
+    except InputError:  # e.g. a list placed by a geocoder: the report goes without plant positions
+        return None
 
 
 def read_run(folder) -> RunData:
