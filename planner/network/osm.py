@@ -612,8 +612,8 @@ def _check_reply(response, *args, **kwargs):
 
 def _with_retries(download, place, retries, backoff_s, max_wait_s):
     """Run ``download()`` with retries on transient faults; return (result, failure lines)."""
-    failures = []
-    for attempt in range(int(retries) + 1):
+    failures, retries = [], max(0, int(retries))
+    for attempt in range(retries + 1):
         try:
             return download(), failures
         except PlannerError:
