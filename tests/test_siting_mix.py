@@ -352,7 +352,7 @@ def test_mix_split_bounds_hold_at_every_station_count():
     t = Technology("hpc", capex=1.0, radius=4.0, weights=rng.integers(1, 5, 20).astype(float), min_spacing=5.0)
     model = TechnologyMix.from_cost_matrix(cost, [t, _three_techs(rng, 8)[2]], budget=8.0, site_distance=sd)
     for k0 in (1, 3):
-        milp, _, row = model._tech_milp(0, k0)
+        milp, _, row = model._tech_milp(0, k0, np.arange(8))
         out = milp.solve(10, presolve="off", relax=True)
         lines = _lagrangian_lines(milp.arrays(), out.info["row_dual"], row)
         assert min(a + b * k0 for a, b in lines) == pytest.approx(out.bound, abs=1e-6)  # tight at k0
