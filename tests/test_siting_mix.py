@@ -352,10 +352,51 @@ def test_mix_split_bounds_hold_at_every_station_count():
     t = Technology("hpc", capex=1.0, radius=4.0, weights=rng.integers(1, 5, 20).astype(float), min_spacing=5.0)
     model = TechnologyMix.from_cost_matrix(cost, [t, _three_techs(rng, 8)[2]], budget=8.0, site_distance=sd)
     for k0 in (1, 3):
-        milp, _, row = model._tech_milp(0, k0)
+        milp, _, row = model._tech_milp(0, k0, np.arange(8))
         out = milp.solve(10, presolve="off", relax=True)
         lines = _lagrangian_lines(milp.arrays(), out.info["row_dual"], row)
         assert min(a + b * k0 for a, b in lines) == pytest.approx(out.bound, abs=1e-6)  # tight at k0
         for k in range(9):
             f, _ = _brute([t], cost, float(k), site_dist=sd)
             assert min(a + b * k for a, b in lines) >= f - 1e-9
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_mix_split_leaves_out_dominated_pairs_and_stays_exact(seed):
+    # three sites repeated next to their originals (same coverage, 0.1 apart, so in conflict with
+    # them): the copies are dominated and left out, and the optimum is still the enumerated one
+    rng, cost, sd = _geometry(50 + seed, m=5)
+    cost = np.hstack([cost, cost[:, :3]])
+    pos = np.concatenate([np.arange(5), np.arange(3)])
+    sd = sd[np.ix_(pos, pos)]
+    sd[sd == 0] = 0.1  # a copy is 0.1 from its original
+    np.fill_diagonal(sd, 0.0)
+    techs = _techs(rng, 8, h2={"min_spacing": 6.0, "capex": 3.0}, hpc={"min_spacing": 3.0, "capex": 1.0})
+    best, _ = _brute(techs, cost, 7.0, site_dist=sd)
+    model = TechnologyMix.from_cost_matrix(cost, techs, budget=7.0, site_distance=sd)
+    kept = [model._undominated(k) for k in range(2)]
+    assert sum(k.size for k in kept) < model.n_pairs
+    res = model.solve(method="exact", mip_gap=0.0, time_limit=30)
+    assert "per-technology splits" in res.solver and res.status == "optimal"
+    assert res.objective == pytest.approx(best)
+
+
+def test_mix_split_keeps_a_covered_pair_whose_coverer_has_more_conflicts():
+    # q covers all that j covers (and more), but q is too close to s while j is not: j is not
+    # dominated, and the optimum opens s and j
+    cost = np.array([[9.0, 1.0, 1.0],   # d1: q and j
+                     [1.0, 9.0, 9.0],   # d2: s
+                     [1.0, 9.0, 9.0],   # d3: s
+                     [9.0, 1.0, 9.0]])  # d4: q only
+    x = np.array([0.0, 3.0, 6.0])  # s, q, j on a line
+    sd = np.abs(x[:, None] - x[None, :])
+    techs = [Technology("h2", capex=1.0, radius=2.0, weights=np.array([5.0, 3.0, 3.0, 0.1]), min_spacing=5.0),
+             Technology("hpc", capex=1.0, radius=2.0, weights=np.array([1.0, 0.0, 0.0, 0.0]))]
+    best, chosen = _brute(techs, cost, 3.0, site_dist=sd)
+    assert (2, 0) in chosen and best == pytest.approx(12.0)
+    model = TechnologyMix.from_cost_matrix(cost, techs, budget=3.0, site_distance=sd)
+    assert 2 in model._undominated(0)
+    res = model.solve(method="exact", mip_gap=0.0)
+    assert "per-technology splits" in res.solver
+    assert res.objective == pytest.approx(best)
+    assert sorted(res.selected_by_tech["h2"]) == [0, 2]
