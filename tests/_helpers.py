@@ -8,6 +8,9 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
+import shapely
+from scipy.sparse.csgraph import dijkstra
 from shapely.geometry import LineString
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -252,3 +255,45 @@ def load_siting(path):
     return sc, net, plants, suppliers
 
 
+# ------------------------------------------------------------------ isochrone test networks
+B = 20.0  # corridor half-width used in most isochrone tests, metres
+
+
+def node_times(u, v, te, n, source, direction):
+    """Dijkstra node times; "to" runs on the reversed graph."""
+    w = np.where(np.isfinite(te), np.maximum(te, 1e-9), 0.0)
+    keep = np.isfinite(te)
+    a, b = (u, v) if direction == "from" else (v, u)
+    g = sp.csr_matrix((w[keep], (a[keep], b[keep])), shape=(n, n))
+    return dijkstra(g, indices=source)
+
+
+def grid_network(n=12, spacing=50.0, seed=0, one_way_share=0.2, closed_share=0.05):
+    """Square grid, random speeds, some one-way streets and some closed edges."""
+    rng = np.random.default_rng(seed)
+    idx = np.arange(n * n).reshape(n, n)
+    xy = np.stack(np.meshgrid(np.arange(n) * spacing, np.arange(n) * spacing), -1).reshape(-1, 2)
+    a = np.r_[idx[:, :-1].ravel(), idx[:-1, :].ravel()]
+    b = np.r_[idx[:, 1:].ravel(), idx[1:, :].ravel()]
+    # a gentle bend in every street so geometries have interior vertices
+    mid = (xy[a] + xy[b]) / 2 + rng.normal(scale=3.0, size=(len(a), 2))
+    fwd = shapely.linestrings(np.stack([xy[a], mid, xy[b]], 1))
+    rev = shapely.linestrings(np.stack([xy[b], mid, xy[a]], 1))
+    speed = rng.uniform(5.0, 15.0, len(a))                 # m/s
+    t = shapely.length(fwd) / speed
+    one_way = rng.random(len(a)) < one_way_share
+    u = np.r_[a, b[~one_way]]
+    v = np.r_[b, a[~one_way]]
+    geoms = np.r_[fwd, rev[~one_way]]
+    te = np.r_[t, t[~one_way]]
+    te[rng.random(len(te)) < closed_share] = np.inf
+    return u, v, geoms, te, n * n
+
+
+def three_sources(seed, direction):
+    """A random grid with node times of three sources and three bands, and the common kwargs."""
+    u, v, g, te, n = grid_network(seed=seed)
+    sources = [0, n // 2 + 5, n - 1]
+    times = np.vstack([node_times(u, v, te, n, s, direction) for s in sources])
+    kw = dict(direction=direction, source_ids=["a", "b", "c"], buffer_m=B)
+    return u, v, g, te, times, [20.0, 45.0, 70.0], kw

@@ -9,6 +9,7 @@ from scipy.sparse.csgraph import dijkstra
 from shapely.ops import substring
 
 from planner.errors import InputError, PlannerError
+from tests._helpers import B, grid_network, node_times, three_sources
 from planner.isochrones import (
     ReachedPieces,
     isochrone_polygons,
@@ -19,7 +20,6 @@ from planner.isochrones import (
     union_then_buffer,
 )
 
-B = 20.0          # corridor half-width used in most tests, metres
 CM = 0.03         # "a few cm"
 SMALL = dict(leaf_m=50.0, levels=2)   # tiny quadtree so the cells engine works on toy data
 ENGINES = ["grid", "cells", "direct"]
@@ -34,15 +34,6 @@ def tol(method):
 # --------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------
-def node_times(u, v, te, n, source, direction):
-    """Dijkstra node times; "to" runs on the reversed graph."""
-    w = np.where(np.isfinite(te), np.maximum(te, 1e-9), 0.0)
-    keep = np.isfinite(te)
-    a, b = (u, v) if direction == "from" else (v, u)
-    g = sp.csr_matrix((w[keep], (a[keep], b[keep])), shape=(n, n))
-    return dijkstra(g, indices=source)
-
-
 def straight_line(times=(10.0, 20.0, 40.0), two_way=False):
     """Nodes 0..3 at x = 0, 100, 200, 300; edges i -> i+1 drawn with extra vertices."""
     xs = np.array([0.0, 100.0, 200.0, 300.0])
@@ -56,28 +47,6 @@ def straight_line(times=(10.0, 20.0, 40.0), two_way=False):
         u, v = np.r_[u, v], np.r_[v, u]
         te = np.r_[te, te]
     return u, v, np.array(geoms, dtype=object), te
-
-
-def grid_network(n=12, spacing=50.0, seed=0, one_way_share=0.2, closed_share=0.05):
-    """Square grid, random speeds, some one-way streets and some closed edges."""
-    rng = np.random.default_rng(seed)
-    idx = np.arange(n * n).reshape(n, n)
-    xy = np.stack(np.meshgrid(np.arange(n) * spacing, np.arange(n) * spacing), -1).reshape(-1, 2)
-    a = np.r_[idx[:, :-1].ravel(), idx[:-1, :].ravel()]
-    b = np.r_[idx[:, 1:].ravel(), idx[1:, :].ravel()]
-    # a gentle bend in every street so geometries have interior vertices
-    mid = (xy[a] + xy[b]) / 2 + rng.normal(scale=3.0, size=(len(a), 2))
-    fwd = shapely.linestrings(np.stack([xy[a], mid, xy[b]], 1))
-    rev = shapely.linestrings(np.stack([xy[b], mid, xy[a]], 1))
-    speed = rng.uniform(5.0, 15.0, len(a))                 # m/s
-    t = shapely.length(fwd) / speed
-    one_way = rng.random(len(a)) < one_way_share
-    u = np.r_[a, b[~one_way]]
-    v = np.r_[b, a[~one_way]]
-    geoms = np.r_[fwd, rev[~one_way]]
-    te = np.r_[t, t[~one_way]]
-    te[rng.random(len(te)) < closed_share] = np.inf
-    return u, v, geoms, te, n * n
 
 
 # --------------------------------------------------------------------------------------------
@@ -216,15 +185,6 @@ def test_bands_are_nested_and_rings_add_up(method):
 # --------------------------------------------------------------------------------------------
 # coverage quality and engine agreement on a random grid
 # --------------------------------------------------------------------------------------------
-def three_sources(seed, direction):
-    """A random grid with node times of three sources and three bands, and the common kwargs."""
-    u, v, g, te, n = grid_network(seed=seed)
-    sources = [0, n // 2 + 5, n - 1]
-    times = np.vstack([node_times(u, v, te, n, s, direction) for s in sources])
-    kw = dict(direction=direction, source_ids=["a", "b", "c"], buffer_m=B)
-    return u, v, g, te, times, [20.0, 45.0, 70.0], kw
-
-
 @pytest.mark.parametrize("seed,direction", [(0, "from"), (1, "to"), (2, "to")])
 def test_grid_length_share_and_engines_agree(seed, direction):
     u, v, g, te, times, bands, kw = three_sources(seed, direction)

@@ -15,7 +15,7 @@ from planner import isochrones, pipeline
 from planner import supply_circle as coverage
 from planner.routing import snap, travel_times
 from planner.scenario import load_scenario
-from tests.test_isochrones import B, three_sources
+from tests._helpers import B, three_sources
 
 ROOT = Path(__file__).resolve().parents[1]
 
