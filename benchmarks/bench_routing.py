@@ -9,13 +9,15 @@ weights, hence its ~1e-3 s differences).
 
 Our engine contracts the graph once per CSR (cached; timed separately as "contraction", like
 pandana's contraction-hierarchy setup) and then answers many sources with a sweep. The table
-also shows the first call including that contraction and the plain Dijkstra engine (the
-previous default, still used for fewer than ``CONTRACT_MIN_SOURCES`` sources).
+also shows the first call including that contraction and the plain Dijkstra engine (chosen by
+:func:`planner.routing.choose_engine` when a build would not pay).
 
-networkx is slow: it is timed on every origin unless that would exceed ``--nx-budget`` seconds,
-in which case it stops there and its time is scaled linearly (said so in the table).
+Every engine's time is the median of ``--repeat`` runs (the first call and the contraction are
+one-off by nature: single runs). networkx is slow: its first run covers every origin unless that
+would exceed ``--nx-budget`` seconds, in which case it stops there; the later runs time the same
+origins, and the median is scaled linearly to all origins (said so in the table).
 
-Usage: ``python benchmarks/run.py routing [--sources N] [--nx-sources N] [--nx-budget S]``
+Usage: ``python benchmarks/run.py routing [--sources N] [--nx-sources N] [--nx-budget S] [--repeat R]``
 """
 from __future__ import annotations
 
@@ -40,12 +42,14 @@ def _network():
 
 
 def _timed(fn, *a, repeat=1, **k):
-    best, out = np.inf, None
+    """Median wall time of ``repeat`` calls, and the last result."""
+    times, out = [], None
     for _ in range(repeat):
+        out = None  # free the previous result first
         t0 = time.perf_counter()
         out = fn(*a, **k)
-        best = min(best, time.perf_counter() - t0)
-    return best, out
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times)), out
 
 
 def main(argv) -> dict:
@@ -53,12 +57,14 @@ def main(argv) -> dict:
     ap.add_argument("--sources", type=int, default=1000)
     ap.add_argument("--nx-sources", type=int, default=None, help="time networkx on this many origins and scale")
     ap.add_argument("--nx-budget", type=float, default=180.0, help="seconds networkx may take before scaling")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per engine (median reported)")
     args = ap.parse_args(argv)
+    rep = args.repeat
 
     from scipy.sparse.csgraph import dijkstra
 
     from planner.routing import _hierarchy as _contract
-    from planner.routing import CONTRACT_MIN_SOURCES, _plain_travel_times, csr_travel_times
+    from planner.routing import _plain_travel_times, csr_travel_times
 
     load0 = os.getloadavg()[0]
     net = _network()
@@ -73,17 +79,22 @@ def main(argv) -> dict:
     import scipy.sparse as sp
 
     ring = sp.csr_matrix((np.ones(300), (np.arange(300), (np.arange(300) + 1) % 300)), shape=(300, 300))
-    csr_travel_times(ring, np.arange(CONTRACT_MIN_SOURCES) % 300, [0, 1], cutoff_s=CUTOFF_S)
-    csr_travel_times(ring, np.arange(CONTRACT_MIN_SOURCES) % 300, cutoff_s=CUTOFF_S)
-    csr_travel_times(csr, src[:4], cutoff_s=CUTOFF_S)
+    for engine in ("hierarchy", "dijkstra", "reverse-dijkstra"):
+        csr_travel_times(ring, np.arange(128) % 300, [0, 1], cutoff_s=CUTOFF_S, engine=engine)
+    csr_travel_times(ring, np.arange(128) % 300, cutoff_s=CUTOFF_S, engine="hierarchy")
+    csr_travel_times(csr, src[:4], cutoff_s=CUTOFF_S, engine="dijkstra")
     rows = []
     # first call: contraction of this CSR (cold cache) + the query
     _contract._cache.clear()
-    t_first, ours = _timed(csr_travel_times, csr, src, cutoff_s=CUTOFF_S)
+    log = []
+    t_first, ours = _timed(csr_travel_times, csr, src, cutoff_s=CUTOFF_S, engine_log=log)
+    print(f"first call: {log[0].engine} — {log[0].reason}")
     _contract._cache.clear()
-    t_build, hierarchy = _timed(_contract.hierarchy_for, csr)
-    contracted = hierarchy is not None and len(src) >= CONTRACT_MIN_SOURCES
-    t_ours, ours = _timed(csr_travel_times, csr, src, cutoff_s=CUTOFF_S, repeat=3)
+    t_build, (hierarchy, why_not) = _timed(_contract.hierarchy_for, csr)
+    contracted = hierarchy is not None
+    if not contracted:
+        print(f"no hierarchy: {why_not}")
+    t_ours, ours = _timed(csr_travel_times, csr, src, cutoff_s=CUTOFF_S, repeat=rep)
     rows.append((f"planner ({'contracted' if contracted else 'plain'}, parallel)", t_ours, 0.0))
     reached = np.isfinite(ours)
     if contracted:
@@ -91,11 +102,11 @@ def main(argv) -> dict:
         rows.append((f"  one-off contraction, cached per CSR ({core})", t_build, np.nan))
         rows.append(("  first call incl. contraction", t_first, 0.0))
         plain = np.empty_like(ours)
-        t_plain, _ = _timed(_plain_travel_times, csr, src, None, float(CUTOFF_S), plain, repeat=2)
+        t_plain, _ = _timed(_plain_travel_times, csr, src, None, float(CUTOFF_S), plain, repeat=rep)
         rows.append(("  planner plain Dijkstra (numba, parallel)", t_plain, _maxdiff(ours, plain)))
         del plain
 
-    t_sp, sp_d = _timed(dijkstra, csr, indices=src, limit=CUTOFF_S, repeat=2)
+    t_sp, sp_d = _timed(dijkstra, csr, indices=src, limit=CUTOFF_S, repeat=rep)
     rows.append(("scipy.sparse.csgraph", t_sp, _maxdiff(ours, sp_d)))
     del sp_d
 
@@ -116,9 +127,15 @@ def main(argv) -> dict:
         idx = np.fromiter(d.keys(), np.int64, len(d))
         val = np.fromiter(d.values(), float, len(d))
         diff = max(diff, float(np.abs(ours[i, idx] - val).max()), float(abs(len(d) - reached[i].sum())))
-        if args.nx_sources is None and spent > args.nx_budget:
+        if args.nx_sources is None and spent > args.nx_budget / rep:
             break
-    t_nx = spent * len(src) / k
+    runs = [spent]
+    for _ in range(rep - 1):  # the same origins again (answers checked in the first run)
+        t0 = time.perf_counter()
+        for s in src[:k]:
+            nx.single_source_dijkstra_path_length(g, int(s), cutoff=CUTOFF_S, weight="weight")
+        runs.append(time.perf_counter() - t0)
+    t_nx = float(np.median(runs)) * len(src) / k
     rows.append((f"networkx{'' if k == len(src) else f' (timed on {k}, scaled)'}", t_nx, diff))
     del g
 
@@ -127,7 +144,7 @@ def main(argv) -> dict:
 
     gi = ig.Graph(n=n, edges=np.column_stack([coo.row, coo.col]).tolist(), directed=True)
     gi.es["w"] = coo.data.tolist()
-    t_ig, ig_list = _timed(gi.distances, source=src.tolist(), weights="w", mode="out")
+    t_ig, ig_list = _timed(gi.distances, source=src.tolist(), weights="w", mode="out", repeat=rep)
     t_conv, ig_d = _timed(np.asarray, ig_list, dtype=float)
     del ig_list
     ig_d[ig_d > CUTOFF_S] = np.inf
@@ -146,7 +163,7 @@ def main(argv) -> dict:
         t_setup0 = time.perf_counter()
         pnet = pandana.Network(nodes.x, nodes.y, edges["from"], edges["to"], edges[["w"]], twoway=False)
         t_setup = time.perf_counter() - t_setup0
-        t_pd, res = _timed(pnet.nodes_in_range, src.tolist(), CUTOFF_S, "w", repeat=1)
+        t_pd, res = _timed(pnet.nodes_in_range, src.tolist(), CUTOFF_S, "w", repeat=rep)
         # columns: source, destination (node index labels = our positions), and the impedance ("w")
         row_of = np.full(n, -1, np.int64)
         row_of[src] = np.arange(len(src))
@@ -179,6 +196,7 @@ def main(argv) -> dict:
         "nx_timed": k,
         "sources": len(src),
         "nodes": n,
+        "repeat": rep,
         "load": f"{load0:.1f}-{load1:.1f}",
     }
 

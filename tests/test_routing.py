@@ -103,9 +103,9 @@ def test_blocks_and_target_subsets_agree(monkeypatch):
     csr, *_ = _random_csr(200, 900, 5)
     src = np.arange(0, 200, 7)
     tgt = np.array([3, 5, 199, 0, 3])
-    full = csr_travel_times(csr, src, cutoff_s=150)
+    full = csr_travel_times(csr, src, cutoff_s=150, engine="dijkstra")
     monkeypatch.setattr(routing, "BLOCK_CELLS", 450)  # two sources per block
-    blocked = csr_travel_times(csr, src, tgt, cutoff_s=150)
+    blocked = csr_travel_times(csr, src, tgt, cutoff_s=150, engine="dijkstra")
     np.testing.assert_array_equal(blocked, full[:, tgt])
 
 

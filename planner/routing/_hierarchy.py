@@ -40,9 +40,6 @@ Query from a source ``s`` (:func:`many_to_all`):
    ``t(v) = min(t(v), t(u) + w(u → v))`` over the down arcs of ``v``; every ``u`` is final by then.
 
 With a subset of targets only the contracted nodes they depend on are swept (restricted PHAST).
-With all nodes as targets and a finite cutoff, the sweep pushes times down the arcs instead and
-visits only nodes a parent reached within the cutoff, so a 45-minute query on a metro-size graph
-costs in proportion to the area reached, not to the whole graph.
 
 Every shortest path is an up-path, a core path, then a down-path in this order, so the sweep is
 exact (times differ from a plain Dijkstra only by floating-point summation order, ~1e-12 s).
@@ -108,11 +105,6 @@ class Hierarchy:
     down_ptr, down_par, down_w : ndarray
         For contracted node ``n_core + i``: its down arcs ``down_par[k] → n_core + i`` for
         ``k in down_ptr[i]:down_ptr[i+1]``.
-    child_ptr, child_ind, child_w : ndarray
-        The down arcs again, by tail: CSR over internal positions of ``tail → head`` (for the
-        cutoff-pruned sweep).
-    original : ndarray of int64, shape (n,)
-        Original node of every internal position (inverse of ``internal``).
     table : ndarray of float64, shape (n_core, n_core)
         Core-to-core travel times (``inf`` = unreachable).
     build_s : float
@@ -128,10 +120,6 @@ class Hierarchy:
     down_ptr: np.ndarray
     down_par: np.ndarray
     down_w: np.ndarray
-    child_ptr: np.ndarray
-    child_ind: np.ndarray
-    child_w: np.ndarray
-    original: np.ndarray
     table: np.ndarray
     build_s: float
 
@@ -139,8 +127,7 @@ class Hierarchy:
     def nbytes(self) -> int:
         """Memory held by the arrays."""
         return sum(a.nbytes for a in (self.internal, self.up_ptr, self.up_ind, self.up_w, self.down_ptr,
-                                      self.down_par, self.down_w, self.child_ptr, self.child_ind, self.child_w,
-                                      self.original, self.table))
+                                      self.down_par, self.down_w, self.table))
 
 
 # ------------------------------------------------------------------------------------ cache
@@ -259,13 +246,9 @@ def build_hierarchy(csr, core_size: int | None = None) -> tuple[Hierarchy | None
     up_ptr, up_ind, up_w = _pack(ptr, ln, nb, w, up_rows, internal)
     down_ptr, down_par, down_w = _pack(ptr, ln, nb, w, downward + n, internal)
     core_ptr, core_ind, core_w = _pack(ptr, ln, nb, w, core, internal)
-    heads = np.repeat(np.arange(n_core, n, dtype=np.int32), np.diff(down_ptr))
-    by_tail = np.argsort(down_par, kind="stable")
-    child_ptr = np.zeros(n + 1, np.int64)
-    np.cumsum(np.bincount(down_par, minlength=n), out=child_ptr[1:])
     table = _core_table(core_ptr, core_ind, core_w)
-    return Hierarchy(n, n_core, internal, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, child_ptr,
-                     heads[by_tail], down_w[by_tail], by_internal, table, time.perf_counter() - t0), ""
+    return Hierarchy(n, n_core, internal, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, table,
+                     time.perf_counter() - t0), ""
 
 
 @njit(cache=True, nogil=True)
@@ -599,10 +582,6 @@ def many_to_all(h: Hierarchy, sources, targets, cutoff: float, out: np.ndarray) 
     out : ndarray of float64 or float32, shape (len(sources), len(targets) or n)
         Written in place, every cell (times are computed in float64).
     """
-    if targets is None and np.isfinite(cutoff):  # sweep only what the cutoff lets through
-        _many_pruned(h.n_core, h.up_ptr, h.up_ind, h.up_w, h.child_ptr, h.child_ind, h.child_w, h.table,
-                     h.original, h.internal[sources], float(cutoff), out)
-        return
     if targets is None:
         target_pos = h.internal
         sweep = np.arange(h.n_core, h.n)
@@ -702,130 +681,6 @@ def _many(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, table, sourc
             hi = min(lo + BLOCK, len(sources))
             _block(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, table, sources[lo:hi], cutoff,
                    target_pos, sweep, out[lo:hi], times, heap_d, heap_v, entries)
-
-
-@njit(cache=True, nogil=True)
-def _upward_marked(up_ptr, up_ind, up_w, n_core, s, cutoff, times, j, heap_d, heap_v, entries, active, touched,
-                   n_touched):
-    """:func:`_upward` that also marks (``active``) and lists (``touched``) every contracted node it times.
-
-    Returns ``(n_entries, n_touched)``.
-    """
-    n_entries = 0
-    size = _push(heap_d, heap_v, 0, 0.0, s)
-    if s >= n_core and not active[s]:
-        active[s] = True
-        touched[n_touched] = s
-        n_touched += 1
-    times[s, j] = 0.0
-    while size > 0:
-        d = heap_d[0]
-        u = heap_v[0]
-        size = _pop(heap_d, heap_v, size)
-        if d > times[u, j]:
-            continue
-        if u < n_core:
-            entries[n_entries] = u
-            n_entries += 1
-            continue
-        for k in range(up_ptr[u], up_ptr[u + 1]):
-            x = up_ind[k]
-            nd = d + up_w[k]
-            if nd < times[x, j] and nd <= cutoff:
-                times[x, j] = nd
-                if x >= n_core and not active[x]:
-                    active[x] = True
-                    touched[n_touched] = x
-                    n_touched += 1
-                size = _push(heap_d, heap_v, size, nd, x)
-    return n_entries, n_touched
-
-
-@njit(cache=True, nogil=True)
-def _push_children(u, child_ptr, child_ind, child_w, cutoff, times, active, touched, n_touched):
-    """Relax the down arcs leaving ``u`` (time final) in every lane; mark heads reached within the cutoff."""
-    for k in range(child_ptr[u], child_ptr[u + 1]):
-        v = child_ind[k]
-        w = child_w[k]
-        best = np.inf
-        for j in range(BLOCK):
-            best = min(best, times[u, j] + w)
-        if best > cutoff:
-            continue
-        for j in range(BLOCK):
-            times[v, j] = min(times[v, j], times[u, j] + w)
-        if not active[v]:
-            active[v] = True
-            touched[n_touched] = v
-            n_touched += 1
-    return n_touched
-
-
-@njit(cache=True, nogil=True)
-def _block_pruned(n_core, up_ptr, up_ind, up_w, child_ptr, child_ind, child_w, table, original, sources, cutoff,
-                  out, times, heap_d, heap_v, entries, active, touched):
-    """:func:`_block` for all targets under a finite cutoff: sweeps only the nodes reached within it.
-
-    Contracted nodes are processed in sweep order, each pushing its time down its arcs; a node is
-    visited only once a parent (or the upward search) reached it within the cutoff, so the work
-    follows the reached area rather than the whole graph. ``times`` is all ``inf`` and ``active``
-    all ``False`` on entry and on exit.
-    """
-    n = len(up_ptr) - 1
-    n_touched = 0
-    for j in range(len(sources)):
-        n_entries, n_touched = _upward_marked(up_ptr, up_ind, up_w, n_core, sources[j], cutoff, times, j, heap_d,
-                                              heap_v, entries, active, touched, n_touched)
-        for e in range(n_entries):
-            c0 = entries[e]
-            t0 = times[c0, j]
-            row = table[c0]
-            for c in range(n_core):
-                t = t0 + row[c]
-                if t < times[c, j]:
-                    times[c, j] = t
-    for c in range(n_core):
-        n_touched = _push_children(c, child_ptr, child_ind, child_w, cutoff, times, active, touched, n_touched)
-    for v in range(n_core, n):  # heads always come after their tails
-        if active[v]:
-            n_touched = _push_children(v, child_ptr, child_ind, child_w, cutoff, times, active, touched, n_touched)
-    out[:, :] = np.inf
-    for j in range(len(sources)):
-        for c in range(n_core):
-            x = times[c, j]
-            if x <= cutoff:
-                out[j, original[c]] = x
-        for i in range(n_touched):
-            v = touched[i]
-            x = times[v, j]
-            if x <= cutoff:
-                out[j, original[v]] = x
-    times[:n_core, :] = np.inf
-    for i in range(n_touched):
-        v = touched[i]
-        times[v, :] = np.inf
-        active[v] = False
-
-
-@njit(cache=True, parallel=True)
-def _many_pruned(n_core, up_ptr, up_ind, up_w, child_ptr, child_ind, child_w, table, original, sources, cutoff,
-                 out):
-    """:func:`_block_pruned` over all sources, blocks spread over threads."""
-    n = len(up_ptr) - 1
-    n_blocks = (len(sources) + BLOCK - 1) // BLOCK
-    n_chunks = min(n_blocks, 64)
-    for c in prange(n_chunks):
-        times = np.full((n, BLOCK), np.inf)
-        active = np.zeros(n, np.bool_)
-        touched = np.empty(n, np.int64)
-        heap_d = np.empty(len(up_ind) + 1, np.float64)
-        heap_v = np.empty(len(up_ind) + 1, np.int64)
-        entries = np.empty(n_core + 1, np.int64)
-        for b in range(c, n_blocks, n_chunks):
-            lo = b * BLOCK
-            hi = min(lo + BLOCK, len(sources))
-            _block_pruned(n_core, up_ptr, up_ind, up_w, child_ptr, child_ind, child_w, table, original,
-                          sources[lo:hi], cutoff, out[lo:hi], times, heap_d, heap_v, entries, active, touched)
 
 
 @njit(cache=True, nogil=True)
