@@ -41,7 +41,7 @@ LOW_PRECISION_LEVELS = frozenset({
     # AMap
     "国家", "省", "市", "区县", "开发区", "乡镇", "村庄", "热点商圈", "道路", "未知",
     # Baidu
-    "城市", "区县", "乡镇", "村庄", "道路", "商圈", "UNKNOWN", "行政地标", "NoClass",
+    "城市", "商圈", "UNKNOWN", "行政地标", "NoClass",
 })
 
 
@@ -120,6 +120,10 @@ def _answer(provider: Provider, text: str) -> dict:
         raise _Transient(f"{data.get('msg')} ({status})")
     what = _BAIDU_FATAL.get(status, data.get("msg", "error"))
     raise GeocodeError(f"baidu geocoder refused the request: {what} (status {status})")
+
+
+def _first_arg(exc: BaseException) -> str:
+    return " ".join(str(exc.args[0] if exc.args else exc).split())[:120]
 
 
 class _Cache:
@@ -234,7 +238,7 @@ def geocode_addresses(addresses: Sequence[str], provider: str = "amap", *, key: 
             except (_Transient, requests.ConnectionError, requests.Timeout) as exc:
                 if attempt == retries:
                     raise GeocodeError(f"{prefix}{provider} geocoder unreachable or busy after {retries + 1} "
-                                       f"tries ({' '.join(str(exc.args[0] if exc.args else exc).split())[:120]})") from None
+                                       f"tries ({_first_arg(exc)})") from None
                 hinted = exc.args[1] if isinstance(exc, _Transient) and len(exc.args) > 1 else None
                 sleep(hinted if hinted is not None else backoff * 2 ** attempt)
             except GeocodeError as exc:
@@ -253,5 +257,6 @@ def geocode_addresses(addresses: Sequence[str], provider: str = "amap", *, key: 
         lon, lat = to_wgs84(out.lon.to_numpy(float)[ok], out.lat.to_numpy(float)[ok], prov.system)
         out.loc[ok, "lon"] = np.asarray(lon, float)
         out.loc[ok, "lat"] = np.asarray(lat, float)
-    out["low_precision"] = ~ok | out.level.isin(LOW_PRECISION_LEVELS) | out.level.astype(str).str.endswith("(approximate)")
+    approximate = out.level.astype(str).str.endswith("(approximate)")
+    out["low_precision"] = ~ok | out.level.isin(LOW_PRECISION_LEVELS) | approximate
     return out

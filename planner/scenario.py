@@ -264,7 +264,8 @@ class Programme(_Strict):
             raise ValueError(f"budgets_wan has {len(self.budgets_wan)} values for {len(self.years)} years")
         if any(b < 0 for b in self.budgets_wan):
             raise ValueError("budgets_wan must be non-negative")
-        for name, g in [("growth", self.growth)] + [(f"scenarios.{k}.growth", v.growth) for k, v in self.scenarios.items()]:
+        growths = [("growth", self.growth)] + [(f"scenarios.{k}.growth", v.growth) for k, v in self.scenarios.items()]
+        for name, g in growths:
             for t, v in g.items():
                 if isinstance(v, list) and len(v) != len(self.years):
                     raise ValueError(f"{name}.{t} has {len(v)} values for {len(self.years)} years")

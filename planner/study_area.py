@@ -15,7 +15,7 @@ import shapely
 from planner.errors import InputError
 from planner.settings import BEIJING_METRIC_CRS
 
-__all__ = ["read_polygon", "buffer_m", "study_area_polygon", "inside"]
+__all__ = ["read_polygon", "buffer_m", "inside"]
 
 
 def read_polygon(path, layer: str | None = None) -> shapely.Polygon | shapely.MultiPolygon:

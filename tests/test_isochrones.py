@@ -3,13 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import scipy.sparse as sp
 import shapely
-from scipy.sparse.csgraph import dijkstra
 from shapely.ops import substring
 
 from planner.errors import InputError, PlannerError
-from tests._helpers import B, grid_network, node_times, three_sources
 from planner.isochrones import (
     ReachedPieces,
     isochrone_polygons,
@@ -19,6 +16,7 @@ from planner.isochrones import (
     reached_pieces,
     union_then_buffer,
 )
+from tests._helpers import B, grid_network, node_times, three_sources
 
 CM = 0.03         # "a few cm"
 SMALL = dict(leaf_m=50.0, levels=2)   # tiny quadtree so the cells engine works on toy data

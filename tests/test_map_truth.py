@@ -20,12 +20,12 @@ import pandas as pd
 import pytest
 from shapely.geometry import Point, box
 
-from planner.routing import point_travel_times, snap_to_roads
-from planner.supply_circle import supplier_coverage, unreachable_causes
 from planner.maps import coverage_map, restriction_frame, siting_map
 from planner.maps.offline import to_html
 from planner.network.graph import build_network
 from planner.network.speeds import Profile, Restriction
+from planner.routing import point_travel_times, snap_to_roads
+from planner.supply_circle import supplier_coverage, unreachable_causes
 from tests._helpers import LAT0, LON0, raw_tables, write_grid_roads
 from tests.map_html import data_cells, features, layers, red_over_served
 

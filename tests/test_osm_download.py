@@ -182,10 +182,9 @@ def test_transient_fault_is_retried(fault, helsinki_osm, area, offline, tmp_path
 # faults that stop the download: one line, nothing cached but whole replies
 # ---------------------------------------------------------------------------------------------
 def test_persistent_fault_fails_in_one_line(helsinki_osm, area, tmp_path):
-    with StandIn(helsinki_osm, faults={"overpass": ["504"] * 5}) as server:
-        with pytest.raises(NetworkError) as err:
-            osm.fetch(polygon=area, cache_dir=tmp_path, overpass_url=server.overpass_url,
-                      retries=2, **FAST)
+    with StandIn(helsinki_osm, faults={"overpass": ["504"] * 5}) as server, pytest.raises(NetworkError) as err:
+        osm.fetch(polygon=area, cache_dir=tmp_path, overpass_url=server.overpass_url,
+                  retries=2, **FAST)
     msg = str(err.value)
     assert "failed 3 time(s)" in msg and "HTTP 504" in msg and "\n" not in msg
     assert "/api/interpreter" in msg and "data=" not in msg  # the server, not the query
@@ -194,17 +193,16 @@ def test_persistent_fault_fails_in_one_line(helsinki_osm, area, tmp_path):
 
 
 def test_client_error_is_not_retried(helsinki_osm, area, tmp_path):
-    with StandIn(helsinki_osm, faults={"overpass": ["400"]}) as server:
-        with pytest.raises(NetworkError, match="answered HTTP 400 Bad Request; check the server"):
-            osm.fetch(polygon=area, cache_dir=tmp_path, overpass_url=server.overpass_url, **FAST)
+    with StandIn(helsinki_osm, faults={"overpass": ["400"]}) as server, \
+            pytest.raises(NetworkError, match="answered HTTP 400 Bad Request; check the server"):
+        osm.fetch(polygon=area, cache_dir=tmp_path, overpass_url=server.overpass_url, **FAST)
     assert server.served("overpass") == ["400"]
 
 
 def test_retry_after_beyond_the_limit_fails_at_once(helsinki_osm, area, tmp_path):
-    with StandIn(helsinki_osm, faults={"overpass": ["429"]}) as server:
-        with pytest.raises(NetworkError, match="HTTP 429 .* asking to wait 1 s"):
-            osm.fetch(polygon=area, cache_dir=tmp_path, overpass_url=server.overpass_url,
-                      max_wait_s=0.5, **FAST)
+    with StandIn(helsinki_osm, faults={"overpass": ["429"]}) as server, \
+            pytest.raises(NetworkError, match="HTTP 429 .* asking to wait 1 s"):
+        osm.fetch(polygon=area, cache_dir=tmp_path, overpass_url=server.overpass_url, max_wait_s=0.5, **FAST)
     assert server.served("overpass") == ["429"]
 
 

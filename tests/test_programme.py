@@ -7,7 +7,6 @@ import json
 import socket
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pandas as pd
@@ -15,15 +14,16 @@ import pytest
 
 from planner import pipeline
 from planner.errors import ScenarioError
+from planner.pipeline.stations import build_problem
 from planner.programme import frontier as F
 from planner.programme import phasing as P
 from planner.programme.engine import TaskFailed, cluster_client, run_tasks
 from planner.programme.grid import apply_overrides, combinations, parse_grid, parse_values
 from planner.programme.sweep import RESULT_FILE, run_sweep
 from planner.scenario import load_scenario
-from planner.pipeline.stations import build_problem
 from planner.stations import plan
-from tests._helpers import load_siting as _load, siting_scenario as _siting_scenario
+from tests._helpers import load_siting as _load
+from tests._helpers import siting_scenario as _siting_scenario
 
 
 # ------------------------------------------------------------------------------ grids

@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import json
 
-import geopandas as gpd
 import pandas as pd
 import pytest
 
 from planner import compare as C
-from planner import pipeline
 from planner.errors import InputError, SolverError
 from planner.pipeline import stations as glue
 from planner.pipeline.write import write_problem, write_station_plan
-from planner.scenario import load_scenario
 from planner.stations import plan
 from planner.stations.problem import FLOW_DEMAND_COLUMNS
-from tests._helpers import LAT0, LON0, STEP, load_siting as _load, siting_scenario as _siting_scenario
+from tests._helpers import LAT0, LON0, STEP
+from tests._helpers import load_siting as _load
+from tests._helpers import siting_scenario as _siting_scenario
+
 
 @pytest.fixture
 def tiny_siting(tmp_path):

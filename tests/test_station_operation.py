@@ -12,8 +12,17 @@ from scipy.optimize import linprog
 
 from planner.errors import InputError
 from planner.stations.defaults import DEFAULTS
-from planner.stations.operation import (annuity_factor, charging_load, daily_profile_chart, dispatch, monthly_days,
-                                        pv_profile, shift_flexible_load, smart_charging_effect, tou_prices)
+from planner.stations.operation import (
+    annuity_factor,
+    charging_load,
+    daily_profile_chart,
+    dispatch,
+    monthly_days,
+    pv_profile,
+    shift_flexible_load,
+    smart_charging_effect,
+    tou_prices,
+)
 
 LAT, LON = 39.795, 116.506  # Yizhuang
 

@@ -7,8 +7,16 @@ from scipy import stats
 
 from planner.errors import InputError
 from planner.stations.defaults import DEFAULTS, SizingDefaults, defaults_table
-from planner.stations.sizing import (erlang_c, h2_kg_per_day, p_wait_longer, plugs_for_target, size_h2, size_hpc,
-                                     standard_kva, transformer_kva)
+from planner.stations.sizing import (
+    erlang_c,
+    h2_kg_per_day,
+    p_wait_longer,
+    plugs_for_target,
+    size_h2,
+    size_hpc,
+    standard_kva,
+    transformer_kva,
+)
 
 # Erlang B traffic table (offered erlangs carried at a given grade of service by N trunks), as
 # reprinted in telephone-engineering texts, e.g. R. L. Freeman, "Telecommunication System

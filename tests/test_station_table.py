@@ -10,8 +10,14 @@ import pytest
 from planner.errors import InputError
 from planner.stations.costs import sized_capex, station_capex
 from planner.stations.defaults import DEFAULTS, defaults_table
-from planner.stations.table import (STATION_SIZE_COLUMNS, budget_check, candidate_capex, could_serve, size_station,
-                                    size_stations)
+from planner.stations.table import (
+    STATION_SIZE_COLUMNS,
+    budget_check,
+    candidate_capex,
+    could_serve,
+    size_station,
+    size_stations,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 D = replace(DEFAULTS, ev_sessions_per_day=4000.0)
@@ -118,7 +124,8 @@ def test_size_stations_on_a_solved_plan_recomputes_h2_from_covered_flows(tmp_pat
     from planner.pipeline.stations import build_problem
     from planner.stations import plan
     from planner.stations.table import inputs_from_plan
-    from tests._helpers import load_siting as _load, siting_scenario as _siting_scenario
+    from tests._helpers import load_siting as _load
+    from tests._helpers import siting_scenario as _siting_scenario
 
     sc, net, plants, suppliers = _load(_siting_scenario(tmp_path / "s"))
     p = plan.solve_problem(build_problem(sc, net, plants, suppliers), time_limit=20)
@@ -141,10 +148,11 @@ def test_size_stations_on_a_solved_plan_recomputes_h2_from_covered_flows(tmp_pat
 @pytest.mark.slow
 def test_candidate_capex_from_problem_keeps_the_sized_plan_in_budget(tmp_path):
     from planner.pipeline.stations import build_problem
-    from planner.stations import plan
     from planner.siting.mix import Technology, TechnologyMix
+    from planner.stations import plan
     from planner.stations.table import candidate_capex_from_problem, inputs_from_plan
-    from tests._helpers import load_siting as _load, siting_scenario as _siting_scenario
+    from tests._helpers import load_siting as _load
+    from tests._helpers import siting_scenario as _siting_scenario
 
     sc, net, plants, suppliers = _load(_siting_scenario(tmp_path / "s"))
     prob = build_problem(sc, net, plants, suppliers)

@@ -3,15 +3,14 @@ import json
 from pathlib import Path
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import pytest
 import shapely
 from pyproj import Geod, Transformer
 
 from planner.errors import InputError, ScenarioError
-from planner.scenario import scenario_from_dict
 from planner.pipeline.stations import study_area_polygon
+from planner.scenario import scenario_from_dict
 from planner.study_area import inside, read_polygon
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ import pandas as pd
 
 from planner.compare._common import config_value, lonlat, site_frame, str_ids, summary_tech_order, tech_config
 from planner.errors import InputError, ScenarioError
-from planner.routing import point_travel_times, snap, snap_to_roads, travel_times
+from planner.routing import point_travel_times, snap_to_roads
 from planner.stations.demand import flow_candidate_pairs
 from planner.stations.problem import FLOW_DEMAND_COLUMNS
 from planner.supply_circle import supplier_coverage

@@ -468,7 +468,7 @@ class LegendBuilder:
         self.parts.append(f"<h5>{esc(text)}</h5>")
         return self
 
-    def note(self, text: str) -> "LegendBuilder":
+    def note(self, text: str) -> LegendBuilder:
         """A highlighted line, e.g. the "illustrative data" disclaimer."""
         self.parts.append(f'<div class="planner-note">{esc(text)}</div>')
         return self
@@ -492,7 +492,7 @@ class LegendBuilder:
         )
         return self
 
-    def table(self, header: Sequence[str], rows: Sequence[Sequence[tuple[str, dict]]]) -> "LegendBuilder":
+    def table(self, header: Sequence[str], rows: Sequence[Sequence[tuple[str, dict]]]) -> LegendBuilder:
         """A small table; texts escaped, each cell's dict written as ``data-*`` attributes."""
         def cell(tag: str, text: str, attrs: dict) -> str:
             data = "".join(f' data-{esc(k)}="{esc(v)}"' for k, v in attrs.items())

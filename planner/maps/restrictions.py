@@ -11,8 +11,16 @@ from collections.abc import Iterable, Mapping
 import geopandas as gpd
 import shapely
 
-from planner.maps._common import GeoJsonLayer, LegendBuilder, as_wgs84, esc, feature_collection, require_columns, \
-    shift, tooltip_for
+from planner.maps._common import (
+    GeoJsonLayer,
+    LegendBuilder,
+    as_wgs84,
+    esc,
+    feature_collection,
+    require_columns,
+    shift,
+    tooltip_for,
+)
 from planner.maps.labels import label
 
 __all__ = ["RESTRICTION_COLOUR", "restriction_frame", "restriction_layer", "restriction_legend"]

@@ -414,7 +414,8 @@ def fetch(
         "nodes": G.number_of_nodes(),
         "edges": G.number_of_edges(),
     }
-    atomic_write_text(target.with_suffix(".json"), json.dumps(sidecar, indent=2, ensure_ascii=False, default=json_default))
+    atomic_write_text(target.with_suffix(".json"),
+                      json.dumps(sidecar, indent=2, ensure_ascii=False, default=json_default))
     with atomic_path(target) as tmp:
         ox.save_graphml(G, tmp)
     shutil.rmtree(http_cache, ignore_errors=True)

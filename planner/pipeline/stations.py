@@ -26,7 +26,6 @@ from planner._io import VECTOR_SUFFIXES, one_line
 from planner.errors import InputError, ScenarioError
 from planner.routing import distance_to_network
 from planner.settings import BEIJING_METRIC_CRS
-from planner.study_area import inside as in_study_area
 from planner.stations import candidates as cand_mod
 from planner.stations import demand as dem_mod
 from planner.stations.candidates import read_candidate_source, score_candidates, sensitive_features
@@ -43,6 +42,7 @@ from planner.stations.problem import (
     tech_minutes,
     weigh_demand,
 )
+from planner.study_area import inside as in_study_area
 from planner.vocab import DEFAULT_DEMAND
 
 

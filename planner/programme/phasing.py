@@ -8,11 +8,10 @@ import numpy as np
 import pandas as pd
 
 from planner import outputs
+from planner.errors import SolverError
 from planner.maps import save_map
 from planner.maps.programme import phasing_map
 from planner.siting.phased import PhasedMix, PhasedPlan
-
-from planner.errors import SolverError
 
 from .engine import TaskFailed, cluster_client, run_tasks
 

@@ -174,7 +174,8 @@ def _charts(table: pd.DataFrame, keys: list[str], out_dir: Path) -> None:
         for gkey, g in groups:
             g = g.sort_values(key)
             for f in figures:
-                label = f if not others else f"{f} ({', '.join(map(str, gkey if isinstance(gkey, tuple) else (gkey,)))})"
+                values = gkey if isinstance(gkey, tuple) else (gkey,)
+                label = f if not others else f"{f} ({', '.join(map(str, values))})"
                 ax.plot(pd.to_numeric(g[key]), pd.to_numeric(g[f], errors="coerce"), marker="o", label=label)
         ax.set_xlabel(key)
         ax.set_ylabel("share covered")

@@ -32,7 +32,6 @@ target to the source (Dijkstra on the reversed graph) — e.g. a supplier drivin
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -113,7 +112,7 @@ class Snapped:
     def __len__(self) -> int:
         return len(self.snap_m)
 
-    def subset(self, rows) -> "Snapped":
+    def subset(self, rows) -> Snapped:
         """The snapped points at ``rows`` (indices or boolean mask)."""
         return Snapped(self.edge[rows], self.frac[rows], self.snap_m[rows], self.node[rows])
 

@@ -504,7 +504,8 @@ def _contract(n, indptr, indices, weights, stop_min, stop_max, dense_degree, giv
         need = ln[v] * ln[n + v]
         if need > len(sc_u):
             sc_u, sc_x, sc_w = np.empty(2 * need, np.int64), np.empty(2 * need, np.int64), np.empty(2 * need)
-        count = _shortcuts(n, v, ptr, ln, nb, w, max(estimate_settled, 1), dist, touched, heap_d, heap_v, sc_u, sc_x, sc_w)
+        count = _shortcuts(n, v, ptr, ln, nb, w, max(estimate_settled, 1), dist, touched, heap_d, heap_v,
+                           sc_u, sc_x, sc_w)
         priority[v] = count - ln[v] - ln[n + v]
         size = _push(queue_d, queue_v, size, priority[v], v)
 
@@ -554,7 +555,8 @@ def _contract(n, indptr, indices, weights, stop_min, stop_max, dense_degree, giv
                 if estimate_settled > 0:
                     need = ln[u] * ln[n + u]
                     if need > len(sc_u):
-                        sc_u, sc_x, sc_w = np.empty(2 * need, np.int64), np.empty(2 * need, np.int64), np.empty(2 * need)
+                        sc_u, sc_x = np.empty(2 * need, np.int64), np.empty(2 * need, np.int64)
+                        sc_w = np.empty(2 * need)
                     count = _shortcuts(n, u, ptr, ln, nb, w, estimate_settled, dist, touched, heap_d, heap_v,
                                        sc_u, sc_x, sc_w)
                     priority[u] = count - ln[u] - ln[n + u] + contracted_nb[u] + level[u]

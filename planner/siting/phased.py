@@ -139,7 +139,7 @@ class PhasedMix:
 
     @classmethod
     def from_cost_matrix(cls, cost_matrix, technologies, budgets, growth=None, periods=None,
-                         carry_over: bool = False, **mix_kwargs) -> "PhasedMix":
+                         carry_over: bool = False, **mix_kwargs) -> PhasedMix:
         """Build from a travel-minute matrix and :class:`~planner.siting.mix.Technology` list."""
         mix = TechnologyMix(cost_matrix, technologies, float(np.sum(_as_budgets(budgets))), **mix_kwargs)
         return cls(mix, budgets, growth=growth, periods=periods, carry_over=carry_over)
@@ -199,7 +199,7 @@ class PhasedMix:
     def _milp(self, budgets, growth, lower):
         """MILP over ``len(budgets)`` periods; ``lower`` = pairs open before the first one."""
         mx = self.mix
-        Y, P, R = len(budgets), mx.n_pairs, mx.F.shape[0]
+        Y, P = len(budgets), mx.n_pairs
         milp = MilpModel("max")
         x = milp.add_vars(Y * P, integer=True).reshape(Y, P)
         for y in range(Y):

@@ -20,8 +20,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -333,7 +333,7 @@ def shift_flexible_load(load: np.ndarray, flexible_share: float, target: np.ndar
         if room.sum() < energy - 1e-9:
             raise InputError(f"the target hours cannot take {energy:.0f} kWh within {cap_kw:g} kW")
 
-        def filled(level):
+        def filled(level, lvl0=lvl0, room=room):
             return np.clip(level - lvl0, 0.0, room)
 
         lo, hi = float(lvl0.min()), float(lvl0.max() + energy)  # at hi one hour alone, or every cap, takes it all

@@ -17,7 +17,7 @@ are pure and return values plus a list of warning strings.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy.special import gammaln, logsumexp

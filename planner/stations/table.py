@@ -30,8 +30,15 @@ from planner.errors import InputError
 
 from .costs import CAPEX_COMPONENTS, STATION_KINDS, station_capex
 from .defaults import DEFAULTS, SizingDefaults
-from .operation import (DispatchResult, charging_load, dispatch, monthly_days, pv_profile, smart_charging_effect,
-                        tou_prices)
+from .operation import (
+    DispatchResult,
+    charging_load,
+    dispatch,
+    monthly_days,
+    pv_profile,
+    smart_charging_effect,
+    tou_prices,
+)
 from .sizing import h2_kg_per_day, size_h2, size_hpc
 
 __all__ = [
@@ -123,7 +130,8 @@ def _charging_rows(kind, sessions, d, headroom_kva, site_id, lat, lon, area_m2, 
         if row["peak_grid_kw_with_storage"] > row["peak_grid_kw_without_storage"] + 1e-6:
             warnings.append(f"site {site_id}: the least-cost battery charges in valley hours up to "
                             f"{row['peak_grid_kw_with_storage']:.0f} kW, above the "
-                            f"{row['peak_grid_kw_without_storage']:.0f} kW peak without storage (no demand charge is modelled)")
+                            f"{row['peak_grid_kw_without_storage']:.0f} kW peak without storage "
+                            "(no demand charge is modelled)")
     row.update({"peak_grid_kw_smart": smart["peak_kw_after"], "transformer_kva_hourly_peak": smart["kva_before"],
                 "transformer_kva_smart": smart["kva_after"]})
     return row, result
@@ -287,8 +295,8 @@ def inputs_from_plan(plan, d: SizingDefaults = DEFAULTS) -> dict:
             "route_km": dem.flow_minutes.to_numpy(float)[ok] * d.h2_truck_speed_kmh / 60.0}))
     freight = pd.concat(frames, ignore_index=True) if frames else None
     cands = pd.DataFrame({"candidate_id": ids,
-                          "area_m2": prob.candidates.get("area_m2", pd.Series(np.nan, index=prob.candidates.index)).to_numpy(float),
-                          "headroom_kva": prob.candidates.get("headroom_kva", pd.Series(np.nan, index=prob.candidates.index)).to_numpy(float)})
+                          "area_m2": _column(prob.candidates, "area_m2"),
+                          "headroom_kva": _column(prob.candidates, "headroom_kva")})
     return {"selected": sel, "kinds": kinds, "flat_capex": flat, "freight": freight, "candidates": cands}
 
 
@@ -378,3 +386,8 @@ def budget_check(table: pd.DataFrame, budget_wan: float) -> list[str]:
     if total > budget_wan + 1e-6:
         return [f"sized capex {total:,.0f} 万元 exceeds the budget {budget_wan:,.0f} 万元"]
     return []
+
+
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """A float column of ``frame``, NaN where the frame has none."""
+    return frame[name].to_numpy(float) if name in frame else np.full(len(frame), np.nan)
