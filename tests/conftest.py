@@ -26,3 +26,26 @@ def grid_network():
     nodes, edges = grid_tables()
     prof = {"offpeak": Profile("offpeak", speeds_kmh={}, fallback_kmh=36.0)}
     return build_network(nodes, edges, prof)
+
+
+@pytest.fixture(scope="module")
+def demo(shared_data):
+    """The demo scenario with its network, plants and suppliers, read through the shared data."""
+    import os
+
+    from planner import pipeline
+    from planner.scenario import load_scenario
+    from tests._helpers import ROOT
+
+    old = os.environ.get("PLANNER_DATA_DIR")
+    os.environ["PLANNER_DATA_DIR"] = str(shared_data)
+    try:
+        sc = load_scenario(ROOT / "scenarios" / "yizhuang.toml")
+        net = pipeline.load_network(sc)
+        plants, suppliers = pipeline.load_sites(sc, net)
+    finally:
+        if old is None:
+            os.environ.pop("PLANNER_DATA_DIR", None)
+        else:
+            os.environ["PLANNER_DATA_DIR"] = old
+    return sc, net, plants, suppliers

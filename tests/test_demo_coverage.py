@@ -6,31 +6,12 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from planner import isochrones, pipeline
+from planner import isochrones
 from planner import supply_circle as coverage
 from planner.routing import point_node_times, snap_to_roads
-from planner.scenario import load_scenario
 from tests._helpers import points_inserted_graph
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def demo(shared_data):
-    import os
-
-    old = os.environ.get("PLANNER_DATA_DIR")
-    os.environ["PLANNER_DATA_DIR"] = str(shared_data)
-    try:
-        sc = load_scenario(ROOT / "scenarios" / "yizhuang.toml")
-        net = pipeline.load_network(sc)
-        plants, suppliers = pipeline.load_sites(sc, net)
-    finally:
-        if old is None:
-            os.environ.pop("PLANNER_DATA_DIR", None)
-        else:
-            os.environ["PLANNER_DATA_DIR"] = old
-    return sc, net, plants, suppliers
 
 
 def test_supplier_minutes_equal_networkx_with_sites_inserted_as_nodes(demo):

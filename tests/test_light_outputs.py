@@ -11,10 +11,9 @@ import numpy as np
 import pytest
 import shapely
 
-from planner import isochrones, pipeline
+from planner import isochrones
 from planner import supply_circle as coverage
 from planner.routing import snap, travel_times
-from planner.scenario import load_scenario
 from tests._helpers import B, three_sources
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,26 +60,8 @@ def test_display_version_keeps_reached_road_and_drops_small_holes(seed, directio
     assert shapely.get_num_coordinates(light).sum() < shapely.get_num_coordinates(exact).sum()
 
 
-@pytest.fixture(scope="module")
-def demo(shared_data):
-    import os
-
-    old = os.environ.get("PLANNER_DATA_DIR")
-    os.environ["PLANNER_DATA_DIR"] = str(shared_data)
-    try:
-        sc = load_scenario(ROOT / "scenarios" / "yizhuang.toml")
-        net = pipeline.load_network(sc)
-        plants, _ = pipeline.load_sites(sc, net)
-    finally:
-        if old is None:
-            os.environ.pop("PLANNER_DATA_DIR", None)
-        else:
-            os.environ["PLANNER_DATA_DIR"] = old
-    return sc, net, plants
-
-
 def test_demo_fit_area_exact_and_display_cover_reached_road(demo):
-    sc, net, plants = demo
+    sc, net, plants, _ = demo
     cov = sc.coverage
     prof, limit_s = cov.profiles[0], cov.threshold_min * 60.0
     fit = coverage.fit_area(net, plants, prof, cov.threshold_min, cov.buffer_m)
