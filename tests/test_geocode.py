@@ -163,8 +163,9 @@ def test_answers_are_cached_per_provider_and_query(server, tmp_path):
 
 def test_requests_are_rate_limited(server):
     geocode_addresses([f"addr {i}" for i in range(4)], server.kind, key="k", base_url=server.url, qps=10)
-    gaps = np.diff(server.times)
-    assert gaps.min() >= 0.09
+    # 10 per second: the four requests span at least 0.3 s (arrival times jitter a little)
+    assert server.times[-1] - server.times[0] >= 0.28
+    assert np.diff(server.times).min() >= 0.05
 
 
 def test_no_key_is_a_clear_error(monkeypatch):

@@ -756,7 +756,10 @@ def _load_path(path, network_type, simplify, retain_all):
     if name.endswith(".pbf"):
         return _load_pbf(path, network_type, simplify, retain_all)
     if name.endswith(".graphml"):
-        return _raw_from_graph(_load_graphml(path), imply_motorway_oneway=True)
+        G = _load_graphml(path)
+        if simplify and not G.graph.get("simplified"):  # e.g. a download cache (kept per segment)
+            G = simplify_graph(G)
+        return _raw_from_graph(G, imply_motorway_oneway=True)
     if name.endswith(_XML_SUFFIXES):
         return _load_xml(path, network_type, simplify, retain_all)
     raise InputError(
