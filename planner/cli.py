@@ -13,7 +13,7 @@ import pandas as pd
 
 from planner import outputs, pipeline, sites
 from planner.errors import PlannerError
-from planner.network import osm
+from planner.network import download
 from planner.network.graph import export_network
 from planner.pipeline.compare import compare_cli
 from planner.reporting import write_report
@@ -131,7 +131,7 @@ def _dispatch(args) -> int:
     if args.command == "fetch":
         if sc.network.source != "osm":
             raise PlannerError("this scenario reads a local road layer (network.source = 'layer'); nothing to fetch")
-        path = osm.fetch(place=sc.network.place, bbox=sc.network.bbox,
+        path = download.fetch(place=sc.network.place, bbox=sc.network.bbox,
                          polygon=str(sc.resolve(sc.network.polygon)) if sc.network.polygon else None,
                          cache_dir=sc.resolve(sc.network.raw_dir), timeout=sc.network.download_timeout_s,
                          overpass_url=sc.network.overpass_url, nominatim_url=sc.network.nominatim_url,

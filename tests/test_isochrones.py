@@ -248,7 +248,7 @@ def test_grid_engine_covers_reached_road_and_matches_exact_set(seed, direction, 
 
 
 def test_grid_engine_rejects_coarse_cells_and_huge_grids(monkeypatch):
-    import planner.isochrones as iso
+    import planner.isochrones.grid as iso_grid
 
     u, v, g, te = straight_line()
     t = np.array([0.0, 10.0, 30.0, 70.0])
@@ -256,7 +256,7 @@ def test_grid_engine_rejects_coarse_cells_and_huge_grids(monkeypatch):
         isochrone_polygons(u, v, g, te, t, [60.0], buffer_m=B, cell_m=B)
     with pytest.raises(InputError, match="simplify_m must be between 0 and buffer_m / 2"):
         isochrone_polygons(u, v, g, te, t, [60.0], buffer_m=B, simplify_m=B)
-    monkeypatch.setattr(iso, "MAX_GRID_NODES", 100)
+    monkeypatch.setattr(iso_grid, "MAX_GRID_NODES", 100)
     with pytest.raises(InputError, match="too large"):
         isochrone_polygons(u, v, g, te, t, [60.0], buffer_m=B)
 

@@ -1,4 +1,4 @@
-"""Tests of planner.network.osm: local OSM files, offline behaviour of downloads, tag parsing."""
+"""Tests of planner.network.osm and .download: local OSM files, offline downloads, tag parsing."""
 from __future__ import annotations
 
 import bz2
@@ -10,7 +10,7 @@ import pytest
 import shapely
 
 from planner.errors import InputError, NetworkError
-from planner.network import osm
+from planner.network import download, osm
 
 pyrosm = pytest.importorskip("pyrosm")
 
@@ -263,16 +263,16 @@ def test_offline_download_fails_fast(offline_overpass, tmp_path):
 
 def test_offline_download_error_from_osmnx(offline_overpass, monkeypatch, tmp_path):
     """Without the pre-check, the failing osmnx request is still one NetworkError."""
-    monkeypatch.setattr(osm, "_check_reachable", lambda *a, **k: None)
+    monkeypatch.setattr(download, "_check_reachable", lambda *a, **k: None)
     t0 = time.monotonic()
     with pytest.raises(NetworkError, match="cannot reach the Overpass API"):
-        osm.fetch(bbox=(116.49, 39.77, 116.52, 39.80), cache_dir=tmp_path, timeout=60)
+        download.fetch(bbox=(116.49, 39.77, 116.52, 39.80), cache_dir=tmp_path, timeout=60)
     assert time.monotonic() - t0 < 20
 
 
 def test_offline_place_fails_fast(offline_overpass, tmp_path):
     with pytest.raises(NetworkError):
-        osm.fetch(place="Yizhuang, Beijing, China", cache_dir=tmp_path, timeout=5)
+        download.fetch(place="Yizhuang, Beijing, China", cache_dir=tmp_path, timeout=5)
 
 
 def test_cached_download_is_read_offline(offline_overpass, tiny_osm, tmp_path):
@@ -282,11 +282,11 @@ def test_cached_download_is_read_offline(offline_overpass, tiny_osm, tmp_path):
     osm._clean_osm_xml(tiny_osm, clean, "drive")
     G = ox.graph_from_xml(clean, retain_all=True)  # stands in for the Overpass answer
     bbox = (116.49, 39.78, 116.52, 39.81)
-    query = osm._download_query(None, None, bbox, "drive", True, True)
-    target = osm.cache_path(query, tmp_path / "raw")
+    query = download._download_query(None, None, bbox, "drive", True, True)
+    target = download.cache_path(query, tmp_path / "raw")
     target.parent.mkdir(parents=True)
     ox.save_graphml(G, target)
-    assert osm.fetch(bbox=bbox, cache_dir=tmp_path / "raw") == target
+    assert download.fetch(bbox=bbox, cache_dir=tmp_path / "raw") == target
     nodes, edges = osm.load_osm(bbox=bbox, cache_dir=tmp_path / "raw")
     _check_raw(nodes, edges)
     assert len(edges) > 0
@@ -301,26 +301,26 @@ def test_polygon_file_region(offline_overpass, tmp_path):
     poly = shapely.box(116.49, 39.78, 116.52, 39.81)
     path = tmp_path / "area.geojson"
     gpd.GeoDataFrame(geometry=[poly], crs="EPSG:4326").to_crs("EPSG:32650").to_file(path)
-    q_file = osm._download_query(None, str(path), None, "drive", True, True)
-    q_poly = osm._download_query(None, poly, None, "drive", True, True)
+    q_file = download._download_query(None, str(path), None, "drive", True, True)
+    q_poly = download._download_query(None, poly, None, "drive", True, True)
     assert shapely.from_wkt(q_file["polygon"]).equals_exact(
         shapely.from_wkt(q_poly["polygon"]), 1e-6
     )
     with pytest.raises(NetworkError, match="cannot reach the Overpass API"):
-        osm.fetch(polygon=path, cache_dir=tmp_path, timeout=60)
+        download.fetch(polygon=path, cache_dir=tmp_path, timeout=60)
     with pytest.raises(InputError, match="polygon file not found"):
-        osm.fetch(polygon=tmp_path / "nope.geojson", cache_dir=tmp_path)
+        download.fetch(polygon=tmp_path / "nope.geojson", cache_dir=tmp_path)
 
 
 def test_cache_path_depends_on_query(tmp_path):
-    a = osm._download_query(None, None, (116.4, 39.7, 116.6, 39.9), "drive", True, True)
-    b = osm._download_query(None, None, (116.4, 39.7, 116.6, 39.9), "drive_service", True, True)
+    a = download._download_query(None, None, (116.4, 39.7, 116.6, 39.9), "drive", True, True)
+    b = download._download_query(None, None, (116.4, 39.7, 116.6, 39.9), "drive_service", True, True)
     poly = shapely.box(116.4, 39.7, 116.6, 39.9)
-    c = osm._download_query(None, poly, None, "drive", True, True)
-    paths = {osm.cache_path(q, tmp_path) for q in (a, b, c)}
+    c = download._download_query(None, poly, None, "drive", True, True)
+    paths = {download.cache_path(q, tmp_path) for q in (a, b, c)}
     assert len(paths) == 3
-    assert osm.cache_path(a, tmp_path) == osm.cache_path(dict(a), tmp_path)
-    assert osm.cache_path(a, tmp_path).name.startswith("osm_drive_")
+    assert download.cache_path(a, tmp_path) == download.cache_path(dict(a), tmp_path)
+    assert download.cache_path(a, tmp_path).name.startswith("osm_drive_")
 
 
 @pytest.mark.parametrize(
@@ -397,3 +397,7 @@ def test_parse_maxspeed_vector():
     s = pd.Series(["60", None, "CN:urban"], index=[10, 20, 30])
     np.testing.assert_allclose(osm.parse_maxspeed(s), [60.0, np.nan, 50.0])
     assert osm.parse_maxspeed([]).shape == (0,)
+
+
+def test_way_filters_cover_the_network_types_the_downloader_accepts():
+    assert set(osm._EXCLUDE) == set(download.NETWORK_TYPES)

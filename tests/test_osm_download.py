@@ -20,7 +20,7 @@ import shapely
 
 from planner.cli import main
 from planner.errors import InputError, NetworkError, ScenarioError
-from planner.network import osm
+from planner.network import download, osm
 from planner.scenario import load_scenario
 from tests.osm_standin import StandIn, read_osm_xml
 
@@ -138,7 +138,7 @@ def test_place_is_geocoded_by_the_own_nominatim(helsinki_osm, area, offline, tmp
                            nominatim_url=server.nominatim_url, **FAST)
         assert server.served("nominatim") == ["ok"] and server.served("overpass") == ["ok"]
         with pytest.raises(InputError, match="geocoder found no area for place 'Atlantis'"):
-            osm.fetch(place="Atlantis", cache_dir=tmp_path, overpass_url=server.overpass_url,
+            download.fetch(place="Atlantis", cache_dir=tmp_path, overpass_url=server.overpass_url,
                       nominatim_url=server.nominatim_url, **FAST)
     _assert_same_network(got, offline)
 
@@ -152,10 +152,10 @@ def test_osmnx_settings_and_resolver_are_restored(helsinki_osm, area, tmp_path):
     resolver = socket.getaddrinfo
     with StandIn(helsinki_osm, faults={"overpass": ["400"]}) as server:
         with pytest.raises(NetworkError):
-            osm.fetch(polygon=area, cache_dir=tmp_path, overpass_url=server.overpass_url, **FAST)
+            download.fetch(polygon=area, cache_dir=tmp_path, overpass_url=server.overpass_url, **FAST)
         assert {k: getattr(ox.settings, k) for k in keys} == before
         assert socket.getaddrinfo is resolver
-        osm.fetch(polygon=area, cache_dir=tmp_path, overpass_url=server.overpass_url, **FAST)
+        download.fetch(polygon=area, cache_dir=tmp_path, overpass_url=server.overpass_url, **FAST)
     assert {k: getattr(ox.settings, k) for k in keys} == before
     assert socket.getaddrinfo is resolver
 
@@ -167,7 +167,7 @@ def test_osmnx_settings_and_resolver_are_restored(helsinki_osm, area, tmp_path):
 def test_transient_fault_is_retried(fault, helsinki_osm, area, offline, tmp_path):
     t0 = time.monotonic()
     with StandIn(helsinki_osm, faults={"overpass": [fault, fault]}) as server:
-        osm.fetch(polygon=area, cache_dir=tmp_path, overpass_url=server.overpass_url, **FAST)
+        download.fetch(polygon=area, cache_dir=tmp_path, overpass_url=server.overpass_url, **FAST)
     elapsed = time.monotonic() - t0
     assert server.served("overpass") == [fault, fault, "ok"]
     if fault == "429":
@@ -183,7 +183,7 @@ def test_transient_fault_is_retried(fault, helsinki_osm, area, offline, tmp_path
 # ---------------------------------------------------------------------------------------------
 def test_persistent_fault_fails_in_one_line(helsinki_osm, area, tmp_path):
     with StandIn(helsinki_osm, faults={"overpass": ["504"] * 5}) as server, pytest.raises(NetworkError) as err:
-        osm.fetch(polygon=area, cache_dir=tmp_path, overpass_url=server.overpass_url,
+        download.fetch(polygon=area, cache_dir=tmp_path, overpass_url=server.overpass_url,
                   retries=2, **FAST)
     msg = str(err.value)
     assert "failed 3 time(s)" in msg and "HTTP 504" in msg and "\n" not in msg
@@ -195,14 +195,14 @@ def test_persistent_fault_fails_in_one_line(helsinki_osm, area, tmp_path):
 def test_client_error_is_not_retried(helsinki_osm, area, tmp_path):
     with StandIn(helsinki_osm, faults={"overpass": ["400"]}) as server, \
             pytest.raises(NetworkError, match="answered HTTP 400 Bad Request; check the server"):
-        osm.fetch(polygon=area, cache_dir=tmp_path, overpass_url=server.overpass_url, **FAST)
+        download.fetch(polygon=area, cache_dir=tmp_path, overpass_url=server.overpass_url, **FAST)
     assert server.served("overpass") == ["400"]
 
 
 def test_retry_after_beyond_the_limit_fails_at_once(helsinki_osm, area, tmp_path):
     with StandIn(helsinki_osm, faults={"overpass": ["429"]}) as server, \
             pytest.raises(NetworkError, match="HTTP 429 .* asking to wait 1 s"):
-        osm.fetch(polygon=area, cache_dir=tmp_path, overpass_url=server.overpass_url, max_wait_s=0.5, **FAST)
+        download.fetch(polygon=area, cache_dir=tmp_path, overpass_url=server.overpass_url, max_wait_s=0.5, **FAST)
     assert server.served("overpass") == ["429"]
 
 
@@ -210,10 +210,10 @@ def test_retry_after_beyond_the_limit_fails_at_once(helsinki_osm, area, tmp_path
 def test_broken_reply_is_never_cached(fault, helsinki_osm, area, offline, tmp_path):
     with StandIn(helsinki_osm, faults={"overpass": [fault]}) as server:
         with pytest.raises(NetworkError, match="failed 1 time"):
-            osm.fetch(polygon=area, cache_dir=tmp_path, overpass_url=server.overpass_url,
+            download.fetch(polygon=area, cache_dir=tmp_path, overpass_url=server.overpass_url,
                       retries=0, **FAST)
         assert _cache_files(tmp_path) == []  # osmnx's HTTP cache holds no part of it
-        osm.fetch(polygon=area, cache_dir=tmp_path, overpass_url=server.overpass_url, **FAST)
+        download.fetch(polygon=area, cache_dir=tmp_path, overpass_url=server.overpass_url, **FAST)
     assert server.served("overpass") == [fault, "ok"]
     _assert_same_network(_graph_for(tmp_path), offline)
 
@@ -226,14 +226,14 @@ def test_interrupted_download_resumes_and_drops_a_corrupt_cache_entry(helsinki_o
         kw = dict(place=PLACE, cache_dir=tmp_path, overpass_url=server.overpass_url,
                   nominatim_url=server.nominatim_url, retries=0, **FAST)
         with pytest.raises(NetworkError, match="HTTP 504"):
-            osm.fetch(**kw)
+            download.fetch(**kw)
         (entry,) = tmp_path.glob("osmnx-http/*/*.json")  # the whole Nominatim reply
         assert json.loads(entry.read_text())[0]["display_name"] == PLACE
         with pytest.raises(NetworkError, match="HTTP 504"):
-            osm.fetch(**kw)
+            download.fetch(**kw)
         assert server.served("nominatim") == ["ok"]  # resumed from the cache
         entry.write_text(entry.read_text()[:40])  # as if a crash cut osmnx's cache write
-        osm.fetch(**kw)
+        download.fetch(**kw)
     assert server.served("nominatim") == ["ok", "ok"]
     assert server.served("overpass") == ["504", "504", "ok"]
     _assert_same_network(_graph_for(tmp_path), offline)
@@ -241,9 +241,9 @@ def test_interrupted_download_resumes_and_drops_a_corrupt_cache_entry(helsinki_o
 
 def test_force_downloads_again(helsinki_osm, area, tmp_path):
     with StandIn(helsinki_osm) as server:
-        a = osm.fetch(polygon=area, cache_dir=tmp_path, overpass_url=server.overpass_url, **FAST)
-        b = osm.fetch(polygon=area, cache_dir=tmp_path, overpass_url=server.overpass_url, **FAST)
-        c = osm.fetch(polygon=area, cache_dir=tmp_path, overpass_url=server.overpass_url,
+        a = download.fetch(polygon=area, cache_dir=tmp_path, overpass_url=server.overpass_url, **FAST)
+        b = download.fetch(polygon=area, cache_dir=tmp_path, overpass_url=server.overpass_url, **FAST)
+        c = download.fetch(polygon=area, cache_dir=tmp_path, overpass_url=server.overpass_url,
                       force=True, **FAST)
     assert a == b == c and server.served("overpass") == ["ok", "ok"]
 
