@@ -21,3 +21,14 @@ DOWNLOAD_TIMEOUT_S = 30
 def data_dir() -> Path:
     """Root for relative data paths in scenarios: ``$PLANNER_DATA_DIR`` or ``data/raw``."""
     return Path(os.environ.get("PLANNER_DATA_DIR", "data/raw"))
+
+
+def cjk_font() -> str | None:
+    """Name of an installed CJK-capable font for matplotlib charts (WenQuanYi Micro Hei or Noto
+    Sans CJK), or ``None`` when none is installed."""
+    from matplotlib import font_manager
+
+    for f in font_manager.fontManager.ttflist:
+        if "WenQuanYi" in f.name or "Noto Sans CJK" in f.name:
+            return f.name
+    return None

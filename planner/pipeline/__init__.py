@@ -131,6 +131,20 @@ def run_coverage(sc, net, plants, suppliers, run: Run | None = None):
         res.fit_area = supply_circle.fit_area(net, plants, cov.profiles[0], cov.threshold_min, cov.buffer_m, land,
                                          sc.network.max_snap_m)
         res.fit_area_display = supply_circle.fit_area_display(res.fit_area, cov.buffer_m, net.metric_crs)
+    auto = [p for p in cov.profiles if p in sc.profiles and sc.profiles[p].vehicle == "autonomous"]
+    if auto:
+        res.door_to_door = supply_circle.door_to_door(res.supplier_times, auto)
+    if sc.hourly.enabled and sc.hourly.vehicles:
+        with run.step("coverage by hour"):
+            profiles = profiles_for_scenario(sc)
+            hc = sc.hourly
+            res.hourly = supply_circle.coverage_by_hour(
+                net, plants, suppliers, {v: profiles[v] for v in hc.vehicles}, hours=hc.hours, curve=hc.curve,
+                peak_factors=hc.peak_factors or None, threshold_min=cov.threshold_min,
+                max_snap_m=sc.network.max_snap_m,
+            )
+        run.counts["hourly_routings"] = res.hourly.routed
+        res.warnings.extend(res.hourly.warnings)
     for w in res.warnings:
         run.warn(w)
     run.counts["supplier_plant_pairs"] = int(res.supplier_times.serves.sum() // max(len(cov.profiles), 1))
@@ -178,7 +192,7 @@ def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None
     with outputs.staged_output(final, keep=keep) as stage:
         with r.step("write outputs"):
             if "coverage" in results:
-                write.write_coverage(results["coverage"], stage)
+                write.write_coverage(results["coverage"], stage, plants)
             if "siting" in results:
                 write.write_station_plan(results["siting"], stage)
             _write_maps(sc, net, plants, suppliers, results, stage, r)

@@ -29,6 +29,7 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from planner.errors import InputError, SolverError
+from planner.settings import cjk_font
 
 from .defaults import DEFAULTS, SizingDefaults
 from .sizing import standard_kva
@@ -360,15 +361,6 @@ def smart_charging_effect(load: np.ndarray, flexible_share: float, target: np.nd
             "kva_after": standard_kva(after_peak / d.power_factor, d.transformer_sizes_kva), "load_after": after}
 
 
-def _cjk_font() -> str | None:
-    from matplotlib import font_manager
-
-    for f in font_manager.fontManager.ttflist:
-        if "WenQuanYi" in f.name or "Noto Sans CJK" in f.name:
-            return f.name
-    return None
-
-
 def daily_profile_chart(result: DispatchResult, day: int = 0, title: str = ""):
     """Figure of one representative day: load, PV, battery (+ discharge / − charge) and grid (+ import / − export).
 
@@ -379,7 +371,7 @@ def daily_profile_chart(result: DispatchResult, day: int = 0, title: str = ""):
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    font = _cjk_font()
+    font = cjk_font()
     rc = {"font.family": [font, "DejaVu Sans"] if font else ["DejaVu Sans"]}  # names, resolved when drawn
     with matplotlib.rc_context(rc):
         fig = Figure(figsize=(8, 4), dpi=100)
