@@ -49,7 +49,8 @@ def hourly_coverage_chart(by_hour: pd.DataFrame, plant_id: str, title: str = "",
         ax.set_xlabel("departure hour 出发时刻")
         ax.set_ylabel(f"suppliers within {threshold_min:g} min, % 覆盖率")
         ax.grid(alpha=0.3)
-        ax.legend(loc="lower left", fontsize=8, title="— count 数量  - - weighted 加权", title_fontsize=8)
+        ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, title="— count 数量\n- - weighted 加权",
+                  title_fontsize=8)
         ax.set_title(title or f"{plant_id}")
         fig.text(0.99, 0.01, OSM_ATTRIBUTION, ha="right", va="bottom", fontsize=7, color="grey")
         fig.tight_layout()
