@@ -183,3 +183,43 @@ def test_zone_changes_door_to_door_suppliers():
     assert (t.zoned >= t.open - 1e-9).all()
     s = res.plant_summary.set_index("profile")
     assert s.loc["zoned", "suppliers_covered"] < s.loc["open", "suppliers_covered"]
+
+
+# ------------------------------------------------------------------------------- scenario keys
+def _scenario(**extra):
+    from planner.scenario import scenario_from_dict
+
+    data = {"scenario": {"name": "t"}, "network": {"source": "layer", "path": "roads.gpkg"},
+            "profiles": {"car": {}, "robot": {"vehicle": "autonomous"}}, "coverage": {"profiles": ["car"],
+                                                                                    "isochrone_profiles": ["car"]}}
+    data.update(extra)
+    return scenario_from_dict(data, source_path="s.toml")
+
+
+def test_hourly_scenario_keys_are_checked():
+    from planner.errors import ScenarioError
+
+    sc = _scenario(hourly={"enabled": True, "vehicles": ["car", "robot"], "hours": [18, 8]})
+    assert sc.hourly.hours == [8, 18]
+    with pytest.raises(ScenarioError, match=r"hourly\.vehicles"):
+        _scenario(hourly={"vehicles": ["bus"]})
+    with pytest.raises(ScenarioError, match=r"hourly\.curve.*24 intensities"):
+        _scenario(hourly={"curve": [0.5] * 12})
+    with pytest.raises(ScenarioError, match=r"hourly\.hours"):
+        _scenario(hourly={"hours": [25]})
+
+
+def test_autonomous_profile_defaults_and_zone_error(tmp_path):
+    from planner.errors import InputError
+    from planner.network.speeds import AUTONOMOUS_CLASSES, AUTONOMOUS_MAX_KMH
+    from planner.pipeline import profiles_for_scenario
+
+    sc = _scenario()
+    robot = profiles_for_scenario(sc)["robot"]
+    assert robot.max_kmh == AUTONOMOUS_MAX_KMH and robot.allowed_classes == AUTONOMOUS_CLASSES
+    assert "motorway" not in robot.allowed_classes and "trunk" not in robot.allowed_classes
+    bad = tmp_path / "zone.geojson"
+    bad.write_text("not json", encoding="utf-8")
+    sc = _scenario(profiles={"car": {}, "robot": {"vehicle": "autonomous", "zone": str(bad)}})
+    with pytest.raises(InputError, match="zone.geojson"):
+        profiles_for_scenario(sc)

@@ -25,7 +25,8 @@ def _write(tmp_path, text, name="s.toml"):
 def test_demo_scenario_is_valid():
     sc = load_scenario(ROOT / "scenarios" / "yizhuang.toml")
     assert sc.coverage.threshold_min == 30
-    assert set(sc.profiles) == {"offpeak", "peak", "truck", "truck_nev"}
+    assert set(sc.profiles) == {"offpeak", "peak", "truck", "truck_nev", "truck_nonbj", "autonomous", "autonomous_open"}
+    assert sc.hourly.enabled and len(sc.hourly.hours) == 24
     assert sc.output_dir == (ROOT / "output" / "yizhuang").resolve()
 
 
