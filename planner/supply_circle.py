@@ -51,7 +51,7 @@ class CoverageResult:
     warnings: list[str] = field(default_factory=list)
     threshold_min: float = 30.0
     #: coverage by departure hour (:func:`coverage_by_hour`), when asked for
-    hourly: "HourlyCoverage | None" = None
+    hourly: HourlyCoverage | None = None
     #: per served pair, minutes and covered for door-to-door vehicles (:func:`door_to_door`)
     door_to_door: pd.DataFrame | None = None
 
@@ -402,14 +402,24 @@ def coverage_by_hour(net, plants, suppliers, vehicles: dict, hours=tuple(range(2
     light = net.edges[["u", "v"]]
     rows, minutes_of = [], {}
     done: dict[bytes, np.ndarray] = {}
+    masks: dict[tuple, np.ndarray] = {}
     for vname, prof in vehicles.items():
-        masks = restriction_masks(net.edges, prof.restrictions) if prof.restrictions else None
+        todo = [r for r in prof.restrictions if (r.name, id(r.polygon)) not in masks]  # shared between vehicles
+        if todo:
+            new = restriction_masks(net.edges, todo)
+            masks.update({(r.name, id(r.polygon)): new[r.name] for r in todo})
+        shares = {r.name: masks[(r.name, id(r.polygon))] for r in prof.restrictions}
         open_mask = open_edges(net.edges, prof) if (prof.allowed_classes is not None or prof.zone is not None) \
             else None
+        by_state: dict[tuple, bytes] = {}
         for h in hours:
-            p_h = profile_at_hour(prof, h, curve, peak_factors, name="hour")
-            t = edge_travel_times(net.edges, p_h, restricted=masks, open_mask=open_mask)
-            key = hashlib.sha1(t.tobytes()).digest()
+            # an hour's edge times depend only on its congestion intensity and active restrictions
+            state = (float(curve[int(h)]), tuple(r.active_at(float(h)) for r in prof.restrictions))
+            key = by_state.get(state)
+            if key is None:
+                p_h = profile_at_hour(prof, h, curve, peak_factors, name="hour")
+                t = edge_travel_times(net.edges, p_h, restricted=shares, open_mask=open_mask)
+                key = by_state[state] = hashlib.sha1(t.tobytes()).digest()
             if key not in done:
                 hnet = RoadNetwork(net.nodes, light.assign(travel_time_s_hour=t), net.metric_crs, ["hour"])
                 done[key] = point_travel_times(hnet, s_pts, p_snap, profile="hour") / 60.0
