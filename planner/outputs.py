@@ -41,6 +41,9 @@ class RunLayout:
     FIT_AREA = COVERAGE / "fit_area.gpkg"
     DATA_EDGE = COVERAGE / "data_edge.csv"
     COVERAGE_MAP = COVERAGE / "coverage_map.html"  # one map, a layer per profile
+    BY_HOUR = COVERAGE / "by_hour.csv"
+    DELIVERY_WINDOWS = COVERAGE / "delivery_windows.csv"
+    DOOR_TO_DOOR = COVERAGE / "door_to_door.csv"
     SITING = Path("siting")
     SELECTED_SITES = SITING / "selected_sites.csv"
     SITING_SUMMARY = SITING / "summary.json"
@@ -52,6 +55,12 @@ class RunLayout:
     AREAS = Path("areas.gpkg")
     REPORT = Path("report")
 
+
+    @staticmethod
+    def hourly_chart(plant_id: str) -> Path:
+        """The coverage-by-hour chart of one plant."""
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(plant_id))
+        return RunLayout.COVERAGE / f"by_hour_{safe}.png"
 
 
 #: Suffix of the folder that keeps the previous outputs beside a run's output folder.

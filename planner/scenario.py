@@ -99,7 +99,7 @@ class Restriction(_Strict):
 
 
 class ProfileSpec(_Strict):
-    vehicle: Literal["car", "truck"] = "car"
+    vehicle: Literal["car", "truck", "autonomous"] = "car"
     speeds_kmh: dict[str, float] = Field(default_factory=dict)  # overrides of the class defaults
     fallback_kmh: float = Field(30.0, gt=0, le=150)
     factors: dict[str, float] = Field(default_factory=dict)
@@ -110,6 +110,38 @@ class ProfileSpec(_Strict):
     departure_hour: float = Field(10.0, ge=0, lt=24)
     restrictions: list[str] = Field(default_factory=list)
     label: str = ""
+    # vehicle speed cap; "autonomous" defaults to speeds.AUTONOMOUS_MAX_KMH (parameters.md §10, guess)
+    max_kmh: float | None = Field(None, gt=0, le=150)
+    # only these OSM classes are open; "autonomous" defaults to speeds.AUTONOMOUS_CLASSES (guess)
+    allowed_classes: list[str] | None = None
+    unknown_class_allowed: bool = True  # roads without a class, when allowed_classes is set
+    zone: str | None = None  # polygon file: only roads wholly inside are open
+
+
+class Hourly(_Strict):
+    """Coverage by departure hour (``coverage/by_hour.csv``, delivery windows, a chart per plant)."""
+
+    enabled: bool = False
+    vehicles: list[str] = Field(default_factory=list)  # profile names, driven at each hour
+    hours: list[int] = Field(default_factory=lambda: list(range(24)))
+    # congestion intensity per hour 0-23 (1 = peak, 0 = free flow); default speeds.CONGESTION_CURVE
+    curve: list[float] | None = None
+    # per-class speed factors at intensity 1; default speeds.PEAK_FACTORS
+    peak_factors: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, v):
+        if not v or any(not 0 <= h <= 23 for h in v) or len(set(v)) != len(v):
+            raise ValueError("hours must be distinct whole hours 0-23, e.g. [0, 6, 8, 12, 18]")
+        return sorted(v)
+
+    @field_validator("curve")
+    @classmethod
+    def _curve(cls, v):
+        if v is not None and (len(v) != 24 or any(not 0 <= c <= 1 for c in v)):
+            raise ValueError("curve needs 24 intensities in 0-1, one per hour 0-23")
+        return v
 
 
 class SitesFile(_Strict):
@@ -303,6 +335,7 @@ class Scenario(_Strict):
     restrictions: list[Restriction] = Field(default_factory=list)
     sites: Sites = Field(default_factory=Sites)
     coverage: Coverage = Field(default_factory=Coverage)
+    hourly: Hourly = Field(default_factory=Hourly)
     siting: Siting | None = None
     programme: Programme | None = None
     maps: Maps = Field(default_factory=Maps)
@@ -323,6 +356,9 @@ class Scenario(_Strict):
         for p in self.coverage.profiles + self.coverage.isochrone_profiles:
             if p not in known:
                 raise ValueError(f"coverage: unknown profile '{p}' (known: {', '.join(sorted(known))})")
+        for p in self.hourly.vehicles:
+            if p not in known:
+                raise ValueError(f"hourly.vehicles: unknown profile '{p}' (known: {', '.join(sorted(known))})")
         if self.coverage.bands_min[-1] < self.coverage.threshold_min:
             self.coverage.bands_min.append(self.coverage.threshold_min)
         if self.siting:

@@ -15,6 +15,7 @@ scale that keeps 90 % (80 %) of them covered is the 90 % (80 %) quantile of minu
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -24,7 +25,14 @@ import pandas as pd
 import shapely
 
 from planner import isochrones as iso
-from planner.network.speeds import restriction_masks
+from planner.network.graph import RoadNetwork
+from planner.network.speeds import (
+    CONGESTION_CURVE,
+    edge_travel_times,
+    open_edges,
+    profile_at_hour,
+    restriction_masks,
+)
 from planner.routing import point_node_times, point_travel_times, snap_to_roads
 from planner.vocab import DEFAULT_BUFFER_M, DEFAULT_MAX_SNAP_M
 
@@ -47,6 +55,10 @@ class CoverageResult:
     #: the road data's extent (WGS-84 polygon) and the plants' reach to its edge (planner.data_extent)
     extent: object | None = None
     data_edge: pd.DataFrame | None = None
+    #: coverage by departure hour (:func:`coverage_by_hour`), when asked for
+    hourly: HourlyCoverage | None = None
+    #: per served pair, minutes and covered for door-to-door vehicles (:func:`door_to_door`)
+    door_to_door: pd.DataFrame | None = None
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return {
@@ -436,3 +448,164 @@ def fit_area_display(fit: gpd.GeoDataFrame, buffer_m: float, metric_crs) -> gpd.
     out = metric.to_crs(4326)
     out["display"] = True
     return out
+
+
+# --------------------------------------------------------------------------- by departure hour
+@dataclass
+class HourlyCoverage:
+    """Coverage by departure hour (see :func:`coverage_by_hour`)."""
+
+    by_hour: pd.DataFrame
+    delivery_windows: pd.DataFrame
+    warnings: list[str] = field(default_factory=list)
+    threshold_min: float = 30.0
+    #: distinct travel-time tables routed (hours with identical edge times share one)
+    routed: int = 0
+
+
+def coverage_by_hour(net, plants, suppliers, vehicles: dict, hours=tuple(range(24)), curve=None,
+                     peak_factors=None, threshold_min: float = 30.0,
+                     max_snap_m: float | None = DEFAULT_MAX_SNAP_M) -> HourlyCoverage:
+    """Supplier coverage for every vehicle at every departure hour, and each pair's delivery windows.
+
+    Each vehicle's profile is driven at each hour (:func:`planner.network.speeds.profile_at_hour`:
+    the hour's congestion factors, the restrictions active then). Only the edge times are
+    recomputed per hour — the network, the snapping, the restriction and zone masks are reused —
+    and hours whose edge times are identical (e.g. the night hours) are routed once.
+
+    Parameters
+    ----------
+    net : RoadNetwork
+        Its edges keep ``road_class``, ``maxspeed_kmh``, ``hgv`` and geometry.
+    plants, suppliers : DataFrame
+        As in :func:`supplier_coverage`.
+    vehicles : dict of name -> Profile
+        Each vehicle in free flow (its own factors are multiplied by the hour's).
+    hours : sequence of int
+        Departure hours 0–23.
+    curve : sequence of 24 float, optional
+        Congestion intensity per hour (default :data:`planner.network.speeds.CONGESTION_CURVE`).
+    peak_factors : dict, optional
+        Per-class factors at the peak (default :data:`planner.network.speeds.PEAK_FACTORS`).
+    threshold_min : float
+    max_snap_m : float
+
+    Returns
+    -------
+    HourlyCoverage
+        ``by_hour``: plant_id, vehicle, hour, suppliers_total, suppliers_covered, share_covered,
+        weighted_share_covered; ``delivery_windows``: per served supplier × plant × vehicle,
+        ``hours_covered`` (count of the hours asked), ``windows`` (e.g. ``"0-7,10-16"``, ends
+        exclusive) and ``best_minutes`` / ``worst_minutes`` over those hours.
+    """
+    curve = CONGESTION_CURVE if curve is None else tuple(curve)
+    warnings: list[str] = []
+    plant_ids = plants["site_id"].astype(str).to_numpy()
+    sup_ids = suppliers["site_id"].astype(str).to_numpy()
+    p_snap = snap_to_roads(net, plants["lon"], plants["lat"], max_snap_m, ids=plant_ids)
+    s_pts = snap_to_roads(net, suppliers["lon"], suppliers["lat"], max_snap_m, ids=sup_ids)
+    serves, _ = served_pairs(suppliers, plant_ids)
+    weight = suppliers["weight"].to_numpy(float) if "weight" in suppliers else np.ones(len(suppliers))
+    light = net.edges[["u", "v"]]
+    rows, minutes_of = [], {}
+    done: dict[bytes, np.ndarray] = {}
+    masks: dict[tuple, np.ndarray] = {}
+    for vname, prof in vehicles.items():
+        todo = [r for r in prof.restrictions if (r.name, id(r.polygon)) not in masks]  # shared between vehicles
+        if todo:
+            new = restriction_masks(net.edges, todo)
+            masks.update({(r.name, id(r.polygon)): new[r.name] for r in todo})
+        shares = {r.name: masks[(r.name, id(r.polygon))] for r in prof.restrictions}
+        open_mask = open_edges(net.edges, prof) if (prof.allowed_classes is not None or prof.zone is not None) \
+            else None
+        by_state: dict[tuple, bytes] = {}
+        for h in hours:
+            # an hour's edge times depend only on its congestion intensity and active restrictions
+            state = (float(curve[int(h)]), tuple(r.active_at(float(h)) for r in prof.restrictions))
+            key = by_state.get(state)
+            if key is None:
+                p_h = profile_at_hour(prof, h, curve, peak_factors, name="hour")
+                t = edge_travel_times(net.edges, p_h, restricted=shares, open_mask=open_mask)
+                key = by_state[state] = hashlib.sha1(t.tobytes()).digest()
+            if key not in done:
+                hnet = RoadNetwork(net.nodes, light.assign(travel_time_s_hour=t), net.metric_crs, ["hour"])
+                done[key] = point_travel_times(hnet, s_pts, p_snap, profile="hour") / 60.0
+            m = done[key]
+            minutes_of[(vname, h)] = m
+            cov = (m <= threshold_min) & serves
+            w_tot = (weight[:, None] * serves).sum(axis=0)
+            n_tot = serves.sum(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                share = cov.sum(axis=0) / n_tot
+                wshare = (weight[:, None] * cov).sum(axis=0) / w_tot
+            for j, pid in enumerate(plant_ids):
+                rows.append((pid, vname, int(h), int(n_tot[j]), int(cov[:, j].sum()), share[j], wshare[j]))
+    by_hour = pd.DataFrame(rows, columns=["plant_id", "vehicle", "hour", "suppliers_total", "suppliers_covered",
+                                          "share_covered", "weighted_share_covered"])
+    windows = _delivery_windows(minutes_of, list(vehicles), list(hours), sup_ids, plant_ids, serves, threshold_min)
+    never = windows[windows.hours_covered == 0]
+    if len(never):
+        warnings.append(f"{len(never)} supplier→plant pair(s) lie outside the {threshold_min:g}-minute circle at "
+                        f"every hour for their vehicle (see coverage/delivery_windows.csv)")
+    return HourlyCoverage(by_hour, windows, warnings, threshold_min, routed=len(done))
+
+
+def _delivery_windows(minutes_of, vehicles, hours, sup_ids, plant_ids, serves, threshold_min) -> pd.DataFrame:
+    """Per served pair and vehicle: the hours inside the circle, as runs of consecutive hours."""
+    i, j = np.nonzero(serves)
+    frames = []
+    for vname in vehicles:
+        m = np.stack([minutes_of[(vname, h)][i, j] for h in hours], axis=1)  # pairs × hours
+        inside = m <= threshold_min
+        frames.append(pd.DataFrame({
+            "supplier_id": sup_ids[i], "plant_id": plant_ids[j], "vehicle": vname,
+            "hours_covered": inside.sum(axis=1),
+            "windows": [_runs(hours, row) for row in inside],
+            "best_minutes": m.min(axis=1),
+            "worst_minutes": m.max(axis=1),
+        }))
+    cols = ["supplier_id", "plant_id", "vehicle", "hours_covered", "windows", "best_minutes", "worst_minutes"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+
+
+def _runs(hours, inside) -> str:
+    """``"0-7,10-16"``: runs of consecutive covered hours, end exclusive (hours as asked)."""
+    out, start, prev = [], None, None
+    for h, ok in zip(hours, inside):
+        if ok and start is not None and h == prev + 1:
+            prev = h
+            continue
+        if start is not None:
+            out.append(f"{start}-{prev + 1}")
+            start = None
+        if ok:
+            start = prev = h
+    if start is not None:
+        out.append(f"{start}-{prev + 1}")
+    return ",".join(out)
+
+
+def door_to_door(supplier_times: pd.DataFrame, profiles) -> pd.DataFrame:
+    """Which served suppliers a door-to-door vehicle reaches within the circle, per profile.
+
+    Parameters
+    ----------
+    supplier_times : DataFrame
+        :attr:`CoverageResult.supplier_times`.
+    profiles : sequence of str
+        The door-to-door vehicles' profiles (e.g. the autonomous vehicle with and without its zone).
+
+    Returns
+    -------
+    DataFrame
+        One row per served supplier × plant: ``minutes_<profile>``, ``covered_<profile>`` (and
+        ``reachable_<profile>``: any finite time) for each profile.
+    """
+    st = supplier_times[supplier_times.serves & supplier_times.profile.isin(list(profiles))]
+    out = None
+    for prof in profiles:
+        g = st[st.profile == prof][["supplier_id", "plant_id", "minutes", "covered"]]
+        g = g.assign(reachable=np.isfinite(g.minutes.to_numpy(float))).rename(
+            columns={"minutes": f"minutes_{prof}", "covered": f"covered_{prof}", "reachable": f"reachable_{prof}"})
+        out = g if out is None else out.merge(g, on=["supplier_id", "plant_id"], how="outer")
+    return out if out is not None else pd.DataFrame(columns=["supplier_id", "plant_id"])

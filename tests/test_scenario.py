@@ -25,12 +25,14 @@ def _write(tmp_path, text, name="s.toml"):
 def test_demo_scenario_is_valid():
     sc = load_scenario(ROOT / "scenarios" / "yizhuang.toml")
     assert sc.coverage.threshold_min == 30
-    assert set(sc.profiles) == {"offpeak", "peak", "truck", "truck_night", "truck_nev"}
+    assert set(sc.profiles) == {"offpeak", "peak", "truck", "truck_night", "truck_nev", "truck_nonbj", "autonomous",
+                                "autonomous_open"}
     # the night truck drives in the 23:00-06:00 window the 5th-Ring ban leaves open (parameters.md §2)
     night = sc.profiles["truck_night"]
     ban = {r.name: r for r in sc.restrictions}["truck_ban_5th_ring"]
     assert night.vehicle == "truck" and night.restrictions == ["truck_ban_5th_ring"]
     assert not ban.hours[0] <= night.departure_hour < ban.hours[1]
+    assert sc.hourly.enabled and len(sc.hourly.hours) == 24
     assert sc.output_dir == (ROOT / "output" / "yizhuang").resolve()
 
 

@@ -31,10 +31,22 @@ Sources of the defaults (rows of ``shared/reference/parameters.md``):
   free flow on average; Yizhuang lies outside the 5th Ring, where the 2020 peak traffic index was
   3.31 ("light congestion", BTI 2021, conf. M), so we use milder factors (0.55–0.8). No Beijing
   speed table by road class was found (parameters.md marks it NOT FOUND).
+* ``CONGESTION_CURVE`` — **a guess** shaped on the peak windows of parameters.md §1 (AM 07–09,
+  PM 17–19, Amap report, conf. M) and §9 (2023 forecast week: AM severe ~08:15, PM severe
+  18:15–18:45, conf. M/L). A Beijing delay index by hour was NOT FOUND (§9), so the curve is an
+  *intensity* 0–1: 1 = the peak (speeds × ``PEAK_FACTORS``), 0 = free flow; the factor of a
+  class at hour ``h`` is ``1 - c(h) * (1 - PEAK_FACTORS[class])`` (:func:`congestion_factors`).
+* Low-speed autonomous delivery vehicle (``vehicle="autonomous"``, parameters.md §10): Beijing
+  manages them "with reference to non-motor-vehicle rules" (E-Town pilot 2021, conf. M); their
+  permitted speed was NOT FOUND, so ``AUTONOMOUS_MAX_KMH`` = 15 km/h is the general non-motor
+  vehicle limit (§10, conf. L, context only) — a guess for these vehicles.
+  ``AUTONOMOUS_CLASSES`` (no motorway, trunk or their links, no synthetic repair ramps) is a
+  guess following the non-motor-vehicle basis; roads without a class are allowed by default
+  (most of the shared layer has none; also a guess).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -90,6 +102,24 @@ PEAK_FACTORS: dict[str, float] = {
     "residential": 0.8,
     "default": 0.65,
 }
+
+#: Congestion intensity by hour of day 0–23 (1 = peak, 0 = free flow; a guess, see module docstring).
+CONGESTION_CURVE: tuple[float, ...] = (
+    0.0, 0.0, 0.0, 0.0, 0.0, 0.1,      # 00–05 night
+    0.4, 0.8, 1.0, 0.6,                # 06–09 AM peak (07–09, severe ~08:15)
+    0.4, 0.4, 0.4, 0.4, 0.4, 0.5,      # 10–15 daytime
+    0.7, 0.9, 1.0, 0.6,                # 16–19 PM peak (17–19, severe 18:15–18:45)
+    0.3, 0.2, 0.1, 0.0,                # 20–23 evening
+)
+
+#: Speed cap of the low-speed autonomous delivery vehicle, km/h (a guess; module docstring).
+AUTONOMOUS_MAX_KMH = 15.0
+
+#: Road classes open to the autonomous delivery vehicle (a guess; module docstring).
+AUTONOMOUS_CLASSES: frozenset[str] = frozenset({
+    "primary", "secondary", "tertiary", "unclassified", "residential", "living_street", "service",
+    "primary_link", "secondary_link", "tertiary_link",
+})
 
 #: Plausible urban upper limits (km/h) of a tagged ``maxspeed`` by OSM class: CJJ 37 upper design
 #: speeds (parameters.md §1; class mapping a guess, see module docstring). Classes not listed
@@ -172,11 +202,19 @@ class Profile:
     use_maxspeed : bool
         Use tagged ``maxspeed`` where present.
     vehicle : str
-        ``"car"`` or ``"truck"``; trucks honour ``hgv`` tags.
+        ``"car"``, ``"truck"`` or ``"autonomous"``; trucks honour ``hgv`` tags.
     departure_hour : float
         Hour of day used to decide which restrictions apply.
     restrictions : list of Restriction
         Time-windowed closures or slow-downs.
+    max_kmh : float, optional
+        Vehicle speed cap applied after the factors (the autonomous vehicle's).
+    allowed_classes : frozenset of str, optional
+        Only these road classes are open (``None`` = all); edges of other classes are ``inf``.
+    unknown_class_allowed : bool
+        With ``allowed_classes``: whether roads without a class stay open.
+    zone : shapely geometry (EPSG:4326), optional
+        Only roads lying wholly inside it (``covered_by``) are open.
     """
 
     name: str
@@ -189,6 +227,68 @@ class Profile:
     vehicle: str = "car"
     departure_hour: float = 10.0
     restrictions: list[Restriction] = field(default_factory=list)
+    max_kmh: float | None = None
+    allowed_classes: frozenset[str] | None = None
+    unknown_class_allowed: bool = True
+    zone: object | None = None
+
+
+def congestion_factors(intensity: float, peak_factors: dict[str, float] | None = None) -> dict[str, float]:
+    """Per-class speed factors at a congestion intensity (0 = free flow, 1 = peak).
+
+    Parameters
+    ----------
+    intensity : float
+        0–1 (see :data:`CONGESTION_CURVE`).
+    peak_factors : dict, optional
+        Factors at intensity 1, key ``"default"`` for other classes; :data:`PEAK_FACTORS` if not given.
+
+    Returns
+    -------
+    dict
+        ``{class: 1 - intensity * (1 - peak factor)}``, with ``"default"``.
+    """
+    if not 0.0 <= intensity <= 1.0:
+        raise ScenarioError(f"congestion intensity must lie in 0–1, got {intensity}")
+    peak = dict(PEAK_FACTORS if peak_factors is None else peak_factors)
+    peak.setdefault("default", 1.0)
+    return {k: 1.0 - intensity * (1.0 - f) for k, f in peak.items()}
+
+
+def profile_at_hour(profile: Profile, hour: int, curve=CONGESTION_CURVE, peak_factors=None,
+                    name: str | None = None) -> Profile:
+    """``profile`` driven at departure ``hour``: the hour's congestion factors and restrictions.
+
+    The congestion factor of each class multiplies the profile's own factor of that class.
+
+    Parameters
+    ----------
+    profile : Profile
+        The vehicle in free flow (its own ``factors`` are kept and multiplied).
+    hour : int
+        0–23; the profile's ``departure_hour`` becomes ``hour`` (restrictions follow it).
+    curve : sequence of 24 float
+        Congestion intensity per hour (:data:`CONGESTION_CURVE`).
+    peak_factors : dict, optional
+        Per-class factors at intensity 1 (:data:`PEAK_FACTORS`).
+    name : str, optional
+        Name of the new profile (default ``<name>@<hour>``).
+
+    Returns
+    -------
+    Profile
+    """
+    if len(curve) != 24:
+        raise ScenarioError(f"an hourly congestion curve needs 24 values (hours 0–23), got {len(curve)}")
+    hour = int(hour)
+    if not 0 <= hour <= 23:
+        raise ScenarioError(f"hour must be 0–23, got {hour}")
+    cong = congestion_factors(float(curve[hour]), peak_factors)
+    own = profile.factors
+    own_default = own.get("default", 1.0)
+    factors = {k: own.get(k, own_default) * cong.get(k, cong["default"]) for k in set(own) | set(cong)}
+    return replace(profile, name=name or f"{profile.name}@{hour:02d}", departure_hour=float(hour),
+                   factors=factors)
 
 
 def default_profiles(truck_restrictions: list[Restriction] | None = None) -> dict[str, Profile]:
@@ -238,6 +338,8 @@ def edge_speeds_kmh(edges: pd.DataFrame, profile: Profile, speed_scale: float = 
         factor = classes.map(profile.factors).to_numpy(dtype=float, na_value=np.nan)
         factor = np.where(np.isnan(factor), default, factor)
         speed = speed * factor
+    if profile.max_kmh is not None:
+        speed = np.minimum(speed, profile.max_kmh)
     return np.broadcast_to(speed * speed_scale, (n,)).astype(float)
 
 
@@ -306,7 +408,8 @@ def _tagged_kmh(edges, classes: pd.Series, profile: Profile):
 
 
 def edge_travel_times(
-    edges, profile: Profile, speed_scale: float = 1.0, restricted: dict[str, np.ndarray] | None = None
+    edges, profile: Profile, speed_scale: float = 1.0, restricted: dict[str, np.ndarray] | None = None,
+    open_mask: np.ndarray | None = None,
 ) -> np.ndarray:
     """Travel time of every edge in seconds under ``profile`` (``inf`` = closed).
 
@@ -319,11 +422,16 @@ def edge_travel_times(
     restricted : dict, optional
         ``{restriction name: share of each edge's length inside it}``; computed with
         :func:`restriction_masks` when not given.
+    open_mask : numpy.ndarray of bool, optional
+        The profile's :func:`open_edges`; computed when not given.
     """
     speed = edge_speeds_kmh(edges, profile, speed_scale)
     length = edges["length_m"].to_numpy(dtype=float)
     with np.errstate(divide="ignore"):
         seconds = length / (speed / 3.6)
+    if profile.allowed_classes is not None or profile.zone is not None:
+        ok = open_mask if open_mask is not None else open_edges(edges, profile)
+        seconds = np.where(ok, seconds, np.inf)
     if profile.vehicle == "truck" and "hgv" in edges:
         hgv = edges["hgv"].astype("object").fillna("").astype(str).str.lower()
         seconds = np.where(hgv.isin(HGV_CLOSED).to_numpy(), np.inf, seconds)
@@ -339,6 +447,34 @@ def edge_travel_times(
                 # only the segments inside are slowed: (1 - s) at the speed, s at factor × speed
                 seconds = seconds * (1.0 + share * (1.0 / r.factor - 1.0))
     return seconds
+
+
+def open_edges(edges, profile: Profile) -> np.ndarray:
+    """Edges open to ``profile`` by road class and zone (hour-independent closures).
+
+    Parameters
+    ----------
+    edges : GeoDataFrame
+        With ``road_class`` and EPSG:4326 line geometry (the geometry only when the profile has a zone).
+    profile : Profile
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        True where the class is allowed (or unknown and ``unknown_class_allowed``) and the edge's
+        line lies wholly inside the profile's ``zone``.
+    """
+    import shapely
+
+    classes = _classes(edges)
+    ok = np.ones(len(edges), bool)
+    if profile.allowed_classes is not None:
+        known = classes.notna().to_numpy()
+        ok = np.where(known, classes.isin(list(profile.allowed_classes)).to_numpy(), profile.unknown_class_allowed)
+    if profile.zone is not None:
+        shapely.prepare(profile.zone)
+        ok = ok & shapely.covered_by(np.asarray(edges.geometry.values), profile.zone)
+    return ok
 
 
 def restriction_masks(edges, restrictions: list[Restriction]) -> dict[str, np.ndarray]:

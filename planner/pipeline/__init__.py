@@ -158,6 +158,20 @@ def run_coverage(sc, net, plants, suppliers, run: Run | None = None):
             res.data_edge[["plant_id", "profile", "coverage_is_lower_bound"]], on=["plant_id", "profile"], how="left")
         res.warnings += warns
         run.counts["suppliers_outside_road_data"] = int(outside.sum()) if outside is not None else 0
+    auto = [p for p in cov.profiles if p in sc.profiles and sc.profiles[p].vehicle == "autonomous"]
+    if auto:
+        res.door_to_door = supply_circle.door_to_door(res.supplier_times, auto)
+    if sc.hourly.enabled and sc.hourly.vehicles:
+        with run.step("coverage by hour"):
+            profiles = profiles_for_scenario(sc)
+            hc = sc.hourly
+            res.hourly = supply_circle.coverage_by_hour(
+                net, plants, suppliers, {v: profiles[v] for v in hc.vehicles}, hours=hc.hours, curve=hc.curve,
+                peak_factors=hc.peak_factors or None, threshold_min=cov.threshold_min,
+                max_snap_m=sc.network.max_snap_m,
+            )
+        run.counts["hourly_routings"] = res.hourly.routed
+        res.warnings.extend(res.hourly.warnings)
     for w in res.warnings:
         run.warn(w)
     run.counts["supplier_plant_pairs"] = int(res.supplier_times.serves.sum() // max(len(cov.profiles), 1))
@@ -208,7 +222,7 @@ def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None
     with outputs.staged_output(final, keep=keep) as stage:
         with r.step("write outputs"):
             if "coverage" in results:
-                write.write_coverage(results["coverage"], stage)
+                write.write_coverage(results["coverage"], stage, plants)
             if "siting" in results:
                 write.write_station_plan(results["siting"], stage)
             cov_res = results.get("coverage")

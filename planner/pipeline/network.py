@@ -12,6 +12,8 @@ from planner._io import one_line, sha256_file
 from planner.errors import InputError
 from planner.network import graph, layer, osm
 from planner.network.speeds import (
+    AUTONOMOUS_CLASSES,
+    AUTONOMOUS_MAX_KMH,
     CAR_SPEEDS_KMH,
     TRUCK_SPEEDS_KMH,
     URBAN_MAXSPEED_CAP_KMH,
@@ -25,20 +27,16 @@ log = logging.getLogger(__name__)
 
 def profiles_for_scenario(sc) -> dict:
     """:class:`~planner.network.speeds.Profile` objects from a scenario's ``[profiles]``."""
-
-
     restrictions = {}
     for r in sc.restrictions:
-        path = sc.resolve(r.path)
-        try:
-            poly = gpd.read_file(path).to_crs(4326).geometry.union_all()
-        except Exception as exc:
-            raise InputError(f"cannot read restriction polygon ({one_line(exc)})", path=path) from None
+        poly = _read_polygon(sc.resolve(r.path))
         restrictions[r.name] = Restriction(r.name, poly, tuple(r.hours), r.action, r.factor)
     if not sc.profiles:
         return default_profiles()
     out = {}
     for name, p in sc.profiles.items():
+        auto = p.vehicle == "autonomous"
+        allowed = p.allowed_classes if p.allowed_classes is not None else (sorted(AUTONOMOUS_CLASSES) if auto else None)
         base = dict(TRUCK_SPEEDS_KMH if p.vehicle == "truck" else CAR_SPEEDS_KMH)
         base.update(p.speeds_kmh)
         out[name] = Profile(
@@ -52,8 +50,20 @@ def profiles_for_scenario(sc) -> dict:
             vehicle=p.vehicle,
             departure_hour=p.departure_hour,
             restrictions=[restrictions[r] for r in p.restrictions],
+            max_kmh=p.max_kmh if p.max_kmh is not None else (AUTONOMOUS_MAX_KMH if auto else None),
+            allowed_classes=frozenset(allowed) if allowed is not None else None,
+            unknown_class_allowed=p.unknown_class_allowed,
+            zone=_read_polygon(sc.resolve(p.zone)) if p.zone else None,
         )
     return out
+
+
+def _read_polygon(path):
+    """Union of a polygon file's geometries in EPSG:4326 (a clear error when unreadable)."""
+    try:
+        return gpd.read_file(path).to_crs(4326).geometry.union_all()
+    except Exception as exc:
+        raise InputError(f"cannot read polygon ({one_line(exc)})", path=path) from None
 
 
 def network_for_scenario(sc, refresh: bool = False):
@@ -67,6 +77,7 @@ def network_for_scenario(sc, refresh: bool = False):
     net_cfg = sc.network
     parts = [net_cfg.model_dump(exclude={"cache_dir"}), {k: v.model_dump() for k, v in sc.profiles.items()}]
     parts += [sha256_file(sc.resolve(r.path)) for r in sc.restrictions]
+    parts += [sha256_file(sc.resolve(p.zone)) for p in sc.profiles.values() if p.zone]
     if net_cfg.source == "layer" or net_cfg.path:
         path = sc.resolve(net_cfg.path)
         if not path.exists():

@@ -13,15 +13,19 @@ import numpy as np
 import pandas as pd
 
 from planner import data_extent, maps, outputs
+from planner._io import atomic_path
 from planner.maps import column_headers, label, siting_map
+from planner.maps.hourly_chart import hourly_coverage_chart
 from planner.outputs import RunLayout
 from planner.pipeline.network import profiles_for_scenario
 from planner.stations.plan import StationPlan
 from planner.stations.problem import SitingProblem
 
 
-def write_coverage(res, folder: Path) -> Path:
-    """Coverage tables and isochrones under ``folder/coverage`` (:class:`RunLayout`)."""
+def write_coverage(res, folder: Path, plants=None) -> Path:
+    """Coverage tables and isochrones under ``folder/coverage`` (:class:`RunLayout`); with hourly
+    results also ``by_hour.csv``, ``delivery_windows.csv`` and a chart per plant (named from
+    ``plants`` when given)."""
     folder = Path(folder)
     (folder / RunLayout.COVERAGE).mkdir(parents=True, exist_ok=True)
     cols = ["supplier_id", "plant_id", "profile", "minutes", "slack_minutes", "covered", "snap_m", "serves",
@@ -37,6 +41,10 @@ def write_coverage(res, folder: Path) -> Path:
         outputs.write_gpkg({"fit_area": res.fit_area}, folder / RunLayout.FIT_AREA)
     if res.data_edge is not None:
         outputs.write_csv(res.data_edge, folder / RunLayout.DATA_EDGE)
+    if res.door_to_door is not None:
+        outputs.write_csv(res.door_to_door, folder / RunLayout.DOOR_TO_DOOR)
+    if res.hourly is not None:
+        write_hourly(res.hourly, folder, plants)
     return folder / RunLayout.COVERAGE
 
 
@@ -46,6 +54,24 @@ def write_areas(extent, area, stage: Path) -> Path:
     if area is not None:
         layers["study_area"] = gpd.GeoDataFrame({"name": ["study area"]}, geometry=[area], crs=4326)
     return outputs.write_gpkg(layers, Path(stage) / RunLayout.AREAS)
+
+
+def write_hourly(hourly, folder: Path, plants=None) -> list[Path]:
+    """``coverage/by_hour.csv``, ``coverage/delivery_windows.csv`` and ``coverage/by_hour_<plant>.png``."""
+    folder = Path(folder)
+    written = [outputs.write_csv(hourly.by_hour, folder / RunLayout.BY_HOUR),
+               outputs.write_csv(hourly.delivery_windows, folder / RunLayout.DELIVERY_WINDOWS)]
+    names = {}
+    if plants is not None and "name" in plants:
+        names = dict(zip(plants["site_id"].astype(str), plants["name"].astype(str)))
+    for pid in hourly.by_hour.plant_id.astype(str).unique():
+        fig = hourly_coverage_chart(hourly.by_hour, pid, title=f"{pid} {names.get(pid, '')}".strip(),
+                                    threshold_min=hourly.threshold_min)
+        path = folder / RunLayout.hourly_chart(pid)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
+        written.append(path)
+    return written
 
 
 def write_exports(results: dict, stage: Path, language: str = "en") -> None:
@@ -58,6 +84,10 @@ def write_exports(results: dict, stage: Path, language: str = "en") -> None:
     if "coverage" in results:
         res = results["coverage"]
         tables.update(res.tables())
+        if res.hourly is not None:
+            tables.update({"by_hour": res.hourly.by_hour, "delivery_windows": res.hourly.delivery_windows})
+        if res.door_to_door is not None:
+            tables["door_to_door"] = res.door_to_door
         if res.isochrones is not None:
             layers["isochrones"] = res.isochrones
         if res.fit_area_display is not None:  # the exact one is in coverage/fit_area.gpkg
