@@ -46,10 +46,18 @@ class RunLayout:
     PROBLEM = SITING / "problem"
     PROBLEM_DEMAND = PROBLEM / "demand.csv"
     SITING_MAP = SITING / "siting_map.html"
+    STATION_SIZES = SITING / "station_sizes.csv"
+    STATION_PROFILES = SITING / "station_profiles"
     EXCEL = Path("results.xlsx")
     GPKG = Path("results.gpkg")
     AREAS = Path("areas.gpkg")
     REPORT = Path("report")
+
+    @staticmethod
+    def station_profile(site_id: str) -> Path:
+        """The daily profile chart (load, PV, battery, grid) of one PV-storage station."""
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(site_id))
+        return RunLayout.STATION_PROFILES / f"{safe}.png"
 
     @staticmethod
     def coverage_map(profile: str) -> Path:

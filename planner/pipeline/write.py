@@ -12,8 +12,11 @@ import numpy as np
 import pandas as pd
 
 from planner import data_extent, maps, outputs
+from planner._io import atomic_path
 from planner.maps import column_headers, label, siting_map
+from planner.maps.siting import POPUP_SIZES
 from planner.outputs import RunLayout
+from planner.stations.operation import daily_profile_chart
 from planner.stations.plan import StationPlan
 from planner.stations.problem import SitingProblem
 
@@ -137,13 +140,37 @@ def write_station_plan(plan: StationPlan, folder: Path) -> Path:
     outputs.write_csv(pd.DataFrame(sel.drop(columns="geometry")), folder / RunLayout.SELECTED_SITES)
     outputs.write_json(outputs.clean_for_json(plan.summary()), folder / RunLayout.SITING_SUMMARY)
     write_problem(plan.problem, folder / RunLayout.PROBLEM)
+    if plan.sizes is not None:
+        outputs.write_csv(plan.sizes, folder / RunLayout.STATION_SIZES)
+    write_station_profiles(plan, folder)
     return folder / RunLayout.SITING
+
+
+#: Representative day of the daily profile charts: July (month index 6), the summer peak.
+PROFILE_DAY = 6
+
+
+def write_station_profiles(plan: StationPlan, folder: Path) -> list[Path]:
+    """One daily profile chart (load, PV, battery, grid; July representative day) per PV-storage station."""
+    written = []
+    for sid, res in plan.dispatches.items():
+        path = Path(folder) / RunLayout.station_profile(sid)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig = daily_profile_chart(res, day=PROFILE_DAY, title=f"{sid} — July representative day 7月典型日")
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
+        written.append(path)
+    return written
 
 
 def station_plan_map(plan: StationPlan, language: str = "en", basemap: str = "osm", roads=None):
     """The siting map of a station plan (selected sites over the demand they serve)."""
-    return siting_map(plan.selected_sites(), plan.demand_served(), None, language=language,
-                      basemap=basemap, roads=roads)
+    sel = plan.selected_sites()
+    if plan.sizes is not None and len(sel):
+        cols = [c for c, _ in POPUP_SIZES]
+        sizes = plan.sizes[["site_id", "technology", *cols]].astype({"site_id": str})
+        sel = sel.astype({"site_id": str}).merge(sizes, on=["site_id", "technology"], how="left")
+    return siting_map(sel, plan.demand_served(), None, language=language, basemap=basemap, roads=roads)
 
 
 def _write_tables(tables: dict, summary_json: dict, folder: Path) -> dict[str, Path]:
