@@ -24,6 +24,7 @@ BUDGET = 1500.0
 #: (column, row) of the suppliers and their deliveries per day; lots (candidate sites) by id
 SUPPLIERS = {(2, 1): 5.0, (4, 3): 3.0, (5, 5): 2.0}
 LOTS = {"K1": (1, 0), "K2": (3, 2), "K3": (3, 3), "K4": (0, 5), "K5": (2, 4), "K6": (4, 0)}
+RIVAL = (5, 0)  # a competitor's station: the flows it lies on are served already
 #: the issue's columns of siting/station_sizes.csv
 ISSUE_COLUMNS = ["site_id", "technology", "peak_arrivals_per_h", "mean_session_min", "plugs", "charger_kw",
                  "p_wait", "transformer_kva", "h2_kg_day", "h2_storage_kg", "pv_kwp", "pv_kwh_year", "storage_kwh",
@@ -96,10 +97,11 @@ def test_h2_kg_per_day_from_the_served_flows(run_folder):
     d = sc.siting.sizing
     speed = 35.0 if d.h2_truck_speed_kmh is None else d.h2_truck_speed_kmh
     stations = [LOTS[s.split("_")[-1]] for s in h2.site_id]  # ids are "<kind>_<id>"
-    # a flow is served when a station lies in its lattice box (on one of its shortest paths)
+    # a flow is served when a station lies in its lattice box (on one of its shortest paths),
+    # unless the competitor's station does
     expected = 0.0
     for (sx, sy), trucks in SUPPLIERS.items():
-        if any(0 <= x <= sx and 0 <= y <= sy for x, y in stations):
+        if any(0 <= x <= sx and 0 <= y <= sy for x, y in stations) and not (RIVAL[0] <= sx and RIVAL[1] <= sy):
             minutes = (sx + sy) * 10 / 60  # edges × 10 s
             expected += trucks * minutes * speed / 60 * 2 * 9.1 / 100  # 2 legs, 9.1 kg/100 km (§6)
     assert h2.h2_kg_day.sum() == pytest.approx(expected, rel=1e-9)
@@ -112,3 +114,21 @@ def test_ev_sessions_follow_the_scenario_key(run_folder):
     summary = json.loads((out / RunLayout.SITING_SUMMARY).read_text(encoding="utf-8"))
     hpc = sizes[sizes.technology == "hpc"]
     assert hpc.daily_sessions.sum() == pytest.approx(summary["covered_share"]["hpc"] * SESSIONS, rel=1e-6)
+
+
+def test_pv_candidate_grid_against_one_lp_per_candidate():
+    """The grid estimate of PV-storage candidate capex against sizing each candidate with its own
+    battery LP (``candidate_capex``): equal on the grid's nodes, close in between."""
+    from planner.stations.defaults import DEFAULTS
+    from planner.stations.table import candidate_capex, pv_candidate_capex_grid
+
+    lat, lon = 39.78, 116.50
+    nodes_s, nodes_a = [0.0, 40.0, 400.0], [0.0, 400.0, 4000.0]  # 0 and levels - 1 = 2 geometric levels
+    sessions = np.array([0.0, 400.0, 40.0, 400.0, 120.0, 200.0])
+    area = np.array([400.0, 4000.0, 4000.0, 400.0, 1300.0, 2500.0])
+    grid, info = pv_candidate_capex_grid(sessions, area, np.full(6, lat), np.full(6, lon), DEFAULTS, levels=3)
+    assert info["lps"] == 9 and np.allclose(info["sessions_levels"], nodes_s) and np.allclose(info["area_levels"], nodes_a)
+    exact, _ = candidate_capex("pv", sessions / DEFAULTS.ev_sessions_per_day, np.full(6, lat), np.full(6, lon), area,
+                               DEFAULTS)
+    assert np.allclose(grid[:4], exact[:4], rtol=1e-6)
+    assert np.allclose(grid[4:], exact[4:], rtol=0.15)

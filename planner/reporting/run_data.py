@@ -61,7 +61,8 @@ def _plants(manifest: dict) -> pd.DataFrame | None:
     if path is None or not path.is_file():
         return None
     spec = (manifest.get("settings", {}).get("sites") or {}).get("plants") or {}
-    kw = {k: v for k, v in spec.items() if k not in ("path", "illustrative") and v is not None}
+    skip = ("path", "illustrative", "geocoder", "geocoder_city", "geocoder_url", "geocoder_qps")  # as pipeline.load_sites
+    kw = {k: v for k, v in spec.items() if k not in skip and v is not None}
     return pd.DataFrame(sites.read_sites(path, kind="plant", **kw).drop(columns="geometry", errors="ignore"))
 
 

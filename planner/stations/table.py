@@ -330,10 +330,11 @@ def pv_candidate_capex_grid(sessions, area_m2, lat, lon, d: SizingDefaults = DEF
     """Sized capex (万元) of PV-storage candidates without one battery LP per candidate.
 
     Plugs, transformer, PV kWp and the fixed part are sized exactly per candidate; the battery
-    kWh (the only part that needs the dispatch LP) is interpolated bilinearly in
-    (log(1 + sessions), log(1 + area)) on a ``levels`` × ``levels`` grid spanning the candidates'
-    values, solved once with the representative PV days at the candidates' mean position (the
-    clear-sky shape changes by minutes of solar time across a district). An estimate: the
+    kWh (the only part that needs the dispatch LP) is interpolated bilinearly on a grid of 0 and
+    ``levels − 1`` geometric levels per axis (daily sessions × lot area) spanning the candidates'
+    values (the least-cost battery is close to linear in the charging energy), solved once with
+    the representative PV days at the candidates' mean position (the clear-sky shape changes by
+    minutes of solar time across a district). An estimate: the
     selected stations are re-sized exactly and checked against the budget
     (:func:`budget_check`).
 
@@ -353,10 +354,9 @@ def pv_candidate_capex_grid(sessions, area_m2, lat, lon, d: SizingDefaults = DEF
     days = pv_days_per_kwp(float(np.nanmean(lat)), float(np.nanmean(lon)), d)
     grid = pv_battery_grid(sl, al, days, d)
     if len(sl) > 1 and len(al) > 1:
-        interp = RegularGridInterpolator((np.log1p(sl), np.log1p(al)), grid)
-        kwh = interp(np.column_stack([np.log1p(s), np.log1p(a)]))
+        kwh = RegularGridInterpolator((sl, al), grid)(np.column_stack([s, a]))
     else:  # one level on an axis: interpolate along the other
-        kwh = np.interp(np.log1p(s if len(al) == 1 else a), np.log1p(sl if len(al) == 1 else al), grid.ravel())
+        kwh = np.interp(s if len(al) == 1 else a, sl if len(al) == 1 else al, grid.ravel())
     for j in range(len(s)):
         row, _ = size_hpc(float(s[j]), d)
         row.update({"pv_kwp": a[j] * d.canopy_share * d.kwp_per_m2, "storage_kwh": float(kwh[j])})
