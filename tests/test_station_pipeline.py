@@ -60,6 +60,9 @@ def test_station_sizes_written_with_the_issue_columns(run_folder):
     assert summary["sizing"]["capex_model"] == model
     xlsx = pd.ExcelFile(out / RunLayout.EXCEL)
     assert "station_sizes" in xlsx.sheet_names
+    assert "Plugs" in xlsx.parse("station_sizes").columns  # headers in the scenario language (en)
+    html = (out / RunLayout.SITING_MAP).read_text(encoding="utf-8")
+    assert "Transformer kVA" in html and "H2 kg/day" in html  # sizes in the popups
 
 
 def test_capex_model_and_budget(run_folder):
