@@ -13,7 +13,7 @@ import pytest
 from planner.errors import InputError, PlannerError
 from planner.maps.offline import external_references, find_chromium
 from planner.reporting import write_report
-from tests.test_cli import SCENARIO, make_scenario
+from tests._helpers import SCENARIO, make_scenario
 
 
 def _chromium():

@@ -58,6 +58,9 @@ def test_station_sizes_written_with_the_issue_columns(run_folder):
     assert (hpc.plugs >= 1).all() and (hpc.transformer_kva > 0).all()
     summary = json.loads((out / RunLayout.SITING_SUMMARY).read_text(encoding="utf-8"))
     assert summary["sizing"]["capex_model"] == model
+    manifest = json.loads((out / RunLayout.MANIFEST).read_text(encoding="utf-8"))
+    assert manifest["station_sizing"]["capex_model"] == model
+    assert ("candidate sizing" in manifest["timings_s"]) == (model == "sized")
     xlsx = pd.ExcelFile(out / RunLayout.EXCEL)
     assert "station_sizes" in xlsx.sheet_names
     assert "Plugs" in xlsx.parse("station_sizes").columns  # headers in the scenario language (en)

@@ -28,13 +28,12 @@ from planner._io import VECTOR_SUFFIXES, one_line
 from planner.errors import InputError, ScenarioError
 from planner.routing import distance_to_network
 from planner.settings import BEIJING_METRIC_CRS
-from planner.study_area import inside as in_study_area
 from planner.stations import candidates as cand_mod
 from planner.stations import demand as dem_mod
 from planner.stations.candidates import read_candidate_source, score_candidates, sensitive_features
-from planner.stations.demand import ev_demand, poi_demand_points, read_layer, road_demand_points
 from planner.stations.costs import CAPEX_COMPONENTS, station_capex
 from planner.stations.defaults import DEFAULTS, SizingDefaults
+from planner.stations.demand import ev_demand, poi_demand_points, read_layer, road_demand_points
 from planner.stations.plan import StationPlan, solve_problem
 from planner.stations.problem import (
     FLOW_DEMAND_COLUMNS,
@@ -48,6 +47,7 @@ from planner.stations.problem import (
     weigh_demand,
 )
 from planner.stations.table import budget_check, candidate_capex_from_problem, inputs_from_plan, size_stations
+from planner.study_area import inside as in_study_area
 from planner.vocab import DEFAULT_DEMAND
 
 #: Levels per axis of the (daily sessions × lot area) grid on which PV-storage candidates'

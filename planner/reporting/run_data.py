@@ -65,7 +65,8 @@ def _plants(manifest: dict) -> pd.DataFrame | None:
     if path is None or not path.is_file():
         return None
     spec = (manifest.get("settings", {}).get("sites") or {}).get("plants") or {}
-    skip = ("path", "illustrative", "geocoder", "geocoder_city", "geocoder_url", "geocoder_qps")  # as pipeline.load_sites
+    # the keys pipeline.load_sites does not pass to read_sites
+    skip = ("path", "illustrative", "geocoder", "geocoder_city", "geocoder_url", "geocoder_qps")
     kw = {k: v for k, v in spec.items() if k not in skip and v is not None}
     return pd.DataFrame(sites.read_sites(path, kind="plant", **kw).drop(columns="geometry", errors="ignore"))
 

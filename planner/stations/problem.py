@@ -56,8 +56,8 @@ class SitingProblem:
         Per technology: demand × candidates travel minutes (``inf`` = cannot serve).
     technologies : dict
         Scenario technology specs (capex_wan — the flat capex; a candidates column
-        ``capex_wan_<tech>`` overrides it per candidate, see :meth:`capex_of` —, radius_min, weight, target_share, min_spacing_m,
-        max_stations…).
+        ``capex_wan_<tech>`` overrides it per candidate, see :meth:`capex_of` —, radius_min,
+        weight, target_share, min_spacing_m, max_stations…).
     budget_wan : float
     info : dict
         Counts, clustering loss, dropped rows — for the manifest.
