@@ -435,7 +435,7 @@ def candidate_capex_from_problem(problem, d: SizingDefaults = DEFAULTS, pv_level
         elig = c[f"eligible_{t}"].to_numpy(bool) | c[f"required_{t}"].to_numpy(bool)
         area = c["area_m2"].to_numpy(float) if "area_m2" in c else None
         if kind == "pv" and pv_levels:
-            cap, w = np.full(len(c), np.nan), []
+            cap, w = np.full(len(c), np.nan), list[str]()
             sub = np.flatnonzero(elig)
             cap[sub] = pv_candidate_capex_grid(could[sub] * d.ev_sessions_per_day,
                                                area[sub] if area is not None else np.zeros(len(sub)),
