@@ -57,8 +57,9 @@ PV_GRID_LEVELS = 7
 
 #: How ``capex_model = "sized"`` keeps the budget, as reported in ``siting/summary.json``.
 SIZED_APPROACH = ("each candidate sized for all the demand it could serve (demand within its radius / detour); "
-                  "PV-storage batteries interpolated on a 7 x 7 grid of daily sessions x lot area (49 battery LPs); "
-                  "the selected stations re-sized exactly on the demand they serve and checked against the budget")
+                  f"PV-storage batteries interpolated on a {PV_GRID_LEVELS} x {PV_GRID_LEVELS} grid of daily sessions "
+                  f"x lot area ({PV_GRID_LEVELS ** 2} battery LPs); the selected stations re-sized exactly on the "
+                  "demand they serve and checked against the budget")
 
 
 def _tech_specs(sc) -> dict:
