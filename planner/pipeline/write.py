@@ -8,12 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import geopandas as gpd
-import matplotlib
 import numpy as np
 import pandas as pd
 
 from planner import data_extent, maps, outputs
-from planner._charts import font_rc
 from planner._io import atomic_path
 from planner.maps import column_headers, label, siting_map
 from planner.maps.siting import POPUP_SIZES
@@ -159,7 +157,7 @@ def write_station_profiles(plan: StationPlan, folder: Path) -> list[Path]:
         path = Path(folder) / RunLayout.station_profile(sid)
         path.parent.mkdir(parents=True, exist_ok=True)
         fig = daily_profile_chart(res, day=PROFILE_DAY, title=f"{sid} — July representative day 7月典型日")
-        with atomic_path(path) as tmp, matplotlib.rc_context(font_rc()):  # CJK title and legend
+        with atomic_path(path) as tmp:
             fig.savefig(tmp, format="png")
         written.append(path)
     return written
