@@ -50,17 +50,24 @@ class RunLayout:
     PROBLEM = SITING / "problem"
     PROBLEM_DEMAND = PROBLEM / "demand.csv"
     SITING_MAP = SITING / "siting_map.html"
+    STATION_SIZES = SITING / "station_sizes.csv"
+    STATION_PROFILES = SITING / "station_profiles"
     EXCEL = Path("results.xlsx")
     GPKG = Path("results.gpkg")
     AREAS = Path("areas.gpkg")
     REPORT = Path("report")
-
 
     @staticmethod
     def hourly_chart(plant_id: str) -> Path:
         """The coverage-by-hour chart of one plant."""
         safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(plant_id))
         return RunLayout.COVERAGE / f"by_hour_{safe}.png"
+
+    @staticmethod
+    def station_profile(site_id: str) -> Path:
+        """The daily profile chart (load, PV, battery, grid) of one PV-storage station."""
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(site_id))
+        return RunLayout.STATION_PROFILES / f"{safe}.png"
 
 
 #: Suffix of the folder that keeps the previous outputs beside a run's output folder.

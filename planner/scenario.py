@@ -229,9 +229,52 @@ class StudyArea(_Strict):
     margin_m: float = Field(0.0, ge=0, le=50_000)
 
 
+class Sizing(_Strict):
+    """``[siting.sizing]``: the station-sizing defaults a planner changes most often.
+
+    A key left out keeps the library default (:class:`planner.stations.defaults.SizingDefaults`,
+    each with its source; ``docs/station_sizing.md`` lists them all). Sources of the defaults:
+    ``ev_sessions_per_day`` guess (5,000); ``session_kwh`` guess (40); ``charger_kw``
+    parameters.md §4 (600, M); ``flexible_share`` guess (0.3); ``max_wait_min`` /
+    ``max_p_wait`` issue 13 target (5 min, 10 %); ``specific_yield_kwh_per_kwp`` §5 (1,010, L);
+    ``canopy_share`` guess (1.0); ``capex_per_kwh_wan`` §14 utility BESS (0.04646, M);
+    ``h2_truck_speed_kmh`` guess (35). ``v2g`` (discharge to the grid, 放) is off by default:
+    no Beijing feed-in / V2G price is in parameters.md, so ``v2g_price_yuan_kwh`` must be given.
+    """
+
+    ev_sessions_per_day: float | None = Field(None, gt=0)  # fast-charging sessions/day in the study area
+    session_kwh: float | None = Field(None, gt=0)
+    charger_kw: float | None = Field(None, gt=0)  # kW per plug
+    flexible_share: float | None = Field(None, ge=0, le=1)  # smart ordered charging: movable share
+    max_wait_min: float | None = Field(None, gt=0)
+    max_p_wait: float | None = Field(None, gt=0, lt=1)
+    specific_yield_kwh_per_kwp: float | None = Field(None, gt=0)
+    canopy_share: float | None = Field(None, ge=0, le=1)
+    capex_per_kwh_wan: float | None = Field(None, ge=0)  # battery capex, 万元 per kWh
+    h2_truck_speed_kmh: float | None = Field(None, gt=0)
+    v2g: bool = False  # discharge to the grid (V2G / 放)
+    v2g_price_yuan_kwh: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _v2g_price(self):
+        if self.v2g and self.v2g_price_yuan_kwh is None:
+            raise ValueError("v2g = true needs v2g_price_yuan_kwh (no Beijing feed-in / V2G price is sourced)")
+        return self
+
+    def overrides(self) -> dict:
+        """The keys given, as ``SizingDefaults`` field names (``export_price`` from the V2G keys)."""
+        out = {k: v for k, v in self.model_dump(exclude={"v2g", "v2g_price_yuan_kwh"}).items() if v is not None}
+        out["export_price"] = float(self.v2g_price_yuan_kwh) if self.v2g else 0.0
+        return out
+
+
 class Siting(_Strict):
     enabled: bool = True
     budget_wan: float = Field(gt=0)
+    #: "flat": each station costs its technology's capex_wan; "sized": capex from each
+    #: candidate's sizes for the demand it could serve (see docs/station_sizing.md)
+    capex_model: Literal["flat", "sized"] = "flat"
+    sizing: Sizing = Field(default_factory=Sizing)
     time_limit_s: float = Field(60.0, gt=0)
     mip_gap: float = Field(0.001, ge=0, lt=1)
     technologies: dict[str, Technology]

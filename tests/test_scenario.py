@@ -56,6 +56,12 @@ def test_paths_resolve_against_file_and_data_dir(tmp_path, monkeypatch):
         # validated and then ignored before: a decay is refused, not silently dropped
         ("[siting]\nbudget_wan = 100\ndecay = \"linear\"\n[siting.technologies.hpc]\ncapex_wan = 1\nradius_min = 5\n",
          "siting.decay", "not supported by the station plan"),
+        ("[siting]\nbudget_wan = 100\ncapex_model = \"lp\"\n[siting.technologies.hpc]\ncapex_wan = 1\nradius_min = 5\n",
+         "siting.capex_model", "'flat'"),
+        ("[siting]\nbudget_wan = 100\n[siting.sizing]\nv2g = true\n[siting.technologies.hpc]\ncapex_wan = 1\n"
+         "radius_min = 5\n", "siting.sizing", "v2g_price_yuan_kwh"),
+        ("[siting]\nbudget_wan = 100\n[siting.sizing]\nflexible_share = 1.5\n[siting.technologies.hpc]\n"
+         "capex_wan = 1\nradius_min = 5\n", "siting.sizing.flexible_share", "less than or equal"),
     ],
 )
 def test_invalid_scenarios_name_the_key(tmp_path, extra, key, message):

@@ -26,6 +26,44 @@ __all__ = ["LANGUAGES", "LABELS", "COLUMN_KEYS", "check_language", "label", "pro
 #: Supported languages.
 LANGUAGES: tuple[str, ...] = ("en", "zh")
 
+#: Station-size columns (``siting/station_sizes.csv``) -> (English, Chinese); the column name is the key.
+SIZE_LABELS: dict[str, tuple[str, str]] = {
+    "existing": ("Existing", "已建"),
+    "kind": ("Demand kind", "需求类型"),
+    "daily_sessions": ("Sessions per day", "日充电次数"),
+    "peak_arrivals_per_h": ("Peak arrivals per hour", "高峰小时到达数"),
+    "mean_session_min": ("Mean session (min)", "平均充电时长（分钟）"),
+    "plugs": ("Plugs", "充电枪数"),
+    "charger_kw": ("Charger kW", "单枪功率（kW）"),
+    "p_wait": ("P(wait > 5 min)", "等待超5分钟概率"),
+    "transformer_kva": ("Transformer kVA", "变压器容量（kVA）"),
+    "h2_kg_day": ("H2 kg/day", "日加氢量（kg）"),
+    "h2_class_kg_day": ("H2 class kg/day", "加氢站规模（kg/d）"),
+    "h2_storage_kg": ("H2 storage kg", "储氢量（kg）"),
+    "h2_dispensers": ("H2 dispensers", "加氢机数"),
+    "h2_grade": ("H2 station grade", "加氢站等级"),
+    "pv_kwp": ("PV kWp", "光伏容量（kWp）"),
+    "pv_kwh_year": ("PV kWh/year", "年发电量（kWh）"),
+    "storage_kwh": ("Storage kWh", "储能容量（kWh）"),
+    "storage_kw": ("Storage kW", "储能功率（kW）"),
+    "self_consumption_share": ("PV self-consumption", "光伏自用率"),
+    "peak_grid_kw_without_storage": ("Peak grid kW without storage", "无储能电网峰值（kW）"),
+    "peak_grid_kw_with_storage": ("Peak grid kW with storage", "有储能电网峰值（kW）"),
+    "transformer_kva_hourly_peak": ("Transformer kVA (hourly peak)", "按小时峰值变压器（kVA）"),
+    "peak_grid_kw_smart": ("Peak grid kW, smart charging", "有序充电电网峰值（kW）"),
+    "transformer_kva_smart": ("Transformer kVA, smart charging", "有序充电变压器（kVA）"),
+    "energy_cost_wan_year": ("Energy cost (万元/yr)", "年电费（万元）"),
+    "energy_revenue_wan_year": ("Energy revenue (万元/yr)", "年售电收入（万元）"),
+    "capex_chargers_wan": ("Capex chargers (万元)", "充电设备投资（万元）"),
+    "capex_transformer_wan": ("Capex transformer (万元)", "变压器投资（万元）"),
+    "capex_h2_wan": ("Capex H2 (万元)", "加氢设备投资（万元）"),
+    "capex_pv_wan": ("Capex PV (万元)", "光伏投资（万元）"),
+    "capex_storage_wan": ("Capex storage (万元)", "储能投资（万元）"),
+    "capex_fixed_wan": ("Capex fixed (万元)", "固定投资（万元）"),
+    "capex_wan": ("Capex (万元)", "投资（万元）"),
+    "capex_model": ("Capex model", "投资模型"),
+}
+
 #: key -> (English, Chinese).
 LABELS: dict[str, tuple[str, str]] = {
     # things on the map
@@ -127,6 +165,8 @@ LABELS: dict[str, tuple[str, str]] = {
     "restriction": ("time restriction", "分时段限行"),
     "blocked_by": ("Closed by (restriction, hours)", "限行（名称、时段）"),
     "minutes_unrestricted": ("Minutes without the restriction", "不限行时分钟"),
+    # station sizes (siting/station_sizes.csv, issue 13)
+    **SIZE_LABELS,
 }
 
 #: Result-table column -> label key used by :func:`column_headers`.
@@ -157,6 +197,7 @@ COLUMN_KEYS: dict[str, str] = {
     "unreachable_cause": "unreachable_cause",
     "blocked_by": "blocked_by",
     "minutes_unrestricted": "minutes_unrestricted",
+    **{c: c for c in SIZE_LABELS},
 }
 
 _PROFILE_ALIASES = {

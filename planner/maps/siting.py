@@ -38,6 +38,11 @@ __all__ = ["siting_map", "demand_figures", "TECHNOLOGIES"]
 TECHNOLOGIES = STATION_TECHNOLOGIES
 
 
+#: Station-size columns shown in a site's popup (``siting/station_sizes.csv``) and their decimals.
+POPUP_SIZES = (("plugs", 0), ("charger_kw", 0), ("transformer_kva", 0), ("h2_kg_day", 0), ("pv_kwp", 0),
+               ("storage_kwh", 0), ("capex_wan", 0))
+
+
 def _site_popup(row, language: str) -> str:
     name = row.get("name")
     sid = str(row.get("site_id"))
@@ -51,6 +56,10 @@ def _site_popup(row, language: str) -> str:
         fields.append((label("demand_served", language), fmt_num(row["demand_served"], 1)))
     if "share" in row:
         fields.append((label("share", language), fmt_share(row["share"])))
+    for col, digits in POPUP_SIZES:  # station sizes (issue 13), when the table carries them
+        v = row.get(col)
+        if isinstance(v, (int, float, np.number)) and math.isfinite(v):
+            fields.append((label(col, language), fmt_num(v, digits)))
     lon, lat = row.get("lon"), row.get("lat")
     try:
         lon, lat = float(lon), float(lat)

@@ -242,6 +242,8 @@ def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None
             "settings": sc.model_dump(mode="json"),
             "network": outputs.clean_for_json(net.report),
             "counts": r.counts,
+            "station_sizing": ({k: v for k, v in results["siting"].sizing.items() if k != "warnings"}
+                               if "siting" in results else None),
             "timings_s": r.timings,
             "total_s": round(time.perf_counter() - t0, 3),
             "warnings": r.warnings,

@@ -10,7 +10,9 @@ in the exported problem.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
 from pathlib import Path
@@ -29,6 +31,8 @@ from planner.settings import BEIJING_METRIC_CRS
 from planner.stations import candidates as cand_mod
 from planner.stations import demand as dem_mod
 from planner.stations.candidates import read_candidate_source, score_candidates, sensitive_features
+from planner.stations.costs import CAPEX_COMPONENTS, station_capex
+from planner.stations.defaults import DEFAULTS, SizingDefaults
 from planner.stations.demand import ev_demand, poi_demand_points, read_layer, road_demand_points
 from planner.stations.plan import StationPlan, solve_problem
 from planner.stations.problem import (
@@ -42,8 +46,20 @@ from planner.stations.problem import (
     tech_minutes,
     weigh_demand,
 )
+from planner.stations.table import budget_check, candidate_capex_from_problem, inputs_from_plan, size_stations
 from planner.study_area import inside as in_study_area
 from planner.vocab import DEFAULT_DEMAND
+
+#: Levels per axis of the (daily sessions × lot area) grid on which PV-storage candidates'
+#: batteries are sized for the siting capex (``PV_GRID_LEVELS²`` battery LPs instead of one per
+#: candidate; :func:`planner.stations.table.pv_candidate_capex_grid`).
+PV_GRID_LEVELS = 7
+
+#: How ``capex_model = "sized"`` keeps the budget, as reported in ``siting/summary.json``.
+SIZED_APPROACH = ("each candidate sized for all the demand it could serve (demand within its radius / detour); "
+                  f"PV-storage batteries interpolated on a {PV_GRID_LEVELS} x {PV_GRID_LEVELS} grid of daily sessions "
+                  f"x lot area ({PV_GRID_LEVELS ** 2} battery LPs); the selected stations re-sized exactly on the "
+                  "demand they serve and checked against the budget")
 
 
 def _tech_specs(sc) -> dict:
@@ -201,13 +217,90 @@ def problem_demand(sc, net, plants=None, suppliers=None) -> dict:
     return out
 
 
+def sizing_defaults(sc) -> SizingDefaults:
+    """The station-sizing defaults with the scenario's ``[siting.sizing]`` keys applied."""
+    if sc.siting is None:
+        raise ScenarioError("the scenario has no [siting] section", path=sc.source_path, key="siting")
+    return dataclasses.replace(DEFAULTS, **sc.siting.sizing.overrides())
+
+
+def set_sized_capex(problem: SitingProblem, d: SizingDefaults, pv_levels: int | None = PV_GRID_LEVELS) -> dict:
+    """Put each candidate's sized capex (万元, for all the demand it could serve) into the
+    candidates' ``capex_wan_<tech>`` columns, which the model then uses; returns what was done."""
+    t0 = time.perf_counter()
+    caps, warnings = candidate_capex_from_problem(problem, d, pv_levels=pv_levels)
+    for t, cap in caps.items():
+        problem.candidates[f"capex_wan_{t}"] = cap
+    return {"approach": SIZED_APPROACH if pv_levels == PV_GRID_LEVELS else
+            f"each candidate sized for all the demand it could serve (pv_levels={pv_levels})",
+            "seconds": round(time.perf_counter() - t0, 2), "warnings": len(warnings)}
+
+
+def size_plan(plan: StationPlan, capex_model: str, d: SizingDefaults, candidate_info: dict | None = None
+              ) -> tuple[StationPlan, list[str]]:
+    """Size the plan's selected stations on the demand they serve; check the budget on their capex.
+
+    Sets ``plan.sizes`` (with an ``existing`` column), ``plan.dispatches`` and ``plan.sizing``
+    (capex model, approach, the capex the model saw and the sized capex by technology and
+    component, within budget or not). Existing stations are sized but outside the budget.
+
+    Returns
+    -------
+    (StationPlan, list of str)
+        The plan and the sizing warnings (the budget warning first when the sized plan exceeds it).
+    """
+    args = inputs_from_plan(plan, d)
+    table, warnings, dispatches = size_stations(**args, capex_model=capex_model, d=d)
+    existing = args["selected"]["existing"].to_numpy(bool)
+    table.insert(2, "existing", existing)
+    sized = pd.DataFrame([station_capex(r["kind"], r, "sized", d=d) for r in table.to_dict("records")])
+    new = ~existing
+    budget = plan.problem.budget_wan
+    over = budget_check(sized[new] if len(sized) else pd.DataFrame({"capex_wan": []}), budget)
+    comp = {c: round(float(sized.loc[new, f"capex_{c}_wan"].fillna(0).sum()), 1) if len(sized) else 0.0
+            for c in CAPEX_COMPONENTS}
+    by_tech = ({t: round(float(v), 1) for t, v in sized[new].groupby(table.technology[new])["capex_wan"].sum().items()}
+               if len(sized) else {})
+    sized_total = float(sized.loc[new, "capex_wan"].sum()) if len(sized) else 0.0
+    plan.sizes, plan.dispatches = table, dispatches
+    plan.sizing = {
+        "capex_model": capex_model,
+        "candidate_capex": (candidate_info or {}).get("approach", "flat: each technology's capex_wan per station"),
+        "candidate_sizing_s": (candidate_info or {}).get("seconds"),
+        "budget_wan": budget,
+        "capex_in_model_wan": round(float(plan.result.capex), 1),
+        "capex_sized_wan": round(sized_total, 1),
+        "capex_sized_by_technology_wan": by_tech,
+        "capex_sized_by_component_wan": comp,
+        "within_budget": not over,
+        "note": ("capex_in_model_wan: what the siting model spent (flat capex, or sizes for all the demand each "
+                 "candidate could serve); capex_sized_wan: the new stations sized on the demand they serve"),
+        "warnings": over + warnings,
+    }
+    return plan, over + warnings
+
+
 def run_siting(sc, net, plants, suppliers, run=None) -> StationPlan:
-    """Build and solve the scenario's station plan (pipeline step; ``run`` records timings and warnings)."""
+    """Build and solve the scenario's station plan, then size its stations (pipeline step;
+    ``run`` records timings and warnings)."""
     step = run.step if run is not None else (lambda name: nullcontext())
     with step("siting problem"):
         problem = build_problem(sc, net, plants, suppliers, run)
+    d = sizing_defaults(sc)
+    info = None
+    if sc.siting.capex_model == "sized":
+        with step("candidate sizing"):
+            info = set_sized_capex(problem, d)
     with step("siting solve"):
         plan = solve_problem(problem, time_limit=sc.siting.time_limit_s, mip_gap=sc.siting.mip_gap)
+    with step("station sizing"):
+        plan, warnings = size_plan(plan, sc.siting.capex_model, d, info)
+    if run is not None:
+        if not plan.sizing["within_budget"]:
+            run.warn(warnings[0] + f" (capex_model = {sc.siting.capex_model})")
+        if len(warnings) > (0 if plan.sizing["within_budget"] else 1):
+            run.warn(f"station sizing: {len(warnings)} warning(s), e.g. {warnings[-1]}; "
+                     "all in siting/summary.json (sizing.warnings)")
     if run is not None:
         run.counts["siting_candidates"] = len(problem.candidates)
         res = plan.result

@@ -16,8 +16,10 @@ from planner import data_extent, maps, outputs
 from planner._io import atomic_path
 from planner.maps import column_headers, label, siting_map
 from planner.maps.hourly_chart import hourly_coverage_chart
+from planner.maps.siting import POPUP_SIZES
 from planner.outputs import RunLayout
 from planner.pipeline.network import profiles_for_scenario
+from planner.stations.operation import daily_profile_chart
 from planner.stations.plan import StationPlan
 from planner.stations.problem import SitingProblem
 
@@ -143,7 +145,7 @@ def write_scenario_maps(sc, net, plants, suppliers, results, folder: Path) -> li
         written.append(maps.save_map(m, folder / RunLayout.COVERAGE_MAP, offline=cfg.offline))
     sit = results.get("siting")
     if sit is not None:
-        m = siting_map(sit.selected_sites(), sit.demand_served(), None, language=lang, basemap=cfg.basemap,
+        m = siting_map(selected_with_sizes(sit), sit.demand_served(), None, language=lang, basemap=cfg.basemap,
                        roads=roads, title=f"{label('siting_title', lang)} — {stamp}", restrictions=restrictions,
                        note=note)
         written.append(maps.save_map(m, folder / RunLayout.SITING_MAP, offline=cfg.offline))
@@ -186,7 +188,37 @@ def write_station_plan(plan: StationPlan, folder: Path) -> Path:
     outputs.write_csv(pd.DataFrame(sel.drop(columns="geometry")), folder / RunLayout.SELECTED_SITES)
     outputs.write_json(outputs.clean_for_json(plan.summary()), folder / RunLayout.SITING_SUMMARY)
     write_problem(plan.problem, folder / RunLayout.PROBLEM)
+    if plan.sizes is not None:
+        outputs.write_csv(plan.sizes, folder / RunLayout.STATION_SIZES)
+    write_station_profiles(plan, folder)
     return folder / RunLayout.SITING
+
+
+#: Representative day of the daily profile charts: July (month index 6), the summer peak.
+PROFILE_DAY = 6
+
+
+def write_station_profiles(plan: StationPlan, folder: Path) -> list[Path]:
+    """One daily profile chart (load, PV, battery, grid; July representative day) per PV-storage station."""
+    written = []
+    for sid, res in plan.dispatches.items():
+        path = Path(folder) / RunLayout.station_profile(sid)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig = daily_profile_chart(res, day=PROFILE_DAY, title=f"{sid} — July representative day 7月典型日")
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
+        written.append(path)
+    return written
+
+
+def selected_with_sizes(plan: StationPlan):
+    """The plan's selected sites with their sizes (plugs, kW, kVA, kg/d, kWp, kWh) for map popups."""
+    sel = plan.selected_sites()
+    if plan.sizes is not None and len(sel):
+        cols = [c for c, _ in POPUP_SIZES]
+        sizes = plan.sizes[["site_id", "technology", *cols]].astype({"site_id": str})
+        sel = sel.astype({"site_id": str}).merge(sizes, on=["site_id", "technology"], how="left")
+    return sel
 
 
 def _write_tables(tables: dict, summary_json: dict, folder: Path) -> dict[str, Path]:

@@ -13,6 +13,7 @@ import geopandas as gpd
 import pandas as pd
 
 from planner.errors import InputError
+from planner.outputs import RunLayout
 
 __all__ = ["RunData", "read_run"]
 
@@ -30,6 +31,9 @@ class RunData:
     data_edge: pd.DataFrame | None = None
     stations: pd.DataFrame | None = None
     siting_summary: dict | None = None
+    #: ``siting/station_sizes.csv`` and the PV-storage daily profile charts (site_id, PNG bytes)
+    station_sizes: pd.DataFrame | None = None
+    station_profiles: list[tuple[str, bytes]] = field(default_factory=list)
     plants: pd.DataFrame | None = None
     isochrones: gpd.GeoDataFrame | None = None
     areas: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
@@ -95,6 +99,10 @@ def read_run(folder) -> RunData:
                    plant_summary=_csv(cov / "plant_summary.csv"), supplier_times=_csv(cov / "supplier_times.csv"),
                    sensitivity=_csv(cov / "sensitivity.csv"), lost_at_peak=_csv(cov / "lost_at_peak.csv"),
                    data_edge=_csv(cov / "data_edge.csv"), stations=_csv(sit / "selected_sites.csv"))
+    data.station_sizes = _csv(folder / RunLayout.STATION_SIZES)
+    if (folder / RunLayout.STATION_PROFILES).is_dir():
+        data.station_profiles = [(p.stem, p.read_bytes())
+                                 for p in sorted((folder / RunLayout.STATION_PROFILES).glob("*.png"))]
     if (sit / "summary.json").is_file():
         data.siting_summary = json.loads((sit / "summary.json").read_text(encoding="utf-8"))
     if (cov / "isochrones.gpkg").is_file():

@@ -370,6 +370,7 @@ def daily_profile_chart(result: DispatchResult, day: int = 0, title: str = ""):
 
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
+    from matplotlib.text import Text
 
     with matplotlib.rc_context(font_rc()):
         fig = Figure(figsize=(8, 4), dpi=100)
@@ -386,4 +387,7 @@ def daily_profile_chart(result: DispatchResult, day: int = 0, title: str = ""):
         ax.legend(loc="upper left", fontsize=8)
         ax.set_title(title)
         fig.tight_layout()
+    families = font_rc()["font.sans-serif"]
+    for text in fig.findobj(Text):  # fonts fixed on the texts: savefig works outside the context
+        text.set_fontfamily(families)
     return fig

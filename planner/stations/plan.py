@@ -4,7 +4,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import geopandas as gpd
 import numpy as np
@@ -18,11 +18,14 @@ from planner.stations.problem import SitingProblem
 def solve_problem(problem: SitingProblem, time_limit: float = 60.0, mip_gap: float = 1e-3,
                   method: str = "auto") -> StationPlan:
     """Solve the technology mix; raises :class:`SolverError` with a planner-readable message."""
-    cheapest = min(spec["capex_wan"] for spec in problem.technologies.values())
+    c = problem.candidates
+    opened = [problem.capex_of(t)[c[f"eligible_{t}"].to_numpy(bool) & ~c[f"required_{t}"].to_numpy(bool)]
+              for t in problem.technologies]
+    cheapest = min((float(x.min()) for x in opened if len(x)), default=float("inf"))
     required = any(problem.candidates[f"required_{t}"].any() for t in problem.technologies)
-    if problem.budget_wan < cheapest and not required:
+    if problem.budget_wan < cheapest < float("inf") and not required:
         raise SolverError(f"budget {problem.budget_wan:g} 万元 fits no station "
-                          f"(cheapest technology costs {cheapest:g} 万元)")
+                          f"(cheapest station costs {cheapest:g} 万元)")
     result = problem.model().solve(time_limit=time_limit, mip_gap=mip_gap, method=method)
     return StationPlan(problem, result)
 
@@ -33,6 +36,13 @@ class StationPlan:
 
     problem: SitingProblem
     result: MixResult
+    #: ``siting/station_sizes.csv`` rows (:data:`planner.stations.table.STATION_SIZE_COLUMNS` +
+    #: ``existing``) once the selected stations are sized; ``None`` before
+    sizes: pd.DataFrame | None = None
+    #: site_id → :class:`planner.stations.operation.DispatchResult` of the PV-storage stations
+    dispatches: dict = field(default_factory=dict)
+    #: capex model, candidate-capex approach, budget before / after sizing (``summary()["sizing"]``)
+    sizing: dict = field(default_factory=dict)
 
     # ------------------------------------------------------------------ tables
     def selected_sites(self) -> gpd.GeoDataFrame:
@@ -54,7 +64,7 @@ class StationPlan:
             rows.append(pd.DataFrame({
                 "site_id": c.candidate_id.to_numpy()[sites], "technology": t, "name": c.name.to_numpy()[sites],
                 "lon": c.lon.to_numpy()[sites], "lat": c.lat.to_numpy()[sites],
-                "capex": np.where(req, 0.0, spec["capex_wan"]), "demand_served": served,
+                "capex": np.where(req, 0.0, prob.capex_of(t)[sites]), "demand_served": served,
                 "share": served / w.sum() if w.sum() > 0 else np.nan, "existing": req,
             }))
         df = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
@@ -82,13 +92,17 @@ class StationPlan:
             "covered_share": res.covered_share,
             "technologies": self.problem.technologies,
             "problem": self.problem.info,
+            **({"sizing": self.sizing} if self.sizing else {}),
         }
 
     def tables(self) -> dict:
         sel = self.selected_sites()
-        return {"selected_sites": pd.DataFrame(sel.drop(columns="geometry")),
-                "siting_summary": pd.DataFrame([{k: v for k, v in self.summary().items()
-                                                 if not isinstance(v, dict)}])}
+        out = {"selected_sites": pd.DataFrame(sel.drop(columns="geometry")),
+               "siting_summary": pd.DataFrame([{k: v for k, v in self.summary().items()
+                                                if not isinstance(v, dict)}])}
+        if self.sizes is not None:
+            out["station_sizes"] = self.sizes
+        return out
 
     def layers(self) -> dict:
         return {"selected_sites": self.selected_sites(), "demand": self.demand_served()}

@@ -55,8 +55,9 @@ class SitingProblem:
     minutes : dict[str, ndarray]
         Per technology: demand × candidates travel minutes (``inf`` = cannot serve).
     technologies : dict
-        Scenario technology specs (capex_wan, radius_min, weight, target_share, min_spacing_m,
-        max_stations…).
+        Scenario technology specs (capex_wan — the flat capex; a candidates column
+        ``capex_wan_<tech>`` overrides it per candidate, see :meth:`capex_of` —, radius_min,
+        weight, target_share, min_spacing_m, max_stations…).
     budget_wan : float
     info : dict
         Counts, clustering loss, dropped rows — for the manifest.
@@ -85,6 +86,14 @@ class SitingProblem:
             }))
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COVERAGE_PAIR_COLUMNS)
 
+    def capex_of(self, t: str) -> np.ndarray:
+        """Capex (万元) of technology ``t`` at every candidate: the candidates' ``capex_wan_<t>``
+        column when present (per-candidate sized capex), else the technology's flat ``capex_wan``."""
+        col = f"capex_wan_{t}"
+        if col in self.candidates.columns:
+            return self.candidates[col].to_numpy(float)
+        return np.full(len(self.candidates), float(self.technologies[t]["capex_wan"]))
+
     def model(self) -> TechnologyMix:
         """The :class:`~planner.siting.mix.TechnologyMix` of this problem: the one place that maps
         the technology specs to :class:`~planner.siting.mix.Technology` objects."""
@@ -94,7 +103,7 @@ class SitingProblem:
             p = self.conflicts.get(t, np.empty((0, 2), int))
             conf = sp.csr_matrix((np.ones(len(p)), (p[:, 0], p[:, 1])), shape=(n, n)) if len(p) else None
             techs.append(Technology(
-                name=t, capex=spec["capex_wan"], radius=spec["radius_min"],
+                name=t, capex=self.capex_of(t), radius=spec["radius_min"],
                 weights=self.demand[t]["weight"].to_numpy(float), weight=spec["weight"],
                 target=spec["target_share"], eligible=self.candidates[f"eligible_{t}"].to_numpy(bool),
                 conflicts=conf, required=self.candidates[f"required_{t}"].to_numpy(bool),

@@ -52,6 +52,8 @@ __all__ = [
     "could_serve",
     "candidate_capex",
     "candidate_capex_from_problem",
+    "pv_battery_grid",
+    "pv_candidate_capex_grid",
     "budget_check",
 ]
 
@@ -309,6 +311,67 @@ def could_serve(minutes: np.ndarray, radius: float, values) -> np.ndarray:
     return (m <= radius).T.astype(float) @ v
 
 
+def pv_battery_grid(sessions_levels, area_levels, pv_days: tuple[np.ndarray, np.ndarray],
+                    d: SizingDefaults = DEFAULTS) -> np.ndarray:
+    """Battery kWh of a PV-storage station sized by the dispatch LP on a grid of daily sessions ×
+    lot area (m²), for one set of representative PV days; rows = sessions, columns = areas."""
+    out = np.zeros((len(sessions_levels), len(area_levels)))
+    for i, s in enumerate(sessions_levels):
+        for j, a in enumerate(area_levels):
+            row, _, _ = size_station("pv", "grid", "pv", daily_sessions=float(s), area_m2=float(a), d=d,
+                                     pv_days=pv_days)
+            out[i, j] = row["storage_kwh"]
+    return out
+
+
+def _levels(values: np.ndarray, n: int) -> np.ndarray:
+    """0 and ``n - 1`` geometric levels spanning the positive ``values`` (at least 1)."""
+    pos = values[values > 0]
+    if not len(pos):
+        return np.array([0.0])
+    lo, hi = max(float(pos.min()), 1.0), max(float(pos.max()), 1.0)
+    return np.unique(np.r_[0.0, np.geomspace(lo, hi, max(n - 1, 1)) if hi > lo else [hi]])
+
+
+def pv_candidate_capex_grid(sessions, area_m2, lat, lon, d: SizingDefaults = DEFAULTS,
+                            levels: int = 7) -> tuple[np.ndarray, dict]:
+    """Sized capex (万元) of PV-storage candidates without one battery LP per candidate.
+
+    Plugs, transformer, PV kWp and the fixed part are sized exactly per candidate; the battery
+    kWh (the only part that needs the dispatch LP) is interpolated bilinearly on a grid of 0 and
+    ``levels − 1`` geometric levels per axis (daily sessions × lot area) spanning the candidates'
+    values (the least-cost battery is close to linear in the charging energy), solved once with
+    the representative PV days at the candidates' mean position (the clear-sky shape changes by
+    minutes of solar time across a district). An estimate: the
+    selected stations are re-sized exactly and checked against the budget
+    (:func:`budget_check`).
+
+    Returns
+    -------
+    (ndarray, dict)
+        Capex per candidate and the grid (``sessions_levels``, ``area_levels``, ``lps``).
+    """
+    from scipy.interpolate import RegularGridInterpolator
+
+    s = np.asarray(sessions, float)
+    a = np.nan_to_num(np.asarray(area_m2, float), nan=0.0)
+    out = np.zeros(len(s))
+    if not len(s):
+        return out, {"sessions_levels": [], "area_levels": [], "lps": 0}
+    sl, al = _levels(s, levels), _levels(a, levels)
+    days = pv_days_per_kwp(float(np.nanmean(lat)), float(np.nanmean(lon)), d)
+    grid = pv_battery_grid(sl, al, days, d)
+    if len(sl) > 1 and len(al) > 1:
+        kwh = RegularGridInterpolator((sl, al), grid)(np.column_stack([s, a]))
+    else:  # one level on an axis: interpolate along the other
+        kwh = np.interp(s if len(al) == 1 else a, sl if len(al) == 1 else al, grid.ravel())
+    for j in range(len(s)):
+        row, _ = size_hpc(float(s[j]), d)
+        row.update({"pv_kwp": a[j] * d.canopy_share * d.kwp_per_m2, "storage_kwh": float(kwh[j])})
+        out[j] = station_capex("pv", row, "sized", d=d)["capex_wan"]
+    return out, {"sessions_levels": sl.tolist(), "area_levels": al.tolist(), "lps": int(grid.size)}
+
+
 def candidate_capex(kind: str, could: np.ndarray, lat=None, lon=None, area_m2=None, d: SizingDefaults = DEFAULTS,
                     eligible: np.ndarray | None = None) -> tuple[np.ndarray, list[str]]:
     """Sized capex (万元) of every candidate for all the demand it could serve.
@@ -349,13 +412,18 @@ def candidate_capex(kind: str, could: np.ndarray, lat=None, lon=None, area_m2=No
     return out, warnings
 
 
-def candidate_capex_from_problem(problem, d: SizingDefaults = DEFAULTS) -> tuple[dict, list[str]]:
+def candidate_capex_from_problem(problem, d: SizingDefaults = DEFAULTS, pv_levels: int | None = None
+                                 ) -> tuple[dict, list[str]]:
     """Per technology, the sized capex of every candidate of a ``SitingProblem`` (read only).
 
     Demand it could serve: for ``ev`` / ``pv`` the normalised ``weight`` of the demand within the
     radius; for ``freight`` Σ trucks/day × route km (``flow_minutes`` × ``h2_truck_speed_kmh`` / 60)
     of the flows within the detour. Ineligible candidates get 0 (the model has no variable for
     them), so the arrays can be the ``capex`` of :class:`planner.siting.mix.Technology` directly.
+
+    ``pv_levels``: size PV-storage candidates with :func:`pv_candidate_capex_grid` on a
+    ``pv_levels`` × ``pv_levels`` grid (``pv_levels²`` battery LPs in all) instead of one
+    battery LP per candidate (``None``).
 
     Returns
     -------
@@ -374,7 +442,15 @@ def candidate_capex_from_problem(problem, d: SizingDefaults = DEFAULTS) -> tuple
         could = could_serve(problem.minutes[t], spec["radius_min"], values)
         elig = c[f"eligible_{t}"].to_numpy(bool) | c[f"required_{t}"].to_numpy(bool)
         area = c["area_m2"].to_numpy(float) if "area_m2" in c else None
-        cap, w = candidate_capex(kind, could, c.lat.to_numpy(float), c.lon.to_numpy(float), area, d, elig)
+        if kind == "pv" and pv_levels:
+            cap, w = np.full(len(c), np.nan), list[str]()
+            sub = np.flatnonzero(elig)
+            cap[sub] = pv_candidate_capex_grid(could[sub] * d.ev_sessions_per_day,
+                                               area[sub] if area is not None else np.zeros(len(sub)),
+                                               c.lat.to_numpy(float)[sub], c.lon.to_numpy(float)[sub], d,
+                                               pv_levels)[0]
+        else:
+            cap, w = candidate_capex(kind, could, c.lat.to_numpy(float), c.lon.to_numpy(float), area, d, elig)
         out[t] = np.where(np.isnan(cap), 0.0, cap)
         warnings += [f"{t}: {x}" for x in w]
     return out, warnings
