@@ -28,7 +28,7 @@ def _areas():
 
 def _fit_box(page: str) -> tuple[float, float, float, float]:
     """(west, south, east, north) the map opens on, read from its deferred fitBounds call."""
-    m = re.search(r"fitBounds\(\s*(\[\[[^\]]*\],\s*\[[^\]]*\]\])", page)
+    m = re.search(r"\bmap\.fitBounds\(\s*(\[\[[^\]]*\],\s*\[[^\]]*\]\])", page)  # not inlined Leaflet's own
     (s, w), (n, e) = json.loads(m.group(1))
     return w, s, e, n
 
@@ -146,7 +146,7 @@ def test_pipeline_maps_show_areas_speeds_and_station_names(tmp_path):
     sc = load_scenario(path)
     out = pipeline.run(sc, quiet=True)
     sel = pd.read_csv(out / "siting" / "selected_sites.csv", encoding="utf-8-sig", dtype={"site_id": str})
-    lots = sel[sel.site_id.str.startswith("K")]
+    lots = sel[sel.site_id.str.startswith("parking_")]
     assert len(lots)
     for r in lots.itertuples():
         road, dist = _brute_nearest_named(edges, r.lon, r.lat)

@@ -511,8 +511,9 @@ def display_names(candidates: pd.DataFrame, roads: gpd.GeoDataFrame, near: str =
                   max_m: float = NEAR_ROAD_MAX_M, metric_crs: str = BEIJING_METRIC_CRS) -> np.ndarray:
     """Readable names of candidate sites: their own name, else the nearest named road.
 
-    A candidate "has its own name" when ``name`` differs from ``candidate_id`` (the readers
-    fall back to the id, e.g. ``parking_1150166371``, when the source has no name).
+    A candidate "has its own name" when ``name`` is neither ``candidate_id`` nor the source's id
+    inside it (the readers fall back to the id when the source has no name: ``parking_1150166371``
+    for an OSM lot, ``K1`` for row ``K1`` of a list whose candidate id is ``parking_K1``).
 
     Parameters
     ----------
@@ -533,8 +534,9 @@ def display_names(candidates: pd.DataFrame, roads: gpd.GeoDataFrame, near: str =
     """
     ids = candidates["candidate_id"].astype(str).to_numpy(object)
     own = candidates["name"].where(candidates["name"].notna(), "").astype(str).str.strip().to_numpy(object)
-    out = np.where((own != "") & (own != ids), own, ids).astype(object)
-    need = np.flatnonzero(out == ids)
+    fallback = (own == "") | (own == ids) | np.array([i.endswith(f"_{n}") for i, n in zip(ids, own)], bool)
+    out = np.where(fallback, ids, own).astype(object)
+    need = np.flatnonzero(fallback)
     names = roads["name"].where(roads["name"].notna(), "").astype(str).str.strip() if "name" in roads else None
     if not len(need) or names is None or not (names != "").any():
         return out
