@@ -12,7 +12,7 @@ import pytest
 import shapely
 from shapely.geometry import Point, box
 
-from planner.maps import coverage_map, label, siting_map
+from planner.maps import coverage_map, label, save_map, siting_map
 from planner.maps.offline import to_html
 from tests._helpers import LAT0, LON0, STEP, grid_tables, siting_scenario
 from tests.map_html import features, layers
@@ -169,3 +169,38 @@ def test_pipeline_maps_show_areas_speeds_and_station_names(tmp_path):
     study = gpd.read_file(out / "areas.gpkg", layer="study_area").geometry.iloc[0]
     assert _fit_box((out / "siting" / "siting_map.html").read_text()) == pytest.approx(study.bounds, abs=1e-6)
     assert layers(spage)
+
+
+@pytest.mark.browser
+def test_map_opens_on_the_study_area_in_chromium(tmp_path):
+    """Offline, as a user opens it: the view holds the study area and not much more, and the
+    layer control lists the two outlines."""
+    from tests.test_maps import CHROMIUM, _open
+
+    if CHROMIUM is None:
+        pytest.skip("headless Chromium not installed")
+    pytest.importorskip("playwright")
+    from playwright.sync_api import sync_playwright
+
+    study, extent = _areas()
+    selected = gpd.GeoDataFrame({"site_id": ["C1"], "technology": ["h2"], "name": ["H2 one"], "lon": [116.70],
+                                 "lat": [39.85], "capex": [100.0]}, geometry=[Point(116.70, 39.85)], crs=4326)
+    path = save_map(siting_map(selected, None, language="zh", basemap="none", study_area=study, data_extent=extent),
+                    tmp_path / "siting.html", offline=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            ctx, page, errors, requests = _open(browser, path)
+            view = page.evaluate("""() => { const m = Object.values(window).find(v => v instanceof L.Map);
+                                   const b = m.getBounds(); return [b.getWest(), b.getSouth(), b.getEast(),
+                                   b.getNorth()]; }""")
+            names = page.locator(".leaflet-control-layers-overlays label").all_inner_texts()
+            ctx.close()
+        finally:
+            browser.close()
+    assert not errors and not requests
+    w, s, e, n = STUDY.bounds
+    assert view[0] <= w and view[1] <= s and view[2] >= e and view[3] >= n  # the study area in view
+    # opened on it, not on the far station (all data: 3.7 × its width) or the data extent
+    assert view[2] - view[0] < 2.5 * (e - w)
+    assert any(label("study_area", "zh") in t for t in names) and any(label("data_extent", "zh") in t for t in names)
