@@ -473,6 +473,13 @@ class LegendBuilder:
         self.parts.append(f'<div class="planner-note">{esc(text)}</div>')
         return self
 
+    def notes(self, lines: str | Sequence[str] | None) -> LegendBuilder:
+        """:meth:`note` for each of ``lines`` (one string, several, or None)."""
+        for text in [lines] if isinstance(lines, str) else lines or ():
+            if text:
+                self.note(text)
+        return self
+
     def swatch(self, text: str, fill: str, shape: str = "box", stroke: str = "#555",
                stroke_width: int = 1, opacity: float = 1.0) -> LegendBuilder:
         self.parts.append(

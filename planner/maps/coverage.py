@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import folium
 import numpy as np
@@ -31,6 +31,7 @@ from planner.maps._common import (
     str_ids,
     tooltip_for,
 )
+from planner.maps.areas import area_layers, area_legend, fit_frame
 from planner.maps.base import MAX_ROAD_VERTICES, base_map
 from planner.maps.labels import check_language, label, profile_label
 from planner.maps.restrictions import restriction_layer, restriction_legend
@@ -158,7 +159,8 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
                  minimap: bool = False, measure: bool = False,
                  max_road_vertices: int = MAX_ROAD_VERTICES,
                  profile_labels: Mapping[str, str] | None = None,
-                 restrictions=None, note: str | None = None) -> folium.Map:
+                 restrictions=None, note: str | Sequence[str] | None = None, study_area=None,
+                 data_extent=None) -> folium.Map:
     """Map of the supplier coverage audit.
 
     Draws, per travel-time profile, one toggleable layer of isochrone bands around every
@@ -203,8 +205,12 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
     restrictions : GeoDataFrame, optional
         Time-windowed restriction polygons (see :func:`~planner.maps.restrictions.restriction_layer`),
         drawn as their own layer.
-    note : str, optional
-        A line under the legend title, e.g. that the sites are illustrative.
+    note : str or sequence of str, optional
+        Line(s) under the legend title, e.g. that the sites are illustrative.
+    study_area, data_extent : GeoDataFrame, optional
+        The study area (e.g. the E-Town outline + margin) and the road data's extent, drawn as
+        toggleable outlines (:func:`~planner.maps.areas.area_layers`); the map opens fitted on
+        the study area when it is given, else on all the data.
 
     Returns
     -------
@@ -230,7 +236,7 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
         given = (profile_labels or {}).get(prof)
         return str(given) if given else profile_label(prof, language)
 
-    m = base_map(bounds_of(plants, suppliers, isochrones), language, basemap, roads,
+    m = base_map(bounds_of(*fit_frame(study_area, plants, suppliers, isochrones)), language, basemap, roads,
                  tianditu_token=tianditu_token, minimap=minimap, measure=measure,
                  max_road_vertices=max_road_vertices)
     system = m._planner_context.system
@@ -360,11 +366,12 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
 
     if restrictions is not None and len(restrictions):
         restriction_layer(restrictions, language, system).add_to(m)
+    for layer in area_layers(study_area, data_extent, language, system):
+        layer.add_to(m)
 
     # ---- legend -----------------------------------------------------------------------
     lg = LegendBuilder(title if title is not None else label("coverage_title", language))
-    if note:
-        lg.note(note)
+    lg.notes(note)
     lg.section(f"{label('threshold', language)} {fmt_minutes(threshold_min, language, '')}")
     lg.raw_icon(PLANT_ICON_HTML, label("plant", language))
     counts = plant_counts(st, profiles)
@@ -398,5 +405,6 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
     lg.swatch(label("no_data", language), NO_DATA_COLOUR, "dot")
     if restrictions is not None and len(restrictions):
         restriction_legend(lg, language)
+    area_legend(lg, study_area, data_extent, language)
     lg.add_to(m)
     return m

@@ -21,7 +21,7 @@ import pandas as pd
 from planner.errors import PlannerError
 
 __all__ = ["LANGUAGES", "LABELS", "COLUMN_KEYS", "check_language", "label", "profile_label",
-           "technology_label", "column_headers"]
+           "technology_label", "column_headers", "speed_note"]
 
 #: Supported languages.
 LANGUAGES: tuple[str, ...] = ("en", "zh")
@@ -83,6 +83,12 @@ LABELS: dict[str, tuple[str, str]] = {
     "weight": ("Weight", "权重"),
     "roads": ("Road network", "道路网络"),
     "isochrones": ("Travel-time bands", "等时圈"),
+    "study_area": ("Study area (boundary + margin)", "研究范围（边界＋缓冲区）"),
+    "data_extent": ("Edge of the road data", "道路数据边界"),
+    "speed_note": ("Road speeds: {fallback} of the road length at the default speed (no class/speed tag), "
+                   "{clamped} with a tagged speed capped to its class{profile}",
+                   "道路速度：{fallback} 的道路长度使用默认速度（无等级/限速标签），"
+                   "{clamped} 的限速标签被截至道路等级上限{profile}"),
     "service_areas": ("Service areas", "服务范围"),
     # travel time / coverage
     "minutes": ("Minutes", "分钟"),
@@ -127,6 +133,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "pv_storage_charging": ("PV-storage-charging", "光储充一体站"),
     "selected": ("Selected sites", "选址结果"),
     "capex": ("CAPEX", "投资"),
+    "capex_wan": ("CAPEX (10,000 CNY)", "投资（万元）"),
+    "power_kw": ("Power (kW)", "功率（kW）"),
+    "radius_min": ("Service radius (min)", "服务半径（分钟）"),
+    "display_name": ("Station name", "站点名称"),
+    "near_road": ("near {road}", "近 {road}"),
     "demand_served": ("Demand served", "服务需求量"),
     "share": ("Share", "占比"),
     "served": ("Served", "已服务"),
@@ -176,6 +187,8 @@ COLUMN_KEYS: dict[str, str] = {
     "plant_id": "plant_id",
     "demand_id": "demand_id",
     "name": "name",
+    "display_name": "display_name",
+    "radius_min": "radius_min",
     "profile": "profile",
     "minutes": "minutes",
     "best_minutes": "best_time",
@@ -273,6 +286,36 @@ def technology_label(technology, language: str = "en") -> str:
     """Label of a technology code (``h2``, ``hpc``, ``pv_storage``); unknown codes as given."""
     key = _TECH_ALIASES.get(str(technology).strip().lower())
     return label(key, language) if key else str(technology)
+
+
+def speed_note(shares: dict, language: str = "en", profile_labels: dict | None = None) -> str | None:
+    """The legend line saying how much road length is driven at an assumed speed.
+
+    Parameters
+    ----------
+    shares : dict
+        ``net.report["speeds"]``: ``{profile: {"fallback": share, "clamped": share, ...}}``
+        (shares of road length, 0–1; see :func:`planner.network.speeds.speed_shares`).
+    language : {"en", "zh"}
+    profile_labels : dict, optional
+        Display name per profile.
+
+    Returns
+    -------
+    str or None
+        The line for the profile with the largest fallback-or-clamped share (named when the
+        profiles differ), or None without shares.
+    """
+    rows = {p: s for p, s in (shares or {}).items() if isinstance(s, dict) and "fallback" in s}
+    if not rows:
+        return None
+    worst = max(rows, key=lambda p: rows[p]["fallback"] + rows[p].get("clamped", 0.0))
+    s = rows[worst]
+    same = len({(round(r["fallback"], 3), round(r.get("clamped", 0.0), 3)) for r in rows.values()}) == 1
+    name = (profile_labels or {}).get(worst) or profile_label(worst, language)
+    where = "" if same else (f" ({name})" if language == "en" else f"（{name}）")
+    return label("speed_note", language).format(fallback=f"{100 * float(s['fallback']):.0f} %",
+                                                clamped=f"{100 * float(s.get('clamped', 0.0)):.0f} %", profile=where)
 
 
 def _translate_value(column: str, value, language: str):

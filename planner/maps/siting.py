@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import folium
 import numpy as np
@@ -16,6 +17,7 @@ from planner.maps._common import (
     bounds_of,
     esc,
     feature_collection,
+    fmt_minutes,
     fmt_num,
     fmt_share,
     popup_table,
@@ -27,6 +29,7 @@ from planner.maps._common import (
     tech_style,
     tooltip_for,
 )
+from planner.maps.areas import area_layers, area_legend, fit_frame
 from planner.maps.base import MAX_ROAD_VERTICES, base_map
 from planner.maps.labels import check_language, label, technology_label
 from planner.maps.restrictions import restriction_layer, restriction_legend
@@ -43,15 +46,27 @@ POPUP_SIZES = (("plugs", 0), ("charger_kw", 0), ("transformer_kva", 0), ("h2_kg_
                ("storage_kwh", 0), ("capex_wan", 0))
 
 
+def _site_name(row) -> str:
+    """``display_name`` (own name or "near <road>"), else ``name``, else the id."""
+    for key in ("display_name", "name"):
+        value = row.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return str(row.get("site_id"))
+
+
 def _site_popup(row, language: str) -> str:
-    name = row.get("name")
     sid = str(row.get("site_id"))
     fields = [
         (label("site_id", language), sid),
         (label("technology", language), technology_label(row.get("technology"), language)),
     ]
     if "capex" in row:
-        fields.append((label("capex", language), fmt_num(row["capex"], 0)))
+        fields.append((label("capex_wan", language), fmt_num(row["capex"], 0)))
+    if "power_kw" in row:
+        fields.append((label("power_kw", language), fmt_num(row["power_kw"], 0)))
+    if "radius_min" in row:
+        fields.append((label("radius_min", language), fmt_minutes(row["radius_min"], language, "–")))
     if "demand_served" in row:
         fields.append((label("demand_served", language), fmt_num(row["demand_served"], 1)))
     if "share" in row:
@@ -67,8 +82,7 @@ def _site_popup(row, language: str) -> str:
             fields.append(("WGS-84", f"{lon:.6f}, {lat:.6f}"))
     except (TypeError, ValueError):
         pass
-    title = name if isinstance(name, str) and name else sid
-    return popup_table(title, fields)
+    return popup_table(_site_name(row), fields)
 
 
 def demand_figures(demand) -> pd.DataFrame:
@@ -103,7 +117,7 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
                basemap: str = "osm", roads=None, *, tianditu_token: str | None = None,
                title: str | None = None, minimap: bool = False, measure: bool = False,
                max_road_vertices: int = MAX_ROAD_VERTICES, restrictions=None,
-               note: str | None = None) -> folium.Map:
+               note: str | Sequence[str] | None = None, study_area=None, data_extent=None) -> folium.Map:
     """Map of a siting result: selected stations, demand served/unserved, service areas.
 
     One toggleable layer per technology for stations, for demand and for service areas.
@@ -120,7 +134,8 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
     ----------
     selected : GeoDataFrame
         ``site_id``, ``technology`` (``h2`` | ``hpc`` | ``pv_storage``), ``name``, ``lon``,
-        ``lat``, ``capex``, ``demand_served``, ``share``, geometry (WGS-84).
+        ``lat``, ``capex`` (万元), ``demand_served``, ``share``, geometry (WGS-84); optional
+        ``display_name`` (shown instead of ``name``), ``power_kw`` (kW), ``radius_min`` (minutes).
     demand : GeoDataFrame or None
         ``demand_id``, ``technology``, ``weight``, ``served`` (bool), geometry. May be empty
         or None (stations only).
@@ -137,8 +152,12 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
     restrictions : GeoDataFrame, optional
         Time-windowed restriction polygons (see
         :func:`~planner.maps.restrictions.restriction_layer`), drawn as their own layer.
-    note : str, optional
-        A line under the legend title, e.g. that the inputs are illustrative.
+    note : str or sequence of str, optional
+        Line(s) under the legend title, e.g. that the inputs are illustrative.
+    study_area, data_extent : GeoDataFrame, optional
+        The study area (e.g. the E-Town outline + margin) and the road data's extent, drawn as
+        toggleable outlines (:func:`~planner.maps.areas.area_layers`); the map opens fitted on
+        the study area when it is given, else on all the data.
 
     Returns
     -------
@@ -164,13 +183,13 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
         service_areas["site_id"] = str_ids(service_areas["site_id"]).to_numpy()
         service_areas["technology"] = service_areas["technology"].astype(str)
 
-    m = base_map(bounds_of(selected, demand, service_areas), language, basemap, roads,
+    m = base_map(bounds_of(*fit_frame(study_area, selected, demand, service_areas)), language, basemap, roads,
                  tianditu_token=tianditu_token, minimap=minimap, measure=measure,
                  max_road_vertices=max_road_vertices)
     system = m._planner_context.system
     sel_d = shift(selected, system)
     dem_d = shift(demand, system)
-    names = dict(zip(selected["site_id"], selected["name"]))
+    names = {sid: _site_name(r) for sid, (_, r) in zip(selected["site_id"], selected.iterrows())}
     techs = tech_order(list(selected["technology"]) + list(demand["technology"]) +
                         (list(service_areas["technology"]) if service_areas is not None else []))
 
@@ -275,7 +294,7 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
         for i in np.flatnonzero(mask):
             row = selected.iloc[i]
             pt = _point(sel_d.geometry.values[i])
-            nm = row["name"] if isinstance(row["name"], str) and row["name"] else row["site_id"]
+            nm = _site_name(row)
             tip = (f"<b>{esc(nm)}</b><br>{esc(technology_label(tech, language))}")
             if "demand_served" in row:
                 tip += (f"<br>{esc(label('demand_served', language))}: "
@@ -285,8 +304,7 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
 
     # ---- legend -----------------------------------------------------------------------
     lg = LegendBuilder(title if title is not None else label("siting_title", language))
-    if note:
-        lg.note(note)
+    lg.notes(note)
     lg.section(label("technology", language))
     for tech in techs:
         lg.raw_icon(site_icon_html(tech), technology_label(tech, language))
@@ -313,6 +331,9 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
     if restrictions is not None and len(restrictions):
         restriction_layer(restrictions, language, system).add_to(m)
         restriction_legend(lg, language)
+    for layer in area_layers(study_area, data_extent, language, system):
+        layer.add_to(m)
+    area_legend(lg, study_area, data_extent, language)
     if service_areas is not None and len(service_areas):
         lg.section(label("service_areas", language))
         for tech in techs:

@@ -229,8 +229,10 @@ def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None
             extent = cov_res.extent if cov_res is not None else None
             if extent is None:
                 extent = data_extent.network_extent(net.nodes.lon, net.nodes.lat, net.metric_crs)
-            write.write_areas(extent, study_area_polygon(sc, net.metric_crs), stage)
-            _write_maps(sc, net, plants, suppliers, results, stage, r)
+            area = study_area_polygon(sc, net.metric_crs)
+            areas = write.area_layers(extent, area)
+            write.write_areas(extent, area, stage)
+            _write_maps(sc, net, plants, suppliers, results, stage, r, areas)
             write.write_exports(results, stage, sc.scenario.language)
         manifest = {
             "scenario": sc.scenario.name,
@@ -262,6 +264,7 @@ def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None
     return final
 
 
-def _write_maps(sc, net, plants, suppliers, results, stage, r):
+def _write_maps(sc, net, plants, suppliers, results, stage, r, areas):
     with r.step("maps"):
-        write.write_scenario_maps(sc, net, plants, suppliers, results, stage)
+        write.write_scenario_maps(sc, net, plants, suppliers, results, stage, study_area=areas.get("study_area"),
+                                  extent=areas["data_extent"])

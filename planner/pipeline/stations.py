@@ -26,6 +26,7 @@ import shapely
 from planner import study_area
 from planner._io import VECTOR_SUFFIXES, one_line
 from planner.errors import InputError, ScenarioError
+from planner.maps.labels import label
 from planner.routing import distance_to_network
 from planner.settings import BEIJING_METRIC_CRS
 from planner.stations import candidates as cand_mod
@@ -110,7 +111,10 @@ def _site_candidates(sc, net, info: dict, run=None, sources=None) -> gpd.GeoData
         if run is not None:
             run.warn(f"{off} candidate site(s) lie farther than {sc.network.max_snap_m:g} m from the road network "
                      "and are left out")
-    return cands[cands.on_network].reset_index(drop=True)
+    cands = cands[cands.on_network].reset_index(drop=True)
+    cands["display_name"] = cand_mod.display_names(cands, net.edges, near=label("near_road", sc.scenario.language),
+                                                   metric_crs=net.metric_crs)
+    return cands
 
 
 def _demand_sources(sc, net, specs, plants, suppliers, info: dict, run=None):

@@ -14,7 +14,7 @@ import pandas as pd
 
 from planner import data_extent, maps, outputs
 from planner._io import atomic_path
-from planner.maps import column_headers, label, siting_map
+from planner.maps import column_headers, label, siting_map, speed_note
 from planner.maps.hourly_chart import hourly_coverage_chart
 from planner.maps.siting import POPUP_SIZES
 from planner.outputs import RunLayout
@@ -50,12 +50,17 @@ def write_coverage(res, folder: Path, plants=None) -> Path:
     return folder / RunLayout.COVERAGE
 
 
-def write_areas(extent, area, stage: Path) -> Path:
-    """``areas.gpkg``: the road data's extent and the siting study area (when given), for maps and reports."""
+def area_layers(extent, area) -> dict[str, gpd.GeoDataFrame]:
+    """The ``areas.gpkg`` layers: ``data_extent`` and (when given) ``study_area``, WGS-84 frames."""
     layers = {"data_extent": data_extent.extent_layer(extent)}
     if area is not None:
         layers["study_area"] = gpd.GeoDataFrame({"name": ["study area"]}, geometry=[area], crs=4326)
-    return outputs.write_gpkg(layers, Path(stage) / RunLayout.AREAS)
+    return layers
+
+
+def write_areas(extent, area, stage: Path) -> Path:
+    """``areas.gpkg``: the road data's extent and the siting study area (when given), for maps and reports."""
+    return outputs.write_gpkg(area_layers(extent, area), Path(stage) / RunLayout.AREAS)
 
 
 def write_hourly(hourly, folder: Path, plants=None) -> list[Path]:
@@ -115,12 +120,15 @@ def road_lines(net, max_edges: int | None = None):
     return roads
 
 
-def write_scenario_maps(sc, net, plants, suppliers, results, folder: Path) -> list[Path]:
+def write_scenario_maps(sc, net, plants, suppliers, results, folder: Path, *,
+                        study_area: gpd.GeoDataFrame | None = None,
+                        extent: gpd.GeoDataFrame | None = None) -> list[Path]:
     """Write every map the scenario's results call for; returns the paths written.
 
     One coverage map holds a layer per profile (suppliers for every coverage profile, bands for
     the isochrone profiles; the first isochrone profile shows when it opens). Both maps draw the
-    scenario's time-windowed restriction areas.
+    scenario's time-windowed restriction areas, the study area and the road data's extent (the
+    ``areas.gpkg`` layers, passed in as ``study_area`` / ``extent``) and open on the study area.
     """
     folder = Path(folder)
     lang = sc.scenario.language
@@ -131,8 +139,10 @@ def write_scenario_maps(sc, net, plants, suppliers, results, folder: Path) -> li
     stamp = f"{sc.scenario.name} · {datetime.date.today().isoformat()}"
     fake = [label(k, lang) for k in ("plants", "suppliers") if getattr(sc.sites, k) is not None
             and getattr(sc.sites, k).illustrative]
-    note = label("illustrative_note", lang).format(what=(" / " if lang == "zh" else " and ").join(fake)) if fake \
-        else None
+    profile_labels = {k: v.label for k, v in sc.profiles.items() if v.label}
+    notes = [label("illustrative_note", lang).format(what=(" / " if lang == "zh" else " and ").join(fake))] if fake \
+        else []
+    speeds = net.report.get("speeds", {})
     written = []
     cov = results.get("coverage")
     if cov is not None:
@@ -140,14 +150,17 @@ def write_scenario_maps(sc, net, plants, suppliers, results, folder: Path) -> li
         m = maps.coverage_map(plants, suppliers, cov.supplier_times, cov.isochrones, profile=shown,
                               threshold_min=cov.threshold_min, language=lang, basemap=cfg.basemap, roads=roads,
                               title=f"{label('coverage_title', lang)} — {stamp}",
-                              profile_labels={k: v.label for k, v in sc.profiles.items() if v.label},
-                              restrictions=restrictions, note=note)
+                              profile_labels=profile_labels, restrictions=restrictions,
+                              note=notes + [speed_note({p: speeds[p] for p in sc.coverage.profiles if p in speeds},
+                                                       lang, profile_labels)], study_area=study_area,
+                              data_extent=extent)
         written.append(maps.save_map(m, folder / RunLayout.COVERAGE_MAP, offline=cfg.offline))
     sit = results.get("siting")
     if sit is not None:
         m = siting_map(selected_with_sizes(sit), sit.demand_served(), None, language=lang, basemap=cfg.basemap,
                        roads=roads, title=f"{label('siting_title', lang)} — {stamp}", restrictions=restrictions,
-                       note=note)
+                       note=notes + [speed_note(speeds, lang, profile_labels)], study_area=study_area,
+                       data_extent=extent)
         written.append(maps.save_map(m, folder / RunLayout.SITING_MAP, offline=cfg.offline))
     if cfg.png:
         for html in list(written):

@@ -503,6 +503,53 @@ def snap_candidates(net, candidates: gpd.GeoDataFrame,
     return out
 
 
+#: Farthest a named road may be for "near <road>" (m). guess: about a city block in E-Town.
+NEAR_ROAD_MAX_M = 300.0
+
+
+def display_names(candidates: pd.DataFrame, roads: gpd.GeoDataFrame, near: str = "near {road}",
+                  max_m: float = NEAR_ROAD_MAX_M, metric_crs: str = BEIJING_METRIC_CRS) -> np.ndarray:
+    """Readable names of candidate sites: their own name, else the nearest named road.
+
+    A candidate "has its own name" when ``name`` is neither ``candidate_id`` nor the source's id
+    inside it (the readers fall back to the id when the source has no name: ``parking_1150166371``
+    for an OSM lot, ``K1`` for row ``K1`` of a list whose candidate id is ``parking_K1``).
+
+    Parameters
+    ----------
+    candidates : DataFrame
+        ``candidate_id``, ``name``, ``lon``, ``lat`` (WGS-84).
+    roads : GeoDataFrame
+        ``name`` and line geometry (e.g. ``net.edges``); rows without a name are ignored.
+    near : str
+        Format with ``{road}`` for a site without its own name (e.g. ``"近 {road}"``).
+    max_m : float
+        Farthest named road used; beyond it the id is kept.
+    metric_crs : str
+        CRS in which distances are measured.
+
+    Returns
+    -------
+    numpy.ndarray of str, one per candidate.
+    """
+    ids = candidates["candidate_id"].astype(str).to_numpy(object)
+    own = candidates["name"].where(candidates["name"].notna(), "").astype(str).str.strip().to_numpy(object)
+    fallback = (own == "") | (own == ids) | np.array([i.endswith(f"_{n}") for i, n in zip(ids, own)], bool)
+    out = np.where(fallback, ids, own).astype(object)
+    need = np.flatnonzero(fallback)
+    names = roads["name"].where(roads["name"].notna(), "").astype(str).str.strip() if "name" in roads else None
+    if not len(need) or names is None or not (names != "").any():
+        return out
+    named = roads.loc[(names != "").to_numpy()]
+    lines = named.geometry.to_crs(metric_crs).values
+    pts = gpd.GeoSeries(gpd.points_from_xy(candidates["lon"].to_numpy(float)[need],
+                                           candidates["lat"].to_numpy(float)[need]), crs=4326).to_crs(metric_crs)
+    hit = shapely.STRtree(lines).query_nearest(pts.values, max_distance=max_m, all_matches=False)
+    road_names = named["name"].astype(str).str.strip().to_numpy(object)
+    out[need[hit[0]]] = [near.format(road=r) for r in road_names[hit[1]]]
+    return out
+
+
 def conflict_pairs(candidates: pd.DataFrame, min_spacing_m: float,
                    metric_crs: str = BEIJING_METRIC_CRS) -> np.ndarray:
     """Pairs of candidates closer than ``min_spacing_m`` (straight line, metric CRS).

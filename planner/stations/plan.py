@@ -46,7 +46,8 @@ class StationPlan:
 
     # ------------------------------------------------------------------ tables
     def selected_sites(self) -> gpd.GeoDataFrame:
-        """``site_id, technology, name, lon, lat, capex, demand_served, share, existing``."""
+        """``site_id, technology, name, display_name, lon, lat, capex`` (万元), ``demand_served, share, existing,
+        radius_min`` (the technology's service radius, minutes)."""
         prob, res = self.problem, self.result
         c = prob.candidates
         rows = []
@@ -63,12 +64,15 @@ class StationPlan:
             req = c[f"required_{t}"].to_numpy(bool)[sites]
             rows.append(pd.DataFrame({
                 "site_id": c.candidate_id.to_numpy()[sites], "technology": t, "name": c.name.to_numpy()[sites],
+                "display_name": (c.display_name if "display_name" in c else c.name).to_numpy()[sites],
                 "lon": c.lon.to_numpy()[sites], "lat": c.lat.to_numpy()[sites],
                 "capex": np.where(req, 0.0, prob.capex_of(t)[sites]), "demand_served": served,
                 "share": served / w.sum() if w.sum() > 0 else np.nan, "existing": req,
+                "radius_min": float(spec["radius_min"]),
             }))
         df = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
-            columns=["site_id", "technology", "name", "lon", "lat", "capex", "demand_served", "share", "existing"])
+            columns=["site_id", "technology", "name", "display_name", "lon", "lat", "capex", "demand_served", "share",
+                     "existing", "radius_min"])
         return gpd.GeoDataFrame(df, geometry=gpd.points_from_xy(df.lon, df.lat), crs=4326)
 
     def demand_served(self) -> gpd.GeoDataFrame:
