@@ -215,9 +215,11 @@ def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None
             extent = cov_res.extent if cov_res is not None else None
             if extent is None:
                 extent = data_extent.network_extent(net.nodes.lon, net.nodes.lat, net.metric_crs)
-            write.write_areas(extent, study_area_polygon(sc, net.metric_crs), stage)
+            area = study_area_polygon(sc, net.metric_crs)
+            write.write_areas(extent, area, stage)
             _write_maps(sc, net, plants, suppliers, results, stage, r)
-            write.write_exports(results, stage, sc.scenario.language)
+            write.write_exports(results, stage, sc.scenario.language, plants, suppliers,
+                                write.area_layers(extent, area))
         manifest = {
             "scenario": sc.scenario.name,
             "title": sc.scenario.title,
