@@ -3,19 +3,18 @@ filters, widths, served / not-served partition, "不可达", names beside ids; G
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
-import pyogrio
 import geopandas as gpd
 import numpy as np
 import openpyxl
 import pandas as pd
+import pyogrio
 import pytest
 
-from tests._helpers import LAT0, LON0, SCENARIO, load_siting, siting_scenario
 from planner import data_extent, pipeline
 from planner.maps.labels import LABELS
 from planner.pipeline import write
+from tests._helpers import LAT0, LON0, SCENARIO, load_siting, siting_scenario
 
 
 def _zh(key: str) -> str:
@@ -108,6 +107,8 @@ def test_unreachable_minutes_and_names_beside_ids(run_zh):
         else:
             assert r[mi] == pytest.approx(m)
     assert n_inf == 1
+    ws, header = _sheet(wb, "sheet_plant_summary")  # a boolean column with gaps still reads 是/否
+    assert {r[_col(ws, header, "coverage_is_lower_bound") - 1] for r in _rows(ws)} <= {"是", "否", None}
     ws, header = _sheet(wb, "sheet_selected_sites")
     assert header[header.index(_zh("site_id")) + 1] == _zh("site_name")
     sel = results["siting"].selected_sites()
@@ -138,13 +139,24 @@ def test_number_formats_frozen_panes_filters_and_widths(run_zh):
         assert ws.freeze_panes == "A2", ws.title
         last = openpyxl.utils.get_column_letter(ws.max_column)
         assert ws.auto_filter.ref == f"A1:{last}{max(ws.max_row, 1)}", ws.title
-    # wide content gets a wide column; the default width is 8.43 characters
+    # columns fit their content: wide text gets a wide column, a short one stays narrow
     ws, header = _sheet(wb, "sheet_siting_summary")
-    model = ws.column_dimensions[openpyxl.utils.get_column_letter(_col(ws, header, "model"))].width
+    model = _width(ws, _col(ws, header, "model"))
     assert model > 40  # "TechnologyMix (maximal coverage, multi-technology, one budget)"
     ws, header = _sheet(wb, "sheet_coverage")
-    for j in range(1, ws.max_column + 1):
-        assert ws.column_dimensions[openpyxl.utils.get_column_letter(j)].width > 8.43
+    name = _width(ws, _col(ws, header, "supplier_name"))
+    assert name > len("<script>alert('x')</script>") > 8.43  # the default width is 8.43 characters
+    assert _width(ws, _col(ws, header, "minutes")) < name / 2
+    # a Chinese header counts two characters per glyph
+    assert _width(ws, _col(ws, header, "slack_minutes")) >= 2 * len(_zh("slack_minutes"))
+
+
+def _width(ws, j: int) -> float:
+    """Width of column ``j`` (openpyxl groups neighbouring columns of equal width)."""
+    for dim in ws.column_dimensions.values():
+        if dim.min <= j <= dim.max:
+            return dim.width
+    raise AssertionError(f"column {j} of {ws.title} has no width set")
 
 
 def test_geopackage_layers_once_with_row_counts(run_zh):

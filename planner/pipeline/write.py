@@ -83,6 +83,9 @@ def _sheet(df: pd.DataFrame, language: str) -> tuple[pd.DataFrame, dict[str, str
     df = pd.DataFrame(df).copy()
     unreachable = label("unreachable", language)
     for col in df.columns:
+        if df[col].dtype == object and df[col].map(type).isin([bool, np.bool_]).any():  # bool with gaps
+            df[col] = [label("yes" if v else "no", language) if isinstance(v, (bool, np.bool_)) else v
+                       for v in df[col]]
         if pd.api.types.is_float_dtype(df[col]):
             inf = np.isinf(df[col].to_numpy())
             if inf.any():
