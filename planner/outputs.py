@@ -13,6 +13,7 @@ import os
 import platform
 import shutil
 import tempfile
+import unicodedata
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -103,19 +104,74 @@ def write_gpkg(layers: dict, path: Path) -> Path:
 #: xlsxwriter options: strings are never turned into formulas, links or numbers
 _XLSX_TEXT = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
 
+#: Number formats of :func:`write_excel` by kind: shares as %, minutes to 0.1, 万元 with thousands separator.
+EXCEL_NUMBER_FORMATS: dict[str, str] = {"percent": "0.0%", "minutes": "0.0", "wan": "#,##0.0"}
 
-def write_excel(tables: dict, path: Path) -> Path:
+#: Column width limits (characters) of :func:`write_excel`.
+_MIN_WIDTH, _MAX_WIDTH = 6, 60
+
+
+def text_width(value) -> float:
+    """Width of ``value`` as shown in a spreadsheet cell, in characters (CJK characters count two)."""
+    return float(sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in str(value)))
+
+
+def _shown(value, kind: str | None) -> str:
+    """The text a cell shows for ``value`` under number format ``kind`` (for fitting widths)."""
+    if isinstance(value, (bool, np.bool_)) or value is None:
+        return str(value)
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        v = float(value)
+        if not math.isfinite(v):
+            return ""
+        if kind == "percent":
+            return f"{v * 100:.1f}%"
+        if kind == "minutes":
+            return f"{v:.1f}"
+        if kind == "wan":
+            return f"{v:,.1f}"
+        return f"{v:.10g}"[:11]  # Excel's "General" shows at most ~11 characters
+    return str(value)
+
+
+def write_excel(tables: dict, path: Path, formats: dict | None = None,
+                attribution_sheet: str = "attribution", attribution_header: str = "source") -> Path:
     """One workbook, one sheet per table (sheet names ≤ 31 chars), with the attribution sheet.
+
+    Every sheet has a frozen header row, an autofilter over its table and columns as wide as
+    their content (header included).
 
     Every string is written as text: a supplier named ``=HYPERLINK(…)`` or ``@SUM(A1)`` shows as
     that text, never as a live formula or link (openpyxl would have written ``=…`` as a formula).
+
+    Parameters
+    ----------
+    tables : dict
+        Sheet name -> table (a geometry column is dropped).
+    path : Path
+        The workbook to write (atomically).
+    formats : dict, optional
+        Sheet name -> {column header -> kind}, kind a key of :data:`EXCEL_NUMBER_FORMATS`.
+    attribution_sheet, attribution_header : str
+        Name and header of the sheet holding the OpenStreetMap attribution.
     """
+    formats = formats or {}
+    sheets = {str(k)[:31]: (pd.DataFrame(v.drop(columns="geometry", errors="ignore")), formats.get(k, {}))
+              for k, v in tables.items()}
+    sheets[attribution_sheet[:31]] = (pd.DataFrame({attribution_header: [OSM_ATTRIBUTION]}), {})
     with atomic_path(path) as tmp, pd.ExcelWriter(tmp, engine="xlsxwriter",
                                                   engine_kwargs={"options": _XLSX_TEXT}) as xl:
-        for name, df in tables.items():
-            frame = pd.DataFrame(df.drop(columns="geometry", errors="ignore"))
-            frame.to_excel(xl, sheet_name=str(name)[:31], index=False)
-        pd.DataFrame({"source": [OSM_ATTRIBUTION]}).to_excel(xl, sheet_name="attribution", index=False)
+        cell_formats = {k: xl.book.add_format({"num_format": f}) for k, f in EXCEL_NUMBER_FORMATS.items()}
+        for name, (frame, kinds) in sheets.items():
+            frame.to_excel(xl, sheet_name=name, index=False)
+            ws = xl.sheets[name]
+            ws.freeze_panes(1, 0)
+            if len(frame.columns):
+                ws.autofilter(0, 0, len(frame), len(frame.columns) - 1)
+            for i, col in enumerate(frame.columns):
+                kind = kinds.get(col)
+                width = max([text_width(col)] + [text_width(_shown(v, kind)) for v in frame[col]])
+                ws.set_column(i, i, min(max(width + 2, _MIN_WIDTH), _MAX_WIDTH), cell_formats.get(kind))
     return Path(path)
 
 

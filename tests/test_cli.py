@@ -47,8 +47,8 @@ def test_run_writes_tables_maps_and_manifest(tiny, capsys):
     assert "<script>alert(" not in html and "OpenStreetMap contributors" in html
     assert (d / "results.xlsx").exists() and (d / "results.gpkg").exists()
     sheets = pd.read_excel(d / "results.xlsx", sheet_name=None)
-    assert {"supplier_times", "plant_summary", "attribution"} <= set(sheets)
-    assert "Minutes" in sheets["supplier_times"].columns  # readable headers in the scenario language ("en")
+    assert {"Coverage (served pairs)", "Plant summary", "Attribution"} <= set(sheets)
+    assert "Minutes" in sheets["Coverage (served pairs)"].columns  # readable headers in the scenario language
 
 
 def test_same_scenario_gives_identical_tables(tiny, capsys):

@@ -16,6 +16,7 @@ from planner import data_extent, maps, outputs
 from planner._io import atomic_path
 from planner.maps import column_headers, label, siting_map, speed_note
 from planner.maps.hourly_chart import hourly_coverage_chart
+from planner.maps.labels import COLUMN_KEYS, profile_label
 from planner.maps.siting import POPUP_SIZES
 from planner.outputs import RunLayout
 from planner.pipeline.network import profiles_for_scenario
@@ -63,6 +64,161 @@ def write_areas(extent, area, stage: Path) -> Path:
     return outputs.write_gpkg(area_layers(extent, area), Path(stage) / RunLayout.AREAS)
 
 
+#: Number format kind (:data:`planner.outputs.EXCEL_NUMBER_FORMATS`) of the exported columns.
+_PERCENT = ("share", "share_covered", "weighted_share_covered", "gap")
+_MINUTES = ("minutes", "slack_minutes", "minutes_unrestricted", "median_minutes", "max_minutes", "threshold_min")
+_WAN = ("capex_wan", "budget", "budget_used")
+
+
+def _kind(column: str) -> str | None:
+    if column in _PERCENT:
+        return "percent"
+    if column in _MINUTES or column.startswith("minutes_"):
+        return "minutes"
+    return "wan" if column in _WAN else None
+
+
+def _names_beside(df: pd.DataFrame, id_col: str, name_col: str, names: dict | None) -> pd.DataFrame:
+    """``df`` with ``name_col`` (looked up in ``names``) right after ``id_col``."""
+    if names is None or id_col not in df.columns:
+        return df
+    df = df.drop(columns=name_col, errors="ignore")
+    df.insert(df.columns.get_loc(id_col) + 1, name_col, df[id_col].astype(str).map(names))
+    return df
+
+
+def _sheet(df: pd.DataFrame, language: str) -> tuple[pd.DataFrame, dict[str, str]]:
+    """A table for the workbook: infinite minutes as "unreachable" (不可达), other infinities blank,
+    headers and values (profiles, technologies, yes/no) in ``language``; and its header -> format kind."""
+    df = pd.DataFrame(df).copy()
+    unreachable = label("unreachable", language)
+    for col in df.columns:
+        if df[col].dtype == object and df[col].map(type).isin([bool, np.bool_]).any():  # bool with gaps
+            df[col] = [label("yes" if v else "no", language) if isinstance(v, (bool, np.bool_)) else v
+                       for v in df[col]]
+        if pd.api.types.is_float_dtype(df[col]):
+            inf = np.isinf(df[col].to_numpy())
+            if inf.any():
+                df[col] = df[col].astype(object).where(~inf, unreachable if _kind(col) == "minutes" else np.nan)
+    kinds = {c: _kind(c) for c in df.columns}
+    timed = [c for c in df.columns if c.startswith("minutes_") and c not in COLUMN_KEYS]
+    out = column_headers(df, language, translate_values=True)
+    out = out.rename(columns={c: f"{label('minutes', language)} ({profile_label(c[8:], language)})" for c in timed})
+    headers = dict(zip(df.columns, out.columns))
+    return out, {headers[c]: k for c, k in kinds.items() if k}
+
+
+def export_tables(results: dict, language: str = "en", plants: pd.DataFrame | None = None,
+                  suppliers: pd.DataFrame | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, dict]]:
+    """The workbook's sheets: sheet name -> table, and sheet name -> {header -> number format kind}.
+
+    Sheet names and headers are in ``language``; names stand beside ids (supplier, plant,
+    station); the coverage sheet holds the served supplier → plant pairs, the pairs not served
+    have their own sheet.
+    """
+    plant_names = None if plants is None else dict(zip(plants.site_id.astype(str), plants.name))
+    supplier_names = None if suppliers is None else dict(zip(suppliers.site_id.astype(str), suppliers.name))
+    raw: dict[str, pd.DataFrame] = {}
+    if "coverage" in results:
+        t = dict(results["coverage"].tables())
+        st = _names_beside(_names_beside(t.pop("supplier_times"), "supplier_id", "supplier_name", supplier_names),
+                           "plant_id", "plant_name", plant_names)
+        served = st["serves"].to_numpy(bool)
+        raw["sheet_coverage"] = st[served].drop(columns="serves")
+        raw["sheet_not_served"] = st[~served].drop(columns="serves")
+        for key, df in t.items():
+            df = _names_beside(df, "supplier_id", "supplier_name", supplier_names)
+            raw[f"sheet_{key}"] = _names_beside(df, "plant_id", "plant_name", plant_names)
+        cov = results["coverage"]
+        if cov.hourly is not None:
+            raw["sheet_by_hour"] = _names_beside(cov.hourly.by_hour, "plant_id", "plant_name", plant_names)
+            raw["sheet_delivery_windows"] = _names_beside(
+                _names_beside(cov.hourly.delivery_windows, "supplier_id", "supplier_name", supplier_names),
+                "plant_id", "plant_name", plant_names)
+        if cov.door_to_door is not None:
+            raw["sheet_door_to_door"] = _names_beside(
+                _names_beside(cov.door_to_door, "supplier_id", "supplier_name", supplier_names),
+                "plant_id", "plant_name", plant_names)
+    if "siting" in results:
+        t = results["siting"].tables()
+        sel = t["selected_sites"].rename(columns={"capex": "capex_wan", "name": "site_name"})
+        raw["sheet_selected_sites"] = _names_beside(sel, "site_id", "site_name",
+                                                    dict(zip(sel.site_id.astype(str), sel.site_name)))
+        raw["sheet_siting_summary"] = t["siting_summary"]
+        if "station_sizes" in t:
+            raw["sheet_station_sizes"] = t["station_sizes"]
+    tables, formats = {}, {}
+    for key, df in raw.items():
+        name = label(key, language)
+        tables[name], formats[name] = _sheet(df, language)
+    return tables, formats
+
+
+def supplier_layer(suppliers: gpd.GeoDataFrame, supplier_times: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Suppliers with, per profile, ``status_<profile>`` (covered / partly / not covered over the
+    plants each serves) and ``minutes_<profile>_<plant_id>`` to each served plant (NaN = unreachable
+    or not served)."""
+    out = gpd.GeoDataFrame(suppliers.drop(columns=["plants", "source_row"], errors="ignore").copy())
+    if "plants" in suppliers:
+        out["plants"] = [";".join(map(str, p)) if isinstance(p, (tuple, list)) else "" for p in suppliers.plants]
+    st = supplier_times[supplier_times.serves.to_numpy(bool)]
+    sid = out.site_id.astype(str)
+    for profile, g in st.groupby("profile", sort=False):
+        n = g.groupby(g.supplier_id.astype(str)).covered.agg(["size", "sum"])
+        status = np.where(n["sum"] == n["size"], "covered", np.where(n["sum"] == 0, "not covered", "partly"))
+        out[f"status_{profile}"] = sid.map(dict(zip(n.index, status))).to_numpy()
+        for plant, gp in g.groupby(g.plant_id.astype(str), sort=False):
+            minutes = gp.minutes.to_numpy(float)
+            minutes = np.where(np.isfinite(minutes), minutes, np.nan)
+            out[f"minutes_{profile}_{plant}"] = sid.map(dict(zip(gp.supplier_id.astype(str), minutes))).to_numpy()
+    return out
+
+
+def export_layers(results: dict, plants: gpd.GeoDataFrame | None = None, suppliers: gpd.GeoDataFrame | None = None,
+                  areas: dict | None = None) -> dict[str, gpd.GeoDataFrame]:
+    """The GeoPackage's layers, each once: plants, suppliers (coverage status and minutes per
+    profile), candidates, stations (selected sites), demand, isochrones and fit area (display
+    versions), study area and data extent."""
+    layers: dict[str, gpd.GeoDataFrame] = {}
+    if plants is not None:
+        layers["plants"] = gpd.GeoDataFrame(plants.drop(columns=["plants", "source_row"], errors="ignore"))
+    cov = results.get("coverage")
+    if suppliers is not None:
+        layers["suppliers"] = supplier_layer(suppliers, cov.supplier_times) if cov is not None else \
+            gpd.GeoDataFrame(suppliers.drop(columns=["plants", "source_row"], errors="ignore"))
+    sit = results.get("siting")
+    if sit is not None:
+        cand = sit.problem.candidates
+        layers["candidates"] = gpd.GeoDataFrame(cand[[c for c in cand.columns if c != "node"]])
+        layers["stations"] = sit.selected_sites()
+        layers["demand"] = sit.demand_served()
+    if cov is not None:
+        if cov.isochrones is not None:
+            layers["isochrones"] = cov.isochrones
+        if cov.fit_area_display is not None:  # the exact one is in coverage/fit_area.gpkg
+            layers["fit_area"] = cov.fit_area_display
+    layers.update(areas or {})
+    return layers
+
+
+def write_exports(results: dict, stage: Path, language: str = "en", plants: gpd.GeoDataFrame | None = None,
+                  suppliers: gpd.GeoDataFrame | None = None, areas: dict | None = None) -> None:
+    """One Excel workbook with every table (:func:`export_tables`), and one GeoPackage with every
+    layer (:func:`export_layers`).
+
+    The workbook's sheet names and headers follow the scenario language (中文 or English); CSV
+    files and GeoPackage columns keep the stable English names that scripts and reports rely on.
+    """
+    tables, formats = export_tables(results, language, plants, suppliers)
+    if tables:
+        outputs.write_excel(tables, Path(stage) / RunLayout.EXCEL, formats,
+                            attribution_sheet=label("sheet_attribution", language),
+                            attribution_header=label("source", language))
+    layers = export_layers(results, plants, suppliers, areas)
+    if layers:
+        outputs.write_gpkg(layers, Path(stage) / RunLayout.GPKG)
+
+
 def write_hourly(hourly, folder: Path, plants=None) -> list[Path]:
     """``coverage/by_hour.csv``, ``coverage/delivery_windows.csv`` and ``coverage/by_hour_<plant>.png``."""
     folder = Path(folder)
@@ -79,34 +235,6 @@ def write_hourly(hourly, folder: Path, plants=None) -> list[Path]:
             fig.savefig(tmp, format="png")
         written.append(path)
     return written
-
-
-def write_exports(results: dict, stage: Path, language: str = "en") -> None:
-    """One Excel workbook with every table, and one GeoPackage with every layer.
-
-    The workbook's headers follow the scenario language (中文 or English); CSV files keep the
-    stable English column names that scripts and reports rely on.
-    """
-    tables, layers = {}, {}
-    if "coverage" in results:
-        res = results["coverage"]
-        tables.update(res.tables())
-        if res.hourly is not None:
-            tables.update({"by_hour": res.hourly.by_hour, "delivery_windows": res.hourly.delivery_windows})
-        if res.door_to_door is not None:
-            tables["door_to_door"] = res.door_to_door
-        if res.isochrones is not None:
-            layers["isochrones"] = res.isochrones
-        if res.fit_area_display is not None:  # the exact one is in coverage/fit_area.gpkg
-            layers["fit_area"] = res.fit_area_display
-    if "siting" in results:
-        tables.update(results["siting"].tables())
-        layers.update(results["siting"].layers())
-    if tables:
-        clean = {k: column_headers(v.replace([np.inf, -np.inf], np.nan), language) for k, v in tables.items()}
-        outputs.write_excel(clean, Path(stage) / RunLayout.EXCEL)
-    if layers:
-        outputs.write_gpkg(layers, Path(stage) / RunLayout.GPKG)
 
 
 def road_lines(net, max_edges: int | None = None):
