@@ -60,7 +60,7 @@ def test_sheet_names_and_headers_are_chinese(run_zh):
     wb = openpyxl.load_workbook(folder / "results.xlsx")
     expected = [_zh(k) for k in ("sheet_coverage", "sheet_not_served", "sheet_plant_summary", "sheet_lost_at_peak",
                                  "sheet_sensitivity", "sheet_breaking_scale", "sheet_selected_sites",
-                                 "sheet_siting_summary", "sheet_attribution")]
+                                 "sheet_siting_summary", "sheet_station_sizes", "sheet_attribution")]
     assert wb.sheetnames == expected
     for ws in wb.worksheets:
         for c in ws[1]:

@@ -62,8 +62,8 @@ def test_station_sizes_written_with_the_issue_columns(run_folder):
     assert manifest["station_sizing"]["capex_model"] == model
     assert ("candidate sizing" in manifest["timings_s"]) == (model == "sized")
     xlsx = pd.ExcelFile(out / RunLayout.EXCEL)
-    assert "station_sizes" in xlsx.sheet_names
-    assert "Plugs" in xlsx.parse("station_sizes").columns  # headers in the scenario language (en)
+    assert "Station sizes" in xlsx.sheet_names
+    assert "Plugs" in xlsx.parse("Station sizes").columns  # headers in the scenario language (en)
     html = (out / RunLayout.SITING_MAP).read_text(encoding="utf-8")
     assert "Transformer kVA" in html and "H2 kg/day" in html  # sizes in the popups
 

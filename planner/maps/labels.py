@@ -60,7 +60,7 @@ SIZE_LABELS: dict[str, tuple[str, str]] = {
     "capex_pv_wan": ("Capex PV (万元)", "光伏投资（万元）"),
     "capex_storage_wan": ("Capex storage (万元)", "储能投资（万元）"),
     "capex_fixed_wan": ("Capex fixed (万元)", "固定投资（万元）"),
-    "capex_wan": ("Capex (万元)", "投资（万元）"),
+    "capex_wan": ("CAPEX (10,000 CNY)", "投资（万元）"),
     "capex_model": ("Capex model", "投资模型"),
 }
 

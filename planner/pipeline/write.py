@@ -141,7 +141,10 @@ def export_tables(results: dict, language: str = "en", plants: pd.DataFrame | No
                 "plant_id", "plant_name", plant_names)
     if "siting" in results:
         t = results["siting"].tables()
-        sel = t["selected_sites"].rename(columns={"capex": "capex_wan", "name": "site_name"})
+        sel = t["selected_sites"].rename(columns={"capex": "capex_wan"})
+        # the readable station name ("near <road>" for an unnamed lot) stands beside the id
+        sel = (sel.drop(columns="name").rename(columns={"display_name": "site_name"}) if "display_name" in sel
+               else sel.rename(columns={"name": "site_name"}))
         raw["sheet_selected_sites"] = _names_beside(sel, "site_id", "site_name",
                                                     dict(zip(sel.site_id.astype(str), sel.site_name)))
         raw["sheet_siting_summary"] = t["siting_summary"]

@@ -387,7 +387,7 @@ def daily_profile_chart(result: DispatchResult, day: int = 0, title: str = ""):
         ax.legend(loc="upper left", fontsize=8)
         ax.set_title(title)
         fig.tight_layout()
-    families = font_rc()["font.sans-serif"]
+    families = font_rc()["font.family"]
     for text in fig.findobj(Text):  # fonts fixed on the texts: savefig works outside the context
         text.set_fontfamily(families)
     return fig
