@@ -1,0 +1,54 @@
+"""Daily use on the tiny synthetic scenarios: lists without ids, a silent ``--quiet``, the outputs table."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from planner.cli import main
+from tests._helpers import make_scenario, siting_scenario
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_a_list_without_id_column_is_numbered_by_row_with_a_warning(tmp_path, capsys):
+    path = make_scenario(tmp_path / "tiny")
+    sup = pd.read_csv(tmp_path / "tiny" / "suppliers.csv")
+    sup.drop(columns="id").to_csv(tmp_path / "tiny" / "suppliers.csv", index=False)
+    assert main(["run", str(path), "--quiet"]) == 0, capsys.readouterr().err
+    out = tmp_path / "tiny" / "out" / "tiny"
+    warnings = json.loads((out / "run.json").read_text(encoding="utf-8"))["warnings"]
+    no_id = [w for w in warnings if "no id column" in w]
+    assert len(no_id) == 1 and no_id[0].startswith("suppliers.csv: ") and "plants.csv" not in no_id[0]
+    times = pd.read_csv(out / "coverage" / "supplier_times.csv", encoding="utf-8-sig")
+    # header = row 1: the three suppliers are rows 2-4, in file order ("near" nearest the plant)
+    got = times[times.profile == "offpeak"].set_index("supplier_id").minutes.sort_index()
+    assert list(got.index) == ["supplier_2", "supplier_3", "supplier_4"]
+    assert got.is_monotonic_increasing
+
+
+def test_a_list_with_ids_gets_no_id_warning(tmp_path, capsys):
+    path = make_scenario(tmp_path / "tiny")
+    assert main(["run", str(path), "--quiet"]) == 0, capsys.readouterr().err
+    run = json.loads((tmp_path / "tiny" / "out" / "tiny" / "run.json").read_text(encoding="utf-8"))
+    assert not [w for w in run["warnings"] if "no id column" in w]
+
+
+def _fresh_python(code_or_args, cwd):
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, *code_or_args], cwd=cwd, env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_quiet_run_with_siting_prints_nothing_not_even_the_solver_banner(tmp_path):
+    # control: in a fresh process HiGHS prints its banner when the first instance is built, so the
+    # run below would show it if the solver were not silenced
+    bare = _fresh_python(["-c", "import highspy; highspy.Highs()"], tmp_path)
+    assert "HiGHS" in bare.stdout
+    path = siting_scenario(tmp_path / "tiny")
+    res = _fresh_python(["-m", "planner.cli", "run", str(path), "--quiet"], tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == "" and res.stderr == ""
+    assert (tmp_path / "tiny" / "out" / "tiny" / "siting" / "selected_sites.csv").exists()  # the solver ran
