@@ -1,8 +1,10 @@
 """Daily use on the tiny synthetic scenarios: lists without ids, a silent ``--quiet``, the outputs table."""
+import io
 import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -52,3 +54,33 @@ def test_quiet_run_with_siting_prints_nothing_not_even_the_solver_banner(tmp_pat
     assert res.returncode == 0, res.stderr
     assert res.stdout == "" and res.stderr == ""
     assert (tmp_path / "tiny" / "out" / "tiny" / "siting" / "selected_sites.csv").exists()  # the solver ran
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_lines_on_a_terminal_and_plain_lines_elsewhere(monkeypatch):
+    from planner.pipeline import _run
+
+    monkeypatch.setattr(_run, "BAR_DELAY_S", 0.2)
+    for stream, live in ((io.StringIO(), False), (_Terminal(), True)):
+        monkeypatch.setattr(sys, "stdout", stream)
+        r = _run.Run(quiet=False)
+        with r.step("slow step"):
+            time.sleep(1.0)
+        with r.step("fast step"):
+            pass
+        text = stream.getvalue()
+        assert text.startswith("… slow step\n") and "✓ slow step (1.0 s)\n… fast step\n✓ fast step" in text
+        # a live line (carriage returns, elapsed time since the step began) only on a terminal
+        assert ("\r" in text) == live and ("slow step: 00:00 elapsed" in text) == live
+        assert "fast step:" not in text  # steps shorter than BAR_DELAY_S get no live line
+    quiet = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", quiet)
+    r = _run.Run(quiet=True)
+    with r.step("slow step"):
+        time.sleep(0.5)
+    r.warn("something")
+    assert quiet.getvalue() == "" and r.warnings == ["something"]
