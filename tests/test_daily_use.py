@@ -2,6 +2,7 @@
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -84,3 +85,28 @@ def test_progress_lines_on_a_terminal_and_plain_lines_elsewhere(monkeypatch):
         time.sleep(0.5)
     r.warn("something")
     assert quiet.getvalue() == "" and r.warnings == ["something"]
+
+
+def _readme_output_paths() -> set[str]:
+    """Paths in backticks in the first column of the README's "What the demo produces" table."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text.split("## What the demo produces", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    return {p for row in rows for p in re.findall(r"`([^`]+)`", row.split(" | ")[0])}
+
+
+def test_readme_lists_every_file_a_run_writes(tmp_path):
+    from planner.outputs import RunLayout
+
+    path = siting_scenario(tmp_path / "tiny")
+    assert main(["run", str(path), "--quiet"]) == 0
+    out = tmp_path / "tiny" / "out" / "tiny"
+    written = sorted(str(p.relative_to(out)).replace(os.sep, "/") for p in out.rglob("*") if p.is_file())
+    assert len(written) >= 20 and "siting/siting_map.html" in written and "coverage/coverage_map.html" in written
+    listed = _readme_output_paths()
+    assert not [p for p in written if p not in listed], "files a run writes but the README does not list"
+    layout = [str(v).replace(os.sep, "/") for k, v in vars(RunLayout).items() if k.isupper() and Path(v).suffix]
+    assert not [p for p in layout if p not in listed], "RunLayout files the README does not list"
+    maps_readme = (ROOT / "maps" / "README.md").read_text(encoding="utf-8")
+    assert "--maps-dir" not in maps_readme
+    assert all(f"`{p}`" in maps_readme for p in written if p.endswith(".html"))
