@@ -30,6 +30,18 @@ UNITS = [("_kwh_per_m2", "kWh/m²/yr"), ("_per_km", "per km"), ("_kmh", "km/h"),
 UNIT_BY_KEY = {"hours": "hours of day", "bbox": "degrees (WGS-84)", "factor": "factor", "factors": "factor",
                "maxspeed_factor": "factor", "mip_gap": "share 0–1", "speed_scales": "factor"}
 
+#: examples of optional keys the demo leaves unset and that have no default (illustrative values)
+EXAMPLES: dict[str, Any] = {
+    "place": "北京经济技术开发区", "bbox": [116.45, 39.70, 116.60, 39.82], "polygon": "data/etown.geojson",
+    "metric_crs": "EPSG:32650", "overpass_url": "https://overpass.example.gov.cn/api",
+    "nominatim_url": "https://nominatim.example.gov.cn/", "oneway": "oneway", "hgv": "hgv",
+    "id_column": "编号", "name_column": "名称", "lon_column": "经度", "lat_column": "纬度",
+    "weight_column": "年配送次数", "plants_column": "服务工厂", "sheet": "供应商", "layer": "sites",
+    "address_column": "地址", "geocoder": "amap", "geocoder_url": "https://geocode.example.gov.cn/v3/geocode/geo",
+    "geocoder_qps": 3, "smooth_m": 30, "target_share": 0.8, "max_stations": 4,
+    "land": {"path": "data/industrial_land.gpkg"},
+}
+
 
 def _unit(key: str) -> str:
     if key in UNIT_BY_KEY:
@@ -129,7 +141,7 @@ def render() -> str:
              "starting with `${PLANNER_DATA_DIR}`. Unknown keys are errors. `<name>` stands for a name you "
              "choose (e.g. `[profiles.peak]`); `[]` marks an array of tables (`[[restrictions]]`). "
              "*Example* is the value in the demo `scenarios/yizhuang.toml` where it sets the key, else the "
-             "default. Units follow the key's suffix (`_min` minutes, `_m` metres, `_s` seconds, `_wan` 万元, "
+             "default, else an illustrative value. Units follow the key's suffix (`_min` minutes, `_m` metres, `_s` seconds, `_wan` 万元, "
              "`_kmh` km/h).", ""]
     seen: set[str] = set()
     for parts, model in sections:
@@ -156,6 +168,8 @@ def render() -> str:
             else:
                 default = _toml(f.default)
             example = _lookup(demo, parts + [name])
+            if example is None and default == "—":
+                example = EXAMPLES.get(name)
             is_table = bool(_models(f.annotation)) and isinstance(example, (dict, list))
             shown = "see below" if is_table else (_toml(example) if example is not None else default)
             lines.append("| " + " | ".join(_cell(c) for c in (

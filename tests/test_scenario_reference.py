@@ -54,3 +54,5 @@ def test_every_key_has_a_description_and_a_row():
                     "## `[[restrictions]]`", "## `[profiles.<name>]`", "## `[siting.technologies.<name>]`"):
         assert section in text, section
     assert "| `geocoder` |" in text and "| `geocoder_url` |" in text
+    rows = [line for line in text.splitlines() if line.startswith("| `")]
+    assert len(rows) >= len(fields) and not [r for r in rows if r.endswith("| — |")], "a key without an example"
