@@ -473,23 +473,41 @@ def load_scenario(path) -> Scenario:
 MAX_PROBLEMS = 10
 
 
-def _field_names_at(loc: tuple) -> list[str]:
-    """Key names the schema allows in the table at ``loc`` (a pydantic error location)."""
+def _walk(loc: tuple) -> tuple[list, list]:
+    """Follow a pydantic error location through the schema.
+
+    Returns the location without the union-member tags pydantic inserts (``StudyArea``,
+    ``tuple[...]``) and the annotations of the table it ends in.
+    """
     current: list = [Scenario]
+    shown: list = []
     for part in loc:
         nxt: list = []
+        tag = False
         for tp in _expand(current):
             if isinstance(tp, type) and issubclass(tp, BaseModel):
                 if part in tp.model_fields:
                     nxt.append(tp.model_fields[part].annotation)
                 elif part == tp.__name__:  # pydantic names the member of a union it tried
                     nxt.append(tp)
+                    tag = True
             elif typing.get_origin(tp) is dict and isinstance(part, str):
                 nxt.append(typing.get_args(tp)[1])
-            elif typing.get_origin(tp) in (list, tuple) and isinstance(part, int):
-                nxt.extend(typing.get_args(tp)[:1])
+            elif typing.get_origin(tp) in (list, tuple):
+                if isinstance(part, int):
+                    nxt.extend(typing.get_args(tp)[:1])
+                elif str(part).startswith(("list[", "tuple[")):
+                    nxt.append(tp)
+                    tag = True
+        if not tag:
+            shown.append(part)
         current = nxt
-    return sorted({n for tp in _expand(current) if isinstance(tp, type) and issubclass(tp, BaseModel)
+    return shown, current
+
+
+def _field_names_at(loc: tuple) -> list[str]:
+    """Key names the schema allows in the table at ``loc`` (a pydantic error location)."""
+    return sorted({n for tp in _expand(_walk(loc)[1]) if isinstance(tp, type) and issubclass(tp, BaseModel)
                    for n, f in tp.model_fields.items() if not f.exclude})
 
 
@@ -506,8 +524,7 @@ def _expand(types_: list) -> list:
 
 def _problem(err: dict) -> tuple[str, str]:
     """(key, one-line message) of one pydantic error, with "did you mean" for unknown keys."""
-    loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p[:1].isupper()))  # drop union member names
-    key = ".".join(str(p) for p in loc) or "(top level)"
+    key = ".".join(str(p) for p in _walk(tuple(err["loc"]))[0]) or "(top level)"
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
         msg = "unknown key"

@@ -125,3 +125,14 @@ def test_many_problems_are_capped_with_a_count(tmp_path):
     text = str(err.value)
     assert f"{MAX_PROBLEMS + 3} problems: " in text and "(+3 more)" in text
     assert text.count("unknown key") == MAX_PROBLEMS
+
+
+def test_keys_name_user_tables_and_not_the_union_member_tried(tmp_path):
+    tech = "[siting.technologies.H2]\ncapex_wan = 1\nradius_min = 5\n"
+    with pytest.raises(ScenarioError) as err:  # a user's table name with a capital stays in the key
+        load_scenario(_write(tmp_path, MINIMAL + "[siting]\nbudget_wan = 1\n" + tech + "capx_wan = 2\n"))
+    assert "siting.technologies.H2.capx_wan: unknown key (did you mean 'capex_wan'?)" in str(err.value)
+    with pytest.raises(ScenarioError) as err:  # study_area is a box or a table: no "StudyArea" in the key
+        load_scenario(_write(tmp_path, MINIMAL + "[siting]\nbudget_wan = 1\nstudy_area = { path = 'a', margin = 5 }\n"
+                             + tech, name="u.toml"))
+    assert "StudyArea" not in str(err.value) and "siting.study_area.margin: unknown key" in str(err.value)
