@@ -9,8 +9,11 @@ Unknown keys and wrong types are errors that name the key, e.g.
 """
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
+import types
+import typing
 from pathlib import Path
 from typing import Literal
 
@@ -30,46 +33,73 @@ class _Strict(BaseModel):
 class Columns(_Strict):
     """Column mapping of a road layer (see :class:`planner.network.layer.ColumnMap`)."""
 
-    from_node: str | None = None
-    to_node: str | None = None
-    oneway: str | None = None
-    road_class: str | None = None
-    speed: str | None = None
-    name: str | None = None
-    hgv: str | None = None
-    length: str | None = None
-    directed: bool = False
-    flag_classes: dict[str, str] = Field(default_factory=dict)
+    from_node: str | None = Field(None,
+                                  description="Column with the start node id of each row (None: nodes are built from "
+                                              "line ends).")
+    to_node: str | None = Field(None, description="Column with the end node id of each row.")
+    oneway: str | None = Field(None,
+                               description="Column with the OSM-style oneway value (yes/-1/no); ignored when "
+                                           "`directed`.")
+    road_class: str | None = Field(None,
+                                   description="Column with the road class (OSM highway value such as `primary`).")
+    speed: str | None = Field(None, description="Column with the posted speed limit (km/h).")
+    name: str | None = Field(None, description="Column with the road name.")
+    hgv: str | None = Field(None, description="Column with the OSM hgv tag (e.g. `no`: closed to trucks).")
+    length: str | None = Field(None, description="Column with the length in metres (None: measured from the geometry).")
+    directed: bool = Field(False,
+                           description="True when every row already is one drivable direction (osmnx exports, the "
+                                       "shared layer).")
+    flag_classes: dict[str, str] = Field(default_factory=dict,
+                                         description="Boolean column -> road class given to rows whose class is "
+                                                     "missing when it is true, e.g. {expressway_inferred = "
+                                                     "\"motorway\"}.")
 
 
 class Repair(_Strict):
-    enabled: bool = False
-    tolerance_m: float = Field(250.0, gt=0, le=5000)
+    enabled: bool = Field(False, description="Join dangling road ends to the network (cut-away ramps, small gaps).")
+    tolerance_m: float = Field(250.0, gt=0, le=5000, description="Largest gap joined by repair (metres).")
     #: layer + boolean column of extra nodes to give an entry and exit (cut-away ramps)
-    candidates_layer: str | None = None
-    candidates_column: str | None = None
+    candidates_layer: str | None = Field(None,
+                                         description="Layer holding extra nodes to give an entry and exit (cut-away "
+                                                     "ramps).")
+    candidates_column: str | None = Field(None, description="Boolean column of `candidates_layer` marking those nodes.")
 
 
 class Network(_Strict):
-    source: Literal["layer", "osm"] = "layer"
-    path: str | None = None
-    layer: str | None = None
-    place: str | None = None
-    bbox: tuple[float, float, float, float] | None = None  # west, south, east, north
-    polygon: str | None = None  # path to a polygon file
-    columns: Columns = Field(default_factory=Columns)
-    repair: Repair = Field(default_factory=Repair)
-    keep_largest: bool = True
-    max_snap_m: float = Field(DEFAULT_MAX_SNAP_M, gt=0)
-    metric_crs: str | None = None
-    cache_dir: str = "../data/processed"
-    raw_dir: str = "../data/raw"  # where OSM downloads are cached
+    source: Literal["layer", "osm"] = Field("layer",
+                                            description="\"layer\": a road layer file (GPKG, shapefile); \"osm\": "
+                                                        "OSM data (file or download).")
+    path: str | None = Field(None,
+                             description="Road layer or OSM file (`${PLANNER_DATA_DIR}/...` or relative to the "
+                                         "scenario file).")
+    layer: str | None = Field(None, description="Layer name inside `path` (GeoPackage).")
+    place: str | None = Field(None, description="Place name to download OSM roads for (source = \"osm\").")
+    bbox: tuple[float, float, float, float] | None = Field(None,
+                                                           description="[west, south, east, north] in WGS-84 degrees "
+                                                                       "to download OSM roads for.")
+    polygon: str | None = Field(None, description="Polygon file whose area OSM roads are downloaded for.")
+    columns: Columns = Field(default_factory=Columns,
+                             description="Column mapping of the road layer ([network.columns]).")
+    repair: Repair = Field(default_factory=Repair, description="Network repair settings ([network.repair]).")
+    keep_largest: bool = Field(True, description="Keep only the largest strongly connected part of the network.")
+    max_snap_m: float = Field(DEFAULT_MAX_SNAP_M, gt=0,
+                              description="Largest distance from a site to the nearest road before it is an error "
+                                          "(metres).")
+    metric_crs: str | None = Field(None,
+                                   description="Projected CRS for distances, e.g. \"EPSG:32650\" (None: the UTM zone "
+                                               "of the data).")
+    cache_dir: str = Field("../data/processed", description="Folder of the network cache.")
+    raw_dir: str = Field("../data/raw", description="Folder where OSM downloads are cached.")
     # own servers for downloads (many government intranets run one), e.g.
     # "https://overpass.example.gov.cn/api" and "https://nominatim.example.gov.cn/"; default osmnx's
-    overpass_url: str | None = None
-    nominatim_url: str | None = None
-    download_timeout_s: float = Field(30.0, gt=0, le=3600)  # planner.settings.DOWNLOAD_TIMEOUT_S
-    download_retries: int = Field(3, ge=0, le=10)  # after time-outs, resets, 429/5xx; guess
+    overpass_url: str | None = Field(None, description="Own Overpass server for downloads (None: osmnx's default).")
+    nominatim_url: str | None = Field(None,
+                                      description="Own Nominatim server for place look-ups (None: osmnx's default).")
+    download_timeout_s: float = Field(30.0, gt=0, le=3600,
+                                      description="Time-out of one download request (seconds; "
+                                                  "planner.settings.DOWNLOAD_TIMEOUT_S).")
+    download_retries: int = Field(3, ge=0, le=10,
+                                  description="Retries after time-outs, resets, HTTP 429/5xx (count; guess).")
 
     @field_validator("overpass_url", "nominatim_url")
     @classmethod
@@ -90,44 +120,59 @@ class Network(_Strict):
 
 
 class Restriction(_Strict):
-    name: str
-    path: str  # polygon file (GeoJSON/GPKG), any CRS
-    hours: tuple[float, float] = (6.0, 23.0)
-    action: Literal["close", "slow"] = "close"
-    factor: float = Field(1.0, gt=0, le=1)
-    note: str = ""
+    name: str = Field(description="Name the profiles refer to in `profiles.<name>.restrictions`.")
+    path: str = Field(description="Polygon file (GeoJSON/GPKG, any CRS) of the restricted area.")
+    hours: tuple[float, float] = Field((6.0, 23.0),
+                                       description="[start, end] hours of the day the restriction applies (h, 0-24).")
+    action: Literal["close", "slow"] = Field("close",
+                                             description="\"close\": roads inside are closed; \"slow\": their speed "
+                                                         "is multiplied by `factor`.")
+    factor: float = Field(1.0, gt=0, le=1, description="Speed factor inside the area when action = \"slow\" (0-1).")
+    note: str = Field("", description="Free text, e.g. the rule's source.")
 
 
 class ProfileSpec(_Strict):
-    vehicle: Literal["car", "truck", "autonomous"] = "car"
-    speeds_kmh: dict[str, float] = Field(default_factory=dict)  # overrides of the class defaults
-    fallback_kmh: float = Field(30.0, gt=0, le=150)
-    factors: dict[str, float] = Field(default_factory=dict)
-    maxspeed_factor: float = Field(0.8, gt=0, le=1.2)
+    vehicle: Literal["car", "truck", "autonomous"] = Field(
+        "car", description="Vehicle type: \"truck\" respects hgv=no and truck speeds; \"autonomous\" is the "
+                           "low-speed delivery vehicle (speed cap, allowed classes, zone).")
+    speeds_kmh: dict[str, float] = Field(default_factory=dict,
+                                         description="Overrides of the default speed per road class (km/h).")
+    fallback_kmh: float = Field(30.0, gt=0, le=150,
+                                description="Speed of roads with no class and no speed limit (km/h).")
+    factors: dict[str, float] = Field(default_factory=dict,
+                                      description="Speed factor per road class, e.g. peak congestion (0-1+).")
+    maxspeed_factor: float = Field(0.8, gt=0, le=1.2, description="Share of a tagged maxspeed actually driven.")
     # overrides of the per-class caps on tagged maxspeed (speeds.URBAN_MAXSPEED_CAP_KMH)
-    maxspeed_cap_kmh: dict[str, float] = Field(default_factory=dict)
-    use_maxspeed: bool = True
-    departure_hour: float = Field(10.0, ge=0, lt=24)
-    restrictions: list[str] = Field(default_factory=list)
-    label: str = ""
-    # vehicle speed cap; "autonomous" defaults to speeds.AUTONOMOUS_MAX_KMH (parameters.md §10, guess)
-    max_kmh: float | None = Field(None, gt=0, le=150)
-    # only these OSM classes are open; "autonomous" defaults to speeds.AUTONOMOUS_CLASSES (guess)
-    allowed_classes: list[str] | None = None
-    unknown_class_allowed: bool = True  # roads without a class, when allowed_classes is set
-    zone: str | None = None  # polygon file: only roads wholly inside are open
+    maxspeed_cap_kmh: dict[str, float] = Field(default_factory=dict,
+                                               description="Overrides of the per-class caps on tagged maxspeed "
+                                                           "(km/h; speeds.URBAN_MAXSPEED_CAP_KMH).")
+    use_maxspeed: bool = Field(True, description="Use tagged maxspeed values (else class speeds only).")
+    departure_hour: float = Field(10.0, ge=0, lt=24,
+                                  description="Hour of departure, which decides the restrictions in force (h, 0-24).")
+    restrictions: list[str] = Field(default_factory=list, description="Names of [[restrictions]] this profile obeys.")
+    label: str = Field("", description="Readable name in tables and maps.")
+    max_kmh: float | None = Field(None, gt=0, le=150,
+                                  description="Vehicle speed cap (km/h); \"autonomous\" defaults to "
+                                              "speeds.AUTONOMOUS_MAX_KMH (parameters.md §10, guess).")
+    allowed_classes: list[str] | None = Field(None, description="Only these OSM road classes are open; "
+                                                               "\"autonomous\" defaults to speeds.AUTONOMOUS_CLASSES "
+                                                               "(guess).")
+    unknown_class_allowed: bool = Field(True, description="Roads without a class stay open when allowed_classes "
+                                                          "is set.")
+    zone: str | None = Field(None, description="Polygon file: only roads wholly inside are open (operating zone).")
 
 
 class Hourly(_Strict):
     """Coverage by departure hour (``coverage/by_hour.csv``, delivery windows, a chart per plant)."""
 
-    enabled: bool = False
-    vehicles: list[str] = Field(default_factory=list)  # profile names, driven at each hour
-    hours: list[int] = Field(default_factory=lambda: list(range(24)))
-    # congestion intensity per hour 0-23 (1 = peak, 0 = free flow); default speeds.CONGESTION_CURVE
-    curve: list[float] | None = None
-    # per-class speed factors at intensity 1; default speeds.PEAK_FACTORS
-    peak_factors: dict[str, float] = Field(default_factory=dict)
+    enabled: bool = Field(False, description="Compute coverage by departure hour.")
+    vehicles: list[str] = Field(default_factory=list, description="Profile names driven at each hour.")
+    hours: list[int] = Field(default_factory=lambda: list(range(24)), description="Departure hours (0-23).")
+    curve: list[float] | None = Field(None, description="Congestion intensity per hour 0-23 (1 = peak, 0 = free "
+                                                        "flow); default speeds.CONGESTION_CURVE (guess).")
+    peak_factors: dict[str, float] = Field(default_factory=dict,
+                                           description="Per-class speed factors at intensity 1; default "
+                                                       "speeds.PEAK_FACTORS.")
 
     @field_validator("hours")
     @classmethod
@@ -145,42 +190,65 @@ class Hourly(_Strict):
 
 
 class SitesFile(_Strict):
-    path: str
-    coord_system: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
-    id_column: str | None = None
-    name_column: str | None = None
-    lon_column: str | None = None
-    lat_column: str | None = None
-    weight_column: str | None = None
-    plants_column: str | None = None
-    sheet: str | None = None
-    layer: str | None = None
-    illustrative: bool = False
+    path: str = Field(description="Site list file: CSV, Excel or a GIS layer.")
+    coord_system: Literal["wgs84", "gcj02", "bd09"] = Field("wgs84",
+                                                            description="Coordinate system of lon/lat: wgs84 (GPS, "
+                                                                        "OSM), gcj02 (AMap, Tencent) or bd09 "
+                                                                        "(Baidu).")
+    id_column: str | None = Field(None,
+                                  description="Column with the site id (None: detected; without one, rows are "
+                                              "numbered).")
+    name_column: str | None = Field(None, description="Column with the site name (None: detected).")
+    lon_column: str | None = Field(None, description="Column with the longitude (None: detected).")
+    lat_column: str | None = Field(None, description="Column with the latitude (None: detected).")
+    weight_column: str | None = Field(None,
+                                      description="Column with the site weight, e.g. annual volume (None: weight 1).")
+    plants_column: str | None = Field(None, description="Column listing the plant ids a supplier serves.")
+    sheet: str | None = Field(None, description="Excel sheet name.")
+    layer: str | None = Field(None, description="Layer name inside a GIS file.")
+    illustrative: bool = Field(False, description="Mark the sites as illustrative (not real) in outputs and maps.")
     #: a column of addresses (地址); rows without coordinates are geocoded with ``geocoder``
-    address_column: str | None = None
+    address_column: str | None = Field(None,
+                                       description="Column of addresses (地址); rows without coordinates are geocoded "
+                                                   "with `geocoder`.")
     #: web geocoder for addresses: "amap" (key in AMAP_KEY) or "baidu" (key in BAIDU_AK)
-    geocoder: Literal["amap", "baidu"] | None = None
-    geocoder_city: str | None = "北京"
+    geocoder: Literal["amap", "baidu"] | None = Field(None,
+                                                      description="Web geocoder for addresses: \"amap\" (key in "
+                                                                  "AMAP_KEY) or \"baidu\" (key in BAIDU_AK).")
+    geocoder_city: str | None = Field("北京", description="City that limits geocoding.")
     #: a bureau's own geocoding gateway (default: the provider's public endpoint)
-    geocoder_url: str | None = None
-    geocoder_qps: float | None = Field(None, gt=0)
+    geocoder_url: str | None = Field(None,
+                                     description="A bureau's own geocoding gateway (None: the provider's public "
+                                                 "endpoint).")
+    geocoder_qps: float | None = Field(None, gt=0,
+                                       description="Largest geocoding requests per second (None: the provider's "
+                                                   "default).")
 
 
 class Sites(_Strict):
-    plants: SitesFile | None = None
-    suppliers: SitesFile | None = None
+    plants: SitesFile | None = Field(None, description="The plants list ([sites.plants]).")
+    suppliers: SitesFile | None = Field(None, description="The suppliers list ([sites.suppliers]).")
 
 
 class Coverage(_Strict):
-    enabled: bool = True
-    threshold_min: float = Field(30.0, gt=0, le=300)
-    bands_min: list[float] = Field(default_factory=lambda: [10.0, 20.0, 30.0])
-    profiles: list[str] = Field(default_factory=lambda: ["offpeak", "peak", "truck"])
-    speed_scales: list[float] = Field(default_factory=lambda: [0.6, 0.7, 0.8, 0.9, 1.0])
-    isochrone_profiles: list[str] = Field(default_factory=lambda: ["offpeak", "peak"])
-    buffer_m: float = Field(DEFAULT_BUFFER_M, gt=0, le=1000)
-    smooth_m: float | None = Field(None, gt=0)
-    land: SitesFile | None = None  # optional polygons of industrial/available land
+    enabled: bool = Field(True, description="Run the supply-circle audit.")
+    threshold_min: float = Field(30.0, gt=0, le=300,
+                                 description="Travel time within which a supplier counts as covered (minutes).")
+    bands_min: list[float] = Field(default_factory=lambda: [10.0, 20.0, 30.0],
+                                   description="Isochrone bands drawn around each plant (minutes, ascending).")
+    profiles: list[str] = Field(default_factory=lambda: ["offpeak", "peak", "truck"],
+                                description="Profiles the coverage is computed for.")
+    speed_scales: list[float] = Field(default_factory=lambda: [0.6, 0.7, 0.8, 0.9, 1.0],
+                                      description="Speed multipliers of the sensitivity table.")
+    isochrone_profiles: list[str] = Field(default_factory=lambda: ["offpeak", "peak"],
+                                          description="Profiles isochrones are drawn for.")
+    buffer_m: float = Field(DEFAULT_BUFFER_M, gt=0, le=1000,
+                            description="Width added on both sides of the reached roads in isochrone polygons "
+                                        "(metres).")
+    smooth_m: float | None = Field(None, gt=0,
+                                   description="Close and simplify isochrone polygons at this scale (metres; None: "
+                                               "exact).")
+    land: SitesFile | None = Field(None, description="Optional polygons of industrial/available land for the fit area.")
 
     @field_validator("bands_min")
     @classmethod
@@ -191,42 +259,50 @@ class Coverage(_Strict):
 
 
 class Technology(_Strict):
-    label: str = ""
-    capex_wan: float = Field(gt=0)  # 万元 per station
-    radius_min: float = Field(gt=0, le=180)
-    profile: str = "offpeak"
-    weight: float = Field(1.0, ge=0)
-    min_spacing_m: float = Field(0.0, ge=0)
-    target_share: float | None = Field(None, ge=0, le=1)
-    max_stations: int | None = Field(None, ge=0)  # at most N open stations, existing ones included
-    candidate_sources: list[str] = Field(default_factory=list)
-    demand: str = ""  # "freight" | "ev" | "pv"
-    note: str = ""
+    label: str = Field("", description="Readable name in tables and maps.")
+    capex_wan: float = Field(gt=0, description="Investment per station (万元).")
+    radius_min: float = Field(gt=0, le=180, description="Travel time within which a station serves demand (minutes).")
+    profile: str = Field("offpeak", description="Profile the travel times are computed with.")
+    weight: float = Field(1.0, ge=0, description="Weight of this technology's demand in the objective.")
+    min_spacing_m: float = Field(0.0, ge=0,
+                                 description="Smallest distance between two stations of this technology (metres).")
+    target_share: float | None = Field(None, ge=0, le=1,
+                                       description="Share of demand that must be covered (0-1; None: no target).")
+    max_stations: int | None = Field(None, ge=0,
+                                     description="At most this many open stations, existing ones included (None: no "
+                                                 "cap).")
+    candidate_sources: list[str] = Field(default_factory=list,
+                                         description="Names of [siting.candidates.*] this technology may use.")
+    demand: str = Field("",
+                        description="Demand model: \"freight\" (supplier -> plant flows), \"ev\" (POI demand) or "
+                                    "\"pv\" (roof area).")
+    note: str = Field("", description="Free text, e.g. the source of the figures.")
 
 
 class CandidateSource(_Strict):
-    path: str
-    layer: str | None = None
-    fclass: list[str] = Field(default_factory=list)  # Geofabrik fclass filter
-    kind: str = ""  # e.g. "parking", "fuel", "user"
-    coord_system: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
-    existing: bool = False  # existing stations: always open
-    competitor: bool = False  # competitors' stations: demand already served
+    path: str = Field(description="GIS layer of candidate sites (points or polygons).")
+    layer: str | None = Field(None, description="Layer name inside `path`.")
+    fclass: list[str] = Field(default_factory=list, description="Keep only these Geofabrik fclass values (empty: all).")
+    kind: str = Field("", description="Kind of candidate, e.g. \"parking\", \"fuel\", \"user\".")
+    coord_system: Literal["wgs84", "gcj02", "bd09"] = Field("wgs84",
+                                                            description="Coordinate system: wgs84, gcj02 or bd09.")
+    existing: bool = Field(False, description="Existing stations: always open.")
+    competitor: bool = Field(False, description="Competitors' stations: their demand is already served.")
 
 
 class DemandRule(_Strict):
-    path: str
-    layer: str | None = None
-    fclass_weights: dict[str, float] = Field(default_factory=dict)
-    default_weight: float = 0.0
+    path: str = Field(description="GIS layer of POIs that generate EV demand.")
+    layer: str | None = Field(None, description="Layer name inside `path`.")
+    fclass_weights: dict[str, float] = Field(default_factory=dict, description="Demand weight per Geofabrik fclass.")
+    default_weight: float = Field(0.0, description="Weight of POIs whose fclass is not listed.")
 
 
 class StudyArea(_Strict):
     """A polygon file (any CRS) grown by ``margin_m`` metres (see :mod:`planner.study_area`)."""
 
-    path: str
-    layer: str | None = None
-    margin_m: float = Field(0.0, ge=0, le=50_000)
+    path: str = Field(description="Polygon file (any CRS) of the study area.")
+    layer: str | None = Field(None, description="Layer name inside `path`.")
+    margin_m: float = Field(0.0, ge=0, le=50_000, description="Distance the polygon is grown by (metres).")
 
 
 class Sizing(_Strict):
@@ -242,18 +318,24 @@ class Sizing(_Strict):
     no Beijing feed-in / V2G price is in parameters.md, so ``v2g_price_yuan_kwh`` must be given.
     """
 
-    ev_sessions_per_day: float | None = Field(None, gt=0)  # fast-charging sessions/day in the study area
-    session_kwh: float | None = Field(None, gt=0)
-    charger_kw: float | None = Field(None, gt=0)  # kW per plug
-    flexible_share: float | None = Field(None, ge=0, le=1)  # smart ordered charging: movable share
-    max_wait_min: float | None = Field(None, gt=0)
-    max_p_wait: float | None = Field(None, gt=0, lt=1)
-    specific_yield_kwh_per_kwp: float | None = Field(None, gt=0)
-    canopy_share: float | None = Field(None, ge=0, le=1)
-    capex_per_kwh_wan: float | None = Field(None, ge=0)  # battery capex, 万元 per kWh
-    h2_truck_speed_kmh: float | None = Field(None, gt=0)
-    v2g: bool = False  # discharge to the grid (V2G / 放)
-    v2g_price_yuan_kwh: float | None = Field(None, gt=0)
+    ev_sessions_per_day: float | None = Field(None, gt=0, description="Fast-charging sessions per day in the "
+                                                                      "study area (guess).")
+    session_kwh: float | None = Field(None, gt=0, description="Energy per charging session (kWh).")
+    charger_kw: float | None = Field(None, gt=0, description="Charger power per plug (kW; §4: 600).")
+    flexible_share: float | None = Field(None, ge=0, le=1, description="Smart ordered charging: share of energy "
+                                                                      "that can move in time (0-1, guess).")
+    max_wait_min: float | None = Field(None, gt=0, description="Waiting-time target of the plug count (minutes).")
+    max_p_wait: float | None = Field(None, gt=0, lt=1, description="Allowed probability of waiting longer "
+                                                                  "than max_wait_min at the peak hour (0-1).")
+    specific_yield_kwh_per_kwp: float | None = Field(None, gt=0, description="Annual PV yield (kWh/kWp; §5: "
+                                                                             "~1,010 for a Yizhuang roof).")
+    canopy_share: float | None = Field(None, ge=0, le=1, description="Share of a lot's area under PV (0-1).")
+    capex_per_kwh_wan: float | None = Field(None, ge=0, description="Battery capex (万元 per kWh).")
+    h2_truck_speed_kmh: float | None = Field(None, gt=0, description="Truck speed turning flow minutes into km "
+                                                                    "(km/h, guess 35).")
+    v2g: bool = Field(False, description="Allow discharge to the grid (V2G / 放).")
+    v2g_price_yuan_kwh: float | None = Field(None, gt=0, description="Price paid for energy discharged to the "
+                                                                    "grid (元/kWh); needed with v2g.")
 
     @model_validator(mode="after")
     def _v2g_price(self):
@@ -269,30 +351,43 @@ class Sizing(_Strict):
 
 
 class Siting(_Strict):
-    enabled: bool = True
-    budget_wan: float = Field(gt=0)
-    #: "flat": each station costs its technology's capex_wan; "sized": capex from each
-    #: candidate's sizes for the demand it could serve (see docs/station_sizing.md)
-    capex_model: Literal["flat", "sized"] = "flat"
-    sizing: Sizing = Field(default_factory=Sizing)
-    time_limit_s: float = Field(60.0, gt=0)
-    mip_gap: float = Field(0.001, ge=0, lt=1)
-    technologies: dict[str, Technology]
-    candidates: dict[str, CandidateSource] = Field(default_factory=dict)
-    ev_demand: list[DemandRule] = Field(default_factory=list)
-    ev_clusters: int = Field(1500, gt=0)
-    ev_road_weight_per_km: float = Field(0.0, ge=0)  # traffic proxy: weight per km by class
-    pv_yield_kwh_per_m2: float = Field(200.0, gt=0)
-    pv_min_area_m2: float = Field(400.0, ge=0)
-    h2_safety_m: float = Field(50.0, ge=0)
-    h2_sensitive_fclass: list[str] = Field(default_factory=lambda: ["school", "hospital", "kindergarten"])
-    hpc_default_headroom_kva: float = Field(2000.0, ge=0)
+    enabled: bool = Field(True, description="Run the station siting (measure 10).")
+    budget_wan: float = Field(gt=0, description="Total investment budget (万元).")
+    capex_model: Literal["flat", "sized"] = Field(
+        "flat", description="\"flat\": each station costs its technology's capex_wan; \"sized\": capex from each "
+                            "candidate's sizes for the demand it could serve (docs/station_sizing.md).")
+    sizing: Sizing = Field(default_factory=Sizing, description="Station sizing defaults ([siting.sizing]).")
+    time_limit_s: float = Field(60.0, gt=0, description="Solver time limit (seconds).")
+    mip_gap: float = Field(0.001, ge=0, lt=1, description="Relative optimality gap at which the solver stops (0-1).")
+    technologies: dict[str, Technology] = Field(description="Station technologies by code ([siting.technologies.*]).")
+    candidates: dict[str, CandidateSource] = Field(default_factory=dict,
+                                                   description="Candidate site sources by name "
+                                                               "([siting.candidates.*]).")
+    ev_demand: list[DemandRule] = Field(default_factory=list,
+                                        description="Rules turning POIs into EV charging demand "
+                                                    "([[siting.ev_demand]]).")
+    ev_clusters: int = Field(1500, gt=0, description="Number of clusters EV demand points are merged into.")
+    ev_road_weight_per_km: float = Field(0.0, ge=0,
+                                         description="Traffic proxy: EV demand weight per km of road (0: off).")
+    pv_yield_kwh_per_m2: float = Field(200.0, gt=0, description="Annual PV yield per m² of roof (kWh/m²/yr).")
+    pv_min_area_m2: float = Field(400.0, ge=0, description="Smallest roof area for a PV-storage candidate (m²).")
+    h2_safety_m: float = Field(50.0, ge=0,
+                               description="Safety distance of hydrogen stations from sensitive POIs (metres).")
+    h2_sensitive_fclass: list[str] = Field(default_factory=lambda: ["school", "hospital", "kindergarten"],
+                                           description="POI classes hydrogen stations keep `h2_safety_m` from.")
+    hpc_default_headroom_kva: float = Field(2000.0, ge=0,
+                                            description="Grid headroom assumed where none is known (kVA).")
     #: Only "none": the station plan counts a demand point as covered within the radius. Distance
     #: decay exists in the model library (:class:`planner.siting.Decay`) but the plan's tables
     #: (demand served, shares) do not apply it, so any other value is refused, not ignored.
-    decay: Literal["none"] = "none"
+    decay: Literal["none"] = Field("none", description="Only \"none\": demand within the radius counts as covered.")
     #: (west, south, east, north) or a polygon file + margin: candidates and EV demand outside are left out
-    study_area: tuple[float, float, float, float] | StudyArea | None = None
+    study_area: tuple[float, float, float, float] | StudyArea | None = Field(None,
+                                                                             description="[west, south, east, north] "
+                                                                                         "or a polygon file + margin "
+                                                                                         "([siting.study_area]); "
+                                                                                         "candidates and EV demand "
+                                                                                         "outside are left out.")
 
     @field_validator("decay", mode="before")
     @classmethod
@@ -313,8 +408,10 @@ class Siting(_Strict):
 class GrowthScenario(_Strict):
     """One demand-growth scenario of the robustness analysis."""
 
-    growth: dict[str, float | list[float]] = Field(default_factory=dict)
-    weight: float = Field(1.0, gt=0)
+    growth: dict[str, float | list[float]] = Field(default_factory=dict,
+                                                   description="Per technology: an annual growth rate or one demand "
+                                                               "factor per year.")
+    weight: float = Field(1.0, gt=0, description="Weight of this scenario in the robustness analysis.")
 
 
 class Programme(_Strict):
@@ -325,13 +422,18 @@ class Programme(_Strict):
     robustness analysis.
     """
 
-    years: list[int] = Field(default_factory=lambda: [2026, 2027, 2028])
-    budgets_wan: list[float] = Field(default_factory=list)
-    growth: dict[str, float | list[float]] = Field(default_factory=dict)
-    carry_over: bool = False
-    frontier_budgets_wan: str | None = None
-    scenarios: dict[str, GrowthScenario] = Field(default_factory=dict)
-    time_limit_s: float = Field(120.0, gt=0)
+    years: list[int] = Field(default_factory=lambda: [2026, 2027, 2028], description="Years of the phased programme.")
+    budgets_wan: list[float] = Field(default_factory=list, description="Budget per year (万元; one value per year).")
+    growth: dict[str, float | list[float]] = Field(default_factory=dict,
+                                                   description="Per technology: an annual rate (0.25 = +25 %/yr, "
+                                                               "compounded) or one demand factor per year.")
+    carry_over: bool = Field(False, description="Unspent budget is kept for later years.")
+    frontier_budgets_wan: str | None = Field(None,
+                                             description="Budgets of `planner frontier` as START:STOP:STEP (万元).")
+    scenarios: dict[str, GrowthScenario] = Field(default_factory=dict,
+                                                 description="Growth scenarios with weights for the robustness "
+                                                             "analysis.")
+    time_limit_s: float = Field(120.0, gt=0, description="Solver time limit of the programme (seconds).")
 
     @model_validator(mode="after")
     def _per_year(self):
@@ -348,41 +450,45 @@ class Programme(_Strict):
 
 
 class Maps(_Strict):
-    basemap: Literal["osm", "amap", "tianditu", "none"] = "osm"
-    offline: bool = True
-    png: bool = False
-    roads_base: bool = True
+    basemap: Literal["osm", "amap", "tianditu", "none"] = Field("osm",
+                                                                description="Background tiles: osm, amap, tianditu "
+                                                                            "or none.")
+    offline: bool = Field(True, description="Embed Leaflet and plugin assets in the map HTML (no CDN needed).")
+    png: bool = Field(False, description="Also export each map as PNG (needs Chromium).")
+    roads_base: bool = Field(True, description="Draw the road network as a base layer.")
 
 
 class Report(_Strict):
     """``[report]``: write ``report/report.html`` and ``.pdf`` at the end of ``planner run``."""
 
-    enabled: bool = False
-    pdf: bool = True
-    map_snapshots: bool = True
+    enabled: bool = Field(False, description="Write report/report.html (and .pdf) at the end of `planner run`.")
+    pdf: bool = Field(True, description="Also print the report to PDF (needs Chromium).")
+    map_snapshots: bool = Field(True, description="Include map images in the report (needs Chromium).")
 
 
 class Meta(_Strict):
-    name: str
-    title: str = ""
-    language: Literal["zh", "en"] = "en"
-    output: str = "../output/{name}"
-    seed: int = RANDOM_SEED
-    note: str = ""
+    name: str = Field(description="Short scenario name (used in the output folder).")
+    title: str = Field("", description="Title shown on maps and reports.")
+    language: Literal["zh", "en"] = Field("en", description="Language of tables, maps and reports: zh or en.")
+    output: str = Field("../output/{name}", description="Output folder; `{name}` is replaced by the scenario name.")
+    seed: int = Field(RANDOM_SEED, description="Random seed (clustering, heuristics).")
+    note: str = Field("", description="Free text.")
 
 
 class Scenario(_Strict):
-    scenario: Meta
-    network: Network
-    profiles: dict[str, ProfileSpec] = Field(default_factory=dict)
-    restrictions: list[Restriction] = Field(default_factory=list)
-    sites: Sites = Field(default_factory=Sites)
-    coverage: Coverage = Field(default_factory=Coverage)
-    hourly: Hourly = Field(default_factory=Hourly)
-    siting: Siting | None = None
-    programme: Programme | None = None
-    maps: Maps = Field(default_factory=Maps)
-    report: Report = Field(default_factory=Report)
+    scenario: Meta = Field(description="Name, title, language and output folder ([scenario]).")
+    network: Network = Field(description="The road network ([network]).")
+    profiles: dict[str, ProfileSpec] = Field(default_factory=dict,
+                                             description="Travel profiles by name ([profiles.*]; default offpeak, "
+                                                         "peak, truck).")
+    restrictions: list[Restriction] = Field(default_factory=list, description="Restricted areas ([[restrictions]]).")
+    sites: Sites = Field(default_factory=Sites, description="Plants and suppliers ([sites.*]).")
+    coverage: Coverage = Field(default_factory=Coverage, description="The supply-circle audit ([coverage]).")
+    hourly: Hourly = Field(default_factory=Hourly, description="Coverage by departure hour ([hourly]).")
+    siting: Siting | None = Field(None, description="Station siting ([siting]; None: no siting).")
+    programme: Programme | None = Field(None, description="Budget frontier and phasing ([programme]).")
+    maps: Maps = Field(default_factory=Maps, description="Map settings ([maps]).")
+    report: Report = Field(default_factory=Report, description="Report settings ([report]).")
 
     #: folder of the scenario file (paths resolve against it); set by :func:`load_scenario`
     base_dir: Path = Field(default=Path("."), exclude=True)
@@ -453,20 +559,93 @@ def load_scenario(path) -> Scenario:
     return scenario_from_dict(data, base_dir=path.parent, source_path=path)
 
 
+#: at most this many problems of one scenario file are listed in its error message
+MAX_PROBLEMS = 10
+
+
+def _walk(loc: tuple) -> tuple[list, list]:
+    """Follow a pydantic error location through the schema.
+
+    Returns the location without the union-member tags pydantic inserts (``StudyArea``,
+    ``tuple[...]``) and the annotations of the table it ends in.
+    """
+    current: list = [Scenario]
+    shown: list = []
+    for part in loc:
+        nxt: list = []
+        tag = False
+        for tp in _expand(current):
+            if isinstance(tp, type) and issubclass(tp, BaseModel):
+                if part in tp.model_fields:
+                    nxt.append(tp.model_fields[part].annotation)
+                elif part == tp.__name__:  # pydantic names the member of a union it tried
+                    nxt.append(tp)
+                    tag = True
+            elif typing.get_origin(tp) is dict and isinstance(part, str):
+                nxt.append(typing.get_args(tp)[1])
+            elif typing.get_origin(tp) in (list, tuple):
+                if isinstance(part, int):
+                    nxt.extend(typing.get_args(tp)[:1])
+                elif str(part).startswith(("list[", "tuple[")):
+                    nxt.append(tp)
+                    tag = True
+        if not tag:
+            shown.append(part)
+        current = nxt
+    return shown, current
+
+
+def _field_names_at(loc: tuple) -> list[str]:
+    """Key names the schema allows in the table at ``loc`` (a pydantic error location)."""
+    return sorted({n for tp in _expand(_walk(loc)[1]) if isinstance(tp, type) and issubclass(tp, BaseModel)
+                   for n, f in tp.model_fields.items() if not f.exclude})
+
+
+def _expand(types_: list) -> list:
+    """Annotations with unions (``X | None``) replaced by their members."""
+    out: list = []
+    for tp in types_:
+        if typing.get_origin(tp) in (typing.Union, types.UnionType):
+            out.extend(_expand(list(typing.get_args(tp))))
+        else:
+            out.append(tp)
+    return out
+
+
+def _problem(err: dict) -> tuple[str, str]:
+    """(key, one-line message) of one pydantic error, with "did you mean" for unknown keys."""
+    key = ".".join(str(p) for p in _walk(tuple(err["loc"]))[0]) or "(top level)"
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+        close = difflib.get_close_matches(str(err["loc"][-1]), _field_names_at(err["loc"][:-1]), n=1, cutoff=0.6)
+        if close:
+            msg += f" (did you mean '{close[0]}'?)"
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    return key, msg
+
+
 def scenario_from_dict(data: dict, base_dir=".", source_path=None) -> Scenario:
-    """Validate a scenario given as a dict (e.g. built in a notebook)."""
+    """Validate a scenario given as a dict (e.g. built in a notebook).
+
+    Raises
+    ------
+    ScenarioError
+        One line naming every problem found (up to :data:`MAX_PROBLEMS`, then a count), each as
+        ``key: message``; unknown keys get a "did you mean" suggestion from the schema.
+    """
     try:
         sc = Scenario.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif err["type"] == "missing":
-            msg = "required key is missing"
-        more = f" (+{len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
-        raise ScenarioError(f"{msg}{more}", path=source_path, key=key) from None
+        problems = [_problem(e) for e in exc.errors()]
+        if len(problems) == 1:
+            raise ScenarioError(problems[0][1], path=source_path, key=problems[0][0]) from None
+        shown = "; ".join(f"{k}: {m}" for k, m in problems[:MAX_PROBLEMS])
+        more = f"; (+{len(problems) - MAX_PROBLEMS} more)" if len(problems) > MAX_PROBLEMS else ""
+        err = ScenarioError(f"{len(problems)} problems: {shown}{more}", path=source_path)
+        err.key = problems[0][0]
+        raise err from None
     sc.base_dir = Path(base_dir).resolve()
     sc.source_path = Path(source_path).resolve() if source_path else None
     return sc

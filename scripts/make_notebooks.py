@@ -37,9 +37,10 @@ NOTEBOOKS = {
         ("md", "Speed sensitivity: the uniform speed scale (× free flow) each plant needs to keep 100 %, 90 % "
                "and 80 % of its suppliers within 30 minutes (above 1 = broken already at free flow)."),
         ("code", "cov.breaking_scale.round(2)"),
-        ("code", "from planner.maps import coverage_map\n\n"
-                 "coverage_map(plants, suppliers, cov.supplier_times, cov.isochrones, profile=\"peak\",\n"
-                 "             threshold_min=sc.coverage.threshold_min, language=\"en\")"),
+        ("code", "from planner.maps import coverage_map, offline_view\n\n"
+                 "# offline_view embeds Leaflet and its plugins: the map shows without Internet access\n"
+                 "offline_view(coverage_map(plants, suppliers, cov.supplier_times, cov.isochrones, profile=\"peak\",\n"
+                 "                          threshold_min=sc.coverage.threshold_min, language=sc.scenario.language))"),
     ],
     "02_station_siting.ipynb": [
         ("md", "# Measure 10: hydrogen, high-power charging and PV-storage-charging stations\n\n"
@@ -56,8 +57,10 @@ NOTEBOOKS = {
                  "      f\"{s['seconds']:.1f} s; budget used {s['budget_used']:,.0f} of {s['budget']:,.0f} 万元\")\n"
                  "s['stations'], {t: round(v, 3) for t, v in s['covered_share'].items()}"),
         ("code", "stations.selected_sites().drop(columns=\"geometry\").round(3)"),
-        ("code", "from planner.maps import siting_map\n\n"
-                 "siting_map(stations.selected_sites(), stations.demand_served(), None, language=\"en\")"),
+        ("code", "from planner.maps import offline_view, siting_map\n\n"
+                 "# offline_view embeds Leaflet and its plugins: the map shows without Internet access\n"
+                 "offline_view(siting_map(stations.selected_sites(), stations.demand_served(), None,\n"
+                 "                        language=sc.scenario.language))"),
     ],
     "03_compare_site_lists.ipynb": [
         ("md", "# Comparing candidate site lists\n\n"
@@ -82,7 +85,8 @@ NOTEBOOKS = {
                  "cmp.summary.round(3)"),
         ("code", "cmp.status.status.value_counts()"),
         ("code", "cmp.reassigned.head(10)"),
-        ("code", "cmp.map()"),
+        ("code", "from planner.maps import offline_view\n\n"
+                 "offline_view(cmp.map(language=sc.scenario.language))"),
     ],
 }
 

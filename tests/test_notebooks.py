@@ -1,9 +1,12 @@
-"""The demo notebooks execute headless, top to bottom, without errors."""
+"""The demo notebooks execute headless, top to bottom, without errors, and show their maps offline."""
+import html
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+
+from planner.maps.offline import external_references
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -20,6 +23,10 @@ def test_notebook_executes(path, shared_data, monkeypatch):
     # the last cell of every notebook shows a map
     last = nb.cells[-1].outputs
     assert any("leaflet" in str(o.get("data", {})).lower() for o in last), "no map in the last cell"
+    # ... and shows it offline: the frame's page loads no script or style from the network
+    frames = [html.unescape(h.split('srcdoc="', 1)[1].split('"', 1)[0])
+              for o in last for h in [o.get("data", {}).get("text/html", "")] if 'srcdoc="' in h]
+    assert frames and all("L.map(" in f and not external_references(f) for f in frames)
 
 
 def test_there_are_three_notebooks():

@@ -80,7 +80,13 @@ def load_sites(sc, net=None, run: Run | None = None):
         path = sc.resolve(spec.path)
         kw = spec.model_dump(exclude={"path", "illustrative", "geocoder", "geocoder_city", "geocoder_url",
                                       "geocoder_qps"})
-        gdf = sites.read_sites(path, kind=kind[:-1], geocode=_geocoder(sc, spec, path), **kw)
+        # a list without an id column is numbered by row (ids "<kind>_<row>") with a warning
+        gdf = sites.read_sites(path, kind=kind[:-1], geocode=_geocoder(sc, spec, path),
+                               required_columns=None if spec.id_column else ("lon", "lat"), **kw)
+        if "site_id" not in gdf.attrs["columns"]:
+            run.warn(f"{path.name}: no id column found in the {kind} list; ids are the row numbers "
+                     f"('{kind[:-1]}_<row>'): add an id column (or set sites.{kind}.id_column) "
+                     "to keep ids stable when rows move")
         low = gdf.get("geocode_low_precision")
         if low is not None and low.any():
             rows = ", ".join(str(r) for r in gdf.source_row[low].head(10))

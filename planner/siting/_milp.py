@@ -6,6 +6,10 @@ object is created per coefficient.
 """
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 
@@ -14,9 +18,53 @@ import scipy.sparse as sp
 
 import highspy
 
-__all__ = ["MilpModel", "MilpOutcome", "LpRelaxation", "HIGHS_NAME"]
+__all__ = ["MilpModel", "MilpOutcome", "LpRelaxation", "HIGHS_NAME", "new_highs"]
 
 _INF = highspy.kHighsInf
+
+
+def new_highs(verbose: bool = False) -> highspy.Highs:
+    """A HiGHS instance with ``output_flag`` set: silent unless ``verbose``.
+
+    HiGHS 1.16 prints its banner ("Running HiGHS ... Copyright ...") from the C++ constructor of
+    the first instance in a process, before any option can be set. When not ``verbose``, the
+    process's C-level standard output (file descriptor 1) is pointed at a pipe, then discarded,
+    while the instance is built (C buffers flushed before it is restored), so ``planner run
+    --quiet`` prints nothing. Output of other threads during those microseconds is lost too.
+
+    Parameters
+    ----------
+    verbose : bool
+        Keep the banner and print the solver log.
+
+    Returns
+    -------
+    highspy.Highs
+    """
+    if verbose:
+        h = highspy.Highs()
+    else:
+        sys.stdout.flush()
+        saved = os.dup(1)
+        read_end, write_end = os.pipe()  # the banner (~170 bytes) fits the pipe's buffer
+        try:
+            os.dup2(write_end, 1)
+            try:
+                h = highspy.Highs()
+            finally:
+                _flush_c_stdio()
+                os.dup2(saved, 1)
+        finally:
+            for fd in (saved, write_end, read_end):
+                os.close(fd)
+    h.setOptionValue("output_flag", bool(verbose))
+    return h
+
+
+def _flush_c_stdio() -> None:
+    """``fflush(NULL)``: write out C stdio buffers (no-op where libc cannot be loaded)."""
+    with contextlib.suppress(OSError, AttributeError, TypeError):
+        ctypes.CDLL(None).fflush(None)
 
 def _highs_name() -> str:
     try:
@@ -176,8 +224,7 @@ class MilpModel:
         cost, lb, ub, integ, A, rlo, rhi = self.arrays()
         if relax:
             integ = np.zeros_like(integ)
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", bool(verbose))
+        h = new_highs(verbose)
         h.setOptionValue("time_limit", float(max(time_limit, 0.01)))
         if isinstance(presolve, bool):
             presolve = "on" if presolve else "off"
@@ -262,8 +309,7 @@ class LpRelaxation:
 
     def __init__(self, model: MilpModel, verbose: bool = False):
         cost, lb, ub, _, A, rlo, rhi = model.arrays()
-        self.h = highspy.Highs()
-        self.h.setOptionValue("output_flag", bool(verbose))
+        self.h = new_highs(verbose)
         self.h.setOptionValue("presolve", "off")
         self.h.setOptionValue("threads", 1)
         sense = highspy.ObjSense.kMaximize if model.sense == "max" else highspy.ObjSense.kMinimize

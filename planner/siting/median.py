@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from planner.errors import InputError, SolverError
 
 from ._base import Candidate, SitingModel, gdf_inputs
-from ._milp import HIGHS_NAME, MilpModel
+from ._milp import HIGHS_NAME, MilpModel, new_highs
 from ._search import SearchProblem, solve_heuristic
 from ._validate import as_cost_matrix, as_index_set, as_weights, first_ids
 
@@ -512,8 +512,7 @@ class _BendersMaster:
         self.Ws = np.take_along_axis(W, self.order, axis=1)
         self.fin = np.isfinite(self.Ws)
         self.inf = highspy.kHighsInf
-        h = highspy.Highs()
-        h.setOptionValue("output_flag", bool(verbose))
+        h = new_highs(verbose)
         h.setOptionValue("threads", 1)
         lb = np.concatenate([np.where(must, 1.0, 0.0), self.Ws[:, 0]])
         ub = np.concatenate([np.ones(mc), np.full(n, self.inf)])
