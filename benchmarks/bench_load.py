@@ -61,10 +61,15 @@ def _demo_sites():
 
 
 # ------------------------------------------------------------------------- scenario builder
+#: Scenario keys whose values are file paths (relative to the scenario file).
+_PATH_KEYS = ("path", "zone")
+
+
 def _absolute_paths(node, base: Path):
-    """Scenario-relative ``path`` values made absolute (``${PLANNER_DATA_DIR}`` ones kept)."""
+    """Scenario-relative file paths (``path``, a profile's ``zone``) made absolute
+    (``${PLANNER_DATA_DIR}`` ones kept)."""
     if isinstance(node, dict):
-        return {k: (str((base / v).resolve()) if k == "path" and isinstance(v, str) and not v.startswith("${")
+        return {k: (str((base / v).resolve()) if k in _PATH_KEYS and isinstance(v, str) and not v.startswith("${")
                     and not Path(v).is_absolute() else _absolute_paths(v, base)) for k, v in node.items()}
     if isinstance(node, list):
         return [_absolute_paths(x, base) for x in node]

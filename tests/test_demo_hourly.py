@@ -75,6 +75,7 @@ def test_demo_autonomous_vehicle_on_exported_network(demo, tmp_path):
     assert (e.length_m.to_numpy()[ok] / t[ok] * 3.6 <= 15.0 + 1e-9).all()
     # routes from each plant: networkx over the open edges only gives the planner's times
     g = nx.DiGraph()
+    g.add_nodes_from(range(net.n_nodes))  # a plant whose road is closed to the vehicle reaches only itself
     for u, v, w in zip(e.u.to_numpy()[ok], e.v.to_numpy()[ok], t[ok]):
         if not g.has_edge(u, v) or g[u][v]["weight"] > w:
             g.add_edge(int(u), int(v), weight=float(w))
