@@ -16,34 +16,21 @@ from planner import pipeline
 from planner.network.graph import export_network
 from planner.network.speeds import CONGESTION_CURVE, PEAK_FACTORS, Profile
 from planner.routing import snap, travel_times
-from planner.scenario import load_scenario
 from planner.supply_circle import coverage_by_hour, supplier_coverage
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
-def demo(shared_data):
-    import os
-
-    old = os.environ.get("PLANNER_DATA_DIR")
-    os.environ["PLANNER_DATA_DIR"] = str(shared_data)
-    try:
-        sc = load_scenario(ROOT / "scenarios" / "yizhuang.toml")
-        net = pipeline.load_network(sc)
-        plants, suppliers = pipeline.load_sites(sc, net)
-        profiles = pipeline.profiles_for_scenario(sc)
-    finally:
-        if old is None:
-            os.environ.pop("PLANNER_DATA_DIR", None)
-        else:
-            os.environ["PLANNER_DATA_DIR"] = old
-    return sc, net, plants, suppliers, profiles
+def demo_hourly(demo):
+    """The conftest demo inputs plus the scenario's travel profiles."""
+    sc = demo[0]
+    return (*demo, pipeline.profiles_for_scenario(sc))
 
 
 @pytest.mark.parametrize("vehicle,hour", [("truck_nev", 8), ("truck", 23), ("truck_nonbj", 5), ("offpeak", 18)])
-def test_demo_by_hour_equals_single_profile(demo, vehicle, hour):
-    sc, net, plants, suppliers, profiles = demo
+def test_demo_by_hour_equals_single_profile(demo_hourly, vehicle, hour):
+    sc, net, plants, suppliers, profiles = demo_hourly
     prof = profiles[vehicle]
     hourly = coverage_by_hour(net, plants, suppliers, {vehicle: prof}, hours=[hour], threshold_min=30.0)
     c = CONGESTION_CURVE[hour]
@@ -58,8 +45,8 @@ def test_demo_by_hour_equals_single_profile(demo, vehicle, hour):
     assert got.weighted_share_covered.to_numpy() == pytest.approx(exp.weighted_share_covered.to_numpy())
 
 
-def test_demo_autonomous_vehicle_on_exported_network(demo, tmp_path):
-    sc, net, plants, suppliers, profiles = demo
+def test_demo_autonomous_vehicle_on_exported_network(demo_hourly, tmp_path):
+    sc, net, plants, suppliers, profiles = demo_hourly
     e = gpd.read_file(export_network(net, tmp_path / "net.gpkg"), layer="edges")
     zone = gpd.read_file(sc.resolve(sc.profiles["autonomous"].zone)).to_crs(4326).geometry.union_all()
     t = e["travel_time_s_autonomous"].to_numpy(float)
