@@ -212,7 +212,8 @@ def test_a_new_run_keeps_the_programme_results(sized):
 @needs_pdf_tools
 def test_pdf_holds_the_frontier_and_phasing_headings(sized, tmp_path):
     _, _, run_dir = sized
-    pdf = write_report(run_dir, tmp_path, pdf=True, snapshots=False)["pdf"]
+    pdf = write_report(run_dir, tmp_path, pdf=True, snapshots=True)["pdf"]
     text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(pdf), "-"], capture_output=True,
                           check=True).stdout.decode()
     assert "预算前沿" in text and re.search(r"分期建设（2026\s*[–-]\s*2027年）", text)
+    assert "交互地图截图：programme/phasing/map.html" in text  # the map with a layer per year
