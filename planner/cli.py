@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
 
     rep = sub.add_parser("report", help="write report.html and report.pdf of a finished run folder")
-    rep.add_argument("run_dir", help="a folder written by `planner run` (holds run.json)")
+    rep.add_argument("run_dir", help="a folder written by `planner run` (holds run.json); its programme/ results "
+                                     "(`planner frontier`, `planner phase`) get their own sections")
     rep.add_argument("--out", default=None, help="output folder (default: RUN_DIR/report)")
     rep.add_argument("--no-pdf", action="store_true", help="HTML only (no headless Chromium)")
     rep.add_argument("--no-map-snapshots", action="store_true", help="leave out PNG snapshots of the maps")
@@ -84,7 +85,10 @@ def _parser() -> argparse.ArgumentParser:
             g.add_argument("--budgets", default=None, help="START:STOP:STEP or a comma list (万元)")
         g.add_argument("--scheduler", default=None, help="an existing Dask scheduler, e.g. tcp://HOST:8786")
         g.add_argument("--workers", type=int, default=None, help="local workers (default: one per core)")
-        g.add_argument("--out", default=None, help="output folder (default: <scenario output>-" + name + ")")
+        where = {"sweep": "<scenario output>-sweep",
+                 "frontier": "<scenario output>/programme/frontier, shown by `planner report <scenario output>`",
+                 "phase": "<scenario output>/programme/phasing, shown by `planner report <scenario output>`"}[name]
+        g.add_argument("--out", default=None, help=f"output folder (default: {where})")
         g.add_argument("--quiet", action="store_true")
         g.add_argument("--debug", action="store_true", default=argparse.SUPPRESS)
     return p

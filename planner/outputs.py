@@ -57,6 +57,18 @@ class RunLayout:
     GPKG = Path("results.gpkg")
     AREAS = Path("areas.gpkg")
     REPORT = Path("report")
+    #: ``planner frontier`` and ``planner phase`` write here by default (kept when the run is redone)
+    PROGRAMME = Path("programme")
+    FRONTIER = PROGRAMME / "frontier"
+    FRONTIER_TABLE = FRONTIER / "frontier.csv"
+    FRONTIER_CHART = FRONTIER / "frontier.png"
+    FRONTIER_PLANS = FRONTIER / "plans.json"
+    FRONTIER_SUMMARY = FRONTIER / "summary.json"
+    PHASING = PROGRAMME / "phasing"
+    PHASING_STATIONS = PHASING / "stations.csv"
+    PHASING_YEARS = PHASING / "years.csv"
+    PHASING_MAP = PHASING / "map.html"
+    PHASING_SUMMARY = PHASING / "summary.json"
 
     @staticmethod
     def hourly_chart(plant_id: str) -> Path:
@@ -69,6 +81,21 @@ class RunLayout:
         """The daily profile chart (load, PV, battery, grid) of one PV-storage station."""
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(site_id))
         return RunLayout.STATION_PROFILES / f"{safe}.png"
+
+
+#: Scenario sections that shape the programme's results (frontier, phasing): programme outputs in
+#: a run folder made with other values of these are out of date for that run.
+PROGRAMME_INPUTS = ("network", "profiles", "restrictions", "sites", "siting")
+
+
+def programme_inputs(settings: dict) -> dict:
+    """The parts of a scenario's settings (``Scenario.model_dump(mode="json")``, as in ``run.json``)
+    that shape the programme's results, without ``siting.budget_wan`` (the frontier and the phasing
+    set their own budgets)."""
+    out = {k: settings.get(k) for k in PROGRAMME_INPUTS}
+    if isinstance(out["siting"], dict):
+        out["siting"] = {k: v for k, v in out["siting"].items() if k != "budget_wan"}
+    return clean_for_json(out)
 
 
 #: Suffix of the folder that keeps the previous outputs beside a run's output folder.

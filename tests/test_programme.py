@@ -143,12 +143,13 @@ def test_frontier_carries_a_smaller_budget_s_better_plan():
     w = {"a": 1.0}
 
     def res(obj, status="time_limit"):
-        return {"objective": obj, "budget_used_wan": 1.0, "status": status, "gap": 0.01,
+        return {"objective": obj, "bound": obj + 0.2, "budget_used_wan": 1.0, "status": status, "gap": 0.01,
                 "covered_share": {"a": obj}, "stations": {"a": 1}, "pairs": [("K1", "a")]}
 
     table, plans = F.frontier_table([1, 2, 3], [res(0.5), res(0.4), res(0.7)], w)
     assert table.objective.tolist() == [0.5, 0.5, 0.7]
     assert table.carried_from.tolist()[1] == 1 and plans[2] == plans[1]
+    assert table.bound.tolist() == pytest.approx([0.7, 0.6, 0.9])  # each budget's own bound
 
 
 def test_frontier_on_a_scheduler_and_two_worker_processes(tiny_problem, scheduler_address):

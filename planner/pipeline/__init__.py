@@ -224,7 +224,7 @@ def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None
     if sc.siting is not None and sc.siting.enabled and only in (None, "siting"):
         results["siting"] = run_siting(sc, net, plants, suppliers, r)
     final = Path(out) if out is not None else sc.output_dir
-    keep = {"coverage": (RunLayout.SITING,), "siting": (RunLayout.COVERAGE,), None: ()}[only]
+    keep = {"coverage": (RunLayout.SITING,), "siting": (RunLayout.COVERAGE,), None: ()}[only] + (RunLayout.PROGRAMME,)
     with outputs.staged_output(final, keep=keep) as stage:
         with r.step("write outputs"):
             if "coverage" in results:

@@ -284,17 +284,44 @@ def size_plan(plan: StationPlan, capex_model: str, d: SizingDefaults, candidate_
     return plan, over + warnings
 
 
+def siting_problem(sc, net, plants=None, suppliers=None, run=None) -> tuple[SitingProblem, dict | None]:
+    """The scenario's siting problem with the capex its model uses: :func:`build_problem`, then,
+    for ``[siting] capex_model = "sized"``, every candidate's sized capex (:func:`set_sized_capex`).
+
+    The one preparation shared by ``planner run`` (:func:`run_siting`) and the programme commands
+    (``planner frontier | phase``), so a budget solved either way sees the same capex.
+
+    Parameters
+    ----------
+    sc : Scenario
+        With a ``[siting]`` section.
+    net : RoadNetwork
+    plants, suppliers : GeoDataFrame, optional
+        Needed for freight (hydrogen) demand.
+    run : planner.pipeline.Run, optional
+        Records the steps' timings and warnings.
+
+    Returns
+    -------
+    (SitingProblem, dict or None)
+        The problem and what :func:`set_sized_capex` did (``None`` for ``capex_model = "flat"``).
+    """
+    step = run.step if run is not None else (lambda name: nullcontext())
+    with step("siting problem"):
+        problem = build_problem(sc, net, plants, suppliers, run)
+    info = None
+    if sc.siting.capex_model == "sized":
+        with step("candidate sizing"):
+            info = set_sized_capex(problem, sizing_defaults(sc))
+    return problem, info
+
+
 def run_siting(sc, net, plants, suppliers, run=None) -> StationPlan:
     """Build and solve the scenario's station plan, then size its stations (pipeline step;
     ``run`` records timings and warnings)."""
     step = run.step if run is not None else (lambda name: nullcontext())
-    with step("siting problem"):
-        problem = build_problem(sc, net, plants, suppliers, run)
+    problem, info = siting_problem(sc, net, plants, suppliers, run)
     d = sizing_defaults(sc)
-    info = None
-    if sc.siting.capex_model == "sized":
-        with step("candidate sizing"):
-            info = set_sized_capex(problem, d)
     with step("siting solve"):
         plan = solve_problem(problem, time_limit=sc.siting.time_limit_s, mip_gap=sc.siting.mip_gap)
     with step("station sizing"):

@@ -16,6 +16,8 @@ import pandas as pd
 
 from planner import outputs
 from planner._charts import font_rc
+from planner.maps.labels import technology_label
+from planner.outputs import RunLayout
 from planner.stations.plan import solve_problem
 
 from .engine import TaskFailed, cluster_client, run_tasks
@@ -64,7 +66,8 @@ def _solve_one(item, problem=None):
 def frontier_table(budgets, results, weights: dict) -> tuple[pd.DataFrame, dict]:
     """Frontier rows from per-budget results (made non-decreasing, marginals and knee marked).
 
-    Columns: ``budget_wan``, ``objective`` (weighted coverage), ``weighted_share`` (objective over
+    Columns: ``budget_wan``, ``objective`` (weighted coverage), ``bound`` (the solver's upper bound
+    on the objective at this budget), ``weighted_share`` (objective over
     its maximum, the sum of technology weights), ``share_<tech>``, ``stations_<tech>``,
     ``budget_used_wan``, ``status``, ``gap``, ``carried_from``, ``marginal_per_wan`` (objective
     gained per 万元 since the previous point), ``wan_per_point`` (万元 per percentage point of
@@ -77,13 +80,13 @@ def frontier_table(budgets, results, weights: dict) -> tuple[pd.DataFrame, dict]
         if isinstance(res, TaskFailed) or res is None:
             rows.append({"budget_wan": b, "status": "failed", "error": (res or {}).get("error")})
             continue
-        carried = None
+        carried, bound = None, res["bound"]
         if best is not None and res["objective"] < best["objective"] - 1e-12:
             carried = best["budget_wan"]
             res = {**best, "budget_wan": b, "status": f"carried ({best['status']})"}
-        row = {"budget_wan": b, "objective": res["objective"], "weighted_share": res["objective"] / max_obj,
-               "budget_used_wan": res["budget_used_wan"], "status": res["status"], "gap": res["gap"],
-               "carried_from": carried, "error": None}
+        row = {"budget_wan": b, "objective": res["objective"], "bound": bound,
+               "weighted_share": res["objective"] / max_obj, "budget_used_wan": res["budget_used_wan"],
+               "status": res["status"], "gap": res["gap"], "carried_from": carried, "error": None}
         for t, v in res["covered_share"].items():
             row[f"share_{t}"] = v
         for t, v in res["stations"].items():
@@ -129,13 +132,13 @@ def write_frontier(table: pd.DataFrame, folder, language: str = "en") -> list[Pa
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    outputs.write_csv(table, folder / "frontier.csv")
+    outputs.write_csv(table, folder / RunLayout.FRONTIER_TABLE.name)
     ok = table[table["objective"].notna()] if "objective" in table else table.iloc[0:0]
     zh = language == "zh"
     plt.rcParams.update(font_rc())
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for c in [c for c in table.columns if c.startswith("share_")]:
-        ax.plot(ok.budget_wan, 100 * ok[c], marker="o", label=c[len("share_"):])
+        ax.plot(ok.budget_wan, 100 * ok[c], marker="o", label=technology_label(c[len("share_"):], language))
     ax.plot(ok.budget_wan, 100 * ok.weighted_share, color="black", lw=2, marker="s",
             label="加权目标" if zh else "weighted objective")
     knee = ok[ok.knee]
@@ -150,7 +153,7 @@ def write_frontier(table: pd.DataFrame, folder, language: str = "en") -> list[Pa
     ax.legend(fontsize=8)
     ax.set_title("预算前沿" if zh else "Budget frontier")
     fig.tight_layout()
-    with outputs.atomic_path(folder / "frontier.png") as tmp:
+    with outputs.atomic_path(folder / RunLayout.FRONTIER_CHART.name) as tmp:
         fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
-    return [folder / "frontier.csv", folder / "frontier.png"]
+    return [folder / RunLayout.FRONTIER_TABLE.name, folder / RunLayout.FRONTIER_CHART.name]

@@ -11,6 +11,7 @@ from planner import outputs
 from planner.errors import SolverError
 from planner.maps import save_map
 from planner.maps.programme import phasing_map
+from planner.outputs import RunLayout
 from planner.siting.phased import PhasedMix, PhasedPlan
 
 from .engine import TaskFailed, cluster_client, run_tasks
@@ -132,7 +133,8 @@ def write_phasing(plan: PhasedPlan, myopic: PhasedPlan, problem, folder, languag
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     st, years = plan_tables(plan, myopic, problem)
-    outputs.write_csv(st, folder / "stations.csv")
-    outputs.write_csv(years, folder / "years.csv")
-    save_map(phasing_map(st, language=language), folder / "map.html")
-    return [folder / "stations.csv", folder / "years.csv", folder / "map.html"]
+    files = [folder / p.name for p in (RunLayout.PHASING_STATIONS, RunLayout.PHASING_YEARS, RunLayout.PHASING_MAP)]
+    outputs.write_csv(st, files[0])
+    outputs.write_csv(years, files[1])
+    save_map(phasing_map(st, language=language), files[2])
+    return files

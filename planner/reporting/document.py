@@ -14,6 +14,7 @@ import pandas as pd
 
 from planner.maps import column_headers, label
 from planner.maps.labels import profile_label, technology_label
+from planner.outputs import programme_inputs
 from planner.reporting import charts
 from planner.reporting.run_data import RunData
 from planner.settings import OSM_ATTRIBUTION
@@ -87,6 +88,30 @@ TEXT: dict[str, tuple[str, str]] = {
     "daily_profile": ("Daily profile (July representative day): {s}", "典型日运行曲线（7月）：{s}"),
     "no_cjk": ("No CJK font found: Chinese text in the charts may show as boxes (install fonts-wqy-microhei).",
                "未找到中文字体：图表中的中文可能显示为方框（请安装 fonts-wqy-microhei）。"),
+    "frontier": ("Budget frontier", "预算前沿"),
+    "frontier_note": ("Covered demand per technology and the weighted objective against budget: one station plan "
+                      "per budget (`planner frontier`), capex model {m}. Where a solve stopped early below a smaller "
+                      "budget's plan, that plan is carried forward, so the frontier never decreases.",
+                      "各类站点的需求覆盖率及加权目标随预算的变化：每个预算求解一个站点方案（`planner frontier`），"
+                      "投资模型 {m}。若某预算的求解提前停止且结果低于较小预算的方案，则沿用该方案，因此前沿曲线不会下降。"),
+    "frontier_knee": ("Knee of the frontier: {b:,.0f} 万元 (weighted coverage {s:.1f} %).",
+                      "前沿拐点：{b:,.0f} 万元（加权覆盖率 {s:.1f}%）。"),
+    "frontier_last": ("The last point of coverage ({a:,.0f} → {b:,.0f} 万元) costs {c:,.1f} 万元 per percentage "
+                      "point of weighted coverage.",
+                      "最后一段覆盖（{a:,.0f} → {b:,.0f} 万元）每提高 1 个百分点加权覆盖率需投资 {c:,.1f} 万元。"),
+    "frontier_flat": ("Above {a:,.0f} 万元 more budget buys no more coverage.",
+                      "预算超过 {a:,.0f} 万元后，增加预算不再提高覆盖率。"),
+    "programme_stale": ("These results were made with scenario settings that differ from this run's ({k}): run "
+                        "`planner frontier` / `planner phase` again for this run.",
+                        "以下结果所用的情景参数与本次运行不同（{k}）：请对本次运行重新执行 "
+                        "`planner frontier` / `planner phase`。"),
+    "phasing": ("Phasing {a}–{b}", "分期建设（{a}–{b}年）"),
+    "phasing_note": ("Stations opened in a year stay open; the programme maximises the coverage accumulated over "
+                     "the years (`planner phase`, capex model {m}). Accumulated weighted coverage: programme {p:.4f}, "
+                     "myopic year-by-year plan {q:.4f}.",
+                     "站点一经建成持续运营；分期方案使各年累计覆盖最大（`planner phase`，投资模型 {m}）。"
+                     "累计加权覆盖：分期方案 {p:.4f}，逐年短视方案 {q:.4f}。"),
+    "opened_in": ("Stations opened in {y}", "{y}年新建站点"),
 }
 
 
@@ -286,6 +311,7 @@ def build_html(data: RunData, map_images: list[tuple[str, bytes]], snapshot_note
     else:
         parts.append(_table(data.stations.drop(columns=[c for c in ("geometry",) if c in data.stations]), lang))
     parts.append(_station_sizes(data, lang))
+    parts.append(_programme(data, lang))
     parts.append(_assumptions(st, lang))
     parts.append(_quality(data, lang))
     parts.append(f"<h2>{_e(t('attribution', lang))}</h2><p>"
@@ -314,6 +340,123 @@ def _station_sizes(data: RunData, lang: str) -> str:
     parts.append(_table(df[[c for c in SIZE_COLUMNS if c in df]], lang))
     for sid, png in data.station_profiles:
         parts.append(f"<h3>{_e(t('daily_profile', lang, s=sid))}</h3>" + _img(png, sid))
+    return "".join(parts)
+
+
+#: Headers of the frontier and phasing tables: (English, Chinese); ``{t}`` is a technology label.
+PROGRAMME_HEADERS: dict[str, tuple[str, str]] = {
+    "budget_wan": ("Budget (万元)", "预算（万元）"),
+    "share": ("Covered {t} (%)", "{t}覆盖率（%）"),
+    "weighted_share": ("Weighted coverage (%)", "加权覆盖率（%）"),
+    "objective": ("Weighted objective", "加权目标值"),
+    "stations": ("Stations", "站点数"),
+    "budget_used_wan": ("Capex used (万元)", "已用投资（万元）"),
+    "wan_per_point": ("万元 per extra point of coverage", "每提高1个百分点覆盖的投资（万元）"),
+    "knee": ("Knee", "拐点"),
+    "plan": ("Plan", "方案"),
+    "year": ("Year", "年份"),
+    "spent_wan": ("Spent (万元)", "投资（万元）"),
+    "accumulated": ("Accumulated objective", "累计目标值"),
+    "programme": ("programme", "分期方案"),
+    "myopic": ("myopic", "逐年短视方案"),
+}
+
+
+def _ph(key: str, lang: str, **fmt) -> str:
+    en, zh = PROGRAMME_HEADERS[key]
+    return (zh if lang == "zh" else en).format(**fmt)
+
+
+def _num(v, fmt: str) -> str:
+    """``v`` formatted with ``fmt``; "–" when missing, "∞" when infinite."""
+    if v is None or pd.isna(v):
+        return "–"
+    v = float(v)
+    return "∞" if np.isinf(v) else format(v, fmt)
+
+
+def _programme_inputs_differ(data: RunData, summary: dict | None) -> list[str]:
+    """Scenario sections whose values differ between the run and the programme result."""
+    if not summary or "inputs" not in summary:
+        return []
+    mine = programme_inputs(data.settings)
+    return [k for k in mine if mine[k] != summary["inputs"].get(k)]
+
+
+def _programme(data: RunData, lang: str) -> str:
+    """The budget frontier and the phasing sections (when the run folder holds them)."""
+    return _frontier_section(data, lang) + _phasing_section(data, lang)
+
+
+def _frontier_section(data: RunData, lang: str) -> str:
+    df = data.frontier
+    if df is None or "objective" not in df:
+        return ""
+    s = data.frontier_summary or {}
+    parts = [f"<h2>{_e(t('frontier', lang))}</h2>",
+             "<p>" + _e(t("frontier_note", lang, m=s.get("capex_model", "–"))) + "</p>"]
+    stale = _programme_inputs_differ(data, s)
+    if stale:
+        parts.append(f"<p class='warn'>{_e(t('programme_stale', lang, k=', '.join(stale)))}</p>")
+    ok = df[df.objective.notna()].sort_values("budget_wan")
+    techs = [c[len("share_"):] for c in df.columns if c.startswith("share_")]
+    stations = df[[c for c in df.columns if c.startswith("stations_")]].sum(axis=1, min_count=1)
+    shown = pd.DataFrame({_ph("budget_wan", lang): [_num(v, ",.0f") for v in df.budget_wan]})
+    for tech in techs:
+        shown[_ph("share", lang, t=technology_label(tech, lang))] = [_num(100 * v, ".1f") for v in df[f"share_{tech}"]]
+    shown[_ph("weighted_share", lang)] = [_num(100 * v, ".1f") for v in df.weighted_share]
+    shown[_ph("objective", lang)] = [_num(v, ".4f") for v in df.objective]
+    shown[_ph("stations", lang)] = [_num(v, ".0f") for v in stations]
+    shown[_ph("budget_used_wan", lang)] = [_num(v, ",.0f") for v in df.budget_used_wan]
+    shown[_ph("wan_per_point", lang)] = [_num(v, ",.1f") for v in df.wan_per_point]
+    shown[_ph("knee", lang)] = ["★" if str(k) == "True" else "" for k in df.knee]
+    parts.append("<div id='frontier-table'>" + _table(shown, lang) + "</div>")
+    knee = ok[ok.knee.astype(str) == "True"]
+    if len(knee):
+        parts.append("<p>" + _e(t("frontier_knee", lang, b=float(knee.budget_wan.iloc[0]),
+                                  s=100 * float(knee.weighted_share.iloc[0]))) + "</p>")
+    gains = ok[np.isfinite(ok.wan_per_point.astype(float))]
+    if len(gains):
+        last = gains.index[-1]
+        before = ok.budget_wan[ok.index[list(ok.index).index(last) - 1]]
+        parts.append("<p>" + _e(t("frontier_last", lang, a=float(before), b=float(ok.budget_wan[last]),
+                                  c=float(ok.wan_per_point[last]))) + "</p>")
+        if last != ok.index[-1]:
+            parts.append("<p>" + _e(t("frontier_flat", lang, a=float(ok.budget_wan[last]))) + "</p>")
+    if data.frontier_chart:
+        parts.append(_img(data.frontier_chart, t("frontier", lang)))
+    return "".join(parts)
+
+
+def _phasing_section(data: RunData, lang: str) -> str:
+    yrs, s = data.phasing_years, data.phasing_summary or {}
+    if yrs is None or not len(yrs):
+        return ""
+    prog, myopic = (s.get("programme") or {}), (s.get("myopic") or {})
+    parts = [f"<h2>{_e(t('phasing', lang, a=int(yrs.year.min()), b=int(yrs.year.max())))}</h2>",
+             "<p>" + _e(t("phasing_note", lang, m=s.get("capex_model", "–"), p=float(prog.get("objective", np.nan)),
+                          q=float(myopic.get("objective", np.nan)))) + "</p>"]
+    stale = _programme_inputs_differ(data, s)
+    if stale:
+        parts.append(f"<p class='warn'>{_e(t('programme_stale', lang, k=', '.join(stale)))}</p>")
+    techs = [c[len("share_"):] for c in yrs.columns if c.startswith("share_")]
+    stations = yrs[[c for c in yrs.columns if c.startswith("stations_")]].sum(axis=1, min_count=1)
+    shown = pd.DataFrame({_ph("plan", lang): [_ph(p, lang) if p in PROGRAMME_HEADERS else p for p in yrs.plan],
+                          _ph("year", lang): yrs.year.astype(int).astype(str),
+                          _ph("budget_wan", lang): [_num(v, ",.0f") for v in yrs.budget_wan],
+                          _ph("spent_wan", lang): [_num(v, ",.0f") for v in yrs.spent_wan]})
+    for tech in techs:
+        shown[_ph("share", lang, t=technology_label(tech, lang))] = [_num(100 * v, ".1f") for v in yrs[f"share_{tech}"]]
+    shown[_ph("objective", lang)] = [_num(v, ".4f") for v in yrs.objective]
+    shown[_ph("accumulated", lang)] = [_num(v, ".4f") for v in yrs.accumulated]
+    shown[_ph("stations", lang)] = [_num(v, ".0f") for v in stations]
+    parts.append("<div id='phasing-table'>" + _table(shown, lang) + "</div>")
+    st = data.phasing_stations
+    if st is not None and len(st):
+        cols = [c for c in ("site_id", "name", "technology", "capex", "lon", "lat") if c in st]
+        for year, g in st.groupby("opened", sort=True):
+            parts.append(f"<h3>{_e(t('opened_in', lang, y=year))}</h3>"
+                         + _table(g[cols].rename(columns={"capex": "capex_wan"}), lang))
     return "".join(parts)
 
 

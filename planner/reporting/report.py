@@ -15,7 +15,7 @@ from planner.reporting.run_data import read_run
 __all__ = ["write_report", "print_pdf"]
 
 #: Interactive maps of a run folder snapshotted into the report, when present.
-MAP_FILES = (str(RunLayout.COVERAGE_MAP), str(RunLayout.SITING_MAP))
+MAP_FILES = (str(RunLayout.COVERAGE_MAP), str(RunLayout.SITING_MAP), str(RunLayout.PHASING_MAP))
 
 
 def print_pdf(html_path, pdf_path, *, chromium: str | None = None, timeout_s: float = 180.0) -> Path:

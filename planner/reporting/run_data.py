@@ -37,6 +37,14 @@ class RunData:
     plants: pd.DataFrame | None = None
     isochrones: gpd.GeoDataFrame | None = None
     areas: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    #: ``programme/frontier/`` (``planner frontier``): the table, its summary and chart (PNG bytes)
+    frontier: pd.DataFrame | None = None
+    frontier_summary: dict | None = None
+    frontier_chart: bytes | None = None
+    #: ``programme/phasing/`` (``planner phase``): per-year figures, stations by opening year, summary
+    phasing_years: pd.DataFrame | None = None
+    phasing_stations: pd.DataFrame | None = None
+    phasing_summary: dict | None = None
 
     @property
     def language(self) -> str:
@@ -54,6 +62,15 @@ def _csv(path: Path) -> pd.DataFrame | None:
         return pd.read_csv(path, dtype={"plant_id": str, "supplier_id": str, "site_id": str})
     except Exception as exc:  # noqa: BLE001 — one line naming the file
         raise InputError(f"cannot read the table ({' '.join(str(exc).split())[:150]})", path=path) from None
+
+
+def _json(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"not valid JSON ({' '.join(str(exc).split())[:150]})", path=path) from None
 
 
 def _plants(manifest: dict) -> pd.DataFrame | None:
@@ -105,6 +122,13 @@ def read_run(folder) -> RunData:
                                  for p in sorted((folder / RunLayout.STATION_PROFILES).glob("*.png"))]
     if (sit / "summary.json").is_file():
         data.siting_summary = json.loads((sit / "summary.json").read_text(encoding="utf-8"))
+    data.frontier = _csv(folder / RunLayout.FRONTIER_TABLE)
+    data.frontier_summary = _json(folder / RunLayout.FRONTIER_SUMMARY)
+    if (folder / RunLayout.FRONTIER_CHART).is_file():
+        data.frontier_chart = (folder / RunLayout.FRONTIER_CHART).read_bytes()
+    data.phasing_years = _csv(folder / RunLayout.PHASING_YEARS)
+    data.phasing_stations = _csv(folder / RunLayout.PHASING_STATIONS)
+    data.phasing_summary = _json(folder / RunLayout.PHASING_SUMMARY)
     if (cov / "isochrones.gpkg").is_file():
         data.isochrones = gpd.read_file(cov / "isochrones.gpkg")
     if (folder / "areas.gpkg").is_file():
