@@ -157,20 +157,19 @@ def build_problem(sc, net, plants=None, suppliers=None, run=None) -> SitingProbl
     info: dict = {}
     cands = _site_candidates(sc, net, info, run)
     reach, ev = _demand_sources(sc, net, specs, plants, suppliers, info, run)
-    nodes = cands.node.to_numpy()
+    stations = snap_sites(net, cands)  # the candidates on their roads
 
     flow_volume = None
     minutes = {}
     for t, sp in specs.items():
         if sp["demand"] == "freight":
-            minutes[t], pairs = flow_minutes(net, sp, reach, nodes)
+            minutes[t], pairs = flow_minutes(net, sp, reach, stations)
             flow_volume = dem_mod.flow_volume_by_candidate(pairs, reach, len(cands))
     sensitive = load_sensitive(sc)
     cands = score_for_scenario(cands, sc, sensitive=sensitive, flow_volume=flow_volume)
 
     demand, conflicts = {}, {}
     cache = {}  # (profile, radius) → minutes; PV-storage reuses the EV matrix
-    stations = None  # the candidates snapped onto their roads, when a technology needs them
     metric = net.metric_crs
     for t, sp in specs.items():
         tech = s.technologies[t]
@@ -179,7 +178,6 @@ def build_problem(sc, net, plants=None, suppliers=None, run=None) -> SitingProbl
         cands[f"required_{t}"] = cands.existing.to_numpy(bool) & in_src
         pts = demand_points(net, sp, reach, ev)
         if t not in minutes:
-            stations = stations if stations is not None else snap_sites(net, cands)
             minutes[t] = drive_minutes(net, sp, pts, stations, cache)
         # competitors' stations already serve the demand they cover
         weigh_demand(pts, minutes[t][:, cands.competitor.to_numpy(bool) & in_src], sp, t, info)
