@@ -83,10 +83,10 @@ def evaluate_list(net, sites, demand: Mapping, technologies, *, max_snap_m: floa
     that time is within the technology's ``radius_min``.
 
     Flow demand (a frame with the freight columns of :func:`planner.pipeline.stations.problem_demand`:
-    ``origin_lon``, ``origin_lat``, ``destination_lon``, ``destination_lat``, ``flow_minutes``) is evaluated with the optimiser's
-    rule, :func:`planner.stations.demand.flow_candidate_pairs`: each flow goes to the station with
-    the smallest detour (ties: the station listed first), ``minutes`` is that detour, and the
-    flow is covered when it is within ``radius_min``.
+    ``origin_lon``, ``origin_lat``, ``destination_lon``, ``destination_lat``, ``flow_minutes``) is
+    evaluated with the optimiser's rule, :func:`planner.stations.demand.flow_candidate_pairs`: each
+    flow goes to the station with the smallest detour (ties: the station listed first), ``minutes``
+    is that detour, and the flow is covered when it is within ``radius_min``.
 
     Parameters
     ----------
