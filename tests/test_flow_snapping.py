@@ -8,17 +8,20 @@ supplier-coverage minutes of the same pair and profile.
 """
 from __future__ import annotations
 
+import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
 from pyproj import Transformer
 
-from planner.errors import SnapError
+from planner.compare import evaluate_list
+from planner.errors import InputError, SnapError
 from planner.network.graph import build_network
 from planner.network.speeds import Profile
 from planner.routing import snap_to_roads
 from planner.stations.demand import flow_candidate_pairs, freight_flows
+from planner.stations.problem import FLOW_DEMAND_COLUMNS
 from planner.supply_circle import supplier_coverage
 from tests._helpers import LAT0, LON0, points_inserted_graph, raw_tables
 
@@ -125,6 +128,33 @@ def test_flows_and_detours_agree_with_networkx_on_inserted_points():
         pairs = flow_candidate_pairs(net, f, stations, max_detour_min=limit)
         kept = set(zip(pairs["flow"], pairs["candidate"]))
         assert kept == set(zip(*np.nonzero(want <= limit + 1e-9))), limit
+
+
+def test_compare_serves_each_flow_by_its_smallest_snapped_detour():
+    net = _square()
+    f = freight_flows(net, SUPPLIERS, PLANTS, profile="truck", max_snap_m=50.0)
+    demand = gpd.GeoDataFrame(f[["flow_id", *FLOW_DEMAND_COLUMNS[:-1]]].rename(columns={"flow_id": "demand_id"})
+                              .assign(weight=f["volume"], flow_minutes=f["minutes"]),
+                              geometry=gpd.points_from_xy(f["origin_lon"], f["origin_lat"]), crs=4326)
+    demand.attrs["profile"] = "truck"
+    sites = CANDIDATES.iloc[[2, 3]].assign(technology="h2")  # K2 behind S1, K3 on road 2-3
+    tech = {"h2": {"capex_wan": 1.0, "radius_min": 1.0, "profile": "truck"}}
+    got = evaluate_list(net, sites, {"h2": demand}, tech, max_snap_m=50.0).assignment.set_index("demand_id")
+
+    ref = _reference_times(net)
+    o = f["supplier_id"].map({s: i for i, s in enumerate(SUPPLIERS.site_id)}).to_numpy()
+    d = f["plant_id"].map({p: len(SUPPLIERS) + i for i, p in enumerate(PLANTS.site_id)}).to_numpy()
+    k = len(SUPPLIERS) + len(PLANTS) + np.array([2, 3])
+    detour = (ref[o][:, k] + ref[k][:, d].T - ref[o, d][:, None]) / 60.0
+    best = np.where(detour.min(axis=1) <= 1.0, detour.min(axis=1), np.inf)
+    np.testing.assert_allclose(got.loc[f["flow_id"], "minutes"], best, rtol=0, atol=1e-6)
+    assert np.isfinite(best).tolist() == [False, True, True]  # S1 → P1 needs 80 s back to K2
+    station = np.where(np.isfinite(best), sites.site_id.to_numpy()[detour.argmin(axis=1)], "none")
+    assert got.loc[f["flow_id"], "station_id"].fillna("none").tolist() == station.tolist()
+
+    blank = demand.assign(destination_lat=[demand.destination_lat.iat[0], np.nan, demand.destination_lat.iat[2]])
+    with pytest.raises(InputError, match=r"column 'destination_lat'.*demand id S2>P1"):
+        evaluate_list(net, sites, {"h2": blank}, tech, max_snap_m=50.0)
 
 
 def test_flow_minutes_equal_the_supplier_coverage_minutes_on_the_demo(demo):

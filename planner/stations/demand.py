@@ -40,6 +40,7 @@ from planner.vocab import DEFAULT_MAX_SNAP_M, RANDOM_SEED
 
 __all__ = [
     "FLOW_COLUMNS",
+    "FLOW_END_COLUMNS",
     "PAIR_COLUMNS",
     "ROAD_CLASS_FACTORS",
     "SUGGESTED_EV_FCLASS_WEIGHTS",
@@ -59,10 +60,12 @@ __all__ = [
     "pv_storage_demand",
 ]
 
+#: Where a flow starts and ends (WGS-84, as given): what :func:`flow_candidate_pairs` snaps.
+FLOW_END_COLUMNS: tuple[str, ...] = ("origin_lon", "origin_lat", "destination_lon", "destination_lat")
 #: Columns of :func:`freight_flows`.
 FLOW_COLUMNS: tuple[str, ...] = (
-    "flow_id", "supplier_id", "plant_id", "origin_lon", "origin_lat", "destination_lon", "destination_lat",
-    "origin_snap_m", "destination_snap_m", "volume", "minutes", "reachable", "origin_kind",
+    "flow_id", "supplier_id", "plant_id", *FLOW_END_COLUMNS, "origin_snap_m", "destination_snap_m", "volume",
+    "minutes", "reachable", "origin_kind",
 )
 
 #: Columns of :func:`flow_candidate_pairs`.

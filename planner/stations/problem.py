@@ -35,7 +35,7 @@ COVERAGE_PAIR_COLUMNS = ["demand_id", "candidate_id", "technology", "minutes"]
 #: Extra demand columns of a freight (flow) technology: the flow's origin and destination
 #: (WGS-84, as given; snapped onto their roads when used) and its supplier → plant minutes, what
 #: :func:`planner.stations.demand.flow_candidate_pairs` needs to tell which station serves it.
-FLOW_DEMAND_COLUMNS = ["origin_lon", "origin_lat", "destination_lon", "destination_lat", "flow_minutes"]
+FLOW_DEMAND_COLUMNS = [*dem_mod.FLOW_END_COLUMNS, "flow_minutes"]
 
 
 @dataclass
@@ -114,7 +114,7 @@ class SitingProblem:
 def demand_points(net, spec, reach, ev) -> gpd.GeoDataFrame:
     """Demand points of one technology with their ``raw_weight`` (``weight`` comes later)."""
     if spec["demand"] == "freight":
-        ends = {c: reach[c].to_numpy(float) for c in FLOW_DEMAND_COLUMNS[:4]}
+        ends = {c: reach[c].to_numpy(float) for c in dem_mod.FLOW_END_COLUMNS}
         pts = gpd.GeoDataFrame({"demand_id": reach.flow_id.to_numpy(), "raw_weight": reach.volume.to_numpy(float),
                                 "supplier_id": reach.supplier_id.to_numpy(), "plant_id": reach.plant_id.to_numpy(),
                                 **ends, "flow_minutes": reach.minutes.to_numpy(float)},
