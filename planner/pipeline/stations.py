@@ -176,7 +176,7 @@ def build_problem(sc, net, plants=None, suppliers=None, run=None) -> SitingProbl
         cands[f"eligible_{t}"] = cand_mod.technology_mask(cands, t, tech) & ~cands.competitor.to_numpy(bool)
         in_src = in_sources(cands, tech)
         cands[f"required_{t}"] = cands.existing.to_numpy(bool) & in_src
-        pts = demand_points(net, sp, reach, ev)
+        pts = demand_points(sp, reach, ev)
         if t not in minutes:
             minutes[t] = drive_minutes(net, sp, pts, stations, cache)
         # competitors' stations already serve the demand they cover
@@ -208,7 +208,7 @@ def problem_demand(sc, net, plants=None, suppliers=None) -> dict:
     reach, ev = _demand_sources(sc, net, specs, plants, suppliers, info)
     out, cache = {}, {}
     for t, sp in specs.items():
-        pts = demand_points(net, sp, reach, ev)
+        pts = demand_points(sp, reach, ev)
         sites = comp[in_sources(comp, s.technologies[t])] if comp is not None else None
         m = tech_minutes(net, sp, pts, reach, sites, cache) if sites is not None and len(sites) \
             else np.zeros((len(pts), 0))

@@ -111,7 +111,7 @@ class SitingProblem:
         return TechnologyMix(None, techs, self.budget_wan, site_ids=self.candidates.candidate_id.to_numpy())
 
 
-def demand_points(net, spec, reach, ev) -> gpd.GeoDataFrame:
+def demand_points(spec, reach, ev) -> gpd.GeoDataFrame:
     """Demand points of one technology with their ``raw_weight`` (``weight`` comes later)."""
     if spec["demand"] == "freight":
         ends = {c: reach[c].to_numpy(float) for c in dem_mod.FLOW_END_COLUMNS}
