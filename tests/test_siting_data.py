@@ -13,6 +13,7 @@ from planner.errors import InputError, ScenarioError
 from planner.network.graph import build_network
 from planner.network.speeds import Profile
 from planner.pipeline.stations import load_candidates, load_ev_demand, load_sensitive, score_for_scenario
+from planner.routing import snap_to_roads
 from planner.scenario import Technology, scenario_from_dict
 from planner.stations.candidates import (
     CANDIDATE_COLUMNS,
@@ -68,6 +69,12 @@ def _pos(net, node_id):
     return int(np.flatnonzero(net.nodes.node_id.to_numpy() == node_id)[0])
 
 
+def _at_nodes(net, node_ids):
+    """Candidate stations at grid nodes, snapped onto their roads (every edge of the junction)."""
+    ll = np.array([_node_ll(n) for n in node_ids])
+    return snap_to_roads(net, ll[:, 0], ll[:, 1])
+
+
 def _sites(rows, plants=True):
     df = pd.DataFrame(rows, columns=["site_id", "node", "weight", "plants"] if plants else ["site_id", "node"])
     ll = np.array([_node_ll(n) for n in df["node"]])
@@ -92,8 +99,10 @@ def test_flows_split_supplier_weight_over_served_plants(grid_network, grid_flows
     # 10 s per 100 m block: S1 (0,0) → P1 (0,4) 4 blocks, → P2 (4,4) 8 blocks
     np.testing.assert_allclose(f["minutes"], np.array([40, 80, 80, 20, 60]) / 60.0)
     assert f["reachable"].all() and f.attrs["profile"] == "offpeak"
-    assert f["origin_node"].iat[0] == _pos(grid_network, 0)
-    assert f["destination_node"].iat[1] == _pos(grid_network, 24)
+    # the points as given (snapped again where used), at the junctions: 0 m from the road
+    assert (f["origin_lon"].iat[0], f["origin_lat"].iat[0]) == _node_ll(0)
+    assert (f["destination_lon"].iat[1], f["destination_lat"].iat[1]) == _node_ll(24)
+    np.testing.assert_allclose(f[["origin_snap_m", "destination_snap_m"]], 0.0, atol=1e-6)
 
 
 def test_flows_reject_unknown_plant(grid_network):
@@ -124,12 +133,12 @@ def test_unreachable_flow_is_kept_flagged_and_never_served():
     sup = pd.DataFrame({"site_id": ["S"], "lon": [LON0 + 0.001], "lat": [LAT0], "weight": [1.0], "plants": [("A",)]})
     f = freight_flows(net, sup, plants, profile="p")
     assert np.isinf(f["minutes"].iat[0]) and not f["reachable"].iat[0] and f.attrs["n_unreachable"] == 1
-    assert flow_candidate_pairs(net, f, [0, 1]).empty
+    assert flow_candidate_pairs(net, f, snap_to_roads(net, plants["lon"], plants["lat"])).empty
 
 
 def test_detour_rule_on_grid(grid_network, grid_flows):
     net, f = grid_network, grid_flows.iloc[[0]]  # S1 → P1 along the bottom row, 40 s
-    cand = [_pos(net, k) for k in (2, 7, 22, 0)]  # on the path, one block off (+20 s), far, at the origin
+    cand = _at_nodes(net, (2, 7, 22, 0))  # on the path, one block off (+20 s), far, at the origin
     on_path = flow_candidate_pairs(net, f, cand, max_detour_min=0.0)
     assert on_path["candidate"].tolist() == [0, 3]
     np.testing.assert_allclose(on_path["detour_min"], 0.0)
@@ -144,7 +153,7 @@ def test_pairs_volume_and_matrix(grid_network, grid_flows):
     net, f = grid_network, grid_flows
     # P1's node (0,4), the centre (2,2), the left column (2,0); grid shortest paths are the
     # monotone staircases, so a node serves a flow when it lies in the flow's bounding box
-    cand = [_pos(net, k) for k in (4, 12, 10)]
+    cand = _at_nodes(net, (4, 12, 10))
     pairs = flow_candidate_pairs(net, f, cand)
     vol = flow_volume_by_candidate(pairs, f, len(cand))
     np.testing.assert_allclose(vol, [3 + 3 + 4 + 1 + 1, 3 + 4 + 1, 3 + 4])
@@ -155,7 +164,7 @@ def test_pairs_volume_and_matrix(grid_network, grid_flows):
 
 def test_pairs_refuse_other_profile(grid_network, grid_flows):
     with pytest.raises(InputError, match="profile 'offpeak'"):
-        flow_candidate_pairs(grid_network, grid_flows, [0], profile="truck")
+        flow_candidate_pairs(grid_network, grid_flows, _at_nodes(grid_network, [0]), profile="truck")
 
 
 # ------------------------------------------------------------------------------ EV demand

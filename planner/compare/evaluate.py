@@ -9,8 +9,8 @@ import pandas as pd
 
 from planner.compare._common import config_value, lonlat, site_frame, str_ids, summary_tech_order, tech_config
 from planner.errors import InputError, ScenarioError
-from planner.routing import point_travel_times, snap_to_roads
-from planner.stations.demand import flow_candidate_pairs
+from planner.routing import Snapped, point_travel_times, snap_to_roads
+from planner.stations.demand import FLOW_END_COLUMNS, flow_candidate_pairs
 from planner.stations.problem import FLOW_DEMAND_COLUMNS
 from planner.supply_circle import supplier_coverage
 from planner.vocab import DEFAULT_MAX_SNAP_M, STATION_TECHNOLOGIES
@@ -57,14 +57,17 @@ def _is_flow_demand(d) -> bool:
     return all(c in d for c in FLOW_DEMAND_COLUMNS)
 
 
-def _flow_service(net, d, ids, station_nodes, profile: str, radius: float):
+def _flow_service(net, d, ids, stations: Snapped, profile: str, radius: float, tech: str):
     """Per flow: position of the station with the smallest detour (0 when none) and that detour
     in minutes (inf when no station serves it), by the optimiser's own rule."""
-    flows = pd.DataFrame({"flow_id": ids, "origin_node": d["origin_node"].to_numpy(np.int64),
-                          "destination_node": d["destination_node"].to_numpy(np.int64),
-                          "minutes": d["flow_minutes"].to_numpy(float)})
+    ends = {c: pd.to_numeric(pd.Series(d[c]), errors="coerce").to_numpy(float) for c in FLOW_END_COLUMNS}
+    for c, v in ends.items():
+        bad = np.flatnonzero(~np.isfinite(v))
+        if len(bad):
+            raise InputError(f"demand['{tech}']: {c} must be a number (demand id {ids[bad[0]]})", column=c)
+    flows = pd.DataFrame({"flow_id": ids, **ends, "minutes": d["flow_minutes"].to_numpy(float)})
     flows.attrs["profile"] = d.attrs.get("profile")
-    pairs = flow_candidate_pairs(net, flows, station_nodes, profile=profile, max_detour_min=radius)
+    pairs = flow_candidate_pairs(net, flows, stations, profile=profile, max_detour_min=radius)
     best = pairs.sort_values(["flow", "detour_min", "candidate"], kind="stable").drop_duplicates("flow")
     k = np.zeros(len(ids), np.int64)
     minutes = np.full(len(ids), np.inf)
@@ -84,10 +87,10 @@ def evaluate_list(net, sites, demand: Mapping, technologies, *, max_snap_m: floa
     that time is within the technology's ``radius_min``.
 
     Flow demand (a frame with the freight columns of :func:`planner.pipeline.stations.problem_demand`:
-    ``origin_node``, ``destination_node``, ``flow_minutes``) is evaluated with the optimiser's
-    rule, :func:`planner.stations.demand.flow_candidate_pairs`: each flow goes to the station with
-    the smallest detour (ties: the station listed first), ``minutes`` is that detour, and the
-    flow is covered when it is within ``radius_min``.
+    ``origin_lon``, ``origin_lat``, ``destination_lon``, ``destination_lat``, ``flow_minutes``) is
+    evaluated with the optimiser's rule, :func:`planner.stations.demand.flow_candidate_pairs`: each
+    flow goes to the station with the smallest detour (ties: the station listed first), ``minutes``
+    is that detour, and the flow is covered when it is within ``radius_min``.
 
     Parameters
     ----------
@@ -97,7 +100,8 @@ def evaluate_list(net, sites, demand: Mapping, technologies, *, max_snap_m: floa
         ``capex_wan`` (e.g. :func:`read_site_list`). ``plant`` rows are ignored here.
     demand : mapping technology → GeoDataFrame
         ``demand_id``, ``weight`` (>= 0), point geometry (any CRS; WGS-84 when none); flows
-        also ``origin_node``, ``destination_node``, ``flow_minutes`` (nodes of ``net``).
+        also ``origin_lon``, ``origin_lat``, ``destination_lon``, ``destination_lat`` (WGS-84,
+        snapped onto the roads of ``net``) and ``flow_minutes``.
     technologies : mapping technology → settings
         :class:`planner.scenario.Technology` objects (``scenario.siting.technologies``) or
         mappings with ``capex_wan``, ``radius_min``, ``profile``.
@@ -160,7 +164,7 @@ def evaluate_list(net, sites, demand: Mapping, technologies, *, max_snap_m: floa
             st_ids = st.site_id.to_numpy(dtype=object)
             s_pts = snap_to_roads(net, st.lon.to_numpy(float), st.lat.to_numpy(float), max_snap_m, ids=st_ids)
             if _is_flow_demand(d):
-                k, minutes = _flow_service(net, d, ids, s_pts.node, config_value(cfg, "profile"), radius)
+                k, minutes = _flow_service(net, d, ids, s_pts, config_value(cfg, "profile"), radius, tech)
             else:  # demand drives to the station, from and to the points on their roads
                 t = point_travel_times(net, snap_to_roads(net, lon, lat, None), s_pts,
                                        profile=config_value(cfg, "profile"))

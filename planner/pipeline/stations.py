@@ -157,29 +157,27 @@ def build_problem(sc, net, plants=None, suppliers=None, run=None) -> SitingProbl
     info: dict = {}
     cands = _site_candidates(sc, net, info, run)
     reach, ev = _demand_sources(sc, net, specs, plants, suppliers, info, run)
-    nodes = cands.node.to_numpy()
+    stations = snap_sites(net, cands)  # the candidates on their roads
 
     flow_volume = None
     minutes = {}
     for t, sp in specs.items():
         if sp["demand"] == "freight":
-            minutes[t], pairs = flow_minutes(net, sp, reach, nodes)
+            minutes[t], pairs = flow_minutes(net, sp, reach, stations)
             flow_volume = dem_mod.flow_volume_by_candidate(pairs, reach, len(cands))
     sensitive = load_sensitive(sc)
     cands = score_for_scenario(cands, sc, sensitive=sensitive, flow_volume=flow_volume)
 
     demand, conflicts = {}, {}
     cache = {}  # (profile, radius) → minutes; PV-storage reuses the EV matrix
-    stations = None  # the candidates snapped onto their roads, when a technology needs them
     metric = net.metric_crs
     for t, sp in specs.items():
         tech = s.technologies[t]
         cands[f"eligible_{t}"] = cand_mod.technology_mask(cands, t, tech) & ~cands.competitor.to_numpy(bool)
         in_src = in_sources(cands, tech)
         cands[f"required_{t}"] = cands.existing.to_numpy(bool) & in_src
-        pts = demand_points(net, sp, reach, ev)
+        pts = demand_points(sp, reach, ev)
         if t not in minutes:
-            stations = stations if stations is not None else snap_sites(net, cands)
             minutes[t] = drive_minutes(net, sp, pts, stations, cache)
         # competitors' stations already serve the demand they cover
         weigh_demand(pts, minutes[t][:, cands.competitor.to_numpy(bool) & in_src], sp, t, info)
@@ -210,7 +208,7 @@ def problem_demand(sc, net, plants=None, suppliers=None) -> dict:
     reach, ev = _demand_sources(sc, net, specs, plants, suppliers, info)
     out, cache = {}, {}
     for t, sp in specs.items():
-        pts = demand_points(net, sp, reach, ev)
+        pts = demand_points(sp, reach, ev)
         sites = comp[in_sources(comp, s.technologies[t])] if comp is not None else None
         m = tech_minutes(net, sp, pts, reach, sites, cache) if sites is not None and len(sites) \
             else np.zeros((len(pts), 0))

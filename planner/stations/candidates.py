@@ -6,7 +6,7 @@ Flow (the scenario glue is :mod:`planner.pipeline.stations`)::
     cands = load_candidates(sc)                          # pipeline; or candidates_from_layer / _from_sites
     cands = snap_candidates(net, cands, sc.network.max_snap_m)
     flows = freight_flows(net, suppliers, plants, "truck")          # planner.stations.demand
-    pairs = flow_candidate_pairs(net, flows, cands["node"], max_detour_min=...)
+    pairs = flow_candidate_pairs(net, flows, snap_sites(net, cands), max_detour_min=...)  # problem
     vol = flow_volume_by_candidate(pairs, flows, len(cands))
     cands = score_for_scenario(cands, sc, sensitive=load_sensitive(sc), flow_volume=vol)  # pipeline
     mask = technology_mask(cands, "h2", sc.siting.technologies["h2"])

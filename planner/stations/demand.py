@@ -3,8 +3,11 @@
 Three kinds of demand feed the siting models (``docs/DESIGN.md``, section Siting):
 
 * **Freight flows** for hydrogen trucks (flow-refuelling view): every supplier → plant trip is
-  a flow with a volume (the supplier's weight split evenly over the plants it serves). A
-  station at node ``k`` *serves* flow ``o → d`` when ``t(o→k) + t(k→d) <= t(o→d) + detour``:
+  a flow with a volume (the supplier's weight split evenly over the plants it serves). Origins,
+  plants and stations are points snapped onto their nearest road
+  (:func:`planner.routing.snap_to_roads`) and timed along it
+  (:func:`planner.routing.point_travel_times`). A station ``k`` *serves* flow ``o → d`` when
+  ``t(o→k) + t(k→d) <= t(o→d) + detour``:
   :func:`freight_flows`, :func:`flow_candidate_pairs`, :func:`flow_volume_by_candidate`,
   :func:`flow_coverage_matrix`.
 * **EV demand** for high-power charging (node-coverage view): weighted points from OSM POI
@@ -31,12 +34,13 @@ import scipy.sparse as sp
 import shapely
 
 from planner.errors import InputError
-from planner.routing import snap, travel_times
+from planner.routing import Snapped, point_travel_times, snap_to_roads
 from planner.settings import BEIJING_METRIC_CRS
 from planner.vocab import DEFAULT_MAX_SNAP_M, RANDOM_SEED
 
 __all__ = [
     "FLOW_COLUMNS",
+    "FLOW_END_COLUMNS",
     "PAIR_COLUMNS",
     "ROAD_CLASS_FACTORS",
     "SUGGESTED_EV_FCLASS_WEIGHTS",
@@ -56,10 +60,12 @@ __all__ = [
     "pv_storage_demand",
 ]
 
+#: Where a flow starts and ends (WGS-84, as given): what :func:`flow_candidate_pairs` snaps.
+FLOW_END_COLUMNS: tuple[str, ...] = ("origin_lon", "origin_lat", "destination_lon", "destination_lat")
 #: Columns of :func:`freight_flows`.
 FLOW_COLUMNS: tuple[str, ...] = (
-    "flow_id", "supplier_id", "plant_id", "origin_node", "destination_node", "volume", "minutes",
-    "reachable", "origin_kind",
+    "flow_id", "supplier_id", "plant_id", *FLOW_END_COLUMNS, "origin_snap_m", "destination_snap_m", "volume",
+    "minutes", "reachable", "origin_kind",
 )
 
 #: Columns of :func:`flow_candidate_pairs`.
@@ -218,7 +224,8 @@ def freight_flows(net, suppliers: pd.DataFrame, plants: pd.DataFrame, profile: s
     profile : str
         Travel-time profile (a truck profile for hydrogen trucks).
     max_snap_m : float or None
-        Snap limit for origins and plants (:func:`planner.routing.snap` raises beyond it).
+        Snap limit for origins and plants: the distance from the point to its nearest road
+        (:func:`planner.routing.snap_to_roads` raises beyond it).
     extra_origins : GeoDataFrame, optional
         More flow origins, e.g. logistics hubs or bus stations: points with optional
         ``site_id`` (default ``extra_<n>``), ``weight`` (default 1) and ``plants`` (default all
@@ -230,10 +237,13 @@ def freight_flows(net, suppliers: pd.DataFrame, plants: pd.DataFrame, profile: s
     DataFrame
         One row per (origin, plant) pair, in supplier order then plant order (:data:`FLOW_COLUMNS`):
         ``flow_id`` (``"<supplier_id>><plant_id>"``), ``supplier_id``, ``plant_id``,
-        ``origin_node``, ``destination_node`` (node positions), ``volume`` (origin weight /
-        number of plants it serves), ``minutes`` (one way, origin → plant; ``inf`` when
-        unreachable), ``reachable`` (bool — unreachable flows are kept, flagged, and ignored by
-        :func:`flow_candidate_pairs`), ``origin_kind`` (``"supplier"`` or ``"extra"``).
+        ``origin_lon``, ``origin_lat``, ``destination_lon``, ``destination_lat`` (WGS-84 of the
+        origin and the plant as given, not snapped: :func:`flow_candidate_pairs` snaps them
+        again, to the same roads), ``origin_snap_m``, ``destination_snap_m`` (distance from the
+        point to its road, metres), ``volume`` (origin weight / number of plants it serves),
+        ``minutes`` (one way, origin → plant, from the origin's point on its road to the plant's;
+        ``inf`` when unreachable), ``reachable`` (bool — unreachable flows are kept, flagged, and
+        ignored by :func:`flow_candidate_pairs`), ``origin_kind`` (``"supplier"`` or ``"extra"``).
         ``attrs``: ``profile``, ``n_unreachable``.
 
     Raises
@@ -242,12 +252,14 @@ def freight_flows(net, suppliers: pd.DataFrame, plants: pd.DataFrame, profile: s
         A supplier names a plant id that is not in ``plants`` (naming the supplier file and
         the ``plants`` column), duplicate origin ids, or no plants.
     SnapError
-        Origins or plants farther than ``max_snap_m`` from the road network.
+        Origins or plants farther than ``max_snap_m`` from the nearest road.
 
     Notes
     -----
-    One matrix call: times from the distinct origin nodes to the distinct plant nodes. Only
-    the loaded leg is modelled (the empty return trip is not a separate flow).
+    One matrix call, :func:`planner.routing.point_travel_times` from the origins to the plants,
+    the same call as the supplier coverage (:func:`planner.supply_circle.supplier_coverage`), so
+    a supplier → plant flow has the coverage tables' minutes for the same profile. Only the
+    loaded leg is modelled (the empty return trip is not a separate flow).
     """
     src = suppliers.attrs.get("source")
     if len(plants) == 0:
@@ -290,14 +302,11 @@ def freight_flows(net, suppliers: pd.DataFrame, plants: pd.DataFrame, profile: s
     n_served = np.bincount(o, minlength=len(origins))
     volume = origins["weight"].to_numpy(float)[o] / n_served[o]
 
-    onode, _ = snap(net, origins["lon"].to_numpy(float), origins["lat"].to_numpy(float), max_snap_m,
-                    ids=origins["supplier_id"].to_numpy())
-    pnode, _ = snap(net, plants["lon"].to_numpy(float), plants["lat"].to_numpy(float), max_snap_m,
-                    ids=plant_ids)
-    uo, io = np.unique(onode, return_inverse=True)
-    ud, idd = np.unique(pnode, return_inverse=True)
-    t = travel_times(net, uo, ud, profile=profile, direction="from")
-    seconds = t[io[o], idd[p]]
+    olon, olat = origins["lon"].to_numpy(float), origins["lat"].to_numpy(float)
+    plon, plat = plants["lon"].to_numpy(float), plants["lat"].to_numpy(float)
+    o_pts = snap_to_roads(net, olon, olat, max_snap_m, ids=origins["supplier_id"].to_numpy())
+    p_pts = snap_to_roads(net, plon, plat, max_snap_m, ids=plant_ids)
+    seconds = point_travel_times(net, o_pts, p_pts, profile=profile)[o, p]
 
     sid = origins["supplier_id"].to_numpy()[o].astype(str)
     pid = plant_ids[p].astype(str)
@@ -305,8 +314,12 @@ def freight_flows(net, suppliers: pd.DataFrame, plants: pd.DataFrame, profile: s
         "flow_id": np.char.add(np.char.add(sid, ">"), pid).astype(object),
         "supplier_id": sid.astype(object),
         "plant_id": pid.astype(object),
-        "origin_node": onode[o].astype(np.int64),
-        "destination_node": pnode[p].astype(np.int64),
+        "origin_lon": olon[o],
+        "origin_lat": olat[o],
+        "destination_lon": plon[p],
+        "destination_lat": plat[p],
+        "origin_snap_m": o_pts.snap_m[o],
+        "destination_snap_m": p_pts.snap_m[p],
         "volume": volume,
         "minutes": seconds / 60.0,
         "reachable": np.isfinite(seconds),
@@ -316,7 +329,7 @@ def freight_flows(net, suppliers: pd.DataFrame, plants: pd.DataFrame, profile: s
     return flows
 
 
-def flow_candidate_pairs(net, flows: pd.DataFrame, candidate_nodes, profile: str | None = None,
+def flow_candidate_pairs(net, flows: pd.DataFrame, candidates: Snapped, profile: str | None = None,
                          max_detour_min: float = 0.0, block_cells: int = 4_000_000) -> pd.DataFrame:
     """Which candidate stations can serve which freight flow (flow-refuelling rule).
 
@@ -325,17 +338,22 @@ def flow_candidate_pairs(net, flows: pd.DataFrame, candidate_nodes, profile: str
     .. math:: t(o \\to k) + t(k \\to d) \\le t(o \\to d) + \\Delta
 
     with :math:`\\Delta` = ``max_detour_min`` (0: ``k`` lies on a shortest path; sums within
-    ``TIME_EPS_S`` = 1e-6 s count as ties).
+    ``TIME_EPS_S`` = 1e-6 s count as ties). Origins, destinations and stations are points on
+    their nearest roads; every time runs from point to point along the roads
+    (:func:`planner.routing.point_travel_times`: partial edges, one-way streets, two points on
+    one edge), the same times as the flows' own minutes.
 
     Parameters
     ----------
     net : RoadNetwork
     flows : DataFrame
-        From :func:`freight_flows` (``origin_node``, ``destination_node``, ``minutes``,
-        ``flow_id``). Unreachable flows (``minutes`` = inf) get no pairs.
-    candidate_nodes : array-like of int
-        Node position of each candidate (e.g. from :func:`planner.routing.snap`); row ``j`` is
-        candidate ``j``.
+        From :func:`freight_flows` (``flow_id``, ``origin_lon``, ``origin_lat``,
+        ``destination_lon``, ``destination_lat``, ``minutes``). The points are snapped again
+        without a limit (:func:`freight_flows` applied it). Unreachable flows (``minutes`` =
+        inf) get no pairs.
+    candidates : Snapped
+        The candidate stations snapped onto their roads (:func:`planner.routing.snap_to_roads`,
+        e.g. :func:`planner.stations.problem.snap_sites`); point ``j`` is candidate ``j``.
     profile : str, optional
         Must be the profile the flows' minutes were computed with (default
         ``flows.attrs["profile"]``, else ``"truck"``).
@@ -348,14 +366,14 @@ def flow_candidate_pairs(net, flows: pd.DataFrame, candidate_nodes, profile: str
     -------
     DataFrame
         Long (sparse) table, sorted by flow then candidate (:data:`PAIR_COLUMNS`): ``flow``
-        (row position in ``flows``), ``flow_id``, ``candidate`` (position in
-        ``candidate_nodes``), ``detour_min`` (>= 0).
+        (row position in ``flows``), ``flow_id``, ``candidate`` (position in ``candidates``),
+        ``detour_min`` (>= 0).
 
     Notes
     -----
-    Two matrix calls only: times from the distinct flow origins to every candidate node
-    (``direction="from"``) and from every candidate node to the distinct destinations
-    (:func:`~planner.routing.travel_times` from the destinations with ``direction="to"``).
+    Two matrix calls only: from the distinct flow origins to the candidates and from the
+    candidates to the distinct destinations (each :func:`~planner.routing.point_travel_times`,
+    which searches from whichever side has fewer road ends).
     """
     if max_detour_min < 0 or not np.isfinite(max_detour_min):
         raise InputError(f"max_detour_min must be a finite number >= 0, got {max_detour_min}")
@@ -364,21 +382,19 @@ def flow_candidate_pairs(net, flows: pd.DataFrame, candidate_nodes, profile: str
         raise InputError(f"the flows were timed with profile '{timed}', not '{profile}': detours "
                          f"must use the same travel times")
     profile = profile or timed or "truck"
-    cand = np.atleast_1d(np.asarray(candidate_nodes, dtype=np.int64))
     empty = pd.DataFrame({"flow": np.empty(0, np.int64), "flow_id": np.empty(0, object),
                           "candidate": np.empty(0, np.int64), "detour_min": np.empty(0, float)})
     t_od = flows["minutes"].to_numpy(float) * 60.0
     rows = np.flatnonzero(np.isfinite(t_od))
-    if len(rows) == 0 or len(cand) == 0:
+    n_cand = len(candidates)
+    if len(rows) == 0 or n_cand == 0:
         return empty
-    onode = flows["origin_node"].to_numpy(np.int64)[rows]
-    dnode = flows["destination_node"].to_numpy(np.int64)[rows]
-    uo, io = np.unique(onode, return_inverse=True)
-    ud, idd = np.unique(dnode, return_inverse=True)
-    a = travel_times(net, uo, cand, profile=profile, direction="from")  # o → k
-    b = travel_times(net, ud, cand, profile=profile, direction="to")  # k → d
+    uo, io = _distinct_points(flows, "origin", rows)
+    ud, idd = _distinct_points(flows, "destination", rows)
+    a = point_travel_times(net, snap_to_roads(net, uo[:, 0], uo[:, 1], None), candidates, profile)  # o → k
+    b = point_travel_times(net, candidates, snap_to_roads(net, ud[:, 0], ud[:, 1], None), profile).T  # k → d
     limit = max_detour_min * 60.0 + TIME_EPS_S
-    step = max(1, int(block_cells) // len(cand))
+    step = max(1, int(block_cells) // n_cand)
     found_f, found_k, found_d = [], [], []
     for start in range(0, len(rows), step):  # blocks of flows, not points
         sl = slice(start, start + step)
@@ -393,6 +409,13 @@ def flow_candidate_pairs(net, flows: pd.DataFrame, candidate_nodes, profile: str
         return empty
     return pd.DataFrame({"flow": f, "flow_id": flows["flow_id"].to_numpy()[f], "candidate": k,
                          "detour_min": np.concatenate(found_d)})
+
+
+def _distinct_points(flows: pd.DataFrame, end: str, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (lon, lat) of the flows' ``end`` ("origin"/"destination") at ``rows``, and each row's index."""
+    ll = flows[[f"{end}_lon", f"{end}_lat"]].to_numpy(float)[rows]
+    uniq, inv = np.unique(ll, axis=0, return_inverse=True)
+    return uniq, inv.ravel()
 
 
 def flow_volume_by_candidate(pairs: pd.DataFrame, flows: pd.DataFrame, n_candidates: int) -> np.ndarray:

@@ -33,9 +33,9 @@ from planner.stations import demand as dem_mod
 #: Columns of ``problem/coverage_pairs.csv``.
 COVERAGE_PAIR_COLUMNS = ["demand_id", "candidate_id", "technology", "minutes"]
 #: Extra demand columns of a freight (flow) technology: the flow's origin and destination
-#: network nodes and its supplier → plant minutes, what
+#: (WGS-84, as given; snapped onto their roads when used) and its supplier → plant minutes, what
 #: :func:`planner.stations.demand.flow_candidate_pairs` needs to tell which station serves it.
-FLOW_DEMAND_COLUMNS = ["origin_node", "destination_node", "flow_minutes"]
+FLOW_DEMAND_COLUMNS = [*dem_mod.FLOW_END_COLUMNS, "flow_minutes"]
 
 
 @dataclass
@@ -111,16 +111,14 @@ class SitingProblem:
         return TechnologyMix(None, techs, self.budget_wan, site_ids=self.candidates.candidate_id.to_numpy())
 
 
-def demand_points(net, spec, reach, ev) -> gpd.GeoDataFrame:
+def demand_points(spec, reach, ev) -> gpd.GeoDataFrame:
     """Demand points of one technology with their ``raw_weight`` (``weight`` comes later)."""
     if spec["demand"] == "freight":
+        ends = {c: reach[c].to_numpy(float) for c in dem_mod.FLOW_END_COLUMNS}
         pts = gpd.GeoDataFrame({"demand_id": reach.flow_id.to_numpy(), "raw_weight": reach.volume.to_numpy(float),
                                 "supplier_id": reach.supplier_id.to_numpy(), "plant_id": reach.plant_id.to_numpy(),
-                                "origin_node": reach.origin_node.to_numpy(np.int64),
-                                "destination_node": reach.destination_node.to_numpy(np.int64),
-                                "flow_minutes": reach.minutes.to_numpy(float)},
-                               geometry=gpd.points_from_xy(net.nodes.lon.to_numpy()[reach.origin_node],
-                                                           net.nodes.lat.to_numpy()[reach.origin_node]), crs=4326)
+                                **ends, "flow_minutes": reach.minutes.to_numpy(float)},
+                               geometry=gpd.points_from_xy(ends["origin_lon"], ends["origin_lat"]), crs=4326)
         pts.attrs["profile"] = reach.attrs.get("profile")
         return pts
     g = ev if spec["demand"] == "ev" else dem_mod.pv_storage_demand(ev)
@@ -128,10 +126,14 @@ def demand_points(net, spec, reach, ev) -> gpd.GeoDataFrame:
                             geometry=g.geometry.values, crs=4326)
 
 
-def flow_minutes(net, spec, reach, nodes):
-    """Detour minutes flows × station nodes (``inf`` = cannot serve) and the long pair table."""
-    pairs = dem_mod.flow_candidate_pairs(net, reach, nodes, profile=spec["profile"], max_detour_min=spec["radius_min"])
-    m = np.full((len(reach), len(nodes)), np.inf)
+def flow_minutes(net, spec, reach, stations):
+    """Detour minutes flows × stations (``inf`` = cannot serve) and the long pair table.
+
+    ``stations``: the candidates snapped onto their roads (:func:`snap_sites`).
+    """
+    pairs = dem_mod.flow_candidate_pairs(net, reach, stations, profile=spec["profile"],
+                                         max_detour_min=spec["radius_min"])
+    m = np.full((len(reach), len(stations)), np.inf)
     m[pairs["flow"].to_numpy(), pairs["candidate"].to_numpy()] = pairs["detour_min"].to_numpy()
     return m, pairs
 
@@ -157,9 +159,10 @@ def snap_sites(net, cands):
 
 def tech_minutes(net, spec, pts, reach, cands, cache: dict) -> np.ndarray:
     """Demand × station minutes of one technology: flow detours (freight) or drives to the station."""
+    stations = snap_sites(net, cands)
     if spec["demand"] == "freight":
-        return flow_minutes(net, spec, reach, cands.node.to_numpy())[0]
-    return drive_minutes(net, spec, pts, snap_sites(net, cands), cache)
+        return flow_minutes(net, spec, reach, stations)[0]
+    return drive_minutes(net, spec, pts, stations, cache)
 
 
 def weigh_demand(pts, comp_minutes, spec, t: str, info: dict) -> None:
