@@ -173,7 +173,9 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
     some a dashed one, and are drawn on top; unreachable trips say why (the restriction that
     closes them, or no connection). The legend's per-plant counts (covered / served, per
     profile) are those of ``coverage/plant_summary.csv``. Nothing is recomputed: minutes,
-    slack and covered come from ``supplier_times``.
+    slack and covered come from ``supplier_times``. The legend follows the layers switched on:
+    a counts column per profile while that profile's supplier layer is on, the band colours
+    while a band layer is on, and so on.
 
     Parameters
     ----------
@@ -187,7 +189,8 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
         are taken as served), ``unreachable_cause``, ``blocked_by``, ``minutes_unrestricted``.
     isochrones : GeoDataFrame
         EPSG:4326, ``plant_id``, ``profile``, ``minutes`` (band upper bound), polygon
-        geometry; one row per plant × profile × band. May be empty.
+        geometry; one row per plant × profile × band. May be empty. Pass the display version
+        (:func:`planner.supply_circle.display_version`): it is drawn as given.
     profile : str
         Profile shown when the map opens.
     threshold_min : float

@@ -129,7 +129,8 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
     demand of high-power charging and PV-storage) get their own layers, and only the first is
     on when the map opens, so no layer hides another's figures; the legend gives per
     technology the served points and the served share of demand weight (``covered_share``
-    of ``siting/summary.json``).
+    of ``siting/summary.json``), each row shown while its technology's demand layer is on
+    (likewise the station, service-area and outline rows follow their layers).
 
     Parameters
     ----------
