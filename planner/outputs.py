@@ -38,8 +38,10 @@ class RunLayout:
     LOST_AT_PEAK = COVERAGE / "lost_at_peak.csv"
     SENSITIVITY = COVERAGE / "sensitivity.csv"
     BREAKING_SCALE = COVERAGE / "breaking_scale.csv"
-    ISOCHRONES = COVERAGE / "isochrones.gpkg"
-    FIT_AREA = COVERAGE / "fit_area.gpkg"
+    ISOCHRONES = COVERAGE / "isochrones.gpkg"  # display version: holes and slivers gone, simplified
+    ISOCHRONES_EXACT = COVERAGE / "isochrones_exact.gpkg"  # the exact polygons, for analysis
+    FIT_AREA = COVERAGE / "fit_area.gpkg"  # display version
+    FIT_AREA_EXACT = COVERAGE / "fit_area_exact.gpkg"  # the exact polygons, for analysis
     DATA_EDGE = COVERAGE / "data_edge.csv"
     COVERAGE_MAP = COVERAGE / "coverage_map.html"  # one map, a layer per profile
     BY_HOUR = COVERAGE / "by_hour.csv"

@@ -48,7 +48,9 @@ class CoverageResult:
     breaking_scale: pd.DataFrame
     isochrones: gpd.GeoDataFrame | None = None
     fit_area: gpd.GeoDataFrame | None = None
-    #: lighter copy of ``fit_area`` for maps and exports (see :func:`fit_area_display`)
+    #: lighter copies of ``isochrones`` and ``fit_area`` for maps and exports (see
+    #: :func:`display_version`); the exact ones are for analysis
+    isochrones_display: gpd.GeoDataFrame | None = None
     fit_area_display: gpd.GeoDataFrame | None = None
     warnings: list[str] = field(default_factory=list)
     threshold_min: float = 30.0
@@ -419,33 +421,35 @@ def fit_area(net, plants, profile, threshold_min, buffer_m=DEFAULT_BUFFER_M, lan
     return out.to_crs(4326)
 
 
-def fit_area_display(fit: gpd.GeoDataFrame, buffer_m: float, metric_crs) -> gpd.GeoDataFrame:
-    """A lighter copy of :func:`fit_area`'s table for maps and the results GeoPackage.
+def display_version(frame: gpd.GeoDataFrame, buffer_m: float, metric_crs) -> gpd.GeoDataFrame:
+    """A lighter copy of an area table (:func:`plant_isochrones` or :func:`fit_area`) for maps,
+    the report and the results GeoPackage.
 
     Small holes are filled, slivers dropped and the outline simplified
-    (:func:`planner.isochrones.display_polygons`); the other columns, ``area_ha`` included, are
-    those of the exact table, which stays the one to analyse.
+    (:func:`planner.isochrones.display_polygons`, with its defaults: holes under
+    ``(4 * buffer_m) ** 2``, parts under ``buffer_m ** 2``, tolerance ``buffer_m / 4`` — all
+    "guess" values, see there). The other columns, ``area_ha`` included, are those of the exact
+    table, which stays the one to analyse (written beside it as ``*_exact.gpkg``).
 
     Parameters
     ----------
-    fit : GeoDataFrame
-        Output of :func:`fit_area` (EPSG:4326).
+    frame : GeoDataFrame
+        Area polygons in any CRS, e.g. the output of :func:`plant_isochrones` or
+        :func:`fit_area` (EPSG:4326).
     buffer_m : float
-        Corridor half-width the fit area was drawn with.
+        Corridor half-width the polygons were drawn with.
     metric_crs
         Projected CRS to simplify in (the network's).
 
     Returns
     -------
-    GeoDataFrame (EPSG:4326)
-        Same rows and columns, plus ``display`` = True.
+    GeoDataFrame
+        Same rows, columns and CRS, plus ``display`` = True.
     """
-    from planner import isochrones as iso
-
-    metric = fit.to_crs(metric_crs)
+    metric = frame.to_crs(metric_crs)
     geom = iso.display_polygons(metric.geometry.values, buffer_m)
     metric[metric.geometry.name] = gpd.GeoSeries(list(geom), index=metric.index, crs=metric.crs)
-    out = metric.to_crs(4326)
+    out = metric.to_crs(frame.crs)
     out["display"] = True
     return out
 

@@ -39,6 +39,10 @@ def test_run_writes_tables_maps_and_manifest(tiny, capsys):
     assert summary.loc["offpeak", "weighted_share_covered"] == pytest.approx(0.5)
     iso = gpd.read_file(d / "coverage" / "isochrones.gpkg")
     assert sorted(iso.minutes.unique()) == [0.5, 1.0] and iso.crs.to_epsg() == 4326
+    assert iso["display"].all()  # the display version; the exact one beside it, same rows
+    exact = gpd.read_file(d / "coverage" / "isochrones_exact.gpkg", layer="isochrones_exact")
+    assert (exact[["plant_id", "profile", "minutes"]].to_numpy() == iso[["plant_id", "profile", "minutes"]].to_numpy()).all()
+    assert "display" not in exact and (d / "coverage" / "fit_area_exact.gpkg").is_file()
     manifest = json.loads((d / "run.json").read_text())
     assert set(manifest["inputs"]) >= {"scenario", "plants", "suppliers"}
     assert all(len(v["sha256"]) == 64 for v in manifest["inputs"].values())

@@ -1,15 +1,22 @@
-"""Proportionate outputs: the display version of area polygons, and the demo fit area.
+"""Proportionate outputs: the display version of area polygons, the demo fit area and isochrones.
 
-Reached road is cut independently by :func:`planner.isochrones.reached_pieces` and measured
-against the polygons with :func:`planner.isochrones.reached_length_share` (exact clipping).
+Reached road is cut by :func:`planner.isochrones.reached_pieces` and measured against the
+polygons with :func:`planner.isochrones.reached_length_share` (exact clipping); for the demo
+isochrones it is also computed without the planner's routing: scipy Dijkstra on the reversed
+edge list and shapely substrings of the edge lines.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
+from pyproj import Transformer
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import dijkstra
+from shapely.ops import substring
 
 from planner import isochrones
 from planner import supply_circle as coverage
@@ -65,7 +72,7 @@ def test_demo_fit_area_exact_and_display_cover_reached_road(demo):
     cov = sc.coverage
     prof, limit_s = cov.profiles[0], cov.threshold_min * 60.0
     fit = coverage.fit_area(net, plants, prof, cov.threshold_min, cov.buffer_m)
-    light = coverage.fit_area_display(fit, cov.buffer_m, net.metric_crs)
+    light = coverage.display_version(fit, cov.buffer_m, net.metric_crs)
     assert list(light.columns[:-1]) == list(fit.columns) and light["display"].all()
     # the reached road of the same times, cut independently of the polygons
     p_nodes, _ = snap(net, plants.lon, plants.lat, None)
@@ -83,3 +90,98 @@ def test_demo_fit_area_exact_and_display_cover_reached_road(demo):
     n_light = shapely.get_num_coordinates(light_m).sum()
     print("fit area vertices: exact", n_exact, "display", n_light)
     assert n_light < n_exact / 2
+
+
+def _times_to(net, lon, lat, profile, limit_s):
+    """Seconds from every node to the point (lon, lat), by scipy Dijkstra on the reversed edges.
+
+    The point is projected onto its nearest edge line(s) (every edge within 1 mm of the nearest:
+    both directions of a two-way road); a node at an edge's tail reaches it after the edge's time
+    times the share of the edge before the point. Parallel edges keep their fastest time.
+    """
+    geoms, te = net.metric_geometry(), net.times(profile)
+    x, y = Transformer.from_crs(4326, net.metric_crs, always_xy=True).transform(lon, lat)
+    pt = shapely.Point(x, y)
+    dist = shapely.distance(geoms, pt)
+    near = np.flatnonzero((dist <= dist.min() + 1e-3) & np.isfinite(te))
+    n = net.n_nodes
+    u, v = net.edges.u.to_numpy(), net.edges.v.to_numpy()
+    ok = np.isfinite(te)
+    frac = shapely.line_locate_point(geoms[near], pt) / shapely.length(geoms[near])
+    # reversed graph plus a sink node n: edge v -> u for u -> v, and tail -> sink at the snap offset
+    e = pd.DataFrame({"a": np.r_[v[ok], np.full(len(near), n)], "b": np.r_[u[ok], u[near]],
+                      "w": np.r_[te[ok], te[near] * frac]}).groupby(["a", "b"], as_index=False).w.min()
+    g = csr_matrix((np.maximum(e.w, 1e-9), (e.a, e.b)), shape=(n + 1, n + 1))
+    return dijkstra(g, indices=n, limit=limit_s)[:n]
+
+
+def _reached_road(net, times, profile, limit_s):
+    """Reached part of every directed edge: the stretch before its head node whose time to the
+    point (head node's time plus the rest of the edge at the edge's own speed) is within limit."""
+    geoms, te = net.metric_geometry(), net.times(profile)
+    tv = times[net.edges.v.to_numpy()]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.clip((limit_s - tv) / te, 0.0, 1.0)
+    share[~np.isfinite(tv) | ~np.isfinite(te)] = 0.0
+    whole = geoms[share >= 1.0]
+    part = [substring(g, (1 - s) * g.length, g.length) for g, s in
+            zip(geoms[(share > 0) & (share < 1)], share[(share > 0) & (share < 1)])]
+    return np.r_[whole, np.asarray(part, dtype=object)]
+
+
+def _inside_share(poly, lines, step_m: float = 2.0) -> float:
+    """Share of the lines' length inside ``poly``: lines cut into pieces of at most ``step_m``,
+    each piece counted by its midpoint."""
+    xy, part = shapely.get_coordinates(shapely.segmentize(lines, step_m), return_index=True)
+    same = part[1:] == part[:-1]
+    a, b = xy[:-1][same], xy[1:][same]
+    seg = np.hypot(*(b - a).T)
+    mid = (a + b) / 2
+    shapely.prepare(poly)
+    inside = shapely.contains_xy(poly, mid[:, 0], mid[:, 1])
+    return float(seg[inside].sum() / seg.sum())
+
+
+def _n_holes(polys) -> int:
+    return int(sum(shapely.get_num_interior_rings(shapely.get_parts(np.asarray(polys, dtype=object)))))
+
+
+@pytest.mark.slow
+def test_demo_isochrones_exact_and_display_hold_reached_road(demo):
+    """Both versions hold >= 99 % of the road reached (scipy Dijkstra, not the planner's
+    routing), the display one without small holes and with far fewer vertices and holes."""
+    sc, net, plants, _ = demo
+    cov = sc.coverage
+    profiles = cov.isochrone_profiles[:2]
+    exact = coverage.plant_isochrones(net, plants, profiles, cov.bands_min, cov.buffer_m,
+                                      max_snap_m=sc.network.max_snap_m)
+    light = coverage.display_version(exact, cov.buffer_m, net.metric_crs)
+    assert light.crs == exact.crs and len(light) == len(exact) and light["display"].all()
+    assert (light[["plant_id", "profile", "minutes"]].to_numpy() ==
+            exact[["plant_id", "profile", "minutes"]].to_numpy()).all()
+    exact_m = exact.to_crs(net.metric_crs).geometry.values
+    light_m = light.to_crs(net.metric_crs).geometry.values
+    assert shapely.is_valid(light_m).all()
+    xy = dict(zip(plants["site_id"].astype(str), zip(plants["lon"], plants["lat"])))
+    shares = []
+    for prof in profiles:
+        for pid, (lon, lat) in xy.items():
+            times = _times_to(net, lon, lat, prof, max(cov.bands_min) * 60.0)
+            for minutes in cov.bands_min:
+                k = np.flatnonzero((exact.plant_id == pid) & (exact.profile == prof) &
+                                   np.isclose(exact.minutes, minutes))
+                assert len(k) == 1
+                lines = _reached_road(net, times, prof, minutes * 60.0)
+                shares.append((_inside_share(exact_m[k[0]], lines), _inside_share(light_m[k[0]], lines)))
+    shares = np.asarray(shares)
+    print("reached road inside, min over", len(shares), "polygons: exact", shares[:, 0].min(),
+          "display", shares[:, 1].min())
+    assert shares.min() >= 0.99
+    # the display version: no hole under half the fill size left, far fewer holes and vertices
+    min_hole = (4 * cov.buffer_m) ** 2
+    assert (_holes(light_m) >= min_hole / 2).all()
+    n_exact, n_light = shapely.get_num_coordinates(exact_m).sum(), shapely.get_num_coordinates(light_m).sum()
+    h_exact, h_light = _n_holes(exact_m), _n_holes(light_m)
+    print(f"isochrones: vertices {n_exact} -> {n_light}, holes {h_exact} -> {h_light}")
+    # demo (2026-12): vertices 109,414 -> 55,967, holes 13,635 -> 3,888 (those left are >= 5.8 ha)
+    assert n_light < 0.6 * n_exact and h_light < h_exact / 3

@@ -8,7 +8,8 @@ import html
 import json
 import math
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 import folium
 import numpy as np
@@ -425,7 +426,12 @@ class GeoJsonLayer(folium.GeoJson, _PartsAsText):
 
 
 class Legend(MacroElement):
-    """A Leaflet control holding legend HTML (built from escaped text only)."""
+    """A Leaflet control holding legend HTML (built from escaped text only).
+
+    Elements carrying ``data-layers`` (space-separated JS names of map layers, see
+    :meth:`LegendBuilder.follows`) are shown only while one of those layers is on the map,
+    updated on Leaflet's ``overlayadd`` / ``overlayremove`` / ``baselayerchange`` events.
+    """
 
     _template = Template(
         """
@@ -442,7 +448,20 @@ class Legend(MacroElement):
                     L.DomEvent.disableScrollPropagation(div);
                     return div;
                 };
-                legend.addTo({{ this._parent.get_name() }});
+                var map = {{ this._parent.get_name() }};
+                legend.addTo(map);
+                // rows tied to layers (data-layers: their JS names) show while one of them is on
+                var follow = function() {
+                    legend.getContainer().querySelectorAll("[data-layers]").forEach(function(el) {
+                        var on = el.getAttribute("data-layers").split(" ").some(function(name) {
+                            return window[name] !== undefined && map.hasLayer(window[name]);
+                        });
+                        el.style.display = on ? "" : "none";
+                    });
+                };
+                map.on("overlayadd overlayremove baselayerchange", follow);
+                follow();
+                setTimeout(follow, 0);
             })();
         {% endmacro %}
         """
@@ -456,6 +475,11 @@ class Legend(MacroElement):
         self.position_js = js_string(position)
 
 
+def layer_names(*layers: Element) -> str:
+    """The JS names of map layers, space-separated, for a legend's ``data-layers``."""
+    return " ".join(layer.get_name() for layer in layers)
+
+
 class LegendBuilder:
     """Collects legend rows; every text passed in is escaped here."""
 
@@ -463,6 +487,30 @@ class LegendBuilder:
         self.parts: list[str] = []
         if title:
             self.parts.append(f"<h4>{esc(title)}</h4>")
+
+    @contextmanager
+    def follows(self, *layers: Element) -> Iterator[LegendBuilder]:
+        """Rows added in this block show only while one of ``layers`` is on the map.
+
+        Parameters
+        ----------
+        *layers : branca Element
+            Map layers (e.g. :class:`GeoJsonLayer`, ``folium.FeatureGroup``) already added to
+            the map. None given: the rows always show.
+
+        Yields
+        ------
+        LegendBuilder
+            This builder.
+        """
+        if not layers:
+            yield self
+            return
+        self.parts.append(f'<div data-layers="{layer_names(*layers)}">')
+        try:
+            yield self
+        finally:
+            self.parts.append("</div>")
 
     def section(self, text: str) -> LegendBuilder:
         self.parts.append(f"<h5>{esc(text)}</h5>")
@@ -499,13 +547,18 @@ class LegendBuilder:
         )
         return self
 
-    def table(self, header: Sequence[str], rows: Sequence[Sequence[tuple[str, dict]]]) -> LegendBuilder:
-        """A small table; texts escaped, each cell's dict written as ``data-*`` attributes."""
+    def table(self, header: Sequence[str | tuple[str, dict]],
+              rows: Sequence[Sequence[tuple[str, dict]]]) -> LegendBuilder:
+        """A small table; texts escaped, each cell's dict written as ``data-*`` attributes.
+
+        A header entry is a text or a ``(text, attrs)`` pair; ``{"layers": layer_names(...)}``
+        makes a column (its header and cells) follow layers like :meth:`follows`.
+        """
         def cell(tag: str, text: str, attrs: dict) -> str:
             data = "".join(f' data-{esc(k)}="{esc(v)}"' for k, v in attrs.items())
             return f"<{tag}{data}>{esc(text)}</{tag}>"
 
-        head = "".join(cell("th", h, {}) for h in header)
+        head = "".join(cell("th", *((h, {}) if isinstance(h, str) else h)) for h in header)
         body = "".join("<tr>" + "".join(cell("td", t, a) for t, a in r) + "</tr>" for r in rows)
         self.parts.append(f'<table class="planner-counts"><tr>{head}</tr>{body}</table>')
         return self

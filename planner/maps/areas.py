@@ -6,6 +6,8 @@ recomputed here.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import geopandas as gpd
 
 from planner.maps._common import (
@@ -64,10 +66,16 @@ def area_layers(study_area: gpd.GeoDataFrame | None, data_extent: gpd.GeoDataFra
     return out
 
 
-def area_legend(lg: LegendBuilder, study_area, data_extent, language: str) -> LegendBuilder:
-    """Legend rows of :func:`area_layers` (only for the areas drawn)."""
-    for key, gdf in (("study_area", study_area), ("data_extent", data_extent)):
-        if _present(gdf):
+def area_legend(lg: LegendBuilder, study_area, data_extent, language: str,
+                layers: Sequence[GeoJsonLayer] = ()) -> LegendBuilder:
+    """Legend rows of :func:`area_layers` (only for the areas drawn).
+
+    Given ``layers`` (what :func:`area_layers` returned, added to the map), each row shows
+    only while its layer is on.
+    """
+    drawn = [key for key, gdf in (("study_area", study_area), ("data_extent", data_extent)) if _present(gdf)]
+    for k, key in enumerate(drawn):
+        with lg.follows(*layers[k:k + 1]):
             lg.swatch(label(key, language), "transparent", "box", stroke=_STYLES[key]["color"], stroke_width=2)
     return lg
 

@@ -22,6 +22,7 @@ from planner.maps._common import (
     feature_collection,
     fmt_minutes,
     fmt_num,
+    layer_names,
     popup_for,
     popup_table,
     require_columns,
@@ -172,7 +173,9 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
     some a dashed one, and are drawn on top; unreachable trips say why (the restriction that
     closes them, or no connection). The legend's per-plant counts (covered / served, per
     profile) are those of ``coverage/plant_summary.csv``. Nothing is recomputed: minutes,
-    slack and covered come from ``supplier_times``.
+    slack and covered come from ``supplier_times``. The legend follows the layers switched on:
+    a counts column per profile while that profile's supplier layer is on, the band colours
+    while a band layer is on, and so on.
 
     Parameters
     ----------
@@ -186,7 +189,8 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
         are taken as served), ``unreachable_cause``, ``blocked_by``, ``minutes_unrestricted``.
     isochrones : GeoDataFrame
         EPSG:4326, ``plant_id``, ``profile``, ``minutes`` (band upper bound), polygon
-        geometry; one row per plant × profile × band. May be empty.
+        geometry; one row per plant × profile × band. May be empty. Pass the display version
+        (:func:`planner.supply_circle.display_version`): it is drawn as given.
     profile : str
         Profile shown when the map opens.
     threshold_min : float
@@ -254,6 +258,7 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
     bands = sorted({float(x) for x in pd.to_numeric(isochrones["minutes"], errors="coerce")
                     if np.isfinite(x)})
     colours = dict(zip(bands, band_colours(len(bands))))
+    band_layers = []
     for prof in profiles:
         sub = iso_d[iso_d["profile"].astype(str) == prof].copy()
         if sub.empty:
@@ -270,7 +275,7 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
                           "colour": colours.get(float(r.band_min), "#6baed6"),
                           "threshold": bool(abs(float(r.band_min) - float(threshold_min)) < 1e-9)})
         fc = feature_collection(sub.geometry.values, props)
-        GeoJsonLayer(
+        band_layers.append(GeoJsonLayer(
             fc,
             name=esc(f"{label('isochrones', language)} – {plabel(prof)}"),
             show=(prof == str(profile)),
@@ -285,7 +290,7 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
             },
             highlight_function=lambda f: {"weight": 3, "fillOpacity": 0.3},
             tooltip=tooltip_for("tip"),
-        ).add_to(m)
+        ).add_to(m))
 
     # ---- plants -----------------------------------------------------------------------
     plant_group = folium.FeatureGroup(name=esc(label("plants", language)), show=True)
@@ -313,6 +318,7 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
     names = suppliers["name"].to_numpy(object)
     points = shapely.point_on_surface(np.asarray(suppliers_d.geometry.values))  # points stay as they are
     empty_table = f"{_table_head(language)}</table>"
+    supplier_layers: dict[str, GeoJsonLayer] = {}
     for prof in profiles:
         st_p = served_rows(st, prof)
         if st_p.empty and prof != str(profile):
@@ -346,7 +352,7 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
             continue
         idx = np.argsort(np.asarray(order), kind="stable")  # uncovered last = on top
         fc = feature_collection(points[idx], [props[k] for k in idx])
-        GeoJsonLayer(
+        supplier_layers[prof] = GeoJsonLayer(
             fc,
             name=esc(f"{label('suppliers', language)} – {plabel(prof)}"),
             show=(prof == str(profile)),
@@ -364,47 +370,53 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
             popup=popup_for("popup"),
         ).add_to(m)
 
-    if restrictions is not None and len(restrictions):
-        restriction_layer(restrictions, language, system).add_to(m)
-    for layer in area_layers(study_area, data_extent, language, system):
-        layer.add_to(m)
+    restriction = restriction_layer(restrictions, language, system).add_to(m) \
+        if restrictions is not None and len(restrictions) else None
+    areas = [layer.add_to(m) for layer in area_layers(study_area, data_extent, language, system)]
 
-    # ---- legend -----------------------------------------------------------------------
+    # ---- legend: each part shows while its layer(s) are on ------------------------------
     lg = LegendBuilder(title if title is not None else label("coverage_title", language))
     lg.notes(note)
     lg.section(f"{label('threshold', language)} {fmt_minutes(threshold_min, language, '')}")
-    lg.raw_icon(PLANT_ICON_HTML, label("plant", language))
+    with lg.follows(plant_group):
+        lg.raw_icon(PLANT_ICON_HTML, label("plant", language))
     counts = plant_counts(st, profiles)
-    if len(counts):
-        lg.section(label("covered_served", language))
-        shown = [p for p in profiles if (counts["profile"] == p).any()]
-        rows = []
-        for pid in dict.fromkeys(counts["plant_id"]):
-            cells = [(str(plant_names.get(pid, pid)), {})]
-            for prof in shown:
-                hit = counts[(counts["plant_id"] == pid) & (counts["profile"] == prof)]
-                cov_n, tot = (int(hit["suppliers_covered"].iloc[0]), int(hit["suppliers_total"].iloc[0])) \
-                    if len(hit) else (0, 0)
-                cells.append((f"{cov_n} / {tot}", {"plant": pid, "profile": prof, "covered": cov_n,
-                                                   "total": tot}))
-            rows.append(cells)
-        lg.table([label("plant", language)] + [plabel(p) for p in shown], rows)
+    shown = [p for p in profiles if (counts["profile"] == p).any() and p in supplier_layers] if len(counts) else []
+    if shown:
+        # one column per profile, shown while that profile's supplier layer is on
+        col = {p: {"layers": layer_names(supplier_layers[p])} for p in shown}
+        with lg.follows(*supplier_layers.values()):
+            lg.section(label("covered_served", language))
+            rows = []
+            for pid in dict.fromkeys(counts["plant_id"]):
+                cells = [(str(plant_names.get(pid, pid)), {})]
+                for prof in shown:
+                    hit = counts[(counts["plant_id"] == pid) & (counts["profile"] == prof)]
+                    cov_n, tot = (int(hit["suppliers_covered"].iloc[0]), int(hit["suppliers_total"].iloc[0])) \
+                        if len(hit) else (0, 0)
+                    cells.append((f"{cov_n} / {tot}", {"plant": pid, "profile": prof, "covered": cov_n,
+                                                       "total": tot, **col[prof]}))
+                rows.append(cells)
+            lg.table([label("plant", language)] + [(plabel(p), col[p]) for p in shown], rows)
     if bands:
-        lg.section(label("isochrones", language))
-        for b in bands:
-            is_thr = abs(b - float(threshold_min)) < 1e-9
-            lg.swatch(f"≤ {fmt_minutes(b, language, '')}", colours[b], "box",
-                      stroke=UNCOVERED_STROKE if is_thr else colours[b],
-                      stroke_width=2 if is_thr else 1, opacity=0.75)
-    lg.section(label("slack_legend", language))
-    for colour, text in slack_classes(language):
-        lg.swatch(text, colour, "dot")
-    lg.swatch(label("partly", language), "#ffffff", "dot", stroke=UNCOVERED_STROKE, stroke_width=2)
-    lg.swatch(label("uncovered", language), slack_colour(-1e9), "dot", stroke=UNCOVERED_STROKE,
-              stroke_width=3)
-    lg.swatch(label("no_data", language), NO_DATA_COLOUR, "dot")
-    if restrictions is not None and len(restrictions):
-        restriction_legend(lg, language)
-    area_legend(lg, study_area, data_extent, language)
+        with lg.follows(*band_layers):
+            lg.section(label("isochrones", language))
+            for b in bands:
+                is_thr = abs(b - float(threshold_min)) < 1e-9
+                lg.swatch(f"≤ {fmt_minutes(b, language, '')}", colours[b], "box",
+                          stroke=UNCOVERED_STROKE if is_thr else colours[b],
+                          stroke_width=2 if is_thr else 1, opacity=0.75)
+    with lg.follows(*supplier_layers.values()):
+        lg.section(label("slack_legend", language))
+        for colour, text in slack_classes(language):
+            lg.swatch(text, colour, "dot")
+        lg.swatch(label("partly", language), "#ffffff", "dot", stroke=UNCOVERED_STROKE, stroke_width=2)
+        lg.swatch(label("uncovered", language), slack_colour(-1e9), "dot", stroke=UNCOVERED_STROKE,
+                  stroke_width=3)
+        lg.swatch(label("no_data", language), NO_DATA_COLOUR, "dot")
+    if restriction is not None:
+        with lg.follows(restriction):
+            restriction_legend(lg, language)
+    area_legend(lg, study_area, data_extent, language, areas)
     lg.add_to(m)
     return m

@@ -20,6 +20,7 @@ from planner.maps._common import (
     fmt_minutes,
     fmt_num,
     fmt_share,
+    layer_names,
     popup_table,
     require_columns,
     shift,
@@ -128,7 +129,8 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
     demand of high-power charging and PV-storage) get their own layers, and only the first is
     on when the map opens, so no layer hides another's figures; the legend gives per
     technology the served points and the served share of demand weight (``covered_share``
-    of ``siting/summary.json``).
+    of ``siting/summary.json``), each row shown while its technology's demand layer is on
+    (likewise the station, service-area and outline rows follow their layers).
 
     Parameters
     ----------
@@ -194,6 +196,7 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
                         (list(service_areas["technology"]) if service_areas is not None else []))
 
     # ---- service areas (bottom) -------------------------------------------------------
+    area_by_tech: dict[str, GeoJsonLayer] = {}
     if service_areas is not None and len(service_areas):
         sa_d = shift(service_areas, system)
         for tech in techs:
@@ -207,7 +210,7 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
                 props.append({"tip": f"<b>{esc(nm)}</b><br>"
                                      f"{esc(label('service_areas', language))} · "
                                      f"{esc(technology_label(tech, language))}"})
-            GeoJsonLayer(
+            area_by_tech[tech] = GeoJsonLayer(
                 feature_collection(sub.geometry.values, props),
                 name=esc(f"{label('service_areas', language)} – "
                          f"{technology_label(tech, language)}"),
@@ -222,6 +225,7 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
     # an earlier layer's starts switched off; its legend says so.
     figures = demand_figures(demand)
     hidden: dict[str, str] = {}
+    demand_by_tech: dict[str, GeoJsonLayer] = {}
     if len(demand):
         w = pd.to_numeric(demand["weight"], errors="coerce").astype(float).fillna(1.0)
         wmax = float(w.max()) if w.max() > 0 else 1.0
@@ -267,7 +271,7 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
                 })
                 where.append(g[0])
             idx = np.asarray(where, dtype=int)
-            GeoJsonLayer(
+            demand_by_tech[tech] = GeoJsonLayer(
                 feature_collection([_point(g) for g in dem_d.geometry.values[idx]], props),
                 name=esc(f"{label('demand', language)} – {tech_name}"),
                 show=tech not in hidden,
@@ -284,6 +288,7 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
             ).add_to(m)
 
     # ---- selected stations (top) ------------------------------------------------------
+    stations_by_tech: dict[str, folium.FeatureGroup] = {}
     for tech in techs:
         mask = (selected["technology"] == tech).to_numpy()
         if not mask.any():
@@ -300,45 +305,58 @@ def siting_map(selected, demand, service_areas=None, language: str = "en",
                 tip += (f"<br>{esc(label('demand_served', language))}: "
                         f"{esc(fmt_num(row['demand_served'], 1))}")
             site_marker(pt.y, pt.x, tech, tip, _site_popup(row, language)).add_to(group)
-        group.add_to(m)
+        stations_by_tech[tech] = group.add_to(m)
 
-    # ---- legend -----------------------------------------------------------------------
+    # ---- legend: each part shows while its layer(s) are on ------------------------------
+    def on(table: dict, tech: str) -> tuple:
+        return (table[tech],) if tech in table else ()
+
     lg = LegendBuilder(title if title is not None else label("siting_title", language))
     lg.notes(note)
-    lg.section(label("technology", language))
-    for tech in techs:
-        lg.raw_icon(site_icon_html(tech), technology_label(tech, language))
+    with lg.follows(*stations_by_tech.values()):
+        lg.section(label("technology", language))
+        for tech in techs:
+            with lg.follows(*on(stations_by_tech, tech)):
+                lg.raw_icon(site_icon_html(tech), technology_label(tech, language))
     if len(figures):
-        lg.section(label("demand", language))
-        for tech in figures.index:
-            tech_name = technology_label(tech, language)
-            lg.swatch(f"{tech_name} – {label('served', language)}", tech_style(tech)[0], "dot",
-                      stroke="#ffffff", opacity=0.8)
-            lg.swatch(f"{tech_name} – {label('unserved', language)}", UNSERVED_COLOUR, "dot",
-                      stroke=tech_style(tech)[0], stroke_width=2)
-            lg.swatch(f"{tech_name} – {label('partly_served', language)}", tech_style(tech)[0], "dot",
-                      stroke=UNSERVED_COLOUR, stroke_width=2)
-        lg.section(label("unserved_means", language))
-        lg.table([label("technology", language), label("served", language), label("of_demand", language)],
-                 [[(technology_label(t, language), {}),
-                   (f"{int(f['served'])} / {int(f['points'])}",
-                    {"technology": t, "served": int(f["served"]), "points": int(f["points"])}),
-                   (fmt_share(f["served_share"]), {"technology": t, "share": f"{f['served_share']:.12g}"})]
-                  for t, f in figures.iterrows()])
+        with lg.follows(*demand_by_tech.values()):
+            lg.section(label("demand", language))
+            for tech in figures.index:
+                tech_name = technology_label(tech, language)
+                with lg.follows(*on(demand_by_tech, tech)):
+                    lg.swatch(f"{tech_name} – {label('served', language)}", tech_style(tech)[0], "dot",
+                              stroke="#ffffff", opacity=0.8)
+                    lg.swatch(f"{tech_name} – {label('unserved', language)}", UNSERVED_COLOUR, "dot",
+                              stroke=tech_style(tech)[0], stroke_width=2)
+                    lg.swatch(f"{tech_name} – {label('partly_served', language)}", tech_style(tech)[0], "dot",
+                              stroke=UNSERVED_COLOUR, stroke_width=2)
+            lg.section(label("unserved_means", language))
+            rows = []
+            for t, f in figures.iterrows():  # a row per technology, shown while its demand layer is on
+                row_on = {"layers": layer_names(demand_by_tech[t])} if t in demand_by_tech else {}
+                rows.append([(technology_label(t, language), row_on),
+                             (f"{int(f['served'])} / {int(f['points'])}",
+                              {"technology": t, "served": int(f["served"]), "points": int(f["points"]), **row_on}),
+                             (fmt_share(f["served_share"]),
+                              {"technology": t, "share": f"{f['served_share']:.12g}", **row_on})])
+            lg.table([label("technology", language), label("served", language), label("of_demand", language)],
+                     rows)
         for tech, first in hidden.items():
             lg.section(f"{technology_label(tech, language)}: {label('layer_off', language)} "
                        f"{technology_label(first, language)}{')' if language == 'en' else '）'}")
     if restrictions is not None and len(restrictions):
-        restriction_layer(restrictions, language, system).add_to(m)
-        restriction_legend(lg, language)
-    for layer in area_layers(study_area, data_extent, language, system):
-        layer.add_to(m)
-    area_legend(lg, study_area, data_extent, language)
-    if service_areas is not None and len(service_areas):
-        lg.section(label("service_areas", language))
-        for tech in techs:
-            if (service_areas["technology"] == tech).any():
-                lg.swatch(technology_label(tech, language), tech_style(tech)[0], "box",
-                          stroke=tech_style(tech)[0], opacity=0.35)
+        restriction = restriction_layer(restrictions, language, system).add_to(m)
+        with lg.follows(restriction):
+            restriction_legend(lg, language)
+    areas = [layer.add_to(m) for layer in area_layers(study_area, data_extent, language, system)]
+    area_legend(lg, study_area, data_extent, language, areas)
+    if area_by_tech:
+        with lg.follows(*area_by_tech.values()):
+            lg.section(label("service_areas", language))
+            for tech in techs:
+                if tech in area_by_tech:
+                    with lg.follows(area_by_tech[tech]):
+                        lg.swatch(technology_label(tech, language), tech_style(tech)[0], "box",
+                                  stroke=tech_style(tech)[0], opacity=0.35)
     lg.add_to(m)
     return m

@@ -150,13 +150,14 @@ def run_coverage(sc, net, plants, suppliers, run: Run | None = None):
             net, plants, cov.isochrone_profiles, cov.bands_min, buffer_m=cov.buffer_m, smooth_m=cov.smooth_m,
             max_snap_m=sc.network.max_snap_m,
         )
+        res.isochrones_display = supply_circle.display_version(res.isochrones, cov.buffer_m, net.metric_crs)
     with run.step("fit area"):
         land = None
         if cov.land is not None:
             land = gpd.read_file(sc.resolve(cov.land.path))
         res.fit_area = supply_circle.fit_area(net, plants, cov.profiles[0], cov.threshold_min, cov.buffer_m, land,
                                          sc.network.max_snap_m)
-        res.fit_area_display = supply_circle.fit_area_display(res.fit_area, cov.buffer_m, net.metric_crs)
+        res.fit_area_display = supply_circle.display_version(res.fit_area, cov.buffer_m, net.metric_crs)
     with run.step("data extent"):
         res.extent, res.data_edge, outside, warns = data_extent.audit(
             net.nodes.lon, net.nodes.lat, net.metric_crs, res.isochrones, suppliers, cov.threshold_min)

@@ -26,7 +26,8 @@ from planner.stations.problem import SitingProblem
 
 
 def write_coverage(res, folder: Path, plants=None) -> Path:
-    """Coverage tables and isochrones under ``folder/coverage`` (:class:`RunLayout`); with hourly
+    """Coverage tables, isochrones and fit area under ``folder/coverage`` (:class:`RunLayout`; the areas
+    as a display version and an ``*_exact`` one for analysis); with hourly
     results also ``by_hour.csv``, ``delivery_windows.csv`` and a chart per plant (named from
     ``plants`` when given)."""
     folder = Path(folder)
@@ -38,10 +39,13 @@ def write_coverage(res, folder: Path, plants=None) -> Path:
     outputs.write_csv(res.lost_at_peak, folder / RunLayout.LOST_AT_PEAK)
     outputs.write_csv(res.sensitivity, folder / RunLayout.SENSITIVITY)
     outputs.write_csv(res.breaking_scale, folder / RunLayout.BREAKING_SCALE)
-    if res.isochrones is not None:
-        outputs.write_gpkg({"isochrones": res.isochrones}, folder / RunLayout.ISOCHRONES)
-    if res.fit_area is not None:
-        outputs.write_gpkg({"fit_area": res.fit_area}, folder / RunLayout.FIT_AREA)
+    # each area twice: the display version (maps, report, QGIS) and the exact one (analysis)
+    for name, frame, path in (("isochrones", res.isochrones_display, RunLayout.ISOCHRONES),
+                              ("isochrones_exact", res.isochrones, RunLayout.ISOCHRONES_EXACT),
+                              ("fit_area", res.fit_area_display, RunLayout.FIT_AREA),
+                              ("fit_area_exact", res.fit_area, RunLayout.FIT_AREA_EXACT)):
+        if frame is not None:
+            outputs.write_gpkg({name: frame}, folder / path)
     if res.data_edge is not None:
         outputs.write_csv(res.data_edge, folder / RunLayout.DATA_EDGE)
     if res.door_to_door is not None:
@@ -196,9 +200,10 @@ def export_layers(results: dict, plants: gpd.GeoDataFrame | None = None, supplie
         layers["stations"] = sit.selected_sites()
         layers["demand"] = sit.demand_served()
     if cov is not None:
-        if cov.isochrones is not None:
-            layers["isochrones"] = cov.isochrones
-        if cov.fit_area_display is not None:  # the exact one is in coverage/fit_area.gpkg
+        # display versions; the exact ones are coverage/isochrones_exact.gpkg and fit_area_exact.gpkg
+        if cov.isochrones_display is not None:
+            layers["isochrones"] = cov.isochrones_display
+        if cov.fit_area_display is not None:
             layers["fit_area"] = cov.fit_area_display
     layers.update(areas or {})
     return layers
@@ -278,7 +283,7 @@ def write_scenario_maps(sc, net, plants, suppliers, results, folder: Path, *,
     cov = results.get("coverage")
     if cov is not None:
         shown = (list(sc.coverage.isochrone_profiles) or list(sc.coverage.profiles))[0]
-        m = maps.coverage_map(plants, suppliers, cov.supplier_times, cov.isochrones, profile=shown,
+        m = maps.coverage_map(plants, suppliers, cov.supplier_times, cov.isochrones_display, profile=shown,
                               threshold_min=cov.threshold_min, language=lang, basemap=cfg.basemap, roads=roads,
                               title=f"{label('coverage_title', lang)} — {stamp}",
                               profile_labels=profile_labels, restrictions=restrictions,
