@@ -99,11 +99,12 @@ NOTEBOOKS = {
     ],
     "03_compare_site_lists.ipynb": [
         ("md", INTRO.format(title_en="# Comparing candidate site lists", title_zh="候选站点方案对比")),
-        ("parameters", PARAMETERS),
+        ("parameters", PARAMETERS + "\nBUDGETS_WAN = {\"A\": 10_000, \"B\": 15_000}   # the two budgets compared (万元; illustrative)"),
         ("code", _setup("compare_nb_title", "compare_nb_intro",
-                        ", a=\"A\", b=\"B\", budget_a=10_000, budget_b=15_000", "illustrative_compare")),
+                        ", a=\"A\", b=\"B\", budget_a=BUDGETS_WAN[\"A\"],\n"
+                        "                         budget_b=BUDGETS_WAN[\"B\"]", "illustrative_compare")),
         ("code", "lists, plans = {}, {}\n"
-                 "for name, budget in ((\"A\", 10_000), (\"B\", 15_000)):\n"
+                 "for name, budget in BUDGETS_WAN.items():\n"
                  "    sc.siting.budget_wan = budget     # the same scenario at two budgets (万元)\n"
                  "    plans[name] = pl.plan_stations(sc, net, plants, suppliers)\n"
                  "    lists[name] = plans[name].selected_sites().rename(columns={\"capex\": \"capex_wan\"})\n"
