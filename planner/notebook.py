@@ -184,7 +184,8 @@ def table(df: pd.DataFrame, language: str, caption: str | None = None, precision
         if shown[col].dtype == object:
             shown[col] = [words("yes" if v else "no", language) if isinstance(v, (bool, np.bool_)) else v
                           for v in shown[col]]
-    shown = shown.rename(columns=lambda c: words(f"col_{c}", language) if f"col_{c}" in TEXT else c)
+    plain_names = {k[len("col_"):]: k for k, (en, _) in TEXT.items() if k.startswith("col_") and "{" not in en}
+    shown = shown.rename(columns=lambda c: words(plain_names[c], language) if c in plain_names else c)
     sided = {c: words(f"col_{m['delta'] or m['name']}", language, x="B − A" if m["delta"] else m["side"].upper())
              for c in shown.columns if (m := _SIDED.match(str(c))) and f"col_{m['delta'] or m['name']}" in TEXT}
     timed = {c: f"{words('minutes', language)} ({profile_label(c[len('minutes_'):], language)})"
