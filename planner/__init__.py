@@ -12,6 +12,8 @@ The front door: load a scenario and run it, or call each step on its own::
     stations = planner.plan_stations(sc, net, plants, suppliers)  # measure 10 station plan
     nodes, snap_m = planner.snap(net, lon, lat)
     minutes = planner.travel_times(net, nodes, nodes, profile="offpeak") / 60
+    planner.maps.coverage_map(...)                     # the map builders (:mod:`planner.maps`)
+    planner.notebook.heading("coverage", sc.scenario.language)  # notebook text in the scenario language
 
 Errors are typed (:class:`PlannerError` and subclasses); errors about the caller's input are
 also :class:`ValueError`.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from planner import maps, notebook
 from planner.compare import compare_runs, compare_site_lists
 from planner.errors import InputError, NetworkError, PlannerError, ScenarioError, SnapError, SolverError
 from planner.network.graph import RoadNetwork
@@ -47,6 +50,8 @@ __all__ = [
     "snap",
     "travel_times",
     "RoadNetwork",
+    "maps",
+    "notebook",
     "PlannerError",
     "InputError",
     "ScenarioError",

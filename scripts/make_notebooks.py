@@ -8,85 +8,117 @@ import nbformat as nbf
 
 ROOT = Path(__file__).resolve().parents[1]
 
+INTRO = ("{title_en} · {title_zh}\n\n"
+         "The text, tables and maps below follow the scenario's `[scenario] language` (`zh` or `en`). "
+         "下文的文字、表格和地图按情景文件中 `[scenario] language` 的设置显示中文或英文。")
+
+PARAMETERS = '''# Parameters (papermill-style): the scenario to run and, optionally, a language that overrides its
+# [scenario] language ("zh" or "en"; None keeps the scenario's).
+SCENARIO = "../scenarios/yizhuang.toml"
+LANGUAGE = None'''
+
 SETUP = '''import os
 from pathlib import Path
+
+import pandas as pd
+from IPython.display import display
 
 # Shared OSM-derived data is read through PLANNER_DATA_DIR (never copied into the project).
 if "PLANNER_DATA_DIR" not in os.environ and Path("../../shared/data").is_dir():
     os.environ["PLANNER_DATA_DIR"] = str(Path("../../shared/data").resolve())
 
-import planner
+import planner as pl
 
-sc = planner.load_scenario("../scenarios/yizhuang.toml")
-net = planner.load_network(sc)          # cached under data/processed after the first run
-plants, suppliers = planner.load_sites(sc, net)
-print(f"{net.n_nodes:,} junctions, {len(net.edges):,} road edges; {len(plants)} plants, {len(suppliers)} suppliers")'''
+sc = pl.load_scenario(SCENARIO)
+if LANGUAGE:
+    sc.scenario.language = LANGUAGE
+lang = sc.scenario.language             # every text, table and map below is in this language
+net = pl.load_network(sc)               # cached under data/processed after the first run
+plants, suppliers = pl.load_sites(sc, net)'''
+
+NET_SUMMARY = ("pl.notebook.text(\"net_summary\", lang, nodes=net.n_nodes, edges=len(net.edges), "
+               "plants=len(plants),\n                 suppliers=len(suppliers))")
+
+
+def _setup(title: str, intro: str, intro_args: str, note: str) -> str:
+    return (f"{SETUP}\n\ndisplay(pl.notebook.heading(\"{title}\", lang, level=1),\n"
+            f"        pl.notebook.text(\"{intro}\", lang{intro_args}),\n"
+            f"        pl.notebook.text(\"{note}\", lang))\n{NET_SUMMARY}")
+
 
 NOTEBOOKS = {
     "01_supplier_coverage.ipynb": [
-        ("md", "# 30-minute supply circle (30分钟紧密高效配套圈)\n\n"
-               "Which suppliers reach the plant they serve within 30 minutes — off-peak, at peak and by truck — "
-               "and where does the circle break? Coverage is decided on network travel times (supplier driving "
-               "**to** the plant); the isochrone bands on the map are for reading only.\n\n"
-               "*The plant and supplier lists of the demo are illustrative, not real data.* "
-               "Roads © OpenStreetMap contributors (ODbL)."),
-        ("code", SETUP),
-        ("code", "cov = planner.run_coverage(sc, net, plants, suppliers)\ncov.plant_summary.round(3)"),
-        ("md", "Suppliers inside the circle off-peak but outside it at peak:"),
-        ("code", "cov.lost_at_peak.head(10)"),
-        ("md", "Speed sensitivity: the uniform speed scale (× free flow) each plant needs to keep 100 %, 90 % "
-               "and 80 % of its suppliers within 30 minutes (above 1 = broken already at free flow)."),
-        ("code", "cov.breaking_scale.round(2)"),
-        ("code", "from planner.maps import coverage_map, offline_view\n\n"
+        ("md", INTRO.format(title_en="# 30-minute supply circle", title_zh="30分钟紧密高效配套圈")),
+        ("parameters", PARAMETERS),
+        ("code", _setup("coverage_nb_title", "coverage_nb_intro", ", m=sc.coverage.threshold_min",
+                        "illustrative_sites")),
+        ("code", "cov = pl.run_coverage(sc, net, plants, suppliers)\n"
+                 "pl.notebook.table(cov.plant_summary, lang, caption=\"coverage\")"),
+        ("code", "display(pl.notebook.heading(\"lost_title\", lang), pl.notebook.text(\"lost_intro\", lang, n=10))\n"
+                 "pl.notebook.table(cov.lost_at_peak.head(10), lang)"),
+        ("code", "display(pl.notebook.heading(\"sheet_breaking_scale\", lang),\n"
+                 "        pl.notebook.text(\"breaking_intro\", lang, m=sc.coverage.threshold_min))\n"
+                 "pl.notebook.table(cov.breaking_scale, lang, precision=2)"),
+        ("code", "profile = \"peak\"\n"
+                 "display(pl.notebook.heading(\"coverage_title\", lang),\n"
+                 "        pl.notebook.text(\"coverage_map_intro\", lang, p=pl.notebook.words(profile, lang)))\n"
                  "# offline_view embeds Leaflet and its plugins: the map shows without Internet access\n"
-                 "offline_view(coverage_map(plants, suppliers, cov.supplier_times, cov.isochrones, profile=\"peak\",\n"
-                 "                          threshold_min=sc.coverage.threshold_min, language=sc.scenario.language))"),
+                 "display(pl.maps.offline_view(pl.maps.coverage_map(\n"
+                 "    plants, suppliers, cov.supplier_times, cov.isochrones, profile=profile,\n"
+                 "    threshold_min=sc.coverage.threshold_min, language=lang, basemap=sc.maps.basemap)))\n"
+                 "# what the map draws: one marker per plant and per supplier\n"
+                 "pl.notebook.table(pd.DataFrame({pl.notebook.words(\"plants\", lang): [len(plants)],\n"
+                 "                                pl.notebook.words(\"suppliers\", lang): [len(suppliers)]}),\n"
+                 "                  lang, caption=\"map_counts\")"),
     ],
     "02_station_siting.ipynb": [
-        ("md", "# Measure 10: hydrogen, high-power charging and PV-storage-charging stations\n\n"
-               "One budget, three technologies (加氢站, 大功率充电站, 光储充一体站). Candidates are the OSM parking "
-               "areas and fuel stations; hydrogen serves supplier → plant truck flows (a station within a short "
-               "detour), charging serves clustered EV demand from POIs (drive **to** the station within the "
-               "radius). The optimiser is an exact MILP (HiGHS) with a heuristic start; it reports its bound "
-               "and gap.\n\n*Demo plants, suppliers and budget are illustrative.* Roads and POIs © OpenStreetMap contributors (ODbL)."),
-        ("code", SETUP),
-        ("code", "stations = planner.plan_stations(sc, net, plants, suppliers)\n"
-                 "{k: v for k, v in stations.problem.info.items() if not isinstance(v, dict)}"),
+        ("md", INTRO.format(title_en="# Measure 10: hydrogen, high-power charging and PV-storage-charging stations",
+                           title_zh="措施10：加氢站、大功率充电站和光储充一体站")),
+        ("parameters", PARAMETERS),
+        ("code", _setup("siting_nb_title", "siting_nb_intro", "", "illustrative_siting")),
+        ("code", "stations = pl.plan_stations(sc, net, plants, suppliers)\n"
+                 "info = {k: v for k, v in stations.problem.info.items() if not isinstance(v, dict)}\n"
+                 "pl.notebook.table(pd.DataFrame({pl.notebook.words(\"setting\", lang): list(info),\n"
+                 "                                pl.notebook.words(\"value\", lang): [str(v) for v in info.values()]}),\n"
+                 "                  lang, caption=\"problem_size\")"),
         ("code", "s = stations.summary()\n"
-                 "print(f\"{s['status']}: objective {s['objective']:.4f}, bound {s['bound']:.4f}, gap {100 * s['gap']:.3f} %, \"\n"
-                 "      f\"{s['seconds']:.1f} s; budget used {s['budget_used']:,.0f} of {s['budget']:,.0f} 万元\")\n"
-                 "s['stations'], {t: round(v, 3) for t, v in s['covered_share'].items()}"),
-        ("code", "stations.selected_sites().drop(columns=\"geometry\").round(3)"),
-        ("code", "from planner.maps import offline_view, siting_map\n\n"
+                 "display(pl.notebook.text(\"solver_result\", lang, status=s[\"status\"], objective=s[\"objective\"],\n"
+                 "                         bound=s[\"bound\"], gap=100 * s[\"gap\"], seconds=s[\"seconds\"],\n"
+                 "                         used=s[\"budget_used\"], budget=s[\"budget\"]))\n"
+                 "per_tech = pd.DataFrame({\"technology\": list(s[\"covered_share\"]),\n"
+                 "                         pl.notebook.words(\"count\", lang): [s[\"stations\"].get(t, 0) for t in s[\"covered_share\"]],\n"
+                 "                         \"share\": list(s[\"covered_share\"].values())})\n"
+                 "pl.notebook.table(per_tech, lang, caption=\"covered_share\")"),
+        ("code", "selected = stations.selected_sites()\n"
+                 "display(pl.notebook.heading(\"siting_title\", lang))\n"
                  "# offline_view embeds Leaflet and its plugins: the map shows without Internet access\n"
-                 "offline_view(siting_map(stations.selected_sites(), stations.demand_served(), None,\n"
-                 "                        language=sc.scenario.language))"),
+                 "display(pl.maps.offline_view(pl.maps.siting_map(selected, stations.demand_served(), None, language=lang,\n"
+                 "                                                 basemap=sc.maps.basemap)))\n"
+                 "# the stations the map draws\n"
+                 "pl.notebook.table(selected, lang, caption=\"sheet_selected_sites\")"),
     ],
     "03_compare_site_lists.ipynb": [
-        ("md", "# Comparing candidate site lists\n\n"
-               "What does a larger budget buy? List A is the optimal plan at 1.0亿元, list B at 1.5亿元. The "
-               "comparison matches the stations (kept / added / removed), evaluates each list's coverage per "
-               "technology on the same network and demand, and lists the demand points that change station. "
-               "The same works for any two site lists a planner brings (CSV/Excel/GeoPackage): "
-               "`planner compare SCENARIO A.csv B.csv`.\n\n*Illustrative demo data.* © OpenStreetMap contributors (ODbL)."),
-        ("code", SETUP),
-        ("code", "from planner.pipeline.stations import build_problem\n"
-                 "from planner.stations.plan import solve_problem\n\n"
-                 "problem = build_problem(sc, net, plants, suppliers)\n"
-                 "lists = {}\n"
-                 "for label, budget in ((\"A\", 10_000), (\"B\", 15_000)):\n"
-                 "    problem.budget_wan = budget\n"
-                 "    stations = solve_problem(problem, time_limit=sc.siting.time_limit_s, mip_gap=sc.siting.mip_gap)\n"
-                 "    lists[label] = stations.selected_sites().rename(columns={\"capex\": \"capex_wan\"})\n"
-                 "{k: len(v) for k, v in lists.items()}"),
-        ("code", "demand = {t: g[[\"demand_id\", \"weight\", \"geometry\"]] for t, g in problem.demand.items()}\n"
-                 "cmp = planner.compare_site_lists(net, lists[\"A\"], lists[\"B\"], demand, sc.siting.technologies,\n"
-                 "                                label_a=\"1.0亿\", label_b=\"1.5亿\")\n"
-                 "cmp.summary.round(3)"),
-        ("code", "cmp.status.status.value_counts()"),
-        ("code", "cmp.reassigned.head(10)"),
-        ("code", "from planner.maps import offline_view\n\n"
-                 "offline_view(cmp.map(language=sc.scenario.language))"),
+        ("md", INTRO.format(title_en="# Comparing candidate site lists", title_zh="候选站点方案对比")),
+        ("parameters", PARAMETERS + "\nBUDGETS_WAN = {\"A\": 10_000, \"B\": 15_000}   # the two budgets compared (万元; illustrative)"),
+        ("code", _setup("compare_nb_title", "compare_nb_intro",
+                        ", a=\"A\", b=\"B\", budget_a=BUDGETS_WAN[\"A\"],\n"
+                        "                         budget_b=BUDGETS_WAN[\"B\"]", "illustrative_compare")),
+        ("code", "lists, plans = {}, {}\n"
+                 "for name, budget in BUDGETS_WAN.items():\n"
+                 "    sc.siting.budget_wan = budget     # the same scenario at two budgets (万元)\n"
+                 "    plans[name] = pl.plan_stations(sc, net, plants, suppliers)\n"
+                 "    lists[name] = plans[name].selected_sites().rename(columns={\"capex\": \"capex_wan\"})\n"
+                 "pl.notebook.text(\"list_sizes\", lang, sizes=\", \".join(f\"{k} {len(v)}\" for k, v in lists.items()))"),
+        ("code", "demand = {t: g[[\"demand_id\", \"weight\", \"geometry\"]] for t, g in plans[\"A\"].problem.demand.items()}\n"
+                 "cmp = pl.compare_site_lists(net, lists[\"A\"], lists[\"B\"], demand, sc.siting.technologies,\n"
+                 "                            label_a=\"A\", label_b=\"B\")\n"
+                 "pl.notebook.table(cmp.summary, lang, caption=\"compare_summary\")"),
+        ("code", "pl.notebook.table(cmp.reassigned.head(10), lang, caption=\"reassigned\", n=10)"),
+        ("code", "display(pl.notebook.heading(\"compare_title\", lang))\n"
+                 "display(pl.maps.offline_view(cmp.map(language=lang, basemap=sc.maps.basemap)))\n"
+                 "# the stations the two maps draw, by status\n"
+                 "counts = cmp.status.status.value_counts().rename_axis(\"status\").reset_index(name=pl.notebook.words(\"count\", lang))\n"
+                 "pl.notebook.table(counts, lang, caption=\"status_counts\")"),
     ],
 }
 
@@ -97,6 +129,9 @@ def main():
         nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
         nb.cells = [nbf.v4.new_markdown_cell(src) if kind == "md" else nbf.v4.new_code_cell(src)
                     for kind, src in cells]
+        for cell, (kind, _) in zip(nb.cells, cells):
+            if kind == "parameters":  # the cell papermill (or a test) overrides
+                cell.metadata["tags"] = ["parameters"]
         nbf.write(nb, ROOT / "notebooks" / name)
         print("wrote", name)
 

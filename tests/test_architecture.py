@@ -27,7 +27,7 @@ LAYERS: dict[str, int] = {
     "planner.maps": 9,
     "planner.outputs": 10,
     "planner.compare": 11, "planner.reporting": 11,
-    "planner.pipeline": 12, "planner.programme": 12,
+    "planner.pipeline": 12, "planner.programme": 12, "planner.notebook": 12,
     "planner.cli": 13,
     "planner": 14,
 }
