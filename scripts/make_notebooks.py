@@ -64,7 +64,7 @@ NOTEBOOKS = {
                  "        pl.notebook.text(\"coverage_map_intro\", lang, p=pl.notebook.words(profile, lang)))\n"
                  "# offline_view embeds Leaflet and its plugins: the map shows without Internet access\n"
                  "display(pl.maps.offline_view(pl.maps.coverage_map(\n"
-                 "    plants, suppliers, cov.supplier_times, cov.isochrones, profile=profile,\n"
+                 "    plants, suppliers, cov.supplier_times, cov.isochrones_display, profile=profile,\n"
                  "    threshold_min=sc.coverage.threshold_min, language=lang, basemap=sc.maps.basemap)))\n"
                  "# what the map draws: one marker per plant and per supplier\n"
                  "pl.notebook.table(pd.DataFrame({pl.notebook.words(\"plants\", lang): [len(plants)],\n"
