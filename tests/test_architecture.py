@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "planner"
 #: (module prefix, layer) in the order of the table in docs/DESIGN.md; the longest prefix wins.
 LAYERS: dict[str, int] = {
     "planner.errors": 0, "planner.vocab": 0, "planner.settings": 0, "planner._io": 0, "planner._headers": 0,
-    "planner._charts": 0,
+    "planner._charts": 0, "planner.technology": 0,
     "planner.coords": 1,
     "planner.scenario": 2,
     "planner.sites": 3, "planner.site_files": 3, "planner.site_checks": 3, "planner.geocode": 3, "planner.study_area": 3,

@@ -13,7 +13,7 @@ from planner.errors import InputError, ScenarioError
 from planner.network.graph import build_network
 from planner.network.speeds import Profile
 from planner.pipeline.stations import load_candidates, load_ev_demand, load_sensitive, score_for_scenario
-from planner.scenario import Technology, scenario_from_dict
+from planner.scenario import scenario_from_dict
 from planner.stations.candidates import (
     CANDIDATE_COLUMNS,
     SCORE_COLUMNS,
@@ -45,6 +45,7 @@ from planner.stations.demand import (
     read_layer,
     road_demand_points,
 )
+from planner.technology import Technology
 from tests._helpers import LAT0, LON0, raw_tables
 
 TO_M = Transformer.from_crs(4326, 32650, always_xy=True)

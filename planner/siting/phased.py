@@ -140,7 +140,7 @@ class PhasedMix:
     @classmethod
     def from_cost_matrix(cls, cost_matrix, technologies, budgets, growth=None, periods=None,
                          carry_over: bool = False, **mix_kwargs) -> PhasedMix:
-        """Build from a travel-minute matrix and :class:`~planner.siting.mix.Technology` list."""
+        """Build from a travel-minute matrix and :class:`~planner.siting.mix.TechnologyData` list."""
         mix = TechnologyMix(cost_matrix, technologies, float(np.sum(_as_budgets(budgets))), **mix_kwargs)
         return cls(mix, budgets, growth=growth, periods=periods, carry_over=carry_over)
 

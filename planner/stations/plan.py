@@ -56,7 +56,7 @@ class StationPlan:
             if not len(sites):
                 continue
             m = prob.minutes[t][:, sites]
-            within = m <= spec["radius_min"]
+            within = m <= spec.radius_min
             best = np.where(within, m, np.inf).argmin(axis=1)
             has = within.any(axis=1)
             w = prob.demand[t]["weight"].to_numpy(float)
@@ -68,7 +68,7 @@ class StationPlan:
                 "lon": c.lon.to_numpy()[sites], "lat": c.lat.to_numpy()[sites],
                 "capex": np.where(req, 0.0, prob.capex_of(t)[sites]), "demand_served": served,
                 "share": served / w.sum() if w.sum() > 0 else np.nan, "existing": req,
-                "radius_min": float(spec["radius_min"]),
+                "radius_min": float(spec.radius_min),
             }))
         df = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
             columns=["site_id", "technology", "name", "display_name", "lon", "lat", "capex", "demand_served", "share",
@@ -94,7 +94,7 @@ class StationPlan:
             "budget_used": res.capex, "currency": "万元 (10,000 CNY)",
             "stations": {t: int(len(v)) for t, v in res.selected_by_tech.items()},
             "covered_share": res.covered_share,
-            "technologies": self.problem.technologies,
+            "technologies": {t: s.model_dump(mode="json") for t, s in self.problem.technologies.items()},
             "problem": self.problem.info,
             **({"sizing": self.sizing} if self.sizing else {}),
         }
