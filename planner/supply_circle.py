@@ -440,8 +440,6 @@ def fit_area_display(fit: gpd.GeoDataFrame, buffer_m: float, metric_crs) -> gpd.
     GeoDataFrame (EPSG:4326)
         Same rows and columns, plus ``display`` = True.
     """
-    from planner import isochrones as iso
-
     metric = fit.to_crs(metric_crs)
     geom = iso.display_polygons(metric.geometry.values, buffer_m)
     metric[metric.geometry.name] = gpd.GeoSeries(list(geom), index=metric.index, crs=metric.crs)
