@@ -112,6 +112,14 @@ def test_domain_code_never_takes_the_scenario_or_the_run_log(path):
             assert not args & {"sc", "scenario"}, f"{_module_name(path)}.{node.name} takes the scenario"
 
 
+def test_only_the_milp_layer_talks_to_highs():
+    # one way to HiGHS: models and station code build on planner.siting._milp (MilpModel, LpRelaxation)
+    direct = [f"{_module_name(p)} line {line}: {mod}" for p in MODULES if p != PACKAGE / "siting" / "_milp.py"
+              for line, mod in _imports(p)
+              if mod.split(".")[0] == "highspy" or mod in ("scipy.optimize.milp", "scipy.optimize.linprog")]
+    assert not direct, f"use planner.siting.MilpModel instead: {direct}"
+
+
 def test_no_module_is_over_900_lines():
     big = {str(p.relative_to(PACKAGE.parent)): n for p in MODULES
            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 900}

@@ -70,8 +70,8 @@ def normalise_technology(values) -> tuple[np.ndarray, np.ndarray]:
     blank = s.isna().to_numpy()
     keys = s.where(~s.isna(), "").map(norm)
     codes = keys.map(TECHNOLOGY_VALUES).to_numpy(dtype=object)
-    ok = ~blank & pd.notna(codes)
-    codes = np.where(ok, codes, None)
+    ok = ~blank & np.asarray(pd.notna(codes), dtype=bool)
+    codes[~ok] = None
     return codes, ok
 
 

@@ -161,7 +161,7 @@ def build_problem(sc, net, plants=None, suppliers=None, run=None) -> SitingProbl
     cands = score_for_scenario(cands, sc, sensitive=sensitive, flow_volume=flow_volume)
 
     demand, conflicts = {}, {}
-    cache = {}  # (profile, radius) → minutes; PV-storage reuses the EV matrix
+    cache: dict = {}  # (profile, radius) → minutes; PV-storage reuses the EV matrix
     stations = None  # the candidates snapped onto their roads, when a technology needs them
     metric = net.metric_crs
     for t, sp in specs.items():
@@ -200,7 +200,8 @@ def problem_demand(sc, net, plants=None, suppliers=None) -> dict:
     comp_sources = [n for n, c in s.candidates.items() if c.competitor]
     comp = _site_candidates(sc, net, info, sources=comp_sources) if comp_sources else None
     reach, ev = _demand_sources(sc, net, specs, plants, suppliers, info)
-    out, cache = {}, {}
+    out: dict = {}
+    cache: dict = {}
     for t, sp in specs.items():
         pts = demand_points(net, sp, reach, ev)
         sites = comp[in_sources(comp, s.technologies[t])] if comp is not None else None

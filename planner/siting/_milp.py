@@ -13,10 +13,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+import highspy
 import numpy as np
 import scipy.sparse as sp
-
-import highspy
 
 __all__ = ["MilpModel", "MilpOutcome", "LpRelaxation", "HIGHS_NAME", "new_highs"]
 

@@ -24,6 +24,7 @@ import scipy.sparse as sp
 from planner.errors import InputError, SolverError
 
 from ._base import Candidate, SitingModel, gdf_inputs
+from ._kernels import lagrangian_rho
 from ._milp import HIGHS_NAME, LpRelaxation, MilpModel
 from ._search import SearchProblem, solve_heuristic
 from ._validate import as_cost_matrix, as_index_set, as_weights, first_ids
@@ -158,7 +159,7 @@ class PMedian(_PModel):
         if formulation not in ("benders", "radius"):
             raise InputError(f"unknown p-median formulation '{formulation}' (benders or radius)")
         self.formulation = formulation
-        self._W = None
+        self._W: np.ndarray | None = None
         self._last_heuristic = None
         self.iterations = 0
         self.lagrangian = float("nan")
@@ -197,7 +198,7 @@ class PMedian(_PModel):
     # ------------------------------------------------------------------ exact
     def _weighted(self) -> np.ndarray:
         """``w_i d_ij`` for positive-weight rows, unreachable pairs set to a prohibitive cost."""
-        if getattr(self, "_W", None) is None:
+        if self._W is None:
             rows = np.flatnonzero(self.weights > 0)
             W = self.cost[rows] * self.weights[rows, None]
             fin = np.isfinite(W)
@@ -221,8 +222,6 @@ class PMedian(_PModel):
 
         Returns ``(L, lam, rho)`` at the best multipliers found.
         """
-        from ._kernels import lagrangian_rho
-
         t_end = time.perf_counter() + time_limit
         W = self._weighted()
         if W.shape[0] == 0:

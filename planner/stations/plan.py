@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import geopandas as gpd
 import numpy as np
@@ -26,7 +27,8 @@ def solve_problem(problem: SitingProblem, time_limit: float = 60.0, mip_gap: flo
     if problem.budget_wan < cheapest < float("inf") and not required:
         raise SolverError(f"budget {problem.budget_wan:g} 万元 fits no station "
                           f"(cheapest station costs {cheapest:g} 万元)")
-    result = problem.model().solve(time_limit=time_limit, mip_gap=mip_gap, method=method)
+    # TechnologyMix.solve returns a MixResult (typed as its base class, SitingModel.solve)
+    result = cast(MixResult, problem.model().solve(time_limit=time_limit, mip_gap=mip_gap, method=method))
     return StationPlan(problem, result)
 
 
