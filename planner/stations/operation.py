@@ -170,11 +170,6 @@ class DispatchResult:
     self_consumption_share: float
 
 
-#: Seconds HiGHS may spend on one dispatch (guess: the 12 x 24 LP solves in well under a second,
-#: with the export binaries in a few seconds).
-_DISPATCH_TIME_LIMIT_S = 120.0
-
-
 def dispatch(load: np.ndarray, pv: np.ndarray, price: np.ndarray, weights: np.ndarray | None = None,
              grid_limit_kw: float = np.inf, battery_kwh: float | None = None, max_battery_kwh: float = np.inf,
              export_price: float | np.ndarray = 0.0, d: SizingDefaults = DEFAULTS) -> DispatchResult:
@@ -275,7 +270,8 @@ def dispatch(load: np.ndarray, pv: np.ndarray, price: np.ndarray, weights: np.nd
                        upper=glim)
         model.add_rows(rows, np.concatenate([E_[hz], on]), np.concatenate([np.ones(k), np.full(k, -glim)]), k,
                        upper=0.0)
-    out = model.solve(time_limit=_DISPATCH_TIME_LIMIT_S, mip_gap=1e-6, presolve="on")
+    # no time limit, as with scipy.optimize.milp before: the dispatch is solved to optimality
+    out = model.solve(time_limit=np.inf, mip_gap=1e-6, presolve="on")
     if out.status != "optimal" or out.x is None:
         need = float(np.max(L - P))
         raise SolverError(f"battery dispatch found no solution ({out.raw_status or out.status}); the net load peaks "
