@@ -21,7 +21,7 @@ test: setup browser
 test-fast: setup
 	$(BIN)/python -m pytest -m "not slow and not browser" -q
 
-# ruff (rules and complexity limit in pyproject.toml) and mypy on the facade and the typed modules
+# ruff (rules and complexity limit in pyproject.toml) and mypy on the package (but [tool.mypy] exclude)
 lint: setup
 	$(BIN)/ruff check planner tests
 	$(BIN)/mypy

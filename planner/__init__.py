@@ -30,6 +30,7 @@ from planner.pipeline import load_network, load_sites, run, run_coverage
 from planner.pipeline.stations import plan_stations
 from planner.routing import snap, travel_times
 from planner.scenario import Scenario, load_scenario
+from planner.technology import Technology
 
 try:
     __version__ = version("yizhuang-planner")
@@ -40,6 +41,7 @@ __all__ = [
     "__version__",
     "load_scenario",
     "Scenario",
+    "Technology",
     "run",
     "load_network",
     "load_sites",

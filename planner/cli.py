@@ -16,6 +16,7 @@ from planner.errors import PlannerError
 from planner.network import download
 from planner.network.graph import export_network
 from planner.pipeline.compare import compare_cli
+from planner.programme import commands
 from planner.reporting import write_report
 from planner.routing import point_travel_times, snap_to_roads
 from planner.scenario import load_scenario
@@ -147,8 +148,6 @@ def _dispatch(args) -> int:
         print(f"comparison: {out}")
         return 0
     if args.command in ("sweep", "frontier", "phase"):
-        from planner.programme import commands
-
         kw = dict(out=args.out, scheduler=args.scheduler, workers=args.workers, quiet=args.quiet)
         if args.command == "sweep":
             commands.sweep_command(sc, args.grid, resume=not args.no_resume, **kw)

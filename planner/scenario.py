@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from planner.errors import ScenarioError
 from planner.settings import data_dir
+from planner.technology import Technology
 from planner.vocab import DEFAULT_BUFFER_M, DEFAULT_MAX_SNAP_M, RANDOM_SEED
 
 DATA_VAR = "${PLANNER_DATA_DIR}"
@@ -256,27 +257,6 @@ class Coverage(_Strict):
         if not v or sorted(v) != list(v) or v[0] <= 0:
             raise ValueError("bands_min must be positive and ascending, e.g. [10, 20, 30]")
         return v
-
-
-class Technology(_Strict):
-    label: str = Field("", description="Readable name in tables and maps.")
-    capex_wan: float = Field(gt=0, description="Investment per station (万元).")
-    radius_min: float = Field(gt=0, le=180, description="Travel time within which a station serves demand (minutes).")
-    profile: str = Field("offpeak", description="Profile the travel times are computed with.")
-    weight: float = Field(1.0, ge=0, description="Weight of this technology's demand in the objective.")
-    min_spacing_m: float = Field(0.0, ge=0,
-                                 description="Smallest distance between two stations of this technology (metres).")
-    target_share: float | None = Field(None, ge=0, le=1,
-                                       description="Share of demand that must be covered (0-1; None: no target).")
-    max_stations: int | None = Field(None, ge=0,
-                                     description="At most this many open stations, existing ones included (None: no "
-                                                 "cap).")
-    candidate_sources: list[str] = Field(default_factory=list,
-                                         description="Names of [siting.candidates.*] this technology may use.")
-    demand: str = Field("",
-                        description="Demand model: \"freight\" (supplier -> plant flows), \"ev\" (POI demand) or "
-                                    "\"pv\" (roof area).")
-    note: str = Field("", description="Free text, e.g. the source of the figures.")
 
 
 class CandidateSource(_Strict):

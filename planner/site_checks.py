@@ -106,7 +106,7 @@ def suggest_coord_system(
         d = d[np.isfinite(d)]
         medians[name] = float(np.median(d)) if d.size else float("nan")
     finite = {k: v for k, v in medians.items() if np.isfinite(v)}
-    best = min(finite, key=finite.get) if finite else next(iter(medians))
+    best = min(finite, key=lambda k: finite[k]) if finite else next(iter(medians))
     return best, medians
 
 

@@ -30,16 +30,12 @@ from planner.errors import InputError
 from planner.site_files import (
     ALIAS_NORM,
     COLUMN_ALIASES,
+    COMBINED_NORM,
     SYSTEM_TAGS,
     SiteSource,
     format_list,
+    read_source,
 )
-
-# read_sites uses these under their former private names, so that its body stays as it is while
-# it is being edited elsewhere; use the public names in new code
-from planner.site_files import COMBINED_NORM as _COMBINED_NORM
-from planner.site_files import SYSTEM_TAGS as _SYSTEM_TAGS
-from planner.site_files import read_source as _read_source
 
 __all__ = [
     "KINDS",
@@ -400,7 +396,7 @@ def read_sites(
     if not path.exists():
         raise InputError("file not found", path=path)
 
-    src = _read_source(path, sheet, layer)
+    src = read_source(path, sheet, layer)
     columns = list(src.table.columns)
 
     # --- locate columns -------------------------------------------------------------------
@@ -435,7 +431,7 @@ def read_sites(
     if not use_geometry and (mapping["lon"] is None or mapping["lat"] is None):
         if mapping["lon"] is None and mapping["lat"] is None:
             combined = next((c for c in columns if c not in taken and
-                             any(v in _COMBINED_NORM for v in name_variants(c, _SYSTEM_TAGS))), None)
+                             any(v in COMBINED_NORM for v in name_variants(c, SYSTEM_TAGS))), None)
         if combined is None and not (addr_col and mapping["lon"] is None and mapping["lat"] is None):
             raise _missing_column(src, "lon" if mapping["lon"] is None else "lat")
         if combined is not None:

@@ -13,6 +13,9 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 from shapely.geometry import LineString
 
+from planner.errors import PlannerError
+from planner.maps.offline import find_chromium
+
 ROOT = Path(__file__).resolve().parents[1]
 
 # Grid origin near Yizhuang; ~111 m per 0.001° of latitude, ~85 m per 0.001° of longitude here.
@@ -297,3 +300,33 @@ def three_sources(seed, direction):
     times = np.vstack([node_times(u, v, te, n, s, direction) for s in sources])
     kw = dict(direction=direction, source_ids=["a", "b", "c"], buffer_m=B)
     return u, v, g, te, times, [20.0, 45.0, 70.0], kw
+
+
+# ---------------------------------------------------------------------------------------- browser
+def _chromium_or_none() -> str | None:
+    try:
+        return find_chromium()
+    except PlannerError:
+        return None
+
+
+#: Path of the headless Chromium the browser tests drive, or None when it is not installed.
+CHROMIUM = _chromium_or_none()
+
+
+def open_offline(browser, path, width=1400, height=900):
+    """Open ``path`` offline; return (context, page, console errors, web requests)."""
+    ctx = browser.new_context(viewport={"width": width, "height": height}, offline=True)
+    page = ctx.new_page()
+    errors, requests = [], []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    page.on("request", lambda req: requests.append(req.url)
+            if not req.url.startswith(("file:", "data:", "about:")) else None)
+    page.goto(path.resolve().as_uri(), wait_until="load")
+    # every map fitted to the data (set by the deferred fit, after legend + layer control)
+    page.wait_for_function(
+        "() => { const c = document.querySelectorAll('.leaflet-container');"
+        " return c.length > 0 && [...c].every(e => e.dataset.plannerReady === '1'); }",
+        timeout=30_000)
+    return ctx, page, errors, requests

@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "planner"
 #: (module prefix, layer) in the order of the table in docs/DESIGN.md; the longest prefix wins.
 LAYERS: dict[str, int] = {
     "planner.errors": 0, "planner.vocab": 0, "planner.settings": 0, "planner._io": 0, "planner._headers": 0,
-    "planner._charts": 0,
+    "planner._charts": 0, "planner.technology": 0,
     "planner.coords": 1,
     "planner.scenario": 2,
     "planner.sites": 3, "planner.site_files": 3, "planner.site_checks": 3, "planner.geocode": 3, "planner.study_area": 3,
@@ -110,6 +110,14 @@ def test_domain_code_never_takes_the_scenario_or_the_run_log(path):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             args = {a.arg for a in node.args.args + node.args.kwonlyargs}
             assert not args & {"sc", "scenario"}, f"{_module_name(path)}.{node.name} takes the scenario"
+
+
+def test_only_the_milp_layer_talks_to_highs():
+    # one way to HiGHS: models and station code build on planner.siting._milp (MilpModel, LpRelaxation)
+    direct = [f"{_module_name(p)} line {line}: {mod}" for p in MODULES if p != PACKAGE / "siting" / "_milp.py"
+              for line, mod in _imports(p)
+              if mod.split(".")[0] == "highspy" or mod in ("scipy.optimize.milp", "scipy.optimize.linprog")]
+    assert not direct, f"use planner.siting.MilpModel instead: {direct}"
 
 
 def test_no_module_is_over_900_lines():

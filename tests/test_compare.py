@@ -20,6 +20,7 @@ from planner.pipeline import compare as glue
 from planner.pipeline.compare import compare_cli
 from planner.pipeline.write import road_lines, write_comparison
 from planner.settings import OSM_ATTRIBUTION
+from planner.technology import Technology
 from tests._helpers import LAT0, LON0
 
 STEP = 0.001
@@ -59,9 +60,9 @@ def blocks(c, r, sc, sr):
 
 # 20 s radius = 2 blocks for hpc; 10 s = 1 block for h2
 TECH = {
-    "hpc": {"capex_wan": 100.0, "radius_min": 20 / 60, "profile": "offpeak"},
-    "h2": {"capex_wan": 1000.0, "radius_min": 10 / 60, "profile": "offpeak"},
-    "pv_storage": {"capex_wan": 300.0, "radius_min": 20 / 60, "profile": "offpeak"},
+    "hpc": Technology(capex_wan=100.0, radius_min=20 / 60, profile="offpeak"),
+    "h2": Technology(capex_wan=1000.0, radius_min=10 / 60, profile="offpeak"),
+    "pv_storage": Technology(capex_wan=300.0, radius_min=20 / 60, profile="offpeak"),
 }
 
 

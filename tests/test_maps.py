@@ -37,6 +37,7 @@ from planner.maps.coverage import plant_counts, served_rows
 from planner.maps.labels import LABELS
 from planner.maps.offline import external_references, find_chromium, to_html
 from planner.settings import OSM_ATTRIBUTION
+from tests._helpers import CHROMIUM, open_offline
 
 # ---------------------------------------------------------------------------------------
 # synthetic data near Yizhuang (lon ~116.50, lat ~39.79)
@@ -478,14 +479,6 @@ def test_missing_chromium_is_a_clear_error(tmp_path, monkeypatch):
 # ---------------------------------------------------------------------------------------
 
 
-def _chromium_or_none():
-    try:
-        return find_chromium()
-    except PlannerError:
-        return None
-
-
-CHROMIUM = _chromium_or_none()
 needs_chromium = pytest.mark.skipif(
     CHROMIUM is None,
     reason="headless Chromium not installed (Debian: apt-get install -y chromium)")
@@ -571,29 +564,11 @@ def _pixel_stats(browser, png_bytes):
         page.close()
 
 
-def _open(browser, path, width=1400, height=900):
-    """Open ``path`` offline; return (context, page, console errors, web requests)."""
-    ctx = browser.new_context(viewport={"width": width, "height": height}, offline=True)
-    page = ctx.new_page()
-    errors, requests = [], []
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
-    page.on("request", lambda req: requests.append(req.url)
-            if not req.url.startswith(("file:", "data:", "about:")) else None)
-    page.goto(path.resolve().as_uri(), wait_until="load")
-    # every map fitted to the data (set by the deferred fit, after legend + layer control)
-    page.wait_for_function(
-        "() => { const c = document.querySelectorAll('.leaflet-container');"
-        " return c.length > 0 && [...c].every(e => e.dataset.plannerReady === '1'); }",
-        timeout=30_000)
-    return ctx, page, errors, requests
-
-
 @pytest.mark.browser
 @needs_chromium
 @pytest.mark.parametrize("name", ["coverage_en", "coverage_zh", "siting", "compare"])
 def test_map_renders_offline_in_chromium(browser, saved, name):
-    ctx, page, errors, requests = _open(browser, saved[name])
+    ctx, page, errors, requests = open_offline(browser, saved[name])
     try:
         assert page.evaluate("() => typeof window.L === 'object' && L.version") == "1.9.3"
         n_maps = 2 if name == "compare" else 1
@@ -624,7 +599,7 @@ def test_map_renders_offline_in_chromium(browser, saved, name):
 @pytest.mark.browser
 @needs_chromium
 def test_dual_map_is_synced(browser, saved):
-    ctx, page, errors, _ = _open(browser, saved["compare"])
+    ctx, page, errors, _ = open_offline(browser, saved["compare"])
     try:
         moved = page.evaluate("""() => {
             const maps = Object.keys(window).filter(k => k.startsWith('map_') && window[k]
@@ -648,7 +623,7 @@ def test_osm_basemap_offline_only_misses_tiles(browser, plants, suppliers, suppl
     m = coverage_map(plants, suppliers, supplier_times, isochrones, basemap="osm",
                      roads=roads)
     path = save_map(m, tmp_path / "osm.html")
-    ctx, page, errors, requests = _open(browser, path)
+    ctx, page, errors, requests = open_offline(browser, path)
     try:
         assert page.evaluate("() => typeof window.L") == "object"
         assert page.locator(".leaflet-overlay-pane path").count() > 5

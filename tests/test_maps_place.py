@@ -14,7 +14,7 @@ from shapely.geometry import Point, box
 
 from planner.maps import coverage_map, label, save_map, siting_map
 from planner.maps.offline import to_html
-from tests._helpers import LAT0, LON0, STEP, grid_tables, siting_scenario
+from tests._helpers import CHROMIUM, LAT0, LON0, STEP, grid_tables, open_offline, siting_scenario
 from tests.map_html import features, layers
 
 STUDY = box(116.48, 39.76, 116.54, 39.80)
@@ -175,8 +175,6 @@ def test_pipeline_maps_show_areas_speeds_and_station_names(tmp_path):
 def test_map_opens_on_the_study_area_in_chromium(tmp_path):
     """Offline, as a user opens it: the view holds the study area and not much more, and the
     layer control lists the two outlines."""
-    from tests.test_maps import CHROMIUM, _open
-
     if CHROMIUM is None:
         pytest.skip("headless Chromium not installed")
     pytest.importorskip("playwright")
@@ -190,7 +188,7 @@ def test_map_opens_on_the_study_area_in_chromium(tmp_path):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         try:
-            ctx, page, errors, requests = _open(browser, path)
+            ctx, page, errors, requests = open_offline(browser, path)
             view = page.evaluate("""() => { const m = Object.values(window).find(v => v instanceof L.Map);
                                    const b = m.getBounds(); return [b.getWest(), b.getSouth(), b.getEast(),
                                    b.getNorth()]; }""")

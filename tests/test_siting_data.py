@@ -14,7 +14,7 @@ from planner.network.graph import build_network
 from planner.network.speeds import Profile
 from planner.pipeline.stations import load_candidates, load_ev_demand, load_sensitive, score_for_scenario
 from planner.routing import snap_to_roads
-from planner.scenario import Technology, scenario_from_dict
+from planner.scenario import scenario_from_dict
 from planner.stations.candidates import (
     CANDIDATE_COLUMNS,
     SCORE_COLUMNS,
@@ -46,6 +46,7 @@ from planner.stations.demand import (
     read_layer,
     road_demand_points,
 )
+from planner.technology import Technology
 from tests._helpers import LAT0, LON0, raw_tables
 
 TO_M = Transformer.from_crs(4326, 32650, always_xy=True)

@@ -8,7 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 from planner.errors import InputError, SolverError
-from planner.siting import Decay, MixResult, Technology, TechnologyMix
+from planner.siting import Decay, MixResult, TechnologyData, TechnologyMix
 
 
 def _geometry(seed=0, n=20, m=8):
@@ -80,7 +80,7 @@ def _techs(rng, m, **over):
     hpc = dict(name="hpc", capex=2.0, radius=4.0, weights=rng.integers(1, 5, 20).astype(float), weight=1.0)
     h2.update(over.get("h2", {}))
     hpc.update(over.get("hpc", {}))
-    return [Technology(**h2), Technology(**hpc)]
+    return [TechnologyData(**h2), TechnologyData(**hpc)]
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -116,8 +116,8 @@ def test_mix_spacing_rows_bind_exactly(seed):
     # a large budget wants many stations; the spacing (several neighbours per site) must cut the
     # optimum, and the exact model must land on the enumerated spaced optimum
     rng, cost, sd = _geometry(10 + seed, m=9)
-    t = Technology("h2", capex=1.0, radius=5.0, weights=rng.integers(1, 5, 20).astype(float), min_spacing=9.0)
-    free, _ = _brute([Technology("h2", capex=1.0, radius=5.0, weights=t.weights)], cost, 9.0)
+    t = TechnologyData("h2", capex=1.0, radius=5.0, weights=rng.integers(1, 5, 20).astype(float), min_spacing=9.0)
+    free, _ = _brute([TechnologyData("h2", capex=1.0, radius=5.0, weights=t.weights)], cost, 9.0)
     best, _ = _brute([t], cost, 9.0, site_dist=sd)
     assert best < free - 1e-9  # the rule binds on this instance
     res = TechnologyMix.from_cost_matrix(cost, [t], budget=9.0, site_distance=sd).solve(method="exact")
@@ -142,7 +142,7 @@ def test_mix_colocation_rules():
 def test_mix_site_cost_rewards_colocation():
     # one site reaches everything for both technologies; a big site cost makes sharing it pay
     cost = np.array([[1.0, 1.0], [1.0, 1.0]])
-    techs = [Technology("h2", capex=1.0, radius=2.0), Technology("hpc", capex=1.0, radius=2.0)]
+    techs = [TechnologyData("h2", capex=1.0, radius=2.0), TechnologyData("hpc", capex=1.0, radius=2.0)]
     res = TechnologyMix.from_cost_matrix(cost, techs, budget=12.0, site_cost=10.0).solve()
     assert res.objective == pytest.approx(4.0)
     assert len(res.selected) == 1 and len(res.pairs) == 2 and res.capex == pytest.approx(12.0)
@@ -175,16 +175,16 @@ def test_mix_decay_and_own_demand_sets():
     res = TechnologyMix.from_cost_matrix(cost, techs, budget=9.0).solve()
     assert res.objective == pytest.approx(best)
     # the same problem with hpc given as its own demand set (own cost matrix) gives the same answer
-    t_own = Technology("hpc", capex=2.0, radius=4.0, weights=techs[1].weights, cost=cost, decay=dec)
+    t_own = TechnologyData("hpc", capex=2.0, radius=4.0, weights=techs[1].weights, cost=cost, decay=dec)
     res2 = TechnologyMix.from_cost_matrix(cost, [techs[0], t_own], budget=9.0).solve()
     assert res2.objective == pytest.approx(best)
 
 
 def test_mix_heuristic_bound_and_agreement():
     rng, cost, sd = _geometry(5, n=30, m=10)
-    techs = [Technology("h2", capex=4.0, radius=6.0, weights=rng.integers(0, 4, 30).astype(float), weight=1.5),
-             Technology("hpc", capex=2.0, radius=4.0, weights=rng.integers(1, 4, 30).astype(float)),
-             Technology("pv_storage", capex=3.0, radius=5.0, weights=rng.integers(0, 3, 30).astype(float),
+    techs = [TechnologyData("h2", capex=4.0, radius=6.0, weights=rng.integers(0, 4, 30).astype(float), weight=1.5),
+             TechnologyData("hpc", capex=2.0, radius=4.0, weights=rng.integers(1, 4, 30).astype(float)),
+             TechnologyData("pv_storage", capex=3.0, radius=5.0, weights=rng.integers(0, 3, 30).astype(float),
                         weight=0.5, eligible=rng.random(10) < 0.5)]
     model = TechnologyMix.from_cost_matrix(cost, techs, budget=15.0)
     ex = model.solve(method="exact")
@@ -208,14 +208,14 @@ def test_mix_infeasible_target_and_budget_messages():
     with pytest.raises(SolverError, match="coverage targets"):
         TechnologyMix.from_cost_matrix(cost, techs, budget=6.0).solve(method="exact")
     for k in range(2):  # ... while either target alone fits the budget
-        alone = [t if i == k else Technology(t.name, t.capex, t.radius, t.weights, t.weight,
+        alone = [t if i == k else TechnologyData(t.name, t.capex, t.radius, t.weights, t.weight,
                                              eligible=t.eligible) for i, t in enumerate(techs)]
         res = TechnologyMix.from_cost_matrix(cost, alone, budget=6.0).solve()
         assert res.covered_share[techs[k].name] >= techs[k].target
     with pytest.raises(InputError):
-        TechnologyMix.from_cost_matrix(cost, [Technology("a", 1, 5), Technology("a", 1, 5)], budget=5)
+        TechnologyMix.from_cost_matrix(cost, [TechnologyData("a", 1, 5), TechnologyData("a", 1, 5)], budget=5)
     with pytest.raises(InputError, match="min_spacing"):
-        TechnologyMix.from_cost_matrix(cost, [Technology("a", 1, 5, min_spacing=3)], budget=5)
+        TechnologyMix.from_cost_matrix(cost, [TechnologyData("a", 1, 5, min_spacing=3)], budget=5)
 
 
 @pytest.mark.parametrize("seed", [0, 7])
@@ -299,13 +299,13 @@ def test_mix_from_geodataframe():
     sites = gpd.GeoDataFrame({"site_id": [f"S{j}" for j in range(8)], "h2_ok": np.arange(8) % 2 == 0,
                               "land": np.full(8, 0.5)},
                              geometry=[Point(j, 1) for j in range(8)], crs="EPSG:4326")
-    techs = [Technology("h2", capex=5.0, radius=7.0, weights="w_h2", weight=2.0, eligible="h2_ok"),
-             Technology("hpc", capex=2.0, radius=4.0, weights="w_ev")]
+    techs = [TechnologyData("h2", capex=5.0, radius=7.0, weights="w_h2", weight=2.0, eligible="h2_ok"),
+             TechnologyData("hpc", capex=2.0, radius=4.0, weights="w_ev")]
     res = TechnologyMix.from_geodataframe(demand, sites, lambda d, s: cost, techs, budget=12.0,
                                           site_cost_col="land").solve()
     direct = TechnologyMix.from_cost_matrix(
-        cost, [Technology("h2", 5.0, 7.0, demand.w_h2.to_numpy(), 2.0, eligible=np.arange(8) % 2 == 0),
-               Technology("hpc", 2.0, 4.0, demand.w_ev.to_numpy())], budget=12.0, site_cost=0.5).solve()
+        cost, [TechnologyData("h2", 5.0, 7.0, demand.w_h2.to_numpy(), 2.0, eligible=np.arange(8) % 2 == 0),
+               TechnologyData("hpc", 2.0, 4.0, demand.w_ev.to_numpy())], budget=12.0, site_cost=0.5).solve()
     assert res.objective == pytest.approx(direct.objective)
     assert all(str(s).startswith("S") for s in res.selected_ids)
 
@@ -313,11 +313,11 @@ def test_mix_from_geodataframe():
 def _three_techs(rng, m, n=20):
     """Three technologies with one capex each and no site cost: the split solver's case."""
     return [
-        Technology("h2", capex=3.0, radius=7.0, weights=rng.integers(0, 5, n).astype(float), weight=2.0,
+        TechnologyData("h2", capex=3.0, radius=7.0, weights=rng.integers(0, 5, n).astype(float), weight=2.0,
                    eligible=np.arange(m) % 2 == 0, min_spacing=8.0, required=np.arange(m) == 2),
-        Technology("hpc", capex=1.0, radius=4.0, weights=rng.integers(1, 5, n).astype(float), weight=1.0,
+        TechnologyData("hpc", capex=1.0, radius=4.0, weights=rng.integers(1, 5, n).astype(float), weight=1.0,
                    min_spacing=5.0, max_stations=3),
-        Technology("pv", capex=2.0, radius=5.0, weights=rng.integers(0, 3, n).astype(float), weight=0.5,
+        TechnologyData("pv", capex=2.0, radius=5.0, weights=rng.integers(0, 3, n).astype(float), weight=0.5,
                    eligible=np.arange(m) % 3 != 0),
     ]
 
@@ -349,7 +349,7 @@ def test_mix_split_bounds_hold_at_every_station_count():
     from planner.siting.mix import _lagrangian_lines
 
     rng, cost, sd = _geometry(7, m=8)
-    t = Technology("hpc", capex=1.0, radius=4.0, weights=rng.integers(1, 5, 20).astype(float), min_spacing=5.0)
+    t = TechnologyData("hpc", capex=1.0, radius=4.0, weights=rng.integers(1, 5, 20).astype(float), min_spacing=5.0)
     model = TechnologyMix.from_cost_matrix(cost, [t, _three_techs(rng, 8)[2]], budget=8.0, site_distance=sd)
     for k0 in (1, 3):
         milp, _, row = model._tech_milp(0, k0, np.arange(8))
@@ -390,8 +390,8 @@ def test_mix_split_keeps_a_covered_pair_whose_coverer_has_more_conflicts():
                      [9.0, 1.0, 9.0]])  # d4: q only
     x = np.array([0.0, 3.0, 6.0])  # s, q, j on a line
     sd = np.abs(x[:, None] - x[None, :])
-    techs = [Technology("h2", capex=1.0, radius=2.0, weights=np.array([5.0, 3.0, 3.0, 0.1]), min_spacing=5.0),
-             Technology("hpc", capex=1.0, radius=2.0, weights=np.array([1.0, 0.0, 0.0, 0.0]))]
+    techs = [TechnologyData("h2", capex=1.0, radius=2.0, weights=np.array([5.0, 3.0, 3.0, 0.1]), min_spacing=5.0),
+             TechnologyData("hpc", capex=1.0, radius=2.0, weights=np.array([1.0, 0.0, 0.0, 0.0]))]
     best, chosen = _brute(techs, cost, 3.0, site_dist=sd)
     assert (2, 0) in chosen and best == pytest.approx(12.0)
     model = TechnologyMix.from_cost_matrix(cost, techs, budget=3.0, site_distance=sd)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from planner.errors import InputError
-from planner.siting.mix import Technology, TechnologyMix
+from planner.siting.mix import TechnologyData, TechnologyMix
 from planner.siting.phased import PhasedMix
 
 
@@ -19,8 +19,8 @@ def _instance(seed, n_sites=3, n_dem=7):
     w_c = rng.integers(1, 10, n_dem).astype(float)
     capex_h = rng.integers(2, 6, n_sites).astype(float)
     techs = [
-        Technology("h2", capex=capex_h, radius=8.0, weights=w_h, weight=1.0, cost=cost_h),
-        Technology("hpc", capex=3.0, radius=9.0, weights=w_c, weight=0.7, cost=cost_c),
+        TechnologyData("h2", capex=capex_h, radius=8.0, weights=w_h, weight=1.0, cost=cost_h),
+        TechnologyData("hpc", capex=3.0, radius=9.0, weights=w_c, weight=0.7, cost=cost_c),
     ]
     return techs, [(cost_h, w_h, capex_h, 8.0, 1.0), (cost_c, w_c, np.full(n_sites, 3.0), 9.0, 0.7)]
 

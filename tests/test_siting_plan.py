@@ -14,6 +14,7 @@ from planner.pipeline import stations as glue
 from planner.pipeline.write import write_problem, write_station_plan
 from planner.stations import plan
 from planner.stations.problem import FLOW_DEMAND_COLUMNS
+from planner.technology import Technology
 from tests._helpers import LAT0, LON0, STEP
 from tests._helpers import load_siting as _load
 from tests._helpers import siting_scenario as _siting_scenario
@@ -98,7 +99,7 @@ def test_flow_demand_timed_with_another_profile_is_refused(tiny_siting):
     sc, net, plants, suppliers = tiny_siting
     demand = glue.problem_demand(sc, net, plants, suppliers)
     sites = pd.DataFrame({"site_id": ["K1"], "technology": ["h2"], "lon": [LON0 + STEP], "lat": [LAT0]})
-    techs = {"h2": {"capex_wan": 100, "radius_min": 0.05, "profile": "peak"}}
+    techs = {"h2": Technology(capex_wan=100, radius_min=0.05, profile="peak")}
     with pytest.raises(InputError, match="timed with profile 'offpeak', not 'peak'"):
         C.evaluate_list(net, sites, {"h2": demand["h2"]}, techs)
 
@@ -116,7 +117,7 @@ def test_scenario_max_stations_caps_the_plan_and_the_exported_problem(tmp_path):
     sc, net, plants, suppliers = _load(_siting_scenario(tmp_path / "cap", hpc_extra="max_stations = 1"))
     assert sc.siting.technologies["hpc"].max_stations == 1
     problem = glue.build_problem(sc, net, plants, suppliers)
-    assert problem.technologies["hpc"]["max_stations"] == 1
+    assert problem.technologies["hpc"].max_stations == 1
     for method in ("exact", "heuristic"):
         res = plan.solve_problem(problem, time_limit=20, method=method).result
         assert _n(res, "hpc") == 1, method

@@ -148,7 +148,7 @@ def test_size_stations_on_a_solved_plan_recomputes_h2_from_covered_flows(tmp_pat
 @pytest.mark.slow
 def test_candidate_capex_from_problem_keeps_the_sized_plan_in_budget(tmp_path):
     from planner.pipeline.stations import build_problem
-    from planner.siting.mix import Technology, TechnologyMix
+    from planner.siting.mix import TechnologyData, TechnologyMix
     from planner.stations import plan
     from planner.stations.table import candidate_capex_from_problem, inputs_from_plan
     from tests._helpers import load_siting as _load
@@ -158,9 +158,9 @@ def test_candidate_capex_from_problem_keeps_the_sized_plan_in_budget(tmp_path):
     prob = build_problem(sc, net, plants, suppliers)
     caps, _ = candidate_capex_from_problem(prob, D)
     c = prob.candidates
-    techs = [Technology(name=t, capex=caps[t], radius=spec["radius_min"], weights=prob.demand[t]["weight"].to_numpy(float),
-                        weight=spec["weight"], target=spec["target_share"], eligible=c[f"eligible_{t}"].to_numpy(bool),
-                        required=c[f"required_{t}"].to_numpy(bool), cost=prob.minutes[t])
+    techs = [TechnologyData(name=t, capex=caps[t], radius=spec.radius_min, weights=prob.demand[t]["weight"].to_numpy(float),
+                            weight=spec.weight, target=spec.target_share, eligible=c[f"eligible_{t}"].to_numpy(bool),
+                            required=c[f"required_{t}"].to_numpy(bool), cost=prob.minutes[t])
              for t, spec in prob.technologies.items()]
     budget = 0.6 * sum(np.sort(caps[t][c[f"eligible_{t}"].to_numpy(bool)])[:2].sum() for t in caps)
     res = TechnologyMix(None, techs, budget, site_ids=c.candidate_id.to_numpy()).solve(time_limit=20)

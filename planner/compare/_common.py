@@ -11,6 +11,7 @@ from pyproj import Transformer
 from planner._headers import norm
 from planner.errors import InputError
 from planner.maps import compare_map
+from planner.technology import Technology
 from planner.vocab import MATCH_STATUSES, STATION_TECHNOLOGIES, tech_order
 
 #: Values of ``status`` in :func:`match_sites`.
@@ -69,8 +70,8 @@ def normalise_technology(values) -> tuple[np.ndarray, np.ndarray]:
     blank = s.isna().to_numpy()
     keys = s.where(~s.isna(), "").map(norm)
     codes = keys.map(TECHNOLOGY_VALUES).to_numpy(dtype=object)
-    ok = ~blank & pd.notna(codes)
-    codes = np.where(ok, codes, None)
+    ok = ~blank & np.asarray(pd.notna(codes), dtype=bool)
+    codes[~ok] = None
     return codes, ok
 
 
@@ -78,15 +79,9 @@ def summary_tech_order(values) -> list[str]:
     return tech_order(values, _SUMMARY_TECH_ORDER)
 
 
-def tech_config(technologies, tech: str):
-    """Scenario technology settings (a :class:`planner.scenario.Technology` or a mapping)."""
-    if technologies is None:
-        return None
-    return technologies.get(tech) if isinstance(technologies, Mapping) else getattr(technologies, tech, None)
-
-
-def config_value(cfg, name: str):
-    return cfg[name] if isinstance(cfg, Mapping) else getattr(cfg, name)
+def tech_config(technologies: Mapping[str, Technology] | None, tech: str) -> Technology | None:
+    """The :class:`~planner.technology.Technology` of code ``tech``, or ``None`` when not configured."""
+    return technologies.get(tech) if technologies else None
 
 
 def str_ids(values) -> np.ndarray:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from planner.compare._common import config_value, lonlat, site_frame, str_ids, summary_tech_order, tech_config
+from planner.compare._common import lonlat, site_frame, str_ids, summary_tech_order, tech_config
 from planner.errors import InputError, ScenarioError
 from planner.routing import Snapped, point_travel_times, snap_to_roads
 from planner.stations.demand import FLOW_END_COLUMNS, flow_candidate_pairs
@@ -102,9 +102,9 @@ def evaluate_list(net, sites, demand: Mapping, technologies, *, max_snap_m: floa
         ``demand_id``, ``weight`` (>= 0), point geometry (any CRS; WGS-84 when none); flows
         also ``origin_lon``, ``origin_lat``, ``destination_lon``, ``destination_lat`` (WGS-84,
         snapped onto the roads of ``net``) and ``flow_minutes``.
-    technologies : mapping technology → settings
-        :class:`planner.scenario.Technology` objects (``scenario.siting.technologies``) or
-        mappings with ``capex_wan``, ``radius_min``, ``profile``.
+    technologies : mapping of str to Technology
+        :class:`planner.technology.Technology` by code (``scenario.siting.technologies``); uses
+        ``capex_wan``, ``radius_min``, ``profile``.
     max_snap_m : float or None
         Stations farther from the nearest road are refused (``SnapError`` naming them). Demand
         points snap to their nearest road without a limit.
@@ -146,7 +146,7 @@ def evaluate_list(net, sites, demand: Mapping, technologies, *, max_snap_m: floa
             configured = ", ".join(technologies) if isinstance(technologies, Mapping) and technologies else "none"
             raise ScenarioError(f"not configured, but the list has {len(st)} '{tech}' station(s); "
                                 f"configured: {configured}", key=f"siting.technologies.{tech}")
-        capex = float(np.where(np.isnan(capex_given), config_value(cfg, "capex_wan") if cfg is not None else np.nan,
+        capex = float(np.where(np.isnan(capex_given), cfg.capex_wan if cfg is not None else np.nan,
                                capex_given).sum()) if len(st) else 0.0
         row = {"technology": tech, "stations": int(len(st)), "capex_wan": capex,
                "demand_total": np.nan, "covered": np.nan, "share": np.nan}
@@ -159,15 +159,15 @@ def evaluate_list(net, sites, demand: Mapping, technologies, *, max_snap_m: floa
         ids, w, lon, lat = _demand_arrays(d, tech)
         station = np.full(len(ids), None, dtype=object)
         minutes = np.full(len(ids), np.inf)
-        radius = float(config_value(cfg, "radius_min")) if cfg is not None else np.nan
+        radius = float(cfg.radius_min) if cfg is not None else np.nan
         if len(st) and len(ids):
             st_ids = st.site_id.to_numpy(dtype=object)
             s_pts = snap_to_roads(net, st.lon.to_numpy(float), st.lat.to_numpy(float), max_snap_m, ids=st_ids)
             if _is_flow_demand(d):
-                k, minutes = _flow_service(net, d, ids, s_pts, config_value(cfg, "profile"), radius, tech)
+                k, minutes = _flow_service(net, d, ids, s_pts, cfg.profile, radius, tech)
             else:  # demand drives to the station, from and to the points on their roads
                 t = point_travel_times(net, snap_to_roads(net, lon, lat, None), s_pts,
-                                       profile=config_value(cfg, "profile"))
+                                       profile=cfg.profile)
                 k = np.argmin(t, axis=1)
                 minutes = t[np.arange(len(ids)), k] / 60.0
             reach = np.isfinite(minutes)

@@ -91,8 +91,8 @@ def compare_site_lists(net, a, b, demand: Mapping, technologies, within_m: float
         ``lon``/``lat``, optional ``name``, ``capex_wan``.
     demand : mapping technology → GeoDataFrame
         ``demand_id``, ``weight``, point geometry (see :func:`evaluate_list`).
-    technologies : mapping technology → settings
-        ``capex_wan``, ``radius_min``, ``profile`` per technology (``scenario.siting.technologies``).
+    technologies : mapping of str to Technology
+        :class:`planner.technology.Technology` by code (``scenario.siting.technologies``).
     within_m : float
         Matching distance of :func:`match_sites`.
     suppliers : DataFrame, optional

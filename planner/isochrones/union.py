@@ -112,8 +112,8 @@ class CellUnion:
         uu = self.isU[self.pair_edge]
         key = np.unique(self.pair_block[uu] * len(self.E) + self.pair_edge[uu])
         self.u_block, self.u_edge = np.divmod(key, len(self.E))
-        self.block_union = {}
-        self.cache = [dict() for _ in range(self.levels + 1)]
+        self.block_union: dict[int, shapely.Geometry] = {}
+        self.cache: list[dict] = [{} for _ in range(self.levels + 1)]
 
     # ---- geometry helpers ---------------------------------------------------------------
     def _block_of(self, leaves):

@@ -21,12 +21,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import urlparse
 
-import geopandas as gpd
 import shapely
 
 from planner import settings as planner_settings
 from planner._io import atomic_path, atomic_write_text, json_default
 from planner.errors import InputError, NetworkError, PlannerError
+from planner.study_area import read_polygon
 
 __all__ = ["DOWNLOAD_BACKOFF_S", "DOWNLOAD_MAX_WAIT_S", "DOWNLOAD_RETRIES", "EXTRA_WAY_TAGS",
            "NETWORK_TYPES", "cache_path", "check_network_type", "fetch", "short_message"]
@@ -221,7 +221,7 @@ def _region_query(place, polygon, bbox):
         return {"place": place}
     if polygon is not None:
         if isinstance(polygon, (str, os.PathLike)):
-            polygon = _read_polygon(Path(polygon))
+            polygon = read_polygon(polygon)
         if not isinstance(polygon, (shapely.Polygon, shapely.MultiPolygon)) or polygon.is_empty:
             raise InputError("polygon must be a non-empty shapely Polygon or MultiPolygon")
         if not polygon.is_valid:
@@ -237,22 +237,6 @@ def _region_query(place, polygon, bbox):
             "and south < north"
         )
     return {"bbox": [round(v, 7) for v in (west, south, east, north)]}
-
-
-def _read_polygon(path):
-    """Union of the polygons of a vector file, in EPSG:4326."""
-    if not path.exists():
-        raise InputError("polygon file not found", path=path)
-    try:
-        gdf = gpd.read_file(path)
-    except Exception as err:  # noqa: BLE001
-        raise InputError(f"cannot read the polygon file ({short_message(err)})", path=path) from err
-    if gdf.crs is not None:
-        gdf = gdf.to_crs("EPSG:4326")
-    geom = gdf.geometry.union_all() if len(gdf) else None
-    if not isinstance(geom, (shapely.Polygon, shapely.MultiPolygon)) or geom.is_empty:
-        raise InputError("the file holds no polygon", path=path)
-    return shapely.make_valid(geom) if not geom.is_valid else geom
 
 
 @contextmanager

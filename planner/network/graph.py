@@ -23,7 +23,7 @@ from pyproj import CRS, Transformer
 
 import planner.network.repair as _repair
 from planner._io import atomic_path, atomic_write_text, json_default, sha256_file
-from planner.errors import NetworkError
+from planner.errors import NetworkError, ScenarioError
 from planner.network.speeds import Profile, edge_travel_times, restriction_masks, speed_source_shares
 
 log = logging.getLogger(__name__)
@@ -109,8 +109,6 @@ class RoadNetwork:
 
     def _check_profile(self, profile: str):
         if profile not in self.profiles:
-            from planner.errors import ScenarioError
-
             raise ScenarioError(f"unknown profile '{profile}'; this network has: {', '.join(self.profiles)}")
 
 

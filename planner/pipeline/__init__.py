@@ -71,7 +71,7 @@ def speed_warnings(shares: dict) -> list[str]:
 def load_sites(sc, net=None, run: Run | None = None):
     """Plants and suppliers of the scenario as WGS-84 GeoDataFrames (``None`` when not configured)."""
     run = run or Run()
-    out = {}
+    out: dict = {}
     for kind in ("plants", "suppliers"):
         spec = getattr(sc.sites, kind)
         if spec is None:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 
-import geopandas as gpd
 import numpy as np
 import pyogrio
 
-from planner._io import one_line, sha256_file
+from planner._io import sha256_file
 from planner.errors import InputError
 from planner.network import graph, layer, osm
 from planner.network.speeds import (
@@ -21,6 +20,7 @@ from planner.network.speeds import (
     Restriction,
     default_profiles,
 )
+from planner.study_area import read_polygon
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def profiles_for_scenario(sc) -> dict:
     """:class:`~planner.network.speeds.Profile` objects from a scenario's ``[profiles]``."""
     restrictions = {}
     for r in sc.restrictions:
-        poly = _read_polygon(sc.resolve(r.path))
+        poly = read_polygon(sc.resolve(r.path))
         restrictions[r.name] = Restriction(r.name, poly, tuple(r.hours), r.action, r.factor)
     if not sc.profiles:
         return default_profiles()
@@ -53,17 +53,9 @@ def profiles_for_scenario(sc) -> dict:
             max_kmh=p.max_kmh if p.max_kmh is not None else (AUTONOMOUS_MAX_KMH if auto else None),
             allowed_classes=frozenset(allowed) if allowed is not None else None,
             unknown_class_allowed=p.unknown_class_allowed,
-            zone=_read_polygon(sc.resolve(p.zone)) if p.zone else None,
+            zone=read_polygon(sc.resolve(p.zone)) if p.zone else None,
         )
     return out
-
-
-def _read_polygon(path):
-    """Union of a polygon file's geometries in EPSG:4326 (a clear error when unreadable)."""
-    try:
-        return gpd.read_file(path).to_crs(4326).geometry.union_all()
-    except Exception as exc:
-        raise InputError(f"cannot read polygon ({one_line(exc)})", path=path) from None
 
 
 def network_for_scenario(sc, refresh: bool = False):

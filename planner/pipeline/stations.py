@@ -49,7 +49,7 @@ from planner.stations.problem import (
 )
 from planner.stations.table import budget_check, candidate_capex_from_problem, inputs_from_plan, size_stations
 from planner.study_area import inside as in_study_area
-from planner.vocab import DEFAULT_DEMAND
+from planner.technology import Technology
 
 #: Levels per axis of the (daily sessions × lot area) grid on which PV-storage candidates'
 #: batteries are sized for the siting capex (``PV_GRID_LEVELS²`` battery LPs instead of one per
@@ -63,16 +63,8 @@ SIZED_APPROACH = ("each candidate sized for all the demand it could serve (deman
                   "demand they serve and checked against the budget")
 
 
-def _tech_specs(sc) -> dict:
-    return {name: {"label": t.label or name, "capex_wan": t.capex_wan, "radius_min": t.radius_min,
-                   "profile": t.profile, "weight": t.weight, "target_share": t.target_share,
-                   "min_spacing_m": t.min_spacing_m, "max_stations": t.max_stations,
-                   "demand": t.demand or _default_demand(name)}
-            for name, t in sc.siting.technologies.items()}
-
-
-def _default_demand(name: str) -> str:
-    return DEFAULT_DEMAND.get(name, "ev")
+def _tech_specs(sc) -> dict[str, Technology]:
+    return {name: t.resolved(name) for name, t in sc.siting.technologies.items()}
 
 
 def study_area_polygon(sc, metric_crs: str = BEIJING_METRIC_CRS):
@@ -121,11 +113,11 @@ def _demand_sources(sc, net, specs, plants, suppliers, info: dict, run=None):
     """Reachable freight flows (or None) and clustered EV demand (or None) the technologies need."""
 
     reach = ev = None
-    if any(sp["demand"] == "freight" for sp in specs.values()):
+    if any(sp.demand == "freight" for sp in specs.values()):
         if plants is None or suppliers is None:
             raise ScenarioError("freight (hydrogen) demand needs sites.plants and sites.suppliers",
                                 path=sc.source_path, key="siting.technologies")
-        h2_profile = next(sp["profile"] for sp in specs.values() if sp["demand"] == "freight")
+        h2_profile = next(sp.profile for sp in specs.values() if sp.demand == "freight")
         flows = dem_mod.freight_flows(net, suppliers, plants, profile=h2_profile, max_snap_m=sc.network.max_snap_m)
         info["freight_flows"] = len(flows)
         info["freight_flows_unreachable"] = int((~flows.reachable).sum())
@@ -134,7 +126,7 @@ def _demand_sources(sc, net, specs, plants, suppliers, info: dict, run=None):
                      f"profile '{h2_profile}' and are left out of the hydrogen demand")
         reach = flows[flows.reachable].reset_index(drop=True)
         reach.attrs["profile"] = flows.attrs.get("profile", h2_profile)
-    if any(sp["demand"] in ("ev", "pv") for sp in specs.values()):
+    if any(sp.demand in ("ev", "pv") for sp in specs.values()):
         ev, loss = load_ev_demand(sc, net)
         info["ev_demand_points"] = len(ev)
         info["ev_clustering_loss"] = loss
@@ -162,14 +154,14 @@ def build_problem(sc, net, plants=None, suppliers=None, run=None) -> SitingProbl
     flow_volume = None
     minutes = {}
     for t, sp in specs.items():
-        if sp["demand"] == "freight":
+        if sp.demand == "freight":
             minutes[t], pairs = flow_minutes(net, sp, reach, stations)
             flow_volume = dem_mod.flow_volume_by_candidate(pairs, reach, len(cands))
     sensitive = load_sensitive(sc)
     cands = score_for_scenario(cands, sc, sensitive=sensitive, flow_volume=flow_volume)
 
     demand, conflicts = {}, {}
-    cache = {}  # (profile, radius) → minutes; PV-storage reuses the EV matrix
+    cache: dict = {}  # (profile, radius) → minutes; PV-storage reuses the EV matrix
     metric = net.metric_crs
     for t, sp in specs.items():
         tech = s.technologies[t]
@@ -182,7 +174,7 @@ def build_problem(sc, net, plants=None, suppliers=None, run=None) -> SitingProbl
         # competitors' stations already serve the demand they cover
         weigh_demand(pts, minutes[t][:, cands.competitor.to_numpy(bool) & in_src], sp, t, info)
         demand[t] = pts
-        conflicts[t] = (cand_mod.conflict_pairs(cands, sp["min_spacing_m"], metric) if sp["min_spacing_m"]
+        conflicts[t] = (cand_mod.conflict_pairs(cands, sp.min_spacing_m, metric) if sp.min_spacing_m
                         else np.empty((0, 2), int))
         info[f"{t}_eligible_sites"] = int(cands[f"eligible_{t}"].sum())
         info[f"{t}_demand_points"] = len(pts)
@@ -206,14 +198,15 @@ def problem_demand(sc, net, plants=None, suppliers=None) -> dict:
     comp_sources = [n for n, c in s.candidates.items() if c.competitor]
     comp = _site_candidates(sc, net, info, sources=comp_sources) if comp_sources else None
     reach, ev = _demand_sources(sc, net, specs, plants, suppliers, info)
-    out, cache = {}, {}
+    out: dict = {}
+    cache: dict = {}
     for t, sp in specs.items():
         pts = demand_points(sp, reach, ev)
         sites = comp[in_sources(comp, s.technologies[t])] if comp is not None else None
         m = tech_minutes(net, sp, pts, reach, sites, cache) if sites is not None and len(sites) \
             else np.zeros((len(pts), 0))
         weigh_demand(pts, m, sp, t, info)
-        cols = ["demand_id", "weight"] + (FLOW_DEMAND_COLUMNS if sp["demand"] == "freight" else []) + ["geometry"]
+        cols = ["demand_id", "weight"] + (FLOW_DEMAND_COLUMNS if sp.demand == "freight" else []) + ["geometry"]
         out[t] = pts[cols]
         out[t].attrs = dict(pts.attrs)
     return out
@@ -387,7 +380,8 @@ def read_problem(folder) -> SitingProblem:
         per_tech[t], minutes[t] = d, m
         pairs_ab = [cid.get_indexer(c.candidate_a), cid.get_indexer(c.candidate_b)]
         conflicts[t] = np.column_stack(pairs_ab).astype(np.int64)
-    return SitingProblem(cands, per_tech, minutes, meta["technologies"], float(meta["budget_wan"]), conflicts,
+    techs = {t: Technology.model_validate(spec) for t, spec in meta["technologies"].items()}
+    return SitingProblem(cands, per_tech, minutes, techs, float(meta["budget_wan"]), conflicts,
                          meta.get("info", {}))
 
 

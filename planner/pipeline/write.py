@@ -323,7 +323,8 @@ def write_problem(problem: SitingProblem, folder: Path) -> Path:
             for t, p in problem.conflicts.items() if len(p)]
     outputs.write_csv(pd.concat(conf, ignore_index=True) if conf else
                       pd.DataFrame(columns=["technology", "candidate_a", "candidate_b"]), d / "conflicts.csv")
-    outputs.write_json({"budget_wan": problem.budget_wan, "technologies": problem.technologies,
+    outputs.write_json({"budget_wan": problem.budget_wan,
+                        "technologies": {t: s.model_dump(mode="json") for t, s in problem.technologies.items()},
                         "objective": "sum over technologies of weight x covered share of normalised demand",
                         "info": outputs.clean_for_json(problem.info)}, d / "problem.json")
     return d

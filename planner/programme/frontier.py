@@ -54,7 +54,7 @@ def budget_frontier(problem, budgets, client=None, scheduler: str | None = None,
     else:
         with cluster_client(scheduler, n_workers) as c:
             results = solve(c)
-    weights = {t: float(spec["weight"]) for t, spec in problem.technologies.items()}
+    weights = {t: float(spec.weight) for t, spec in problem.technologies.items()}
     return frontier_table(budgets, results, weights)
 
 

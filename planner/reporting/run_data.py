@@ -12,6 +12,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
+from planner import sites
 from planner.errors import InputError
 from planner.outputs import RunLayout
 
@@ -75,8 +76,6 @@ def _json(path: Path) -> dict | None:
 
 def _plants(manifest: dict) -> pd.DataFrame | None:
     """The plant list named in the run's inputs (id, name, lon, lat), when it is still there."""
-    from planner import sites
-
     entry = (manifest.get("inputs") or {}).get("plants")
     path = Path(entry["path"]) if entry else None
     if path is None or not path.is_file():

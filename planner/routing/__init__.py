@@ -516,7 +516,7 @@ def choose_engine(csr, n_sources: int, targets=None, engine: str | None = None):
         best = engine
         reason = "requested"
     else:
-        best = min(est, key=est.get)
+        best = min(est, key=lambda k: est[k])
         names = {"dijkstra": f"{n_sources} Dijkstra searches", "reverse-dijkstra":
                  f"{len(np.unique(targets)) if targets is not None else 0} reverse searches", "hierarchy": built}
         others = ", ".join(f"{names[k]} ~{v:.3g} s" for k, v in sorted(est.items(), key=lambda kv: kv[1]))

@@ -185,7 +185,7 @@ def _digest(csr) -> bytes:
     for a in (csr.indptr, csr.indices, csr.data):
         a = np.ascontiguousarray(a)
         h.update(str(a.dtype).encode())
-        h.update(a.view(np.uint8).reshape(-1) if a.size else b"")
+        h.update(a.view(np.uint8).reshape(-1).tobytes() if a.size else b"")
     return h.digest()
 
 

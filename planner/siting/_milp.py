@@ -13,10 +13,9 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+import highspy
 import numpy as np
 import scipy.sparse as sp
-
-import highspy
 
 __all__ = ["MilpModel", "MilpOutcome", "LpRelaxation", "HIGHS_NAME", "new_highs"]
 
@@ -225,35 +224,16 @@ class MilpModel:
         if relax:
             integ = np.zeros_like(integ)
         h = new_highs(verbose)
-        h.setOptionValue("time_limit", float(max(time_limit, 0.01)))
-        if isinstance(presolve, bool):
-            presolve = "on" if presolve else "off"
-        h.setOptionValue("presolve", str(presolve))
-        h.setOptionValue("mip_rel_gap", float(mip_gap))
-        h.setOptionValue("threads", 1)
         if objective_integral is None:
             objective_integral = bool(np.all(cost[integ == 0] == 0) and np.all(cost == np.round(cost)))
-        if objective_integral and not relax:
-            h.setOptionValue("mip_abs_gap", 1.0 - 1e-6)
-        for key, val in (options or {}).items():
-            h.setOptionValue(key, val)
-        if cutoff is not None and not relax:
-            h.setOptionValue("objective_bound", float(cutoff))
-        sense = highspy.ObjSense.kMaximize if self.sense == "max" else highspy.ObjSense.kMinimize
-        lb = np.where(np.isinf(lb), -_INF, lb)
-        ub = np.where(np.isinf(ub), _INF, ub)
-        rlo = np.where(np.isinf(rlo), -_INF, rlo)
-        rhi = np.where(np.isinf(rhi), _INF, rhi)
-        has_int = bool(np.any(integ))
-        args = (
-            self.n_cols, self.n_rows, int(A.nnz), 2, int(sense), float(self.offset),
-            cost, lb, ub, rlo, rhi,
-            A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float),
-        )
-        st = h.passModel(*args, integ.astype(np.int32))
+        presolve = _presolve_value(presolve)
+        _set_options(h, time_limit, presolve, mip_gap, objective_integral and not relax,
+                     None if relax else cutoff, options)
+        st = _pass_model(h, self, cost, lb, ub, integ, A, rlo, rhi)
         if st == highspy.HighsStatus.kError:
             return MilpOutcome("error", None, np.nan, np.nan, time.perf_counter() - t0,
                                raw_status="passModel error")
+        has_int = bool(np.any(integ))
         if start is not None and presolve != "off":
             # HiGHS 1.16 mis-evaluates a MIP start in the presolved space (objective off by
             # a constant), which can prune wrongly: only use starts without presolve
@@ -263,46 +243,83 @@ class MilpModel:
             cols = np.asarray(cols, dtype=np.int32)
             h.setSolution(int(cols.size), cols, np.asarray(vals, dtype=float))
         h.run()
-        ms = h.getModelStatus()
-        info = h.getInfo()
-        raw = h.modelStatusToString(ms)
-        has_x = info.primal_solution_status == 2  # kSolutionStatusFeasible
-        x = np.asarray(h.getSolution().col_value, float) if has_x else None
-        obj = float(info.objective_function_value) if has_x else np.nan
-        if has_int:
-            bound = float(info.mip_dual_bound)
-            nodes = int(info.mip_node_count)
-        else:
-            bound = obj
-            nodes = 0
-        M = highspy.HighsModelStatus
-        if ms == M.kOptimal:
-            status = "optimal"
-            if not has_int:
-                bound = obj
-        elif ms in (M.kInfeasible, M.kUnboundedOrInfeasible):
-            status = "infeasible"
-        elif ms in (M.kTimeLimit, M.kIterationLimit, M.kSolutionLimit, M.kInterrupt,
-                    M.kObjectiveBound, M.kObjectiveTarget, M.kUnknown):
-            status = "time_limit" if has_x else "no_solution"
-        else:
-            status = "error"
-        if not np.isfinite(bound) or abs(bound) >= _INF:
-            bound = np.nan
-        extra = {}
-        if relax and status == "optimal" and info.dual_solution_status == 2:  # kSolutionStatusFeasible
-            extra["row_dual"] = np.asarray(h.getSolution().row_dual, float)
-        return MilpOutcome(status, x, obj, bound, time.perf_counter() - t0, nodes, raw, extra)
+        return _outcome(h, has_int, relax, t0)
+
+
+def _presolve_value(presolve: str | bool) -> str:
+    """HiGHS' ``presolve`` option value ("on" / "off" / "choose") of a bool or string."""
+    if isinstance(presolve, bool):
+        return "on" if presolve else "off"
+    return str(presolve)
+
+
+def _set_options(h: highspy.Highs, time_limit: float, presolve: str, mip_gap: float, objective_integral: bool,
+                 cutoff: float | None, options: dict | None) -> None:
+    """The options every solve sets: time limit, presolve, gaps, one thread, extra options, cutoff."""
+    h.setOptionValue("time_limit", float(max(time_limit, 0.01)))
+    h.setOptionValue("presolve", presolve)
+    h.setOptionValue("mip_rel_gap", float(mip_gap))
+    h.setOptionValue("threads", 1)
+    if objective_integral:
+        h.setOptionValue("mip_abs_gap", 1.0 - 1e-6)
+    for key, val in (options or {}).items():
+        h.setOptionValue(key, val)
+    if cutoff is not None:
+        h.setOptionValue("objective_bound", float(cutoff))
+
+
+def _pass_model(h: highspy.Highs, model: MilpModel, cost: np.ndarray, lb: np.ndarray, ub: np.ndarray,
+                integ: np.ndarray, A: sp.csr_matrix, rlo: np.ndarray, rhi: np.ndarray) -> highspy.HighsStatus:
+    """Hand the arrays of ``model`` to HiGHS (infinite bounds as HiGHS' infinity)."""
+    sense = highspy.ObjSense.kMaximize if model.sense == "max" else highspy.ObjSense.kMinimize
+    return h.passModel(model.n_cols, model.n_rows, int(A.nnz), 2, int(sense), float(model.offset),
+                       cost, _highs_inf(lb), _highs_inf(ub), _highs_inf(rlo), _highs_inf(rhi),
+                       A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float),
+                       integ.astype(np.int32))
+
+
+def _highs_inf(v: np.ndarray) -> np.ndarray:
+    """``±inf`` replaced by HiGHS' infinity."""
+    return np.where(np.isposinf(v), _INF, np.where(np.isneginf(v), -_INF, v))
+
+
+def _outcome(h: highspy.Highs, has_int: bool, want_duals: bool, t0: float) -> MilpOutcome:
+    """The :class:`MilpOutcome` of the last ``h.run()``."""
+    ms = h.getModelStatus()
+    info = h.getInfo()
+    raw = h.modelStatusToString(ms)
+    has_x = info.primal_solution_status == 2  # kSolutionStatusFeasible
+    x = np.asarray(h.getSolution().col_value, float) if has_x else None
+    obj = float(info.objective_function_value) if has_x else np.nan
+    bound = float(info.mip_dual_bound) if has_int else obj
+    nodes = int(info.mip_node_count) if has_int else 0
+    M = highspy.HighsModelStatus
+    if ms == M.kOptimal:
+        status = "optimal"
+    elif ms in (M.kInfeasible, M.kUnboundedOrInfeasible):
+        status = "infeasible"
+    elif ms in (M.kTimeLimit, M.kIterationLimit, M.kSolutionLimit, M.kInterrupt,
+                M.kObjectiveBound, M.kObjectiveTarget, M.kUnknown):
+        status = "time_limit" if has_x else "no_solution"
+    else:
+        status = "error"
+    if not np.isfinite(bound) or abs(bound) >= _INF:
+        bound = np.nan
+    extra = {}
+    if want_duals and status == "optimal" and info.dual_solution_status == 2:  # kSolutionStatusFeasible
+        extra["row_dual"] = np.asarray(h.getSolution().row_dual, float)
+    return MilpOutcome(status, x, obj, bound, time.perf_counter() - t0, nodes, raw, extra)
 
 
 class LpRelaxation:
     """The LP relaxation of a :class:`MilpModel`, kept in one HiGHS instance so that it is
-    re-solved from the last basis after a row's upper bound changes (a parametric LP).
+    re-solved from the last basis after a row's bounds change (a parametric LP) or rows are
+    added (cutting planes); :meth:`solve_integer` then solves the same instance as a MILP.
 
     Parameters
     ----------
     model : MilpModel
-        The model (read once; later changes to it are not seen).
+        The model (read once; later changes to it are not seen: add rows here instead).
     verbose : bool
         Print the HiGHS log.
     """
@@ -312,30 +329,62 @@ class LpRelaxation:
         self.h = new_highs(verbose)
         self.h.setOptionValue("presolve", "off")
         self.h.setOptionValue("threads", 1)
-        sense = highspy.ObjSense.kMaximize if model.sense == "max" else highspy.ObjSense.kMinimize
+        # every column continuous
+        _pass_model(self.h, model, cost, lb, ub, np.zeros(model.n_cols, np.int32), A, rlo, rhi)
+        self.n_cols = model.n_cols
+        self.rlo = list(rlo)
 
-        def low(v):
-            return np.where(np.isinf(v), -_INF, v)
+    @property
+    def n_rows(self) -> int:
+        """Rows in the model, added ones included."""
+        return len(self.rlo)
 
-        def high(v):
-            return np.where(np.isinf(v), _INF, v)
+    def add_rows(self, A: sp.spmatrix, lower: float | np.ndarray = -np.inf,
+                 upper: float | np.ndarray = np.inf) -> np.ndarray:
+        """Append rows ``lower <= A @ v <= upper`` (``A`` over all columns); return their indices.
 
-        self.h.passModel(model.n_cols, model.n_rows, int(A.nnz), 2, int(sense), float(model.offset),
-                         cost, low(lb), high(ub), low(rlo), high(rhi),
-                         A.indptr.astype(np.int32), A.indices.astype(np.int32), A.data.astype(float),
-                         np.zeros(model.n_cols, np.int32))  # every column continuous
-        self.rlo = rlo
+        Parameters
+        ----------
+        A : sparse matrix (n_new_rows, n_cols)
+        lower, upper : float or array (n_new_rows,)
+
+        Returns
+        -------
+        ndarray of int
+            Global indices of the new rows.
+        """
+        A = sp.csr_matrix(A)
+        k = A.shape[0]
+        lo = np.broadcast_to(np.asarray(lower, float), (k,))
+        hi = np.broadcast_to(np.asarray(upper, float), (k,))
+        idx = np.arange(self.n_rows, self.n_rows + k)
+        if k:
+            self.h.addRows(k, _highs_inf(lo), _highs_inf(hi), int(A.nnz), A.indptr[:-1].astype(np.int32),
+                           A.indices.astype(np.int32), A.data.astype(float))
+            self.rlo.extend(lo)
+        return idx
+
+    def set_upper(self, row: int, upper: float) -> None:
+        """Set the upper bound of ``row`` (its lower bound kept)."""
+        lo = self.rlo[row]
+        self.h.changeRowBounds(int(row), float(-_INF if np.isinf(lo) else lo), float(upper))
+
+    def last_solution(self) -> np.ndarray | None:
+        """Column values of the last solve, or ``None`` when it found no feasible point."""
+        sol = self.h.getSolution()
+        if self.h.getInfo().primal_solution_status != 2 or len(sol.col_value) != self.n_cols:
+            return None
+        return np.asarray(sol.col_value, float)
 
     def solve(self, time_limit: float, row: int | None = None, upper: float | None = None) -> MilpOutcome:
-        """Solve, first setting the upper bound of ``row`` to ``upper`` when given.
+        """Solve the LP, first setting the upper bound of ``row`` to ``upper`` when given.
 
         ``bound`` is the LP optimum (``status == "optimal"``) and ``info["row_dual"]`` its row
         duals (HiGHS' sign convention).
         """
         t0 = time.perf_counter()
-        if row is not None:
-            lo = self.rlo[row]
-            self.h.changeRowBounds(int(row), float(-_INF if np.isinf(lo) else lo), float(upper))
+        if row is not None and upper is not None:
+            self.set_upper(row, upper)
         self.h.setOptionValue("time_limit", float(max(time_limit, 0.01)))
         self.h.run()
         info = self.h.getInfo()
@@ -345,3 +394,33 @@ class LpRelaxation:
         obj = float(info.objective_function_value)
         return MilpOutcome("optimal", np.asarray(sol.col_value, float), obj, obj, time.perf_counter() - t0,
                            info={"row_dual": np.asarray(sol.row_dual, float)})
+
+    def solve_integer(self, integer_cols: np.ndarray, time_limit: float, mip_gap: float = 1e-4,
+                      presolve: str | bool = "on", objective_integral: bool = False, cutoff: float | None = None,
+                      options: dict | None = None) -> MilpOutcome:
+        """Solve as a MILP with ``integer_cols`` integer (they stay integer afterwards).
+
+        Parameters
+        ----------
+        integer_cols : array of int
+            Columns made integer (bounds unchanged).
+        time_limit, mip_gap, presolve, objective_integral, cutoff, options
+            As in :meth:`MilpModel.solve`.
+
+        Returns
+        -------
+        MilpOutcome
+            ``bound`` is HiGHS' MIP dual bound (NaN when none).
+        """
+        t0 = time.perf_counter()
+        h = self.h
+        presolve = _presolve_value(presolve)
+        if presolve != "off":
+            # drop the last solution: HiGHS 1.16 would take it as a MIP start, and a start
+            # combined with presolve is mis-evaluated in the presolved space (see MilpModel.solve)
+            h.clearSolver()
+        cols = np.asarray(integer_cols, dtype=np.int32)
+        h.changeColsIntegrality(int(cols.size), cols, np.ones(cols.size, np.int32))
+        _set_options(h, time_limit, presolve, mip_gap, objective_integral, cutoff, options)
+        h.run()
+        return _outcome(h, True, False, t0)

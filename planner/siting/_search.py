@@ -334,6 +334,61 @@ def _swap_deltas(P: SearchProblem, st: SearchState, removable: np.ndarray):
     return delta, delta_g
 
 
+def _swap_feasible(P: SearchProblem, st: SearchState, removable: np.ndarray, delta_g: np.ndarray,
+                   counts: np.ndarray, spent: float, tol_b: float) -> np.ndarray:
+    """Which swaps (close ``removable[f]``, open ``j``) keep every constraint: conflicts, group
+    and kind caps, the budget and the coverage targets. Returns a bool array (nf, m)."""
+    feas = np.broadcast_to(P.allowed & ~st.open, (removable.size, P.m)).copy()
+    if P.conflicts is not None:
+        clash = P.conflicts @ st.open.astype(float)  # (m,)
+        Cf = P.conflicts[removable].toarray()  # (nf, m)
+        feas &= (clash[None, :] - Cf) == 0
+    if P.n_groups:
+        gj = P.group
+        gf = P.group[removable]
+        same = (gf[:, None] == gj[None, :]) & (gj[None, :] >= 0)
+        hasj = gj >= 0
+        cnt_j = np.where(hasj, counts[np.maximum(gj, 0)], 0)[None, :] - same
+        cap_j = np.where(hasj, P.group_cap[np.maximum(gj, 0)], np.iinfo(np.int64).max // 4)
+        feas &= cnt_j < cap_j[None, :]
+    if P.n_kinds:
+        kj = P.kind
+        kf = P.kind[removable]
+        hask = kj >= 0
+        kcount = _kind_counts(P, st.open)
+        kcnt_j = (np.where(hask, kcount[np.maximum(kj, 0)], 0)[None, :]
+                  - ((kf[:, None] == kj[None, :]) & hask[None, :]))
+        kcap_j = np.where(hask, P.kind_cap[np.maximum(kj, 0)], np.iinfo(np.int64).max // 4)
+        feas &= kcnt_j < kcap_j[None, :]
+    if P.budget is not None:
+        new = spent - P.cost[removable][:, None] + P.cost[None, :]
+        if P.n_groups:
+            hasf = gf >= 0
+            save = np.where(hasf & (counts[np.maximum(gf, 0)] == 1), P.group_cost[np.maximum(gf, 0)], 0.0)
+            pay = np.where(hasj[None, :] & (cnt_j == 0), P.group_cost[np.maximum(gj, 0)][None, :], 0.0)
+            new = new - save[:, None] + pay
+        feas &= new <= P.budget + tol_b
+    if P.n_targets:
+        cur = _target_values(P, st)
+        need = P.target - 1e-9 * np.maximum(1.0, P.target)
+        for g in range(P.n_targets):
+            feas &= (cur[g] + delta_g[g]) >= min(need[g], cur[g])
+    return feas
+
+
+def _best_add(P: SearchProblem, st: SearchState, counts: np.ndarray, spent: float) -> tuple[int, float] | None:
+    """The add move (budget mode) with the largest gain: ``(column, gain)``, or ``None``."""
+    if P.budget is None or (P.p is not None and st.open.sum() >= P.p):
+        return None
+    ok = _addable(P, st, counts, spent)
+    if not ok.any():
+        return None
+    gain = _gains(P, st)
+    gain[~ok] = -np.inf
+    j = int(np.argmax(gain))
+    return j, float(gain[j])
+
+
 def local_search(P: SearchProblem, st: SearchState, deadline: float = np.inf,
                  max_iter: int = 100_000) -> SearchState:
     """Best-improvement swap (and, under a budget, add) moves until no move improves."""
@@ -347,70 +402,24 @@ def local_search(P: SearchProblem, st: SearchState, deadline: float = np.inf,
         tol = _EPS * max(1.0, abs(obj))
         counts = _group_counts(P, st.open)
         spent = _spent(P, st.open)
-        # add moves (budget mode)
-        best_move, best_val = None, tol
-        if P.budget is not None and (P.p is None or st.open.sum() < P.p):
-            ok = _addable(P, st, counts, spent)
-            if ok.any():
-                gain = _gains(P, st)
-                gain[~ok] = -np.inf
-                j = int(np.argmax(gain))
-                if gain[j] > best_val:
-                    best_move, best_val = ("add", j), gain[j]
+        best_move: tuple[int, ...] | None = None
+        best_val = tol
+        add = _best_add(P, st, counts, spent)
+        if add is not None and add[1] > best_val:
+            best_move, best_val = (add[0],), add[1]
         removable = np.flatnonzero(st.open & ~fixed)
         if removable.size:
             delta, delta_g = _swap_deltas(P, st, removable)
-            feas = np.broadcast_to(P.allowed & ~st.open, delta.shape).copy()
-            if P.conflicts is not None:
-                clash = P.conflicts @ st.open.astype(float)  # (m,)
-                Cf = P.conflicts[removable].toarray()  # (nf, m)
-                feas &= (clash[None, :] - Cf) == 0
-            if P.n_groups:
-                gj = P.group
-                gf = P.group[removable]
-                same = (gf[:, None] == gj[None, :]) & (gj[None, :] >= 0)
-                hasj = gj >= 0
-                cnt_j = np.where(hasj, counts[np.maximum(gj, 0)], 0)[None, :] - same
-                cap_j = np.where(hasj, P.group_cap[np.maximum(gj, 0)], np.iinfo(np.int64).max // 4)
-                feas &= cnt_j < cap_j[None, :]
-            if P.n_kinds:
-                kj = P.kind
-                kf = P.kind[removable]
-                hask = kj >= 0
-                kcount = _kind_counts(P, st.open)
-                kcnt_j = (np.where(hask, kcount[np.maximum(kj, 0)], 0)[None, :]
-                          - ((kf[:, None] == kj[None, :]) & hask[None, :]))
-                kcap_j = np.where(hask, P.kind_cap[np.maximum(kj, 0)], np.iinfo(np.int64).max // 4)
-                feas &= kcnt_j < kcap_j[None, :]
-            if P.budget is not None:
-                new = spent - P.cost[removable][:, None] + P.cost[None, :]
-                if P.n_groups:
-                    gf = P.group[removable]
-                    hasf = gf >= 0
-                    save = np.where(hasf & (counts[np.maximum(gf, 0)] == 1),
-                                    P.group_cost[np.maximum(gf, 0)], 0.0)
-                    pay = np.where(hasj[None, :] & (cnt_j == 0),
-                                   P.group_cost[np.maximum(gj, 0)][None, :], 0.0)
-                    new = new - save[:, None] + pay
-                feas &= new <= P.budget + tol_b
-            if P.n_targets:
-                cur = _target_values(P, st)
-                need = P.target - 1e-9 * np.maximum(1.0, P.target)
-                for g in range(P.n_targets):
-                    feas &= (cur[g] + delta_g[g]) >= min(need[g], cur[g])
-            delta = np.where(feas, delta, -np.inf)
-            k = int(np.argmax(delta))
-            fi, j = divmod(k, P.m)
+            delta = np.where(_swap_feasible(P, st, removable, delta_g, counts, spent, tol_b), delta, -np.inf)
+            fi, j = divmod(int(np.argmax(delta)), P.m)
             if delta[fi, j] > best_val:
-                best_move, best_val = ("swap", int(removable[fi]), j), delta[fi, j]
+                best_move, best_val = (int(removable[fi]), j), delta[fi, j]
         if best_move is None:
             break
         is_open = st.open.copy()
-        if best_move[0] == "add":
-            is_open[best_move[1]] = True
-        else:
-            is_open[best_move[1]] = False
-            is_open[best_move[2]] = True
+        if len(best_move) == 2:  # swap: close the first, open the second
+            is_open[best_move[0]] = False
+        is_open[best_move[-1]] = True
         st = _top2(P, is_open)
     return st
 

@@ -268,9 +268,9 @@ class FRLM(SitingModel):
                 cc.append(cols)
                 owner.append(q)
                 h += 1
-        cc = np.concatenate(cc) if cc else np.zeros(0, np.int64)
-        rr = np.concatenate(rr) if rr else np.zeros(0, np.int64)
-        H = sp.csr_matrix((np.ones(cc.size), (rr, cc)), shape=(h, n_candidates))
+        col = np.concatenate(cc) if cc else np.zeros(0, np.int64)
+        row = np.concatenate(rr) if rr else np.zeros(0, np.int64)
+        H = sp.csr_matrix((np.ones(col.size), (row, col)), shape=(h, n_candidates))
         return cls(volumes, n_candidates, combinations=(H, owner), p=p, **kwargs)
 
     @classmethod

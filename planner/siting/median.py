@@ -24,7 +24,8 @@ import scipy.sparse as sp
 from planner.errors import InputError, SolverError
 
 from ._base import Candidate, SitingModel, gdf_inputs
-from ._milp import HIGHS_NAME, MilpModel, new_highs
+from ._kernels import lagrangian_rho
+from ._milp import HIGHS_NAME, LpRelaxation, MilpModel
 from ._search import SearchProblem, solve_heuristic
 from ._validate import as_cost_matrix, as_index_set, as_weights, first_ids
 
@@ -158,7 +159,7 @@ class PMedian(_PModel):
         if formulation not in ("benders", "radius"):
             raise InputError(f"unknown p-median formulation '{formulation}' (benders or radius)")
         self.formulation = formulation
-        self._W = None
+        self._W: np.ndarray | None = None
         self._last_heuristic = None
         self.iterations = 0
         self.lagrangian = float("nan")
@@ -197,7 +198,7 @@ class PMedian(_PModel):
     # ------------------------------------------------------------------ exact
     def _weighted(self) -> np.ndarray:
         """``w_i d_ij`` for positive-weight rows, unreachable pairs set to a prohibitive cost."""
-        if getattr(self, "_W", None) is None:
+        if self._W is None:
             rows = np.flatnonzero(self.weights > 0)
             W = self.cost[rows] * self.weights[rows, None]
             fin = np.isfinite(W)
@@ -221,8 +222,6 @@ class PMedian(_PModel):
 
         Returns ``(L, lam, rho)`` at the best multipliers found.
         """
-        from ._kernels import lagrangian_rho
-
         t_end = time.perf_counter() + time_limit
         W = self._weighted()
         if W.shape[0] == 0:
@@ -503,30 +502,19 @@ class _BendersMaster:
     """
 
     def __init__(self, W, p, must, verbose=False):
-        import highspy
-
         self.W = W
         n, mc = W.shape
         self.n, self.mc = n, mc
         self.order = np.argsort(W, axis=1, kind="stable")
         self.Ws = np.take_along_axis(W, self.order, axis=1)
         self.fin = np.isfinite(self.Ws)
-        self.inf = highspy.kHighsInf
-        h = new_highs(verbose)
-        h.setOptionValue("threads", 1)
-        lb = np.concatenate([np.where(must, 1.0, 0.0), self.Ws[:, 0]])
-        ub = np.concatenate([np.ones(mc), np.full(n, self.inf)])
-        cost = np.concatenate([np.zeros(mc), np.ones(n)])
+        model = MilpModel("min")
+        x = model.add_vars(mc, 0.0, lb=np.where(must, 1.0, 0.0), ub=1.0)
+        model.add_vars(n, 1.0, lb=self.Ws[:, 0], ub=np.inf)  # theta
+        model.add_rows(np.zeros(mc), x, 1.0, 1, lower=p, upper=p)
         fr, fc = np.nonzero(np.isfinite(W))
-        R = np.concatenate([np.zeros(mc, np.int64), 1 + fr])
-        C = np.concatenate([np.arange(mc), fc])
-        M = sp.csr_matrix((np.ones(R.size), (R, C)), shape=(1 + n, mc + n))
-        rlo = np.concatenate([[p], np.ones(n)])
-        rhi = np.concatenate([[p], np.full(n, self.inf)])
-        h.passModel(mc + n, 1 + n, M.nnz, 2, 1, 0.0, cost, lb, ub, rlo, rhi,
-                    M.indptr.astype(np.int32), M.indices.astype(np.int32), M.data,
-                    np.zeros(mc + n, np.int32))
-        self.h = h
+        model.add_rows(fr, x[fc], 1.0, n, lower=1.0)
+        self.lp = LpRelaxation(model, verbose)
         self.n_cuts = 0
         self.obj_row = None
 
@@ -539,9 +527,7 @@ class _BendersMaster:
         rr = np.concatenate([r, np.arange(rows.size)])
         cc = np.concatenate([cj, self.mc + rows])
         vv = np.concatenate([D[r] - Wi[r, cj], np.ones(rows.size)])
-        M = sp.csr_matrix((vv, (rr, cc)), shape=(rows.size, self.mc + self.n))
-        self.h.addRows(rows.size, D.astype(float), np.full(rows.size, self.inf), M.nnz,
-                       M.indptr[:-1].astype(np.int32), M.indices.astype(np.int32), M.data)
+        self.lp.add_rows(sp.csr_matrix((vv, (rr, cc)), shape=(rows.size, self.mc + self.n)), lower=D)
         self.n_cuts += rows.size
         return rows.size
 
@@ -562,11 +548,8 @@ class _BendersMaster:
     def add_solution_cuts(self, x):
         """Tight cuts at an integer point for rows whose ``theta`` is below their true cost."""
         true = np.where(x[None, :] > 0.5, self.W, np.inf).min(axis=1)
-        sol = self.h.getSolution()
-        if self.h.getInfo().primal_solution_status == 2 and len(sol.col_value) == self.mc + self.n:
-            theta = np.asarray(sol.col_value)[self.mc:]
-        else:
-            theta = np.full(self.n, -np.inf)
+        last = self.lp.last_solution()
+        theta = last[self.mc:] if last is not None else np.full(self.n, -np.inf)
         fin = np.isfinite(true)
         tf = np.where(fin, true, 0.0)
         rows = np.flatnonzero(fin & (theta < tf - 1e-7 * np.maximum(1.0, tf)))
@@ -577,52 +560,29 @@ class _BendersMaster:
         for _ in range(max_rounds):
             if time.perf_counter() > t_end:
                 break
-            self.h.setOptionValue("time_limit", float(max(t_end - time.perf_counter(), 0.05)))
-            self.h.run()
-            sol = np.asarray(self.h.getSolution().col_value)
-            if sol.size != self.mc + self.n:
+            self.lp.solve(max(t_end - time.perf_counter(), 0.05))
+            sol = self.lp.last_solution()
+            if sol is None:
                 break
             if self.separate(sol[:self.mc], sol[self.mc:]) == 0:
                 break
-        return float(self.h.getInfo().objective_function_value)
 
     def mip(self, t_end, mip_gap, integral, cutoff):
         """Solve the master as a MILP; returns (status, x, objective, dual bound)."""
-        import highspy
-
-        h = self.h
-        # drop the LP solution first: HiGHS 1.16 would take it as a MIP start, and a start
-        # combined with presolve is mis-evaluated in the presolved space (see _milp.py)
-        h.clearSolver()
-        h.changeColsIntegrality(self.mc, np.arange(self.mc, dtype=np.int32),
-                                np.ones(self.mc, np.int32))
-        h.setOptionValue("presolve", "on")
-        h.setOptionValue("mip_rel_gap", float(mip_gap))
-        if integral:
-            h.setOptionValue("mip_abs_gap", 1.0 - 1e-6)
-        h.setOptionValue("objective_bound", float(cutoff))
         # explicit objective row sum(theta) <= cutoff: on the OR-Library masters HiGHS proves
         # "nothing below the cutoff" ~3x faster with the row than with objective_bound alone
         if self.obj_row is None:
-            idx = np.arange(self.mc, self.mc + self.n, dtype=np.int32)
-            h.addRow(-self.inf, float(cutoff), idx.size, idx, np.ones(idx.size))
-            self.obj_row = h.getNumRow() - 1
+            theta = sp.csr_matrix((np.ones(self.n), (np.zeros(self.n, np.int64), self.mc + np.arange(self.n))),
+                                  shape=(1, self.mc + self.n))
+            self.obj_row = int(self.lp.add_rows(theta, upper=float(cutoff))[0])
         else:
-            h.changeRowBounds(self.obj_row, -self.inf, float(cutoff))
-        for k, v in _NO_LNS.items():
-            h.setOptionValue(k, v)
-        h.setOptionValue("time_limit", float(max(t_end - time.perf_counter(), 0.05)))
-        h.run()
-        ms = h.getModelStatus()
-        info = h.getInfo()
-        M = highspy.HighsModelStatus
-        has_x = info.primal_solution_status == 2
-        x = np.round(np.asarray(h.getSolution().col_value)[:self.mc]) if has_x else None
-        obj = float(info.objective_function_value) if has_x else float("nan")
-        mb = float(info.mip_dual_bound)
-        if ms in (M.kInfeasible, M.kUnboundedOrInfeasible):
-            return "infeasible", None, obj, mb
-        return ("optimal" if ms == M.kOptimal else "time_limit"), x, obj, mb
+            self.lp.set_upper(self.obj_row, float(cutoff))
+        out = self.lp.solve_integer(np.arange(self.mc), max(t_end - time.perf_counter(), 0.05), mip_gap,
+                                    presolve="on", objective_integral=integral, cutoff=cutoff, options=_NO_LNS)
+        x = np.round(out.x[:self.mc]) if out.x is not None else None
+        if out.status == "infeasible":
+            return "infeasible", None, out.objective, out.bound
+        return ("optimal" if out.status == "optimal" else "time_limit"), x, out.objective, out.bound
 
 
 class PCenter(_PModel):

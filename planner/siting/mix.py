@@ -25,7 +25,7 @@ from .coverage import START_OPTIONS
 from .decay import Decay, coverage_values
 from .result import MixResult, relative_gap
 
-__all__ = ["Technology", "TechnologyMix"]
+__all__ = ["TechnologyData", "TechnologyMix"]
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,12 @@ def _whole(v) -> bool:
 
 
 @dataclass
-class Technology:
-    """One station technology.
+class TechnologyData:
+    """What the model needs of one station technology: its costs, radius, demand and site rules as arrays.
+
+    The planner-facing description of a technology (capex per station, radius, profile, demand
+    kind as in a scenario) is :class:`planner.technology.Technology`;
+    :meth:`planner.stations.problem.SitingProblem.model` turns it into this class.
 
     Parameters
     ----------
@@ -166,12 +170,12 @@ class TechnologyMix(SitingModel):
     cost_matrix : array (n_demand, n_sites) or None
         Shared travel minutes from demand points to sites (``inf`` = unreachable); may be
         ``None`` when every technology brings its own ``cost``.
-    technologies : list of Technology
+    technologies : list of TechnologyData
     budget : float
     site_cost : array (n_sites,) or float, optional
         Cost paid once per site opened for any new station (land, grid connection).
     site_distance : array (n_sites, n_sites), optional
-        Distances used by ``Technology.min_spacing``.
+        Distances used by ``TechnologyData.min_spacing``.
     allow_colocation : bool
         Allow several technologies at one site.
     max_per_site : int or array, optional
@@ -241,7 +245,7 @@ class TechnologyMix(SitingModel):
     def from_geodataframe(cls, demand, sites, cost, technologies, budget, site_cost_col=None,
                           site_distance=None, site_id_col=None, demand_id_col=None,
                           **kwargs) -> "TechnologyMix":
-        """Build from GeoDataFrames; string fields of each Technology name columns.
+        """Build from GeoDataFrames; string fields of each TechnologyData name columns.
 
         ``weights`` names a demand column; ``eligible``, ``required`` and ``capex`` name site
         columns. ``cost`` is a matrix or ``cost(demand, sites)``; ``site_distance`` a matrix or

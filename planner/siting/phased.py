@@ -140,7 +140,7 @@ class PhasedMix:
     @classmethod
     def from_cost_matrix(cls, cost_matrix, technologies, budgets, growth=None, periods=None,
                          carry_over: bool = False, **mix_kwargs) -> PhasedMix:
-        """Build from a travel-minute matrix and :class:`~planner.siting.mix.Technology` list."""
+        """Build from a travel-minute matrix and :class:`~planner.siting.mix.TechnologyData` list."""
         mix = TechnologyMix(cost_matrix, technologies, float(np.sum(_as_budgets(budgets))), **mix_kwargs)
         return cls(mix, budgets, growth=growth, periods=periods, carry_over=carry_over)
 
@@ -253,8 +253,16 @@ class PhasedMix:
                         vals.append(-g)
             cols = np.concatenate(cols)
             milp.add_rows(np.zeros(cols.size), cols, np.concatenate(vals), 1, upper=cap)
-        # last-period rules: spacing, co-location, station caps, targets
-        last = x[Y - 1]
+        self._last_period_rows(milp, x[Y - 1], u[Y - 1], rows)
+        return milp, x
+
+    def _last_period_rows(self, milp: MilpModel, last: np.ndarray, u_last: np.ndarray, rows: np.ndarray) -> None:
+        """The rules that bind the last period only: spacing, co-location, station caps, targets.
+
+        ``last``: the pair columns of the last period; ``u_last``: its coverage columns of the
+        demand ``rows``.
+        """
+        mx = self.mix
         if mx.conf_a.size:
             head = np.minimum(mx.conf_a, mx.conf_b)
             rest = np.maximum(mx.conf_a, mx.conf_b)
@@ -279,9 +287,8 @@ class PhasedMix:
             if not t.target:
                 continue
             sel = mx.row_tech[rows] == k
-            milp.add_rows(np.zeros(int(sel.sum())), u[Y - 1, sel], mx.row_w[rows[sel]], 1,
+            milp.add_rows(np.zeros(int(sel.sum())), u_last[sel], mx.row_w[rows[sel]], 1,
                           lower=t.target * mx.total_t[k])
-        return milp, x
 
     def _single_period(self, k: int, open_before: np.ndarray, budget: float) -> TechnologyMix:
         """Period ``k`` alone as a :class:`TechnologyMix`: its growth in the technology weights,

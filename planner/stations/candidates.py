@@ -59,6 +59,7 @@ from planner.errors import InputError, ScenarioError
 from planner.routing import snap
 from planner.settings import BEIJING_METRIC_CRS
 from planner.sites import read_sites
+from planner.technology import Technology
 from planner.vocab import DEFAULT_MAX_SNAP_M
 
 from .demand import PV_YIELD_KWH_PER_M2, polygon_area_m2, pv_yield_kwh, read_layer, to_metric
@@ -441,10 +442,10 @@ def score_candidates(candidates: gpd.GeoDataFrame, *, sensitive: gpd.GeoSeries |
     return out
 
 
-def technology_rule(name: str, tech) -> str:
+def technology_rule(name: str, tech: Technology) -> str:
     """Which rule set (``"h2"``, ``"hpc"``, ``"pv_storage"``) a technology uses.
 
-    From ``Technology.demand`` (``freight`` → h2, ``ev`` → hpc, ``pv`` → pv_storage), else from
+    From ``tech.demand`` (``freight`` → h2, ``ev`` → hpc, ``pv`` → pv_storage), else from
     the technology's name (``h2``/``hydrogen``, ``hpc``/``charging``, ``pv``/``pv_storage``/``solar``).
 
     Raises
@@ -452,7 +453,7 @@ def technology_rule(name: str, tech) -> str:
     ScenarioError
         Naming ``siting.technologies.<name>.demand`` when neither tells.
     """
-    demand = (getattr(tech, "demand", "") or "").strip().lower()
+    demand = tech.demand.strip().lower()
     if demand in _TECH_RULES:
         return _TECH_RULES[demand]
     key = norm(name)
@@ -462,7 +463,7 @@ def technology_rule(name: str, tech) -> str:
                         f"{', '.join(_TECH_RULES)}", key=f"siting.technologies.{name}.demand")
 
 
-def technology_mask(candidates: pd.DataFrame, name: str, tech) -> np.ndarray:
+def technology_mask(candidates: pd.DataFrame, name: str, tech: Technology) -> np.ndarray:
     """Candidates open to a technology: its eligibility column and its ``candidate_sources``.
 
     Returns
@@ -474,7 +475,7 @@ def technology_mask(candidates: pd.DataFrame, name: str, tech) -> np.ndarray:
     if col not in candidates:
         raise InputError(f"candidates have no '{col}' column: run score_candidates first", column=col)
     mask = candidates[col].to_numpy(bool)
-    sources = list(getattr(tech, "candidate_sources", []) or [])
+    sources = list(tech.candidate_sources)
     if sources:
         mask = mask & candidates["source"].isin(sources).to_numpy()
     return mask

@@ -7,7 +7,7 @@
   system losses uniformly: the shape is clear-sky, the total is the cited yield.
 * :func:`charging_load` — hourly station draw from daily sessions × arrival profile × kWh.
 * :func:`tou_prices` — Beijing C&I time-of-use prices per (month, hour), §8.
-* :func:`dispatch` — hourly linear programme (HiGHS through :func:`scipy.optimize.milp`; binaries
+* :func:`dispatch` — hourly linear programme (HiGHS through :class:`planner.siting.MilpModel`; binaries
   only when export is on, so an hour either imports or exports) on
   12 representative days (monthly mean PV), each weighted by its days: grid import/export,
   battery charge/discharge/state of charge and PV curtailment minimising the annual energy bill
@@ -26,10 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, milp
 
 from planner._charts import font_rc
 from planner.errors import InputError, SolverError
+from planner.siting import MilpModel
 
 from .defaults import DEFAULTS, SizingDefaults
 from .sizing import standard_kva
@@ -254,30 +254,29 @@ def dispatch(load: np.ndarray, pv: np.ndarray, price: np.ndarray, weights: np.nd
         lb[ecol] = battery_kwh
     a_eq = sp.vstack([a_bal, a_soc]).tocsr()
     b_eq = np.concatenate([b_bal, np.zeros(T)])
-    integrality = np.zeros(n)
+    model = MilpModel("min")
+    cols = model.add_vars(n, cost, lb, ub)
+    model.add_matrix_rows(a_ub, cols, upper=b_ub)
+    model.add_matrix_rows(a_eq, cols, lower=b_eq, upper=b_eq)
     if exp_on.any():
         # one meter: an hour either imports or exports (binary z_t: g ≤ M(1 − z), e ≤ M z)
         if not np.isfinite(glim):
             raise InputError("discharge to the grid (export price > 0) needs a finite grid limit")
-        k = int(exp_on.sum())
-        rows = np.arange(k)
         hz = np.flatnonzero(exp_on)
-        zc = sp.csr_matrix((np.full(k, glim), (rows, rows)), shape=(k, k))
-        pick = lambda ix: sp.csr_matrix((np.ones(k), (rows, ix[hz])), shape=(k, n))  # noqa: E731
-        a_ub = sp.vstack([sp.hstack([a_ub, sp.csr_matrix((a_ub.shape[0], k))]),
-                          sp.hstack([pick(G), zc]), sp.hstack([pick(E_), -zc])]).tocsr()
-        b_ub = np.concatenate([b_ub, np.full(k, glim), np.zeros(k)])
-        a_eq = sp.hstack([a_eq, sp.csr_matrix((a_eq.shape[0], k))]).tocsr()
-        cost, lb, ub = np.append(cost, np.zeros(k)), np.append(lb, np.zeros(k)), np.append(ub, np.ones(k))
-        integrality = np.append(integrality, np.ones(k))
-    res = milp(cost, integrality=integrality, bounds=Bounds(lb, ub),
-               constraints=[LinearConstraint(a_ub, -np.inf, b_ub), LinearConstraint(a_eq, b_eq, b_eq)],
-               options={"mip_rel_gap": 1e-6})
-    if res.status != 0 or res.x is None:
+        k = hz.size
+        on = model.add_vars(k, 0.0, 0.0, 1.0, integer=True)
+        rows = np.concatenate([np.arange(k), np.arange(k)])
+        model.add_rows(rows, np.concatenate([G[hz], on]), np.concatenate([np.ones(k), np.full(k, glim)]), k,
+                       upper=glim)
+        model.add_rows(rows, np.concatenate([E_[hz], on]), np.concatenate([np.ones(k), np.full(k, -glim)]), k,
+                       upper=0.0)
+    # no time limit, as with scipy.optimize.milp before: the dispatch is solved to optimality
+    out = model.solve(time_limit=np.inf, mip_gap=1e-6, presolve="on")
+    if out.status != "optimal" or out.x is None:
         need = float(np.max(L - P))
-        raise SolverError(f"battery dispatch found no solution ({str(res.message).strip()}); the net load peaks at "
-                          f"{need:.0f} kW against a grid limit of {glim:.0f} kW")
-    x = res.x
+        raise SolverError(f"battery dispatch found no solution ({out.raw_status or out.status}); the net load peaks "
+                          f"at {need:.0f} kW against a grid limit of {glim:.0f} kW")
+    x = out.x
 
     def blk(ix):
         return x[ix].reshape(nd, nh)

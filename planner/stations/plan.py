@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import geopandas as gpd
 import numpy as np
@@ -26,7 +27,8 @@ def solve_problem(problem: SitingProblem, time_limit: float = 60.0, mip_gap: flo
     if problem.budget_wan < cheapest < float("inf") and not required:
         raise SolverError(f"budget {problem.budget_wan:g} 万元 fits no station "
                           f"(cheapest station costs {cheapest:g} 万元)")
-    result = problem.model().solve(time_limit=time_limit, mip_gap=mip_gap, method=method)
+    # TechnologyMix.solve returns a MixResult (typed as its base class, SitingModel.solve)
+    result = cast(MixResult, problem.model().solve(time_limit=time_limit, mip_gap=mip_gap, method=method))
     return StationPlan(problem, result)
 
 
@@ -56,7 +58,7 @@ class StationPlan:
             if not len(sites):
                 continue
             m = prob.minutes[t][:, sites]
-            within = m <= spec["radius_min"]
+            within = m <= spec.radius_min
             best = np.where(within, m, np.inf).argmin(axis=1)
             has = within.any(axis=1)
             w = prob.demand[t]["weight"].to_numpy(float)
@@ -68,7 +70,7 @@ class StationPlan:
                 "lon": c.lon.to_numpy()[sites], "lat": c.lat.to_numpy()[sites],
                 "capex": np.where(req, 0.0, prob.capex_of(t)[sites]), "demand_served": served,
                 "share": served / w.sum() if w.sum() > 0 else np.nan, "existing": req,
-                "radius_min": float(spec["radius_min"]),
+                "radius_min": float(spec.radius_min),
             }))
         df = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
             columns=["site_id", "technology", "name", "display_name", "lon", "lat", "capex", "demand_served", "share",
@@ -94,7 +96,7 @@ class StationPlan:
             "budget_used": res.capex, "currency": "万元 (10,000 CNY)",
             "stations": {t: int(len(v)) for t, v in res.selected_by_tech.items()},
             "covered_share": res.covered_share,
-            "technologies": self.problem.technologies,
+            "technologies": {t: s.model_dump(mode="json") for t, s in self.problem.technologies.items()},
             "problem": self.problem.info,
             **({"sizing": self.sizing} if self.sizing else {}),
         }

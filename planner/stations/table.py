@@ -280,16 +280,16 @@ def inputs_from_plan(plan, d: SizingDefaults = DEFAULTS) -> dict:
     """
     prob = plan.problem
     sel = pd.DataFrame(plan.selected_sites().drop(columns="geometry"))
-    kinds = {t: spec["demand"] for t, spec in prob.technologies.items()}
-    flat = {t: spec["capex_wan"] for t, spec in prob.technologies.items()}
+    kinds = {t: spec.demand for t, spec in prob.technologies.items()}
+    flat = {t: spec.capex_wan for t, spec in prob.technologies.items()}
     ids = prob.candidates.candidate_id.to_numpy()
     frames = []
     for t, spec in prob.technologies.items():
-        if spec["demand"] != "freight":
+        if spec.demand != "freight":
             continue
         sites = np.asarray(plan.result.selected_by_tech.get(t, []), np.int64)
         dem = prob.demand[t]
-        best = _nearest_within(prob.minutes[t][:, sites], spec["radius_min"])
+        best = _nearest_within(prob.minutes[t][:, sites], spec.radius_min)
         ok = best >= 0
         frames.append(pd.DataFrame({
             "site_id": ids[sites][best[ok]], "technology": t, "flow_id": dem.demand_id.to_numpy()[ok],
@@ -419,7 +419,7 @@ def candidate_capex_from_problem(problem, d: SizingDefaults = DEFAULTS, pv_level
     Demand it could serve: for ``ev`` / ``pv`` the normalised ``weight`` of the demand within the
     radius; for ``freight`` Σ trucks/day × route km (``flow_minutes`` × ``h2_truck_speed_kmh`` / 60)
     of the flows within the detour. Ineligible candidates get 0 (the model has no variable for
-    them), so the arrays can be the ``capex`` of :class:`planner.siting.mix.Technology` directly.
+    them), so the arrays can be the ``capex`` of :class:`planner.siting.mix.TechnologyData` directly.
 
     ``pv_levels``: size PV-storage candidates with :func:`pv_candidate_capex_grid` on a
     ``pv_levels`` × ``pv_levels`` grid (``pv_levels²`` battery LPs in all) instead of one
@@ -433,13 +433,13 @@ def candidate_capex_from_problem(problem, d: SizingDefaults = DEFAULTS, pv_level
     c = problem.candidates
     out, warnings = {}, []
     for t, spec in problem.technologies.items():
-        kind = spec["demand"]
+        kind = spec.demand
         dem = problem.demand[t]
         if kind == "freight":
             values = dem.raw_weight.to_numpy(float) * dem.flow_minutes.to_numpy(float) * d.h2_truck_speed_kmh / 60.0
         else:
             values = dem.weight.to_numpy(float)
-        could = could_serve(problem.minutes[t], spec["radius_min"], values)
+        could = could_serve(problem.minutes[t], spec.radius_min, values)
         elig = c[f"eligible_{t}"].to_numpy(bool) | c[f"required_{t}"].to_numpy(bool)
         area = c["area_m2"].to_numpy(float) if "area_m2" in c else None
         if kind == "pv" and pv_levels:
