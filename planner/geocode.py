@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from planner._io import atomic_path
+from planner._io import atomic_write_text
 from planner.coords import to_wgs84
 from planner.errors import InputError
 
@@ -149,8 +149,7 @@ class _Cache:
         if self.folder is None:
             return
         p = self._path(provider, query)
-        with atomic_path(p) as tmp:
-            tmp.write_text(json.dumps({"query": query, "answer": answer}, ensure_ascii=False), encoding="utf-8")
+        atomic_write_text(p, json.dumps({"query": query, "answer": answer}, ensure_ascii=False))
 
 
 def geocode_addresses(addresses: Sequence[str], provider: str = "amap", *, key: str | None = None,

@@ -131,3 +131,13 @@ def test_the_layer_table_covers_every_module():
     unplaced = [m for m in map(_module_name, MODULES) if m != "planner"
                 and max((p for p in LAYERS if m == p or m.startswith(p + ".")), key=len) == "planner"]
     assert not unplaced, f"add these modules to LAYERS and docs/DESIGN.md: {unplaced}"
+
+
+def test_one_atomic_writer():
+    # files are written through planner._io (atomic_path / atomic_write_text); only outputs swaps
+    # whole run folders into place
+    swaps = ("os.replace(", "os.rename(", "tempfile.mkstemp(", "shutil.move(")
+    found = [f"{_module_name(p)}: {call}" for p in MODULES
+             if p.name != "_io.py" and p != PACKAGE / "outputs.py"
+             for call in swaps if call in p.read_text(encoding="utf-8")]
+    assert not found, f"write files with planner._io.atomic_path / atomic_write_text: {found}"

@@ -23,7 +23,6 @@ PNG export
 """
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
 import re
@@ -32,7 +31,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from planner._io import atomic_path
+from planner._io import atomic_path, atomic_write_text
 from planner.errors import PlannerError
 
 __all__ = ["save_map", "to_html", "embed_assets", "external_references", "export_png",
@@ -189,11 +188,6 @@ def to_html(m, offline: bool = True) -> str:
     return embed_assets(html) if offline else html
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-
-
 def save_map(m, path, offline: bool = True) -> Path:
     """Write map ``m`` to ``path`` as HTML, atomically.
 
@@ -224,7 +218,7 @@ def save_map(m, path, offline: bool = True) -> Path:
     """
     path = Path(path)
     html = to_html(m, offline=offline)
-    _atomic_write_bytes(path, html.encode("utf-8"))
+    atomic_write_text(path, html)
     return path
 
 
@@ -293,7 +287,7 @@ def export_png(html_path, png_path, width: int = 1400, height: int = 900, *,
     html_path : str or Path
         The map file (e.g. written by :func:`save_map`).
     png_path : str or Path
-        Output PNG; written atomically (temp file + :func:`os.replace`).
+        Output PNG; written atomically (:func:`planner._io.atomic_path`).
     width, height : int
         Viewport size in pixels.
     chromium : str, optional
@@ -321,12 +315,7 @@ def export_png(html_path, png_path, width: int = 1400, height: int = 900, *,
     if int(width) < 50 or int(height) < 50:
         raise PlannerError("PNG width and height must be at least 50 pixels")
     binary = find_chromium(chromium)
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="planner-chromium-") as profile:
-        fd, tmp = tempfile.mkstemp(prefix=f".{png_path.name}.", suffix=".png",
-                                   dir=png_path.parent)
-        os.close(fd)
-        os.unlink(tmp)  # Chromium creates it
+    with tempfile.TemporaryDirectory(prefix="planner-chromium-") as profile, atomic_path(png_path) as tmp:
         cmd = [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}",
                f"--window-size={int(width)},{int(height)}",
                f"--virtual-time-budget={int(wait_ms)}",
@@ -334,22 +323,12 @@ def export_png(html_path, png_path, width: int = 1400, height: int = 900, *,
         try:
             proc = subprocess.run(cmd, capture_output=True, stdin=subprocess.DEVNULL, timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            _silent_unlink(tmp)
             raise PlannerError(f"Chromium did not finish the PNG export within {timeout_s:g} s "
                                f"({html_path})") from None
         except OSError as exc:
-            _silent_unlink(tmp)
             raise PlannerError(f"could not run Chromium ({binary}): {exc}") from None
-        if proc.returncode != 0 or not os.path.isfile(tmp) or os.path.getsize(tmp) == 0:
-            _silent_unlink(tmp)
+        if proc.returncode != 0 or not tmp.is_file() or tmp.stat().st_size == 0:
             tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
             raise PlannerError(f"Chromium failed to export {html_path} to PNG "
                                f"(exit {proc.returncode}): {' | '.join(tail)}")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, png_path)
     return png_path
-
-
-def _silent_unlink(path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(path)

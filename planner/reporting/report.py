@@ -1,11 +1,11 @@
 """Writing ``report/report.html`` and ``report/report.pdf`` for a run folder."""
 from __future__ import annotations
 
-import os
 import subprocess
 import tempfile
 from pathlib import Path
 
+from planner._io import atomic_path, atomic_write_text
 from planner.errors import PlannerError
 from planner.maps.offline import CHROMIUM_FLAGS, export_png, find_chromium
 from planner.outputs import RunLayout
@@ -28,8 +28,7 @@ def print_pdf(html_path, pdf_path, *, chromium: str | None = None, timeout_s: fl
     """
     html_path, pdf_path = Path(html_path), Path(pdf_path)
     binary = find_chromium(chromium)
-    with tempfile.TemporaryDirectory(prefix="planner-chromium-") as profile:
-        tmp = pdf_path.with_name(f".{pdf_path.name}.tmp")
+    with tempfile.TemporaryDirectory(prefix="planner-chromium-") as profile, atomic_path(pdf_path) as tmp:
         cmd = [binary, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--no-pdf-header-footer",
                "--print-to-pdf-no-header", "--run-all-compositor-stages-before-draw",
                f"--print-to-pdf={tmp}", html_path.resolve().as_uri()]
@@ -41,7 +40,6 @@ def print_pdf(html_path, pdf_path, *, chromium: str | None = None, timeout_s: fl
             tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-3:]
             raise PlannerError(f"Chromium failed to print {html_path} to PDF (exit {proc.returncode}): "
                                f"{' | '.join(tail)}")
-        os.replace(tmp, pdf_path)
     return pdf_path
 
 
@@ -100,9 +98,7 @@ def write_report(run_dir, out_dir=None, *, pdf: bool = True, snapshots: bool = T
     images, reason = _snapshots(Path(run_dir), *map_size) if snapshots else ([], "snapshots=False")
     page = build_html(data, images, reason)
     html_path = out / "report.html"
-    tmp = html_path.with_name(f".{html_path.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, html_path)
+    atomic_write_text(html_path, page)
     written = {"html": html_path}
     if pdf:
         written["pdf"] = print_pdf(html_path, out / "report.pdf")
