@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests._helpers import grid_tables, shared_data_dir
+from tests._helpers import CHROMIUM, grid_tables, shared_data_dir
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +49,22 @@ def demo(shared_data):
         else:
             os.environ["PLANNER_DATA_DIR"] = old
     return sc, net, plants, suppliers
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (driven by Playwright) for the browser tests of one module; skips when
+    Chromium is not installed, fails when Playwright is missing."""
+    if CHROMIUM is None:
+        pytest.skip("headless Chromium not installed (Debian: apt-get install -y chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("Chromium is installed but the browser tests need Playwright: "
+                    "pip install playwright (it drives the system Chromium; no download)")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM,
+                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                                    "--disable-component-update", "--no-first-run"])
+        yield b
+        b.close()

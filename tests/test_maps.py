@@ -536,24 +536,6 @@ async (dataUrl) => {
 """
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        pytest.skip("headless Chromium not installed (Debian: apt-get install -y chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("Chromium is installed but the browser tests need Playwright: "
-                    "pip install playwright (it drives the system Chromium; no download)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--no-first-run"])
-        yield b
-        b.close()
-
-
 def _pixel_stats(browser, png_bytes):
     page = browser.new_page()
     try:

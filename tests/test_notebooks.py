@@ -21,9 +21,10 @@ from nbclient import NotebookClient
 
 from planner.errors import PlannerError
 from planner.maps.labels import LABELS
-from planner.maps.offline import external_references, find_chromium
+from planner.maps.offline import external_references
 from planner.notebook import TEXT, table, words
 from planner.reporting.document import TEXT as REPORT_TEXT
+from tests._helpers import CHROMIUM
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -273,14 +274,6 @@ def test_notebook_text_follows_a_scenario_in_english(executed):
 # ---------------------------------------------------------------------------------------
 
 
-def _chromium_or_none():
-    try:
-        return find_chromium()
-    except PlannerError:
-        return None
-
-
-CHROMIUM = _chromium_or_none()
 needs_chromium = pytest.mark.skipif(CHROMIUM is None,
                                     reason="headless Chromium not installed (Debian: apt-get install -y chromium)")
 #: A basemap tile request (``.../{z}/{x}/{y}.png``): the only request an offline map may make.
@@ -300,23 +293,6 @@ MAP_STATE_JS = """() => {
             panes: ['tile', 'overlay', 'marker'].every(p => map.getPane(p + 'Pane'))};
   }).sort((a, b) => a.left - b.left);
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        pytest.skip("headless Chromium not installed (Debian: apt-get install -y chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("Chromium is installed but the browser tests need Playwright: "
-                    "pip install playwright (it drives the system Chromium; no download)")
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM,
-                              args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                                    "--disable-component-update", "--no-first-run"])
-        yield b
-        b.close()
 
 
 def render(browser, page_html: str, path: Path) -> dict:
