@@ -185,6 +185,20 @@ def points_inserted_graph(net, lon, lat, profile: str):
     return g
 
 
+def inserted_point_times(net, lon, lat, profile: str) -> np.ndarray:
+    """Seconds between every pair of points (rows → columns; ``inf`` when unreachable), by networkx
+    Dijkstra on :func:`points_inserted_graph` — the brute-force reference for point routing."""
+    import networkx as nx
+
+    g = points_inserted_graph(net, lon, lat, profile)
+    out = np.full((len(lon), len(lon)), np.inf)
+    for j in range(len(lon)):
+        dist = nx.single_source_dijkstra_path_length(g, ("p", j), weight="w")
+        for k in range(len(lon)):
+            out[j, k] = dist.get(("p", k), np.inf)
+    return out
+
+
 # ------------------------------------------------------------------ a tiny siting scenario
 STEP = 0.001  # grid spacing in degrees; every edge is 100 m = 10 s at 36 km/h
 

@@ -9,7 +9,6 @@ supplier-coverage minutes of the same pair and profile.
 from __future__ import annotations
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
@@ -23,7 +22,8 @@ from planner.routing import snap_to_roads
 from planner.stations.demand import flow_candidate_pairs, freight_flows
 from planner.stations.problem import FLOW_DEMAND_COLUMNS
 from planner.supply_circle import supplier_coverage
-from tests._helpers import LAT0, LON0, points_inserted_graph, raw_tables
+from planner.technology import Technology
+from tests._helpers import LAT0, LON0, inserted_point_times, raw_tables
 
 UTM = "EPSG:32650"
 _to_utm = Transformer.from_crs(4326, UTM, always_xy=True)
@@ -72,13 +72,7 @@ def _reference_times(net):
     """networkx seconds between every supplier, plant and candidate (rows/cols in that order)."""
     lon = np.concatenate([SUPPLIERS.lon, PLANTS.lon, CANDIDATES.lon])
     lat = np.concatenate([SUPPLIERS.lat, PLANTS.lat, CANDIDATES.lat])
-    g = points_inserted_graph(net, lon, lat, "truck")
-    out = np.full((len(lon), len(lon)), np.inf)
-    for j in range(len(lon)):
-        dist = nx.single_source_dijkstra_path_length(g, ("p", j), weight="w")
-        for k in range(len(lon)):
-            out[j, k] = dist.get(("p", k), np.inf)
-    return out
+    return inserted_point_times(net, lon, lat, "truck")
 
 
 def test_flow_minutes_are_partial_edge_times():
@@ -138,7 +132,7 @@ def test_compare_serves_each_flow_by_its_smallest_snapped_detour():
                               geometry=gpd.points_from_xy(f["origin_lon"], f["origin_lat"]), crs=4326)
     demand.attrs["profile"] = "truck"
     sites = CANDIDATES.iloc[[2, 3]].assign(technology="h2")  # K2 behind S1, K3 on road 2-3
-    tech = {"h2": {"capex_wan": 1.0, "radius_min": 1.0, "profile": "truck"}}
+    tech = {"h2": Technology(capex_wan=1.0, radius_min=1.0, profile="truck", demand="freight")}
     got = evaluate_list(net, sites, {"h2": demand}, tech, max_snap_m=50.0).assignment.set_index("demand_id")
 
     ref = _reference_times(net)

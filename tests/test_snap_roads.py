@@ -16,7 +16,7 @@ from planner.errors import SnapError
 from planner.network.graph import build_network
 from planner.network.speeds import Profile
 from planner.routing import point_node_times, point_travel_times, snap, snap_to_roads
-from tests._helpers import LAT0, LON0, points_inserted_graph, raw_tables
+from tests._helpers import LAT0, LON0, inserted_point_times, raw_tables
 
 UTM = "EPSG:32650"
 KMH = 36.0  # 10 m/s
@@ -78,17 +78,6 @@ def test_snap_limit_applies_to_the_distance_to_the_road():
         snap_to_roads(net, lon, lat, max_snap_m=500.0, ids=["near", "far"])
 
 
-def _reference(net, lon, lat, profile="offpeak"):
-    """networkx times between points inserted as nodes on their nearest road (brute force)."""
-    g = points_inserted_graph(net, lon, lat, profile)
-    out = np.full((len(lon), len(lon)), np.inf)
-    for j in range(len(lon)):
-        dist = nx.single_source_dijkstra_path_length(g, ("p", j), weight="w")
-        for k in range(len(lon)):
-            out[j, k] = dist.get(("p", k), np.inf)
-    return out
-
-
 def test_agrees_with_networkx_on_points_inserted_as_nodes():
     """Random points on a grid with one-way streets and uneven speeds, several per road."""
     rng = np.random.default_rng(7)
@@ -118,7 +107,7 @@ def test_agrees_with_networkx_on_points_inserted_as_nodes():
     lon, lat = _lonlat(px, py)
     pts = snap_to_roads(net, lon, lat, max_snap_m=None)
     got = point_travel_times(net, pts, pts)
-    ref = _reference(net, lon, lat)
+    ref = inserted_point_times(net, lon, lat, "offpeak")
     assert np.array_equal(np.isinf(got), np.isinf(ref))
     fin = np.isfinite(ref)
     assert np.abs(got[fin] - ref[fin]).max() < 1e-6
