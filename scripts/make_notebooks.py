@@ -110,9 +110,9 @@ NOTEBOOKS = {
                  "    sc.siting.budget_wan = budget     # the same scenario at two budgets (万元)\n"
                  "    plans[name] = pl.plan_stations(sc, net, plants, suppliers)\n"
                  "    lists[name] = plans[name].selected_sites().rename(columns={\"capex\": \"capex_wan\"})\n"
-                 "pl.notebook.text(\"list_sizes\", lang, sizes=\", \".join(\n"
-                 "    f\"{k} {len(v)} ({pl.notebook.status_label(plans[k].summary()['status'], lang)})\"\n"
-                 "    for k, v in lists.items()))"),
+                 "status = {k: pl.notebook.status_label(p.summary()[\"status\"], lang) for k, p in plans.items()}\n"
+                 "pl.notebook.text(\"list_sizes\", lang, a=\"A\", n_a=len(lists[\"A\"]), s_a=status[\"A\"],\n"
+                 "                 b=\"B\", n_b=len(lists[\"B\"]), s_b=status[\"B\"])"),
         ("code", "demand = {t: g[[\"demand_id\", \"weight\", \"geometry\"]] for t, g in plans[\"A\"].problem.demand.items()}\n"
                  "cmp = pl.compare_site_lists(net, lists[\"A\"], lists[\"B\"], demand, sc.siting.technologies,\n"
                  "                            label_a=\"A\", label_b=\"B\")\n"

@@ -295,7 +295,7 @@ ZH = {
     "02_station_siting.ipynb": ["# 措施10：加氢站、大功率充电站和光储充一体站选址", "求解状态：", "选址问题规模",
                                 "## 场站选址", "选址结果", "加氢站", "站点名称", "数量"],
     "03_compare_site_lists.ipynb": ["# 候选站点方案对比", "各方案站点数", "各方案每类场站的覆盖情况", "## 方案对比",
-                                    "按状态统计的站点数", "状态"],
+                                    "按状态统计的站点数", "状态", "个（求解状态："],
 }
 EN_01 = ["# 30-minute supply circle", "Supplier coverage per plant", "## Suppliers lost at peak",
          "## Breaking speed scale", "## 30-minute supplier coverage", "Road network:", "Plant ID", "Profile"]
