@@ -15,16 +15,28 @@ Examples
 """
 from __future__ import annotations
 
+import html
 import re
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 from pandas.io.formats.style import Styler
 
-from planner.maps.labels import LABELS, check_language, column_headers, profile_label
+from planner.maps.labels import (
+    LABELS,
+    check_language,
+    column_headers,
+    profile_label,
+    speed_note,
+    status_label,
+    technology_label,
+)
+from planner.pipeline import speed_warnings
 from planner.reporting.document import TEXT as REPORT_TEXT
 
-__all__ = ["TEXT", "Markdown", "words", "text", "heading", "table"]
+__all__ = ["TEXT", "Markdown", "words", "text", "heading", "table", "status_label", "problem_size",
+           "warning_block"]
 
 #: The notebooks' own sentences: key -> (English, Chinese). Markdown; ``{name}`` fields are filled in.
 TEXT: dict[str, tuple[str, str]] = {
@@ -67,6 +79,26 @@ TEXT: dict[str, tuple[str, str]] = {
                             "*演示用的工厂、供应商和预算为示意数据。* "
                             "道路与兴趣点数据 © OpenStreetMap contributors（ODbL）。"),
     "problem_size": ("Size of the siting problem", "选址问题规模"),
+    # rows of the problem-size table: keys of ``stations.problem.info`` (planner.pipeline.stations),
+    # "info_<key>"; "{t}" is the technology of a "<technology>_<key>" key, "{x}" the source of a count
+    "info_candidates_read": ("Candidate sites read ({x})", "读入的候选站址（{x}）"),
+    "info_candidates_outside_study_area": ("Candidate sites outside the study area (left out)",
+                                           "研究范围以外的候选站址（未纳入）"),
+    "info_candidates_off_network": ("Candidate sites too far from the road network (left out)",
+                                    "距路网过远的候选站址（未纳入）"),
+    "info_freight_flows": ("Supplier → plant freight flows", "供应商 → 工厂货运流"),
+    "info_freight_flows_unreachable": ("Freight flows without a road route (left out)", "无道路可达的货运流（未纳入）"),
+    "info_ev_demand_points": ("EV demand points (clusters of POIs)", "电动车需求点（兴趣点聚类）"),
+    "info_eligible_sites": ("Eligible sites: {t}", "可选站址：{t}"),
+    "info_demand_points": ("Demand points: {t}", "需求点：{t}"),
+    "info_demand_served_by_competitors": ("Demand points already served by competitors: {t}",
+                                          "已由竞争对手站点服务的需求点：{t}"),
+    "info_candidates": ("Candidate sites in the model", "纳入模型的候选站址"),
+    # the warnings block
+    "warnings_title": ("⚠ Warnings", "⚠ 注意"),
+    "warnings_as_is": ("The planner's warnings, as it wrote them (in English):",
+                       "以下为程序给出的警告（英文原文）："),
+    "no_warnings": ("The planner gave no warnings.", "程序未给出警告。"),
     "solver_result": ("Solver: {status}; objective {objective:.4f}, bound {bound:.4f}, gap {gap:.3f} %, "
                       "{seconds:.1f} s. Budget used {used:,.0f} of {budget:,.0f} 万元.",
                       "求解状态：{status}；目标值 {objective:.4f}，界 {bound:.4f}，间隙 {gap:.3f}%，"
@@ -86,7 +118,8 @@ TEXT: dict[str, tuple[str, str]] = {
         "`planner compare SCENARIO A.csv B.csv`。"),
     "illustrative_compare": ("*Illustrative demo data.* © OpenStreetMap contributors (ODbL).",
                              "*示意性演示数据。* © OpenStreetMap contributors（ODbL）。"),
-    "list_sizes": ("Stations per list: {sizes}.", "各方案站点数：{sizes}。"),
+    "list_sizes": ("Stations per list: {a} {n_a} (solver: {s_a}), {b} {n_b} (solver: {s_b}).",
+                   "各方案站点数：方案 {a} {n_a} 个（求解状态：{s_a}），方案 {b} {n_b} 个（求解状态：{s_b}）。"),
     "compare_summary": ("Coverage of each list per technology", "各方案每类场站的覆盖情况"),
     "status_counts": ("Stations by status", "按状态统计的站点数"),
     "reassigned": ("Demand points that change station (first {n})", "改由其他站点服务的需求点（前 {n} 个）"),
@@ -102,6 +135,8 @@ TEXT: dict[str, tuple[str, str]] = {
 
 #: A comparison column: ``delta_<name>`` (B − A) or ``<name>_a`` / ``<name>_b``.
 _SIDED = re.compile(r"^(?:delta_(?P<delta>\w+)|(?P<name>\w+?)_(?P<side>[ab]))$")
+#: Characters of a plain message that Markdown would read as markup.
+_MARKUP = re.compile(r"([\\`*_\[\]#|~])")
 
 
 class Markdown(str):
@@ -167,7 +202,8 @@ def table(df: pd.DataFrame, language: str, caption: str | None = None, precision
         Key of the caption (see :func:`words`).
     precision : int, default 1
         Decimals of numbers (minutes to 0.1 by default); columns whose name holds ``share`` are
-        shown in %, ``minutes_<profile>`` columns are headed as in the exported workbook and the
+        shown in %, infinite minutes as "unreachable" (不可达) and other infinities as ∞, gaps as
+        "–"; ``minutes_<profile>`` columns are headed as in the exported workbook and the
         comparison columns (``<name>_a``, ``<name>_b``, ``delta_<name>``) name their list.
     **fmt
         Values of the ``{name}`` fields of the caption.
@@ -184,6 +220,10 @@ def table(df: pd.DataFrame, language: str, caption: str | None = None, precision
         if shown[col].dtype == object:
             shown[col] = [words("yes" if v else "no", language) if isinstance(v, (bool, np.bool_)) else v
                           for v in shown[col]]
+        elif pd.api.types.is_float_dtype(shown[col]) and np.isinf(shown[col].to_numpy()).any():
+            # infinite minutes read "unreachable" (column_headers); other infinities (a speed scale
+            # no speed-up reaches) as the sign, not as Python's "inf"
+            shown[col] = [("∞" if v > 0 else "−∞") if np.isinf(v) else v for v in shown[col]]
     plain_names = {k[len("col_"):]: k for k, (en, _) in TEXT.items() if k.startswith("col_") and "{" not in en}
     shown = shown.rename(columns=lambda c: words(plain_names[c], language) if c in plain_names else c)
     sided = {c: words(f"col_{m['delta'] or m['name']}", language, x="B − A" if m["delta"] else m["side"].upper())
@@ -192,8 +232,91 @@ def table(df: pd.DataFrame, language: str, caption: str | None = None, precision
              for c in shown.columns if str(c).startswith("minutes_") and c not in sided}  # as the workbook
     shown = shown.rename(columns={**sided, **timed})
     shares = [new for old, new in zip(plain.columns, shown.columns) if "share" in str(old)]
-    style = shown.style.hide(axis="index").format(precision=precision, thousands=",")
-    style = style.format("{:.1%}", subset=[c for c in shares if pd.api.types.is_numeric_dtype(shown[c])])
+    style = shown.style.hide(axis="index").format(precision=precision, thousands=",", na_rep="–")
+    style = style.format("{:.1%}", na_rep="–", subset=[c for c in shares if pd.api.types.is_numeric_dtype(shown[c])])
     if caption:
         style = style.set_caption(words(caption, language, **fmt))
     return style
+
+
+def _info_label(key: str, language: str, source: str | None = None) -> str:
+    """Readable name of a ``problem.info`` key (``info_<key>`` or ``<technology>_<key>`` in
+    :data:`TEXT`); an unknown key is returned as given."""
+    if f"info_{key}" in TEXT:
+        return words(f"info_{key}", language, **({"x": source} if source is not None else {}))
+    for k, (en, _) in TEXT.items():
+        rest = k[len("info_"):]
+        if k.startswith("info_") and "{t}" in en and key.endswith(f"_{rest}") and len(key) > len(rest) + 1:
+            return words(k, language, t=technology_label(key[: -len(rest) - 1], language))
+    return key
+
+
+def problem_size(info: Mapping, language: str) -> Styler:
+    """The size of a siting problem (``stations.problem.info``) as a two-column notebook table.
+
+    Parameters
+    ----------
+    info : mapping
+        Key -> count, as :func:`planner.pipeline.stations.build_problem` records it; a mapping
+        value of ``candidates_read`` gives one row per source, other mapping values (e.g. the EV
+        clustering's loss details) are left out.
+    language : {"en", "zh"}
+        The scenario's language: each key is shown by its readable name (``info_<key>`` in
+        :data:`TEXT`; ``<technology>_<key>`` names the technology), unknown keys as given.
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+        :func:`table` of the rows, captioned ``problem_size``.
+    """
+    rows: list[tuple[str, object]] = []
+    for key, value in info.items():
+        if isinstance(value, Mapping):
+            if key == "candidates_read":
+                rows += [(_info_label(key, language, str(src)), n) for src, n in value.items()]
+            continue
+        rows.append((_info_label(key, language), value))
+    df = pd.DataFrame(rows, columns=[words("setting", language), words("value", language)])
+    return table(df, language, caption="problem_size", precision=3)
+
+
+def _plain(message: str) -> str:
+    """``message`` as Markdown that shows it as written: HTML and markup characters escaped."""
+    return _MARKUP.sub(r"\\\1", html.escape(message, quote=False))
+
+
+def warning_block(messages: Iterable[str], language: str, net=None) -> Markdown:
+    """The planner's warnings as a visible Markdown block under a heading in ``language``.
+
+    The messages are free English text produced deep in the package (data-edge truncation,
+    unreachable trips, station sizing...): they are shown as written, under a translated heading
+    and a line saying so, with Markdown markup characters escaped.
+
+    Parameters
+    ----------
+    messages : iterable of str
+        Warnings of a result (``cov.warnings``, ``stations.sizing["warnings"]``, ``cmp.warnings``).
+    language : {"en", "zh"}
+        The scenario's language.
+    net : RoadNetwork, optional
+        Adds the road-speed line of the maps' legend (:func:`planner.maps.speed_note`, in
+        ``language``) and :func:`planner.pipeline.speed_warnings` (profiles driven mostly at the
+        fallback speed).
+
+    Returns
+    -------
+    Markdown
+    """
+    check_language(language)
+    shares = (getattr(net, "report", None) or {}).get("speeds", {}) if net is not None else {}
+    note = speed_note(shares, language) if shares else None
+    given = list(dict.fromkeys([*speed_warnings(shares), *messages]))
+    lines = [f"#### {words('warnings_title', language)}", ""]
+    if note:
+        lines += [f"- {html.escape(note)}", ""]
+    if given:
+        lines += [words("warnings_as_is", language), ""]
+        lines += [f"- {_plain(m)}" for m in given]
+    elif not note:
+        lines.append(words("no_warnings", language))
+    return Markdown("\n".join(lines))

@@ -20,6 +20,9 @@ DEFAULT_DEMAND: dict[str, str] = {"h2": "freight", "hpc": "ev", "pv_storage": "p
 MATCH_STATUSES: tuple[str, ...] = ("kept", "moved", "added", "removed")
 #: Statuses a comparison map draws (a moved site is drawn as removed + added).
 MAP_STATUSES: tuple[str, ...] = ("added", "removed", "kept")
+#: Status of a siting solve (``MilpOutcome.status``, ``Candidate.status``; ``heuristic`` before
+#: the MILP ran).
+SOLVER_STATUSES: tuple[str, ...] = ("optimal", "time_limit", "infeasible", "no_solution", "error", "heuristic")
 
 #: Farthest a site may lie from the road network, in metres (scenario ``[network] max_snap_m``).
 #: A guess: about one urban block.

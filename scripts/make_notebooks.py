@@ -53,7 +53,9 @@ NOTEBOOKS = {
         ("code", _setup("coverage_nb_title", "coverage_nb_intro", ", m=sc.coverage.threshold_min",
                         "illustrative_sites")),
         ("code", "cov = pl.run_coverage(sc, net, plants, suppliers)\n"
-                 "pl.notebook.table(cov.plant_summary, lang, caption=\"coverage\")"),
+                 "display(pl.notebook.table(cov.plant_summary, lang, caption=\"coverage\"))\n"
+                 "# the package's warnings (data-edge truncation, unreachable trips, assumed road speeds)\n"
+                 "pl.notebook.warning_block(cov.warnings, lang, net=net)"),
         ("code", "display(pl.notebook.heading(\"lost_title\", lang), pl.notebook.text(\"lost_intro\", lang, n=10))\n"
                  "pl.notebook.table(cov.lost_at_peak.head(10), lang)"),
         ("code", "display(pl.notebook.heading(\"sheet_breaking_scale\", lang),\n"
@@ -77,18 +79,18 @@ NOTEBOOKS = {
         ("parameters", PARAMETERS),
         ("code", _setup("siting_nb_title", "siting_nb_intro", "", "illustrative_siting")),
         ("code", "stations = pl.plan_stations(sc, net, plants, suppliers)\n"
-                 "info = {k: v for k, v in stations.problem.info.items() if not isinstance(v, dict)}\n"
-                 "pl.notebook.table(pd.DataFrame({pl.notebook.words(\"setting\", lang): list(info),\n"
-                 "                                pl.notebook.words(\"value\", lang): [str(v) for v in info.values()]}),\n"
-                 "                  lang, caption=\"problem_size\")"),
+                 "pl.notebook.problem_size(stations.problem.info, lang)"),
         ("code", "s = stations.summary()\n"
-                 "display(pl.notebook.text(\"solver_result\", lang, status=s[\"status\"], objective=s[\"objective\"],\n"
+                 "display(pl.notebook.text(\"solver_result\", lang,\n"
+                 "                         status=pl.notebook.status_label(s[\"status\"], lang), objective=s[\"objective\"],\n"
                  "                         bound=s[\"bound\"], gap=100 * s[\"gap\"], seconds=s[\"seconds\"],\n"
                  "                         used=s[\"budget_used\"], budget=s[\"budget\"]))\n"
                  "per_tech = pd.DataFrame({\"technology\": list(s[\"covered_share\"]),\n"
                  "                         pl.notebook.words(\"count\", lang): [s[\"stations\"].get(t, 0) for t in s[\"covered_share\"]],\n"
                  "                         \"share\": list(s[\"covered_share\"].values())})\n"
-                 "pl.notebook.table(per_tech, lang, caption=\"covered_share\")"),
+                 "display(pl.notebook.table(per_tech, lang, caption=\"covered_share\"))\n"
+                 "# the package's warnings (station sizing, budget) and the road speeds assumed\n"
+                 "pl.notebook.warning_block(stations.sizing.get(\"warnings\", []), lang, net=net)"),
         ("code", "selected = stations.selected_sites()\n"
                  "display(pl.notebook.heading(\"siting_title\", lang))\n"
                  "# offline_view embeds Leaflet and its plugins: the map shows without Internet access\n"
@@ -108,11 +110,16 @@ NOTEBOOKS = {
                  "    sc.siting.budget_wan = budget     # the same scenario at two budgets (万元)\n"
                  "    plans[name] = pl.plan_stations(sc, net, plants, suppliers)\n"
                  "    lists[name] = plans[name].selected_sites().rename(columns={\"capex\": \"capex_wan\"})\n"
-                 "pl.notebook.text(\"list_sizes\", lang, sizes=\", \".join(f\"{k} {len(v)}\" for k, v in lists.items()))"),
+                 "status = {k: pl.notebook.status_label(p.summary()[\"status\"], lang) for k, p in plans.items()}\n"
+                 "pl.notebook.text(\"list_sizes\", lang, a=\"A\", n_a=len(lists[\"A\"]), s_a=status[\"A\"],\n"
+                 "                 b=\"B\", n_b=len(lists[\"B\"]), s_b=status[\"B\"])"),
         ("code", "demand = {t: g[[\"demand_id\", \"weight\", \"geometry\"]] for t, g in plans[\"A\"].problem.demand.items()}\n"
                  "cmp = pl.compare_site_lists(net, lists[\"A\"], lists[\"B\"], demand, sc.siting.technologies,\n"
                  "                            label_a=\"A\", label_b=\"B\")\n"
-                 "pl.notebook.table(cmp.summary, lang, caption=\"compare_summary\")"),
+                 "display(pl.notebook.table(cmp.summary, lang, caption=\"compare_summary\"))\n"
+                 "# the package's warnings: the comparison's and the two plans' station sizing\n"
+                 "sizing = [w for p in plans.values() for w in p.sizing.get(\"warnings\", [])]\n"
+                 "pl.notebook.warning_block(cmp.warnings + sizing, lang)"),
         ("code", "pl.notebook.table(cmp.reassigned.head(10), lang, caption=\"reassigned\", n=10)"),
         ("code", "display(pl.notebook.heading(\"compare_title\", lang))\n"
                  "display(pl.maps.offline_view(cmp.map(language=lang, basemap=sc.maps.basemap)))\n"

@@ -22,7 +22,8 @@ from nbclient import NotebookClient
 from planner.errors import PlannerError
 from planner.maps.labels import LABELS
 from planner.maps.offline import external_references
-from planner.notebook import TEXT, table, words
+from planner.notebook import TEXT, problem_size, table, warning_block, words
+from planner.pipeline.write import export_tables
 from planner.reporting.document import TEXT as REPORT_TEXT
 from tests._helpers import CHROMIUM
 
@@ -197,6 +198,69 @@ def test_comparison_table_headers_name_their_list():
     assert list(table(df, "en").data.columns)[1:4] == ["Stations (A)", "Stations (B)", "Stations (B − A)"]
 
 
+def test_table_translates_statuses_totals_and_unreachable_minutes():
+    inf = float("inf")
+    df = pd.DataFrame({"technology": ["h2", "hpc", "total", "h2", "hpc", "h2", "hpc"],
+                       "status": ["kept", "moved", "added", "removed", "optimal", "time_limit", "infeasible"],
+                       "minutes_peak": [inf, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],
+                       "median_minutes": [1.0, inf, 2.0, 2.0, 2.0, 2.0, 2.0],
+                       "scale_for_90pct": [1.5, None, 1.0, 1.0, 1.0, 1.0, 1.0]})
+    zh = table(df, "zh")
+    assert zh.data["状态"].tolist() == ["保留", "位置变动", "新增", "移除", "最优", "达到时间上限", "无可行解"]
+    assert zh.data["类型"].tolist()[2] == "合计"
+    assert zh.data["分钟 (高峰)"].tolist()[0] == "不可达" and zh.data["中位分钟"].tolist()[1] == "不可达"
+    assert table(df.assign(scale_for_90pct=[inf] * 7), "zh").data["保持90%覆盖的速度系数"].tolist()[0] == "∞"
+    page = zh.to_html()
+    assert not re.search(r">\s*(inf|nan|total|moved|optimal|time_limit|infeasible)\s*<", page)
+    assert ">–<" in page.replace(" ", "")  # the gap, as the report shows it
+    en = table(df, "en").data
+    assert en["Status"].tolist()[1] == "Moved" and en["Status"].tolist()[5] == "time limit reached"
+    assert en["Minutes (Peak)"].tolist()[0] == "unreachable"
+    assert df["status"].tolist()[1] == "moved"  # the input is not changed
+
+
+def test_the_workbook_translates_the_solver_status_through_the_same_helper():
+    selected = pd.DataFrame({"site_id": ["s1"], "technology": ["h2"], "name": ["s1"], "display_name": ["近 地泽路"],
+                             "capex": [800.0]})
+    summary = pd.DataFrame([{"objective": 1.0, "status": "time_limit", "gap": 0.01}])
+    siting = type("Plan", (), {"tables": lambda self: {"selected_sites": selected, "siting_summary": summary}})()
+    tables, _ = export_tables({"siting": siting}, "zh")
+    assert tables["选址汇总"]["状态"].tolist() == ["达到时间上限"]
+    assert export_tables({"siting": siting}, "en")[0]["Siting summary"]["Status"].tolist() == ["time limit reached"]
+
+
+def test_problem_size_names_every_key_the_pipeline_records():
+    info = {"candidates_read": {"parking": 1500, "fuel": 30}, "candidates_outside_study_area": 1311,
+            "candidates_off_network": 27, "freight_flows": 331, "freight_flows_unreachable": 0,
+            "ev_demand_points": 169, "ev_clustering_loss": {"n_outside_network": 2},
+            "h2_eligible_sites": 172, "h2_demand_points": 331, "pv_storage_demand_served_by_competitors": 4,
+            "candidates": 178}
+    zh = problem_size(info, "zh")
+    rows = dict(zip(zh.data["参数"], zh.data["取值"]))
+    assert rows == {"读入的候选站址（parking）": 1500, "读入的候选站址（fuel）": 30,
+                    "研究范围以外的候选站址（未纳入）": 1311, "距路网过远的候选站址（未纳入）": 27,
+                    "供应商 → 工厂货运流": 331, "无道路可达的货运流（未纳入）": 0, "电动车需求点（兴趣点聚类）": 169,
+                    "可选站址：加氢站": 172, "需求点：加氢站": 331, "已由竞争对手站点服务的需求点：光储充一体站": 4,
+                    "纳入模型的候选站址": 178}
+    assert "<caption>选址问题规模</caption>" in zh.to_html()
+    en = problem_size({"hpc_eligible_sites": 5, "some_new_key": 1}, "en").data
+    assert en["Setting"].tolist() == ["Eligible sites: High-power charging", "some_new_key"]  # unknown: as given
+
+
+def test_warning_block_shows_the_messages_as_written_under_a_translated_heading():
+    msgs = ["plant P1: its 30-minute circle (offpeak) is truncated", "ids are 'supplier_<row>' *here*"]
+    zh = str(warning_block(msgs + msgs[:1], "zh"))
+    assert zh.startswith("#### ⚠ 注意") and "英文原文" in zh
+    assert zh.count("truncated") == 1  # a repeated warning once
+    assert r"'supplier\_&lt;row&gt;' \*here\*" in zh  # markup shows as written, not as emphasis or a tag
+    assert str(warning_block([], "en")) == "#### ⚠ Warnings\n\nThe planner gave no warnings."
+    net = type("Net", (), {"report": {"speeds": {"offpeak": {"fallback": 0.7, "clamped": 0.1,
+                                                             "mostly_fallback": True}}}})()
+    shown = str(warning_block([], "zh", net=net))
+    assert "70 % 的道路长度使用默认速度" in shown  # the maps' speed line, translated
+    assert "depend mostly on assumed speeds" in shown  # the package's fallback-speed warning
+
+
 # ---------------------------------------------------------------------------------------
 # execution and language
 # ---------------------------------------------------------------------------------------
@@ -232,7 +296,7 @@ ZH = {
     "02_station_siting.ipynb": ["# 措施10：加氢站、大功率充电站和光储充一体站选址", "求解状态：", "选址问题规模",
                                 "## 场站选址", "选址结果", "加氢站", "站点名称", "数量"],
     "03_compare_site_lists.ipynb": ["# 候选站点方案对比", "各方案站点数", "各方案每类场站的覆盖情况", "## 方案对比",
-                                    "按状态统计的站点数", "状态"],
+                                    "按状态统计的站点数", "状态", "个（求解状态："],
 }
 EN_01 = ["# 30-minute supply circle", "Supplier coverage per plant", "## Suppliers lost at peak",
          "## Breaking speed scale", "## 30-minute supplier coverage", "Road network:", "Plant ID", "Profile"]
@@ -252,6 +316,34 @@ def test_notebook_text_is_in_the_scenario_language_zh(executed, name):
     tables = _tables(nb)
     assert tables and all(CJK.search(" ".join(t["header"])) for t in tables)
     assert all(CJK.search(t["caption"]) for t in tables if t["caption"])
+    # no untranslated status, total, infinity or gap in a sentence or a table cell
+    raw = re.compile(r"^(optimal|time_limit|infeasible|no_solution|heuristic|kept|moved|added|removed|total|"
+                     r"inf|nan|nan%)$", re.I)
+    cells = [c for t in tables for row in t["rows"] for c in row]
+    assert not [c for c in cells if raw.match(c)], sorted({c for c in cells if raw.match(c)})
+    assert not re.search(r"\b(optimal|time_limit|infeasible|no_solution)\b", "\n".join(_markdown(nb)))
+    # the package's warnings are shown, under a Chinese heading
+    (block,) = [m for m in _markdown(nb) if m.startswith("#### ⚠ 注意")]
+    assert "\n- " in block
+
+
+@pytest.mark.slow
+def test_siting_notebook_names_the_problem_size_and_the_solver_status_in_chinese(executed):
+    nb = executed("02_station_siting.ipynb")
+    (size,) = [t for t in _tables(nb) if t["caption"] == "选址问题规模"]
+    assert "纳入模型的候选站址" in [row[0] for row in size["rows"]]
+    assert not [row[0] for row in size["rows"] if not CJK.search(row[0])]  # every key readable
+    (solver,) = [m for m in _markdown(nb) if m.startswith("求解状态：")]
+    assert re.match(r"求解状态：(最优|达到时间上限|启发式解)；", solver), solver
+
+
+@pytest.mark.slow
+def test_coverage_notebook_warns_of_circles_truncated_by_the_data_edge(executed):
+    nb = executed("01_supplier_coverage.ipynb")
+    (block,) = [m for m in _markdown(nb) if m.startswith("#### ⚠ 注意")]
+    # the demo's road data ends at lat 39.756 (data/README.md): the plants' circles reach it
+    assert "truncated by the edge of the road data" in block
+    assert "道路速度：" in block  # the assumed-speed line, translated
 
 
 @pytest.mark.slow
@@ -390,7 +482,7 @@ def test_compare_notebook_maps_render_offline(executed, browser, tmp_path):
     result = render(browser, frame, tmp_path / "compare.html")
     _assert_drawn(result, 2)
     left, right = result["maps"]
-    kept = n.get("保留", 0) + n.get("moved", 0)
+    kept = n.get("保留", 0) + n.get("位置变动", 0)
     assert left["icons"] == kept + n.get("移除", 0)  # list A: kept and removed stations
     assert right["icons"] == kept + n.get("新增", 0)  # list B: kept and added stations
 

@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 
 from planner.errors import PlannerError
+from planner.vocab import MATCH_STATUSES, SOLVER_STATUSES
 
 __all__ = ["LANGUAGES", "LABELS", "COLUMN_KEYS", "check_language", "label", "profile_label",
-           "technology_label", "column_headers", "speed_note"]
+           "technology_label", "status_label", "column_headers", "speed_note"]
 
 #: Supported languages.
 LANGUAGES: tuple[str, ...] = ("en", "zh")
@@ -155,7 +156,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "added": ("Added", "新增"),
     "removed": ("Removed", "移除"),
     "kept": ("Kept", "保留"),
+    "moved": ("Moved", "位置变动"),
     "compare_title": ("Scenario comparison", "方案对比"),
+    # rows of a comparison summary besides the technologies (column ``technology``)
+    "total": ("Total", "合计"),
+    "supplier_circle": ("Supplier circle", "供应商配套圈"),
     # generic
     "legend": ("Legend", "图例"),
     "yes": ("yes", "是"),
@@ -216,6 +221,13 @@ LABELS: dict[str, tuple[str, str]] = {
     "bound": ("Bound", "界"),
     "gap": ("Gap", "间隙"),
     "solver": ("Solver", "求解器"),
+    # solver statuses (planner.vocab.SOLVER_STATUSES), through status_label
+    "solver_optimal": ("optimal", "最优"),
+    "solver_time_limit": ("time limit reached", "达到时间上限"),
+    "solver_infeasible": ("infeasible", "无可行解"),
+    "solver_no_solution": ("no solution found", "未找到解"),
+    "solver_error": ("solver error", "求解器出错"),
+    "solver_heuristic": ("heuristic solution", "启发式解"),
     "seconds": ("Seconds", "秒"),
     "budget_wan": ("Budget (10,000 CNY)", "预算（万元）"),
     "budget_used_wan": ("Budget used (10,000 CNY)", "已用预算（万元）"),
@@ -360,6 +372,18 @@ def technology_label(technology, language: str = "en") -> str:
     return label(key, language) if key else str(technology)
 
 
+def status_label(status, language: str = "en") -> str:
+    """Label of a status: a comparison status (:data:`planner.vocab.MATCH_STATUSES`, e.g. ``moved``)
+    or a solver status (:data:`planner.vocab.SOLVER_STATUSES`, e.g. ``time_limit``); unknown
+    statuses are returned as given."""
+    key = str(status).strip().lower()
+    if key in MATCH_STATUSES:
+        return label(key, language)
+    if key in SOLVER_STATUSES:
+        return label(f"solver_{key}", language)
+    return str(status)
+
+
 def speed_note(shares: dict, language: str = "en", profile_labels: dict | None = None) -> str | None:
     """The legend line saying how much road length is driven at an assumed speed.
 
@@ -394,17 +418,25 @@ def _translate_value(column: str, value, language: str):
     if isinstance(value, (bool, np.bool_)):
         return label("yes" if value else "no", language)
     if column == "technology":
-        return technology_label(value, language)
+        return label(value, language) if value in ("total", "supplier_circle") else technology_label(value, language)
     if column == "profile":
         return profile_label(value, language)
-    if column == "status" and str(value) in ("added", "removed", "kept"):
-        return label(str(value), language)
+    if column == "status" and isinstance(value, str):
+        return status_label(value, language)
     if column == "unreachable_cause" and str(value) in ("restriction", "no_connection"):
         return label(str(value), language)
-    if column in ("minutes", "best_minutes", "minutes_unrestricted") and isinstance(value, float) \
-            and math.isinf(value):
+    if _is_minutes(column) and isinstance(value, float) and math.isinf(value):
         return label("unreachable", language)
     return value
+
+
+#: Columns of travel minutes besides ``minutes_<profile>`` (infinite = unreachable).
+_MINUTE_COLUMNS = ("minutes", "best_minutes", "minutes_unrestricted", "median_minutes", "max_minutes",
+                   "slack_minutes")
+
+
+def _is_minutes(column) -> bool:
+    return str(column) in _MINUTE_COLUMNS or str(column).startswith("minutes_")
 
 
 def column_headers(df: pd.DataFrame, language: str = "en",
@@ -423,7 +455,8 @@ def column_headers(df: pd.DataFrame, language: str = "en",
         Header language.
     translate_values : bool, default False
         Also translate cell values: booleans to yes/no (是/否), technology codes, profile
-        names, comparison statuses, and infinite minutes to "unreachable" (不可达).
+        names, comparison and solver statuses (:func:`status_label`), and infinite minutes
+        (``minutes``, ``minutes_<profile>``, median / maximum minutes...) to "unreachable" (不可达).
 
     Returns
     -------
@@ -437,8 +470,7 @@ def column_headers(df: pd.DataFrame, language: str = "en",
         out = pd.DataFrame(out.drop(columns=[geom]))
     if translate_values:
         for col in out.columns:
-            if col in ("technology", "profile", "status", "minutes", "best_minutes", "unreachable_cause",
-                       "minutes_unrestricted") or \
+            if col in ("technology", "profile", "status", "unreachable_cause") or _is_minutes(col) or \
                     out[col].dtype == bool:
                 out[col] = [_translate_value(col, v, language) for v in out[col]]
     mapping = {c: label(COLUMN_KEYS[c], language) for c in out.columns if c in COLUMN_KEYS}
