@@ -377,6 +377,25 @@ def test_missing_columns_name_the_table(plants, suppliers, supplier_times, isoch
                      isochrones)
 
 
+def test_an_empty_band_draws_nothing_without_a_warning(plants, suppliers, supplier_times, isochrones):
+    # a band that reaches no road (a plant outside an autonomous vehicle's zone) is empty, not missing
+    import warnings
+
+    from shapely.geometry import Polygon
+
+    empty = isochrones.iloc[:1].copy()
+    empty["profile"] = "autonomous"
+    empty["geometry"] = [Polygon()]
+    both = pd.concat([isochrones, empty], ignore_index=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        coverage_map(plants, suppliers, supplier_times, both, basemap="osm")
+    missing = both.copy()
+    missing.loc[len(missing) - 1, "geometry"] = None
+    with pytest.warns(UserWarning, match="1 row\\(s\\) without geometry"):
+        coverage_map(plants, suppliers, supplier_times, missing, basemap="osm")
+
+
 def test_amap_shifts_everything_to_gcj02(plants, suppliers, supplier_times, isochrones,
                                          selected, demand):
     from planner.coords import wgs84_to_gcj02
