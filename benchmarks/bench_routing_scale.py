@@ -42,7 +42,7 @@ SAMPLE_ROWS = 16
 
 def _network():
     os.environ.setdefault("PLANNER_DATA_DIR", str(ROOT.parent / "shared" / "data"))
-    from planner.network import network_for_scenario
+    from planner.pipeline.network import network_for_scenario
     from planner.scenario import load_scenario
 
     return network_for_scenario(load_scenario(ROOT / "scenarios" / "yizhuang.toml"))
