@@ -138,6 +138,25 @@ def _brute_nearest_named(edges, lon, lat):
     return named["name"].iloc[int(np.argmin(d.to_numpy()))], float(d.min())
 
 
+def test_display_names_near_far_and_none():
+    from shapely.geometry import LineString
+
+    from planner.stations.candidates import display_names
+
+    # one named east-west road and an unnamed one; sites 100 m, ~820 m and ~5 km north of the named road
+    roads = gpd.GeoDataFrame({"name": ["地泽路", None]},
+                             geometry=[LineString([(116.50, 39.78), (116.52, 39.78)]),
+                                       LineString([(116.50, 39.79), (116.52, 39.79)])], crs=4326)
+    lat = 39.78 + np.array([100.0, 820.0, 5000.0]) / 111_000
+    cands = pd.DataFrame({"candidate_id": ["parking_1", "parking_2", "parking_3"],
+                          "name": ["parking_1", "parking_2", "parking_3"], "lon": [116.51] * 3, "lat": lat})
+    got = display_names(cands, roads, near="近 {road}", far="距 {road} {m} 米")
+    _, d = _brute_nearest_named(roads, 116.51, lat[1])
+    assert got[0] == "近 地泽路"
+    assert got[1] == f"距 地泽路 {int(50 * round(d / 50))} 米" and 750 <= d <= 900
+    assert got[2] == "parking_3"  # no named road within 2 km: the id stays
+
+
 def test_pipeline_maps_show_areas_speeds_and_station_names(tmp_path):
     from planner import pipeline
     from planner.scenario import load_scenario

@@ -139,6 +139,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "radius_min": ("Service radius (min)", "服务半径（分钟）"),
     "display_name": ("Station name", "站点名称"),
     "near_road": ("near {road}", "近 {road}"),
+    "far_road": ("{m} m from {road}", "距 {road} {m} 米"),
     "demand_served": ("Demand served", "服务需求量"),
     "share": ("Share", "占比"),
     "served": ("Served", "已服务"),

@@ -104,8 +104,9 @@ def _site_candidates(sc, net, info: dict, run=None, sources=None) -> gpd.GeoData
             run.warn(f"{off} candidate site(s) lie farther than {sc.network.max_snap_m:g} m from the road network "
                      "and are left out")
     cands = cands[cands.on_network].reset_index(drop=True)
-    cands["display_name"] = cand_mod.display_names(cands, net.edges, near=label("near_road", sc.scenario.language),
-                                                   metric_crs=net.metric_crs)
+    lang = sc.scenario.language
+    cands["display_name"] = cand_mod.display_names(cands, net.edges, near=label("near_road", lang),
+                                                   far=label("far_road", lang), metric_crs=net.metric_crs)
     return cands
 
 

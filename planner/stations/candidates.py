@@ -506,11 +506,15 @@ def snap_candidates(net, candidates: gpd.GeoDataFrame,
 
 #: Farthest a named road may be for "near <road>" (m). guess: about a city block in E-Town.
 NEAR_ROAD_MAX_M = 300.0
+#: Farthest a named road may be for "<m> m from <road>" (m); beyond it the id is kept. guess
+FAR_ROAD_MAX_M = 2000.0
 
 
 def display_names(candidates: pd.DataFrame, roads: gpd.GeoDataFrame, near: str = "near {road}",
-                  max_m: float = NEAR_ROAD_MAX_M, metric_crs: str = BEIJING_METRIC_CRS) -> np.ndarray:
-    """Readable names of candidate sites: their own name, else the nearest named road.
+                  max_m: float = NEAR_ROAD_MAX_M, metric_crs: str = BEIJING_METRIC_CRS,
+                  far: str = "{m} m from {road}", far_max_m: float = FAR_ROAD_MAX_M) -> np.ndarray:
+    """Readable names of candidate sites: their own name, else the nearest named road (with its
+    distance, rounded to 50 m, when it is farther than ``max_m``).
 
     A candidate "has its own name" when ``name`` is neither ``candidate_id`` nor the source's id
     inside it (the readers fall back to the id when the source has no name: ``parking_1150166371``
@@ -525,9 +529,14 @@ def display_names(candidates: pd.DataFrame, roads: gpd.GeoDataFrame, near: str =
     near : str
         Format with ``{road}`` for a site without its own name (e.g. ``"近 {road}"``).
     max_m : float
-        Farthest named road used; beyond it the id is kept.
+        Farthest named road for ``near``.
     metric_crs : str
         CRS in which distances are measured.
+    far : str
+        Format with ``{road}`` and ``{m}`` (metres) for a named road between ``max_m`` and
+        ``far_max_m`` away (e.g. ``"距 {road} {m} 米"``); beyond it the id is kept.
+    far_max_m : float
+        Farthest named road used at all.
 
     Returns
     -------
@@ -545,9 +554,11 @@ def display_names(candidates: pd.DataFrame, roads: gpd.GeoDataFrame, near: str =
     lines = named.geometry.to_crs(metric_crs).values
     pts = gpd.GeoSeries(gpd.points_from_xy(candidates["lon"].to_numpy(float)[need],
                                            candidates["lat"].to_numpy(float)[need]), crs=4326).to_crs(metric_crs)
-    hit = shapely.STRtree(lines).query_nearest(pts.values, max_distance=max_m, all_matches=False)
-    road_names = named["name"].astype(str).str.strip().to_numpy(object)
-    out[need[hit[0]]] = [near.format(road=r) for r in road_names[hit[1]]]
+    hit, dist = shapely.STRtree(lines).query_nearest(pts.values, max_distance=far_max_m, all_matches=False,
+                                                     return_distance=True)
+    road = named["name"].astype(str).str.strip().to_numpy(object)[hit[1]]
+    out[need[hit[0]]] = [near.format(road=r) if d <= max_m else far.format(road=r, m=int(50 * round(d / 50)))
+                         for r, d in zip(road, dist)]
     return out
 
 
