@@ -123,14 +123,20 @@ def require_columns(df, columns: Sequence[str], what: str) -> None:
         )
 
 
-def as_wgs84(gdf, what: str):
-    """Return ``gdf`` as a GeoDataFrame in EPSG:4326 (a CRS-less frame is taken as WGS-84)."""
+def as_wgs84(gdf, what: str, empty_ok: bool = False):
+    """Return ``gdf`` as a GeoDataFrame in EPSG:4326 (a CRS-less frame is taken as WGS-84).
+
+    Rows without geometry are dropped with a warning; with ``empty_ok`` an empty geometry is a
+    result (e.g. a band that reaches no road) and is dropped silently, a missing one still warns.
+    """
     import geopandas as gpd
 
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise InputError(f"{what} must be a GeoDataFrame, got {type(gdf).__name__}")
     if gdf.crs is not None and not gdf.crs.equals("EPSG:4326"):
         gdf = gdf.to_crs("EPSG:4326")
+    if empty_ok:
+        gdf = gdf[~gdf.geometry.is_empty.to_numpy(bool)]
     missing = (gdf.geometry.isna() | gdf.geometry.is_empty).to_numpy()
     if missing.any():
         warnings.warn(f"{what}: {int(missing.sum())} row(s) without geometry are not drawn",

@@ -229,8 +229,8 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
     plants = as_wgs84(plants, "plants").copy()
     suppliers = as_wgs84(suppliers, "suppliers").copy()
     # an empty band reaches no road (e.g. a plant outside an autonomous vehicle's zone): nothing to
-    # draw, and the tables already say so; a missing (None) geometry is still warned about
-    isochrones = as_wgs84(isochrones[~isochrones.geometry.is_empty.to_numpy(bool)], "isochrones").copy()
+    # draw, and the tables already say so
+    isochrones = as_wgs84(isochrones, "isochrones", empty_ok=True).copy()
     plants["site_id"] = str_ids(plants["site_id"]).to_numpy()
     suppliers["site_id"] = str_ids(suppliers["site_id"]).to_numpy()
     isochrones["plant_id"] = str_ids(isochrones["plant_id"]).to_numpy()
