@@ -8,6 +8,8 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 import planner.routing._hierarchy as contract
+import planner.routing._within as within
+from planner.errors import PlannerError
 from planner.routing import choose_engine, csr_iter_travel_times, csr_travel_times
 
 
@@ -128,4 +130,74 @@ def test_float32_and_blocks_equal_the_dense_result(engine):
             starts.append(start)
             blocks.append(block)
         assert starts == list(range(0, len(src), 7)) and all(len(b) <= 7 for b in blocks)
-        np.testing.assert_array_equal(np.vstack(blocks), dense)
+        # a block may be answered by the bounded sweep where the whole request handed over to the
+        # full one: the same paths, summed in another order (~1e-13 s)
+        _same(np.vstack(blocks), dense, atol=1e-9)
+
+
+# ------------------------------------------------- bounded sweep (cutoff) and sparse results
+@pytest.mark.parametrize("side, seed, core_size", [(40, 3, None), (60, 4, 0), (60, 5, 300)])
+@pytest.mark.parametrize("cutoff", [0.0, 45.0, 400.0, 1500.0])
+def test_bounded_sweep_matches_scipy(side, seed, core_size, cutoff):
+    # sources in no particular order, with duplicates, a node of the core and a node on no arc
+    csr = _street_grid(side, seed)
+    n = csr.shape[0]
+    csr = sp.csr_matrix((csr.data, csr.indices, np.r_[csr.indptr, csr.indptr[-1]]), shape=(n + 1, n + 1))
+    h, why_not = contract.build_hierarchy(csr, core_size)
+    assert h is not None, why_not
+    rng = np.random.default_rng(seed)
+    src = np.r_[rng.choice(n, 37, replace=False), 5, 5, n, int(np.flatnonzero(h.internal == 0)[0])]
+    ref = dijkstra(csr, indices=src, limit=cutoff)
+    out = np.full((len(src), n + 1), -1.0)
+    within.many_within(h, src, cutoff, out)
+    _same(out, ref)
+    counts, nodes, times = within.many_within(h, src, cutoff)
+    dense = np.full((len(src), n + 1), np.inf)
+    dense[np.repeat(np.arange(len(src)), counts), nodes] = times
+    _same(dense, ref)
+    assert counts.sum() == np.isfinite(ref).sum()  # every pair once, none beyond the cutoff
+
+
+def test_bounded_sweep_hands_over_to_the_full_sweep_when_most_is_reached(monkeypatch):
+    csr = _street_grid(30, 8)
+    h, _ = contract.build_hierarchy(csr)
+    src = np.arange(0, csr.shape[0], 3)
+    swept = []
+    full = within.many_to_all
+    monkeypatch.setattr(within, "many_to_all", lambda *a: swept.append(len(a[1])) or full(*a))
+    out = np.empty((len(src), csr.shape[0]))
+    within.many_within(h, src, 1e6, out)  # everything within the cutoff
+    assert sum(swept) > 0 and sum(swept) < len(src)  # the first run was bounded, the rest full
+    _same(out, dijkstra(csr, indices=src, limit=1e6))
+
+
+def test_sparse_within_cutoff_equals_dense_for_every_engine():
+    from planner.routing import csr_travel_times_within
+
+    csr = _street_grid(35, 9)
+    src = np.random.default_rng(9).choice(csr.shape[0], 30, replace=False)
+    ref = dijkstra(csr, indices=src, limit=300.0)
+    for engine in ("hierarchy", "dijkstra"):
+        log = []
+        m = csr_travel_times_within(csr, src, 300.0, engine=engine, engine_log=log)
+        assert log[0].engine == engine and m.shape == ref.shape
+        dense = np.full(ref.shape, np.inf)
+        i, v = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr)), m.indices
+        dense[i, v] = m.data
+        _same(dense, ref)
+        assert m.nnz == np.isfinite(ref).sum()  # the sources' own 0 s are stored, nothing beyond
+    with pytest.raises(PlannerError, match="finite cutoff"):
+        csr_travel_times_within(csr, src, None)
+
+
+def test_homes_group_nearby_sources():
+    # on a street grid the nodes sharing a home lie together: far fewer distinct homes among the
+    # 8 nearest nodes of a point than among 8 random nodes
+    side = 60
+    csr = _street_grid(side, 10)
+    h, _ = contract.build_hierarchy(csr)
+    idx = np.arange(side * side).reshape(side, side)
+    rng = np.random.default_rng(10)
+    local = [len(np.unique(h.home[idx[r:r + 3, c:c + 3].ravel()])) for r, c in rng.integers(0, side - 3, (50, 2))]
+    spread = [len(np.unique(h.home[rng.choice(side * side, 9)])) for _ in range(50)]
+    assert np.mean(local) < 0.5 * np.mean(spread)

@@ -12,7 +12,8 @@ Three compiled (numba) engines, all parallel, giving the same times (to ~1e-12 s
   targets (e.g. 200 suppliers × 3 plants: 3 searches instead of 200).
 - ``"hierarchy"``: the graph is contracted once per CSR (cached; see :mod:`planner.routing._hierarchy`) and
   every source costs a small upward search plus a linear sweep shared by 8 sources — about an
-  order of magnitude faster per source than a Dijkstra.
+  order of magnitude faster per source than a Dijkstra. With a cutoff and all nodes as targets
+  only the nodes within the cutoff are swept (:mod:`planner.routing._within`).
 
 :func:`choose_engine` picks the cheapest on estimated cost (:data:`COST_NS`: a cached hierarchy
 costs nothing to build; an uncached one is built only when the call's sources pay for it) and says
@@ -22,7 +23,9 @@ e.g. for a run manifest.
 
 Results are ``float64`` by default or ``float32`` on request (half the memory; times are exact to
 ~1e-4 s at an hour). :func:`iter_travel_times` yields the result in blocks of sources for callers
-that reduce it as they go (10,000 origins × 476k nodes in float64 would be 38 GB).
+that reduce it as they go (10,000 origins × 476k nodes in float64 would be 38 GB), and
+:func:`travel_times_within` gives only the pairs within a cutoff, as a sparse matrix (a 45-minute
+cutoff on a 476k-node network stores ~6 % of the dense cells).
 
 Unreachable pairs are ``inf``.
 
@@ -37,10 +40,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 import shapely
 from numba import njit, prange
 
-from planner.routing import _hierarchy
+from planner.routing import _hierarchy, _within
 from planner.errors import PlannerError, SnapError
 from planner.vocab import DEFAULT_MAX_SNAP_M
 
@@ -454,6 +458,56 @@ def csr_iter_travel_times(csr, sources, targets=None, cutoff_s=None, dtype=np.fl
         yield start, out
 
 
+def travel_times_within(net, sources, cutoff_s: float, profile: str = "offpeak", direction: str = "from",
+                        engine: str | None = None, engine_log: list | None = None) -> sp.csr_matrix:
+    """Travel times from node sets to every node within a cutoff, as a sparse matrix.
+
+    The form for large networks: only the pairs within ``cutoff_s`` are computed and stored (a
+    45-minute cutoff reaches ~6 % of a 476k-node network, so the dense result would be ~15× larger
+    and its writing alone would cost more than the search; ``benchmarks/run.py routing_scale``).
+
+    Parameters
+    ----------
+    net, sources, profile, direction, engine, engine_log
+        As in :func:`travel_times`.
+    cutoff_s : float
+        Seconds; finite.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix, shape (len(sources), n_nodes)
+        Entry ``(i, v)``: seconds from ``sources[i]`` to node ``v`` (or from ``v`` to it, for
+        ``direction="to"``), stored only when within the cutoff; a stored ``0`` is a real time (the
+        source itself), an absent entry is beyond the cutoff or unreachable. Column indices within
+        a row are not sorted (call ``.sort_indices()`` if needed).
+    """
+    csr, transpose = _csrs(net, profile, direction)
+    return csr_travel_times_within(csr, sources, cutoff_s, engine=engine, engine_log=engine_log, transpose=transpose)
+
+
+def csr_travel_times_within(csr, sources, cutoff_s: float, engine: str | None = None, engine_log: list | None = None,
+                            transpose=None) -> sp.csr_matrix:
+    """:func:`travel_times_within` on a bare CSR matrix (see :func:`csr_travel_times`)."""
+    sources, _, cutoff, _ = _check(csr, sources, None, cutoff_s, np.float64)
+    if not np.isfinite(cutoff):
+        raise PlannerError(f"travel_times_within needs a finite cutoff, got {cutoff_s}")
+    n = csr.shape[0]
+    choice, h = choose_engine(csr, len(sources), None, engine)
+    _report(choice, engine_log)
+    if choice.engine == "hierarchy" and len(sources):
+        counts, nodes, times = _within.many_within(h, sources, cutoff)
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        return sp.csr_matrix((times, nodes, indptr), shape=(len(sources), n))
+    parts = []
+    step = max(1, BLOCK_CELLS // max(n, 1))
+    for start in range(0, len(sources), step):
+        block = np.empty((len(sources[start:start + step]), n))
+        _run(choice.engine, h, csr, transpose, sources[start:start + step], None, cutoff, block)
+        i, v = np.nonzero(np.isfinite(block))
+        parts.append(sp.csr_matrix((block[i, v], (i, v)), shape=block.shape))
+    return sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, n))
+
+
 def _check(csr, sources, targets, cutoff_s, dtype):
     n = csr.shape[0]
     sources = np.atleast_1d(np.asarray(sources, dtype=np.int64))
@@ -544,7 +598,9 @@ def _run(engine, h, csr, transpose, sources, targets, cutoff, out):
     """Fill ``out`` with the times of ``sources`` × ``targets`` by ``engine``."""
     if len(sources) == 0 or out.shape[1] == 0:
         return
-    if engine == "hierarchy":
+    if engine == "hierarchy" and targets is None and np.isfinite(cutoff):
+        _within.many_within(h, sources, cutoff, out)  # sweeps the reached area only
+    elif engine == "hierarchy":
         _hierarchy.many_to_all(h, sources, targets, cutoff, out)
     elif engine == "reverse-dijkstra":
         csr_t = transpose() if transpose is not None else csr.T.tocsr()

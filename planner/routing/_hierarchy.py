@@ -23,10 +23,11 @@ Build, once per CSR (:func:`build_hierarchy`):
    cheapest. The arcs ``v`` has when it is contracted are
    kept: *up* arcs ``v → x`` and *down* arcs ``u → v``, both to nodes contracted later (or to the
    core). Adjacency rows grow as needed (no degree cap), so every graph can be contracted.
-2. Stop at the *core* (:func:`core_rule`): when the remaining graph has become dense (average
+2. Stop at the *core*: when the remaining graph has become dense (average
    degree ≥ :data:`DENSE_DEGREE`, where every further contraction costs many witness searches and
    shortcuts) and at most :data:`CORE_MAX` nodes remain, or when :data:`CORE_MIN` remain. The
-   core's all-pairs times are tabulated (8·n_core² bytes). The rule depends on the graph, not on a
+   core's all-pairs times are tabulated (8·n_core² bytes) on first use, each row a Dijkstra
+   bounded by the query's cutoff (:func:`prepare`; a 45-minute table costs ~1/8 of a full one). The rule depends on the graph, not on a
    fixed count: the demo network (30k nodes) and a 4×4 tiling of it (476k) both end with a core
    of a few hundred to a few thousand nodes (``benchmarks/run.py routing_scale``).
 
@@ -39,16 +40,21 @@ Query from a source ``s`` (:func:`many_to_all`):
    tail of every down arc before its head),
    ``t(v) = min(t(v), t(u) + w(u → v))`` over the down arcs of ``v``; every ``u`` is final by then.
 
-With a subset of targets only the contracted nodes they depend on are swept (restricted PHAST).
+With a subset of targets only the contracted nodes they depend on are swept (restricted PHAST);
+with a cutoff and every node as a target, only the nodes within it (:mod:`planner.routing._within`).
 
 Every shortest path is an up-path, a core path, then a down-path in this order, so the sweep is
 exact (times differ from a plain Dijkstra only by floating-point summation order, ~1e-12 s).
 :data:`BLOCK` sources share one sweep (one cache line of times per node), so arc data are read
 once per block and the min/add vectorise.
 
-Internal numbering: core nodes ``0 .. n_core-1`` (original order), then contracted nodes in sweep
-order (by depth in the down-arc DAG, then original order), so the sweep walks the arrays front to
-back.
+Before contracting, nodes are renumbered in reverse Cuthill-McKee order (neighbours get close
+numbers, so the witness searches touch nearby memory). Internal numbering: core nodes
+``0 .. n_core-1`` in depth-first order over the core's arcs, then contracted nodes in sweep order
+(by depth in the down-arc DAG, then by *home* — the core node a node's cheapest arcs lead up to —
+then by number), so the sweep walks the arrays front to back and the nodes of one neighbourhood
+sit in a few runs of positions (what the bounded sweep of :mod:`planner.routing._within`, for
+queries with a cutoff, relies on).
 """
 from __future__ import annotations
 
@@ -60,6 +66,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numba import njit, prange
+from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 #: Contraction always goes on while more than this many nodes remain.
 CORE_MIN = 512
@@ -74,11 +81,9 @@ GIVE_UP_DEGREE = 24.0
 CORE_MAX = 4096
 #: Sources that share one downward sweep (8 float64 = one 64-byte cache line per node).
 BLOCK = 8
-#: Witness searches settle at most this many nodes when contracting / when re-estimating the
-#: neighbours of a contracted node (0: lazy updates only, ~2x faster build at equal query time on
-#: the demo network; the first estimate of every node uses a 1-node search).
+#: Witness searches settle at most this many nodes when contracting (the first estimate of every
+#: node uses a 1-node search; neighbours of a contracted node are updated lazily).
 _WITNESS_SETTLE = 40
-_ESTIMATE_SETTLE = 0
 #: Entries of the witness-search heap; a search that fills it stops pushing (which can only add
 #: an unneeded shortcut, never a wrong time).
 _WITNESS_HEAP = 1 << 16
@@ -105,8 +110,21 @@ class Hierarchy:
     down_ptr, down_par, down_w : ndarray
         For contracted node ``n_core + i``: its down arcs ``down_par[k] → n_core + i`` for
         ``k in down_ptr[i]:down_ptr[i+1]``.
+    core_ptr, core_ind, core_w : ndarray
+        CSR over internal positions of the arcs among core nodes.
     table : ndarray of float64, shape (n_core, n_core)
-        Core-to-core travel times (``inf`` = unreachable).
+        Core-to-core travel times (``inf`` = unreachable, or beyond ``table_bound``), filled on
+        first use by :func:`prepare` (one Dijkstra per core node, bounded by the cutoff asked for).
+    table_bound : ndarray of float64, shape (1,)
+        The times up to which ``table`` is exact (``-1``: not filled yet; ``inf``: all).
+    child_ptr, child_ind, child_w : ndarray
+        The down arcs again, by tail: CSR over all internal positions (core nodes included) of
+        ``tail → head`` (for the bounded sweep, which pushes from reached nodes only).
+    node_of : ndarray of int64, shape (n,)
+        Original node of every internal position (inverse of ``internal``).
+    home : ndarray of int64, shape (n,)
+        By original node: the chain position of its home core node (``-1``: none); nodes with
+        close values lie close together, so sources sorted by it share their bounded sweeps.
     build_s : float
         Wall-clock seconds spent building.
     """
@@ -120,14 +138,25 @@ class Hierarchy:
     down_ptr: np.ndarray
     down_par: np.ndarray
     down_w: np.ndarray
+    core_ptr: np.ndarray
+    core_ind: np.ndarray
+    core_w: np.ndarray
     table: np.ndarray
+    table_bound: np.ndarray
+    child_ptr: np.ndarray
+    child_ind: np.ndarray
+    child_w: np.ndarray
+    node_of: np.ndarray
+    home: np.ndarray
     build_s: float
 
     @property
     def nbytes(self) -> int:
         """Memory held by the arrays."""
         return sum(a.nbytes for a in (self.internal, self.up_ptr, self.up_ind, self.up_w, self.down_ptr,
-                                      self.down_par, self.down_w, self.table))
+                                      self.down_par, self.down_w, self.core_ptr, self.core_ind, self.core_w,
+                                      self.table, self.child_ptr, self.child_ind,
+                                      self.child_w, self.node_of, self.home))
 
 
 # ------------------------------------------------------------------------------------ cache
@@ -216,6 +245,10 @@ def build_hierarchy(csr, core_size: int | None = None) -> tuple[Hierarchy | None
         return None, reason
     t0 = time.perf_counter()
     n = csr.shape[0]
+    # number the nodes so that neighbours are close (reverse Cuthill-McKee): the contraction's
+    # searches then touch nearby memory (~20 % faster on a 476k-node network)
+    perm = reverse_cuthill_mckee((csr + csr.T).tocsr(), symmetric_mode=True).astype(np.int64)
+    csr = csr[perm][:, perm].tocsr()
     if core_size is None:
         stop_min, stop_max, dense, give_up = CORE_MIN, CORE_MAX, DENSE_DEGREE, GIVE_UP_DEGREE
     else:
@@ -223,7 +256,7 @@ def build_hierarchy(csr, core_size: int | None = None) -> tuple[Hierarchy | None
         dense = give_up = np.inf
     order, ptr, ln, nb, w = _contract(
         n, csr.indptr.astype(np.int64), csr.indices.astype(np.int64), csr.data.astype(np.float64),
-        stop_min, stop_max, dense, give_up, _WITNESS_SETTLE, _ESTIMATE_SETTLE, _WITNESS_HEAP,
+        stop_min, stop_max, dense, give_up, _WITNESS_SETTLE, _WITNESS_HEAP,
     )
     contracted = np.zeros(n, bool)
     contracted[order] = True
@@ -232,11 +265,22 @@ def build_hierarchy(csr, core_size: int | None = None) -> tuple[Hierarchy | None
     if n_core > max(CORE_MAX, stop_max):
         return None, (f"the contraction left a dense core of {n_core:,} nodes (more than {CORE_MAX:,}): "
                       "not a road-like graph")
-    # sweep order: by depth in the down-arc DAG (1 + deepest tail), then by original position —
-    # as valid as reverse contraction order, with better memory locality (~7 % faster sweep)
+    # the core in depth-first order over its arcs, cheapest arc first: consecutive core nodes are
+    # mostly neighbours, so the order follows the map
+    core_pos = np.full(n, -1, np.int64)
+    core_pos[core] = np.arange(n_core)
+    core = core[_depth_first(*_pack(ptr, ln, nb, w, core, core_pos))]
+    # every node's home: the core node its cheapest up (or down) arcs lead to; nodes with the same
+    # home lie together, and homes follow the chain, so sorting by home keeps neighbours close
+    home_rank = np.full(n, -1, np.int64)
+    home_rank[core] = np.arange(n_core)
+    _homes(order, ptr, ln, nb, w, n, home_rank)
+    # sweep order: by depth in the down-arc DAG (1 + deepest tail; as valid as reverse contraction
+    # order), then by home, then by original position — a ball of nearby nodes is then a few runs
+    # of consecutive positions per depth
     downward = order[::-1]
     depth = _depths(downward, ptr, ln, nb, n)
-    downward = downward[np.lexsort((downward, depth))]
+    downward = downward[np.lexsort((downward, home_rank[downward], depth))]
     internal = np.empty(n, np.int64)
     internal[core] = np.arange(n_core)
     internal[downward] = n_core + np.arange(len(downward))
@@ -244,11 +288,79 @@ def build_hierarchy(csr, core_size: int | None = None) -> tuple[Hierarchy | None
 
     up_rows = np.where(contracted[by_internal], by_internal, -1)  # core nodes: no up arcs
     up_ptr, up_ind, up_w = _pack(ptr, ln, nb, w, up_rows, internal)
-    down_ptr, down_par, down_w = _pack(ptr, ln, nb, w, downward + n, internal)
     core_ptr, core_ind, core_w = _pack(ptr, ln, nb, w, core, internal)
-    table = _core_table(core_ptr, core_ind, core_w)
-    return Hierarchy(n, n_core, internal, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, table,
+    down_ptr, down_par, down_w = _pack(ptr, ln, nb, w, downward + n, internal)
+    child_ptr, child_ind, child_w = _by_tail(n, n_core, down_ptr, down_par, down_w)
+    renumbered = np.empty(n, np.int64)  # original node → its number during the build
+    renumbered[perm] = np.arange(n)
+    return Hierarchy(n, n_core, internal[renumbered], up_ptr, up_ind, up_w, down_ptr, down_par, down_w,
+                     core_ptr, core_ind, core_w, np.empty((n_core, n_core)), np.array([-1.0]),
+                     child_ptr, child_ind, child_w, perm[by_internal], home_rank[renumbered],
                      time.perf_counter() - t0), ""
+
+
+@njit(cache=True, nogil=True)
+def _depth_first(ptr, ind, w):
+    """Nodes of a graph (CSR) in depth-first preorder, cheapest arc first, from node 0 onwards."""
+    nc = len(ptr) - 1
+    seen = np.zeros(nc, np.bool_)
+    out = np.empty(nc, np.int64)
+    stack = np.empty(len(ind) + nc, np.int64)
+    n_out = 0
+    for root in range(nc):
+        if seen[root]:
+            continue
+        top = 0
+        stack[0] = root
+        top = 1
+        while top > 0:
+            top -= 1
+            v = stack[top]
+            if seen[v]:
+                continue
+            seen[v] = True
+            out[n_out] = v
+            n_out += 1
+            arcs = np.arange(ptr[v], ptr[v + 1])
+            for a in arcs[np.argsort(-w[arcs])]:  # costliest pushed first: cheapest popped first
+                if not seen[ind[a]]:
+                    stack[top] = ind[a]
+                    top += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _homes(order, ptr, ln, nb, w, n, home_rank):
+    """Fill ``home_rank`` of contracted nodes (core nodes set) from their cheapest arc to a later node."""
+    for i in range(len(order) - 1, -1, -1):
+        v = order[i]
+        best = np.inf
+        for r in (v, n + v):
+            for a in range(ptr[r], ptr[r] + ln[r]):
+                x = nb[a]
+                if home_rank[x] >= 0 and (w[a] < best or home_rank[v] < 0):
+                    best = w[a]
+                    home_rank[v] = home_rank[x]
+
+
+@njit(cache=True, nogil=True)
+def _by_tail(n, n_core, down_ptr, down_par, down_w):
+    """Down arcs (rows by head) regrouped by tail: CSR over all ``n`` internal positions."""
+    ptr = np.zeros(n + 1, np.int64)
+    for k in range(len(down_par)):
+        ptr[down_par[k] + 1] += 1
+    for v in range(n):
+        ptr[v + 1] += ptr[v]
+    fill = ptr[:-1].copy()
+    ind = np.empty(len(down_par), np.int32)
+    wt = np.empty(len(down_par), np.float64)
+    for i in range(len(down_ptr) - 1):
+        for k in range(down_ptr[i], down_ptr[i + 1]):
+            t = down_par[k]
+            ind[fill[t]] = n_core + i
+            wt[fill[t]] = down_w[k]
+            fill[t] += 1
+    return ptr, ind, wt
 
 
 @njit(cache=True, nogil=True)
@@ -280,21 +392,32 @@ def _pack(ptr, ln, nb, w, rows, internal):
     return out_ptr, ind, wt
 
 
+def prepare(h: Hierarchy, cutoff: float) -> None:
+    """Make the core table of ``h`` exact up to ``cutoff`` (a no-op when it already is).
+
+    A query bounded by a cutoff needs core-to-core times only up to it: one Dijkstra per core
+    node, stopped at the cutoff, costs a small share of the full table (≈ the share of the core
+    within the cutoff). Called by every query; the first with a larger cutoff (or none) pays.
+    """
+    with _lock:
+        if h.table_bound[0] < cutoff:
+            _core_table(h.core_ptr, h.core_ind, h.core_w, float(cutoff), h.table)
+            h.table_bound[0] = cutoff
+
+
 @njit(cache=True, parallel=True)
-def _core_table(ptr, ind, w):
-    """All-pairs travel times of the core (one Dijkstra per core node)."""
+def _core_table(ptr, ind, w, bound, table):
+    """Travel times among the core, each row a Dijkstra bounded by ``bound`` (``inf`` beyond)."""
     nc = len(ptr) - 1
-    table = np.empty((nc, nc), np.float64)
     for c in prange(nc):
         heap_d = np.empty(len(ind) + 1, np.float64)
         heap_v = np.empty(len(ind) + 1, np.int64)
-        _dijkstra_one(ptr, ind, w, c, np.inf, table[c], heap_d, heap_v)
-    return table
+        _dijkstra_one(ptr, ind, w, c, bound, table[c], heap_d, heap_v)
 
 
 # ---------------------------------------------------------------------------- binary heap
 @njit(cache=True, nogil=True, inline="always")
-def _push(heap_d, heap_v, size, key, value):
+def heap_push(heap_d, heap_v, size, key, value):
     """Push ``(key, value)`` on a min-heap of ``size`` entries; returns the new size."""
     i = size
     while i > 0:
@@ -310,7 +433,7 @@ def _push(heap_d, heap_v, size, key, value):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _pop(heap_d, heap_v, size):
+def heap_pop(heap_d, heap_v, size):
     """Remove the root of a min-heap (read ``heap_*[0]`` first); returns the new size."""
     size -= 1
     if size > 0:
@@ -405,13 +528,13 @@ def _witness(ptr, ln, nb, w, source, avoid, bound, max_settled, dist, touched, h
     n_touched = 1
     touched[0] = source
     dist[source] = 0.0
-    size = _push(heap_d, heap_v, 0, 0.0, source)
+    size = heap_push(heap_d, heap_v, 0, 0.0, source)
     settled = 0
     cap = len(heap_d)
     while size > 0:
         d = heap_d[0]
         u = heap_v[0]
-        size = _pop(heap_d, heap_v, size)
+        size = heap_pop(heap_d, heap_v, size)
         if d > dist[u]:
             continue
         if d > bound or settled >= max_settled:
@@ -426,7 +549,7 @@ def _witness(ptr, ln, nb, w, source, avoid, bound, max_settled, dist, touched, h
                     n_touched += 1
                 dist[x] = nd
                 if size < cap:
-                    size = _push(heap_d, heap_v, size, nd, x)
+                    size = heap_push(heap_d, heap_v, size, nd, x)
     return n_touched
 
 
@@ -456,9 +579,19 @@ def _shortcuts(n, v, ptr, ln, nb, w, max_settled, dist, touched, heap_d, heap_v,
     return count
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _refresh_top(queue_d, queue_v, size, priority):
+    """Requeue top entries whose node's priority rose since they were queued; returns the size."""
+    while size > 0 and queue_d[0] != priority[queue_v[0]]:
+        v = queue_v[0]
+        size = heap_pop(queue_d, queue_v, size)
+        size = heap_push(queue_d, queue_v, size, priority[v], v)
+    return size
+
+
 @njit(cache=True, nogil=True)
 def _contract(n, indptr, indices, weights, stop_min, stop_max, dense_degree, give_up_degree, witness_settled,
-              estimate_settled, heap_cap):
+              heap_cap):
     """Contract nodes cheapest-first until the core rule stops it (see :func:`build_hierarchy`).
 
     Returns the contraction order and the adjacency pool ``(ptr, ln, nb, w)``; the rows of a
@@ -497,19 +630,17 @@ def _contract(n, indptr, indices, weights, stop_min, stop_max, dense_degree, giv
     contracted_nb = np.zeros(n, np.float64)
     level = np.zeros(n, np.float64)
     priority = np.empty(n, np.float64)
-    queue_d = np.empty(4 * n + 16, np.float64)
-    queue_v = np.empty(4 * n + 16, np.int64)
+    queue_d = np.empty(n + 1, np.float64)  # one entry per node not contracted yet
+    queue_v = np.empty(n + 1, np.int64)
     size = 0
     for v in range(n):
         need = ln[v] * ln[n + v]
         if need > len(sc_u):
             sc_u, sc_x, sc_w = np.empty(2 * need, np.int64), np.empty(2 * need, np.int64), np.empty(2 * need)
-        count = _shortcuts(n, v, ptr, ln, nb, w, max(estimate_settled, 1), dist, touched, heap_d, heap_v,
-                           sc_u, sc_x, sc_w)
+        count = _shortcuts(n, v, ptr, ln, nb, w, 1, dist, touched, heap_d, heap_v, sc_u, sc_x, sc_w)
         priority[v] = count - ln[v] - ln[n + v]
-        size = _push(queue_d, queue_v, size, priority[v], v)
+        size = heap_push(queue_d, queue_v, size, priority[v], v)
 
-    done = np.zeros(n, np.bool_)
     order = np.empty(n, np.int64)
     n_done = 0
     while size > 0:
@@ -518,19 +649,21 @@ def _contract(n, indptr, indices, weights, stop_min, stop_max, dense_degree, giv
             break
         if left > stop_max and (m_left >= give_up_degree * left or m_left > m_budget):
             break  # dense, not road-like: the core would be too large to tabulate
-        p = queue_d[0]
         v = queue_v[0]
-        size = _pop(queue_d, queue_v, size)
-        if done[v] or p != priority[v]:
-            continue  # stale queue entry
+        stale = queue_d[0] != priority[v]
+        size = heap_pop(queue_d, queue_v, size)
+        if stale:  # its priority rose since it was queued: requeue it at its current priority
+            size = heap_push(queue_d, queue_v, size, priority[v], v)
+            continue
         need = ln[v] * ln[n + v]
         if need > len(sc_u):
             sc_u, sc_x, sc_w = np.empty(2 * need, np.int64), np.empty(2 * need, np.int64), np.empty(2 * need)
         count = _shortcuts(n, v, ptr, ln, nb, w, witness_settled, dist, touched, heap_d, heap_v, sc_u, sc_x, sc_w)
         exact = count - ln[v] - ln[n + v] + contracted_nb[v] + level[v]
+        size = _refresh_top(queue_d, queue_v, size, priority)
         if size > 0 and exact > queue_d[0]:
             priority[v] = exact  # lazy update: no longer the cheapest
-            size = _push(queue_d, queue_v, size, exact, v)
+            size = heap_push(queue_d, queue_v, size, exact, v)
             continue
         m_left -= ln[v] + ln[n + v]
         for s in range(count):
@@ -540,10 +673,9 @@ def _contract(n, indptr, indices, weights, stop_min, stop_max, dense_degree, giv
             _unlink(ptr, ln, nb, w, nb[a], v)
         for b in range(ptr[v], ptr[v] + ln[v]):
             _unlink(ptr, ln, nb, w, n + nb[b], v)
-        done[v] = True
         order[n_done] = v
         n_done += 1
-        # neighbours' priorities changed: re-estimate and requeue them
+        # neighbours' priorities rise (contracted neighbours, level)
         for side in range(2):
             r = n + v if side == 0 else v
             for a in range(ptr[r], ptr[r] + ln[r]):
@@ -552,20 +684,9 @@ def _contract(n, indptr, indices, weights, stop_min, stop_max, dense_degree, giv
                     continue  # both in- and out-neighbour: done already
                 contracted_nb[u] += 1
                 level[u] = max(level[u], level[v] + 1)
-                if estimate_settled > 0:
-                    need = ln[u] * ln[n + u]
-                    if need > len(sc_u):
-                        sc_u, sc_x = np.empty(2 * need, np.int64), np.empty(2 * need, np.int64)
-                        sc_w = np.empty(2 * need)
-                    count = _shortcuts(n, u, ptr, ln, nb, w, estimate_settled, dist, touched, heap_d, heap_v,
-                                       sc_u, sc_x, sc_w)
-                    priority[u] = count - ln[u] - ln[n + u] + contracted_nb[u] + level[u]
-                else:  # lazy: only the neighbour terms; the edge difference is re-evaluated when popped
-                    priority[u] = max(priority[u], level[u]) + 1
-                if size == len(queue_d):
-                    queue_d = np.concatenate((queue_d, np.empty(size)))
-                    queue_v = np.concatenate((queue_v, np.empty(size, np.int64)))
-                size = _push(queue_d, queue_v, size, priority[u], u)
+                # lazy: only the neighbour terms; the edge difference is re-evaluated when popped,
+                # and the queue entry (one per node) is refreshed when it reaches the top
+                priority[u] = max(priority[u], level[u]) + 1
     return order[:n_done], ptr, ln, nb, w
 
 
@@ -584,6 +705,7 @@ def many_to_all(h: Hierarchy, sources, targets, cutoff: float, out: np.ndarray) 
     out : ndarray of float64 or float32, shape (len(sources), len(targets) or n)
         Written in place, every cell (times are computed in float64).
     """
+    prepare(h, cutoff)
     if targets is None:
         target_pos = h.internal
         sweep = np.arange(h.n_core, h.n)
@@ -618,11 +740,11 @@ def _upward(up_ptr, up_ind, up_w, n_core, s, cutoff, times, j, heap_d, heap_v, e
     """Dijkstra from ``s`` over up arcs into column ``j`` of ``times``; returns the core entries."""
     n_entries = 0
     times[s, j] = 0.0
-    size = _push(heap_d, heap_v, 0, 0.0, s)
+    size = heap_push(heap_d, heap_v, 0, 0.0, s)
     while size > 0:
         d = heap_d[0]
         u = heap_v[0]
-        size = _pop(heap_d, heap_v, size)
+        size = heap_pop(heap_d, heap_v, size)
         if d > times[u, j]:
             continue
         if u < n_core:
@@ -634,7 +756,7 @@ def _upward(up_ptr, up_ind, up_w, n_core, s, cutoff, times, j, heap_d, heap_v, e
             nd = d + up_w[k]
             if nd < times[x, j] and nd <= cutoff:
                 times[x, j] = nd
-                size = _push(heap_d, heap_v, size, nd, x)
+                size = heap_push(heap_d, heap_v, size, nd, x)
     return n_entries
 
 
@@ -696,7 +818,7 @@ def _dijkstra_one(indptr, indices, weights, source, cutoff, dist, heap_d, heap_v
     while size > 0:
         d = heap_d[0]
         u = heap_v[0]
-        size = _pop(heap_d, heap_v, size)
+        size = heap_pop(heap_d, heap_v, size)
         if d > dist[u]:
             continue  # stale entry
         for k in range(indptr[u], indptr[u + 1]):
@@ -704,4 +826,4 @@ def _dijkstra_one(indptr, indices, weights, source, cutoff, dist, heap_d, heap_v
             nd = d + weights[k]
             if nd < dist[w] and nd <= cutoff:
                 dist[w] = nd
-                size = _push(heap_d, heap_v, size, nd, w)
+                size = heap_push(heap_d, heap_v, size, nd, w)

@@ -1,0 +1,325 @@
+"""Travel times within a cutoff on a contracted graph (private engine of :mod:`planner.routing`).
+
+Why
+---
+With a cutoff, most of a large network lies beyond it: 45 minutes reach ~6 % of a 476k-node
+network. The full downward sweep of :func:`planner.routing._hierarchy.many_to_all` still visits
+every node for every block of sources; here only the reached area is swept.
+
+How
+---
+For a block of :data:`LANES` sources: upward searches and core times as in the full query
+(core entries that another entry dominates are skipped), then the down arcs are followed *from*
+the reached nodes only — a node is swept when one of the block's sources reaches it within the
+cutoff — in sweep order, found by scanning a byte map with a summary per :data:`_SPAN` positions.
+Times, marks and the output are touched only where reached, and reset there afterwards.
+
+Sources are taken in order of their home (:attr:`Hierarchy.home`, the core node their cheapest
+arcs lead up to, numbered along the map), so the sources of a block lie close together and share
+most of their sweep; runs of blocks go to threads (the kernels release the GIL).
+
+Results come dense (``inf`` beyond the cutoff) or sparse (per source: the reached nodes and their
+times). When the first run of blocks sweeps more than :data:`FULL_SWEEP_SHARE` of the network
+(a short network or a long cutoff), the full sweep, linear and faster there, answers the rest.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numba
+import numpy as np
+from numba import njit
+
+from planner.routing._hierarchy import Hierarchy, heap_pop, heap_push, many_to_all, prepare
+
+#: Positions summarised by one entry of the span map.
+_SPAN = 64
+#: Sources sharing one bounded sweep (one cache line of times per node).
+LANES = 8
+#: Share of the network a block may sweep before the full sweep (linear, cache-friendly) is faster.
+FULL_SWEEP_SHARE = 0.5
+
+
+@njit(cache=True, nogil=True)
+def _mark(v, mark, span):
+    mark[v] = True
+    span[v // _SPAN] = True
+
+
+@njit(cache=True, nogil=True)
+def _upward_marked(up_ptr, up_ind, up_w, n_core, s, cutoff, times, j, heap_d, heap_v, entries, mark, span):
+    """Dijkstra from ``s`` over up arcs into column ``j`` of ``times``, marking the nodes it settles.
+
+    Returns the number of core entries written to ``entries``.
+    """
+    n_entries = 0
+    times[s, j] = 0.0
+    size = heap_push(heap_d, heap_v, 0, 0.0, s)
+    while size > 0:
+        d = heap_d[0]
+        u = heap_v[0]
+        size = heap_pop(heap_d, heap_v, size)
+        if d > times[u, j]:
+            continue
+        if u < n_core:
+            entries[n_entries] = u
+            n_entries += 1
+            continue
+        _mark(u, mark, span)
+        for k in range(up_ptr[u], up_ptr[u + 1]):
+            x = up_ind[k]
+            nd = d + up_w[k]
+            if nd < times[x, j] and nd <= cutoff:
+                times[x, j] = nd
+                size = heap_push(heap_d, heap_v, size, nd, x)
+    return n_entries
+
+
+@njit(cache=True, nogil=True)
+def _core_from_entries(table, n_core, times, j, entries, n_entries, cutoff):
+    """Core times of source ``j`` from its core entries, skipping entries another entry dominates."""
+    for a in range(n_entries):
+        ea = entries[a]
+        ta = times[ea, j]
+        if ta > cutoff:
+            continue
+        dominated = False
+        for b in range(n_entries):
+            eb = entries[b]
+            via = times[eb, j] + table[eb, ea]
+            if b != a and (via < ta or (via == ta and eb < ea)):
+                dominated = True  # every core time through ea is at least as short through eb
+                break
+        if dominated:
+            continue
+        row = table[ea]
+        for c in range(n_core):
+            t = ta + row[c]
+            if t < times[c, j]:
+                times[c, j] = t
+
+
+@njit(cache=True, nogil=True)
+def _sweep_within(n_core, up_ptr, up_ind, up_w, child_ptr, child_ind, child_w, table, sources, cutoff, times, mark,
+                  span, visited, heap_d, heap_v, entries):
+    """Up to :data:`LANES` sources within ``cutoff``: upward searches, core, bounded sweep.
+
+    Leaves the times of lane ``j`` (source ``sources[j]``) in ``times[:, j]`` at the returned
+    number of ``visited`` positions (and the core rows); :func:`_clear` restores ``times`` to
+    ``inf``. ``mark`` and ``span`` (all ``False``) are left as found.
+    """
+    ns = len(sources)
+    lanes = times.shape[1]
+    for j in range(ns):
+        n_entries = _upward_marked(up_ptr, up_ind, up_w, n_core, sources[j], cutoff, times, j, heap_d, heap_v,
+                                   entries, mark, span)
+        _core_from_entries(table, n_core, times, j, entries, n_entries, cutoff)
+    for c in range(n_core):
+        for j in range(ns):
+            if times[c, j] <= cutoff:
+                _mark(c, mark, span)
+                break
+    n_vis = 0
+    for b in range(len(span)):
+        if not span[b]:
+            continue
+        span[b] = False
+        for v in range(b * _SPAN, min((b + 1) * _SPAN, len(mark))):
+            if not mark[v]:
+                continue
+            mark[v] = False
+            visited[n_vis] = v
+            n_vis += 1
+            low = times[v, 0]
+            for j in range(1, lanes):
+                low = min(low, times[v, j])
+            for k in range(child_ptr[v], child_ptr[v + 1]):
+                w = child_w[k]
+                if low + w <= cutoff:
+                    c = child_ind[k]
+                    mark[c] = True
+                    span[c // _SPAN] = True
+                    for j in range(lanes):
+                        times[c, j] = min(times[c, j], times[v, j] + w)
+    return n_vis
+
+
+@njit(cache=True, nogil=True)
+def _clear(n_core, times, visited, n_vis):
+    """Reset the rows :func:`_sweep_within` wrote to ``inf``."""
+    for i in range(n_vis):
+        times[visited[i], :] = np.inf
+    times[:n_core, :] = np.inf
+
+
+def _lines(n: int) -> np.ndarray:
+    """``(n, LANES)`` float64 array of ``inf`` whose rows start on 64-byte cache-line boundaries."""
+    raw = np.full(n * LANES + 8, np.inf)
+    skip = (-raw.ctypes.data % 64) // 8
+    return raw[skip:skip + n * LANES].reshape(n, LANES)
+
+
+def _scratch(h: Hierarchy):
+    """Working arrays of one thread for :func:`_sweep_within`."""
+    return (_lines(h.n), np.zeros(h.n, np.bool_), np.zeros((h.n + _SPAN - 1) // _SPAN, np.bool_),
+            np.empty(h.n, np.int64), np.empty(len(h.up_ind) + 1, np.float64), np.empty(len(h.up_ind) + 1, np.int64),
+            np.empty(h.n_core + 1, np.int64))
+
+
+@njit(cache=True, nogil=True)
+def _within_dense(n_core, up_ptr, up_ind, up_w, child_ptr, child_ind, child_w, table, node_of, sources, rows,
+                  cutoff, out, times, mark, span, visited, heap_d, heap_v, entries):
+    """Blocks of ``sources`` one after the other; source ``i`` fills row ``rows[i]`` of ``out``.
+
+    Returns the number of positions swept, summed over the blocks.
+    """
+    swept = 0
+    for lo in range(0, len(sources), times.shape[1]):
+        hi = min(lo + times.shape[1], len(sources))
+        n_vis = _sweep_within(n_core, up_ptr, up_ind, up_w, child_ptr, child_ind, child_w, table, sources[lo:hi],
+                              cutoff, times, mark, span, visited, heap_d, heap_v, entries)
+        for j in range(hi - lo):
+            out[rows[lo + j], :] = np.inf
+        for i in range(n_vis):  # one pass over the swept rows, every lane at once
+            v = visited[i]
+            node = node_of[v]
+            for j in range(hi - lo):
+                if times[v, j] <= cutoff:
+                    out[rows[lo + j], node] = times[v, j]
+        _clear(n_core, times, visited, n_vis)
+        swept += n_vis
+    return swept
+
+
+@njit(cache=True, nogil=True)
+def _within_sparse(n_core, up_ptr, up_ind, up_w, child_ptr, child_ind, child_w, table, node_of, sources, cutoff,
+                   times, mark, span, visited, heap_d, heap_v, entries):
+    """Blocks of ``sources`` one after the other, as sparse rows.
+
+    Returns the count of nodes within the cutoff of every source, and their nodes and times,
+    source after source.
+    """
+    counts = np.zeros(len(sources), np.int64)
+    start = np.empty(times.shape[1], np.int64)
+    nodes = np.empty(1 << 16, np.int32)
+    values = np.empty(1 << 16, np.float64)
+    used = 0
+    for lo in range(0, len(sources), times.shape[1]):
+        hi = min(lo + times.shape[1], len(sources))
+        n_vis = _sweep_within(n_core, up_ptr, up_ind, up_w, child_ptr, child_ind, child_w, table, sources[lo:hi],
+                              cutoff, times, mark, span, visited, heap_d, heap_v, entries)
+        ns = hi - lo
+        for i in range(n_vis):  # count first, then write each source's run in one more pass
+            v = visited[i]
+            for j in range(ns):
+                if times[v, j] <= cutoff:
+                    counts[lo + j] += 1
+        need = used
+        for j in range(ns):
+            start[j] = need
+            need += counts[lo + j]
+        if need > len(nodes):
+            size = max(2 * len(nodes), need)
+            nodes2 = np.empty(size, np.int32)
+            values2 = np.empty(size, np.float64)
+            nodes2[:used] = nodes[:used]
+            values2[:used] = values[:used]
+            nodes, values = nodes2, values2
+        for i in range(n_vis):
+            v = visited[i]
+            node = node_of[v]
+            for j in range(ns):
+                x = times[v, j]
+                if x <= cutoff:
+                    nodes[start[j]] = node
+                    values[start[j]] = x
+                    start[j] += 1
+        used = need
+        _clear(n_core, times, visited, n_vis)
+    return counts, nodes[:used], values[:used]
+
+
+@njit(cache=True, nogil=True)
+def _gather(parts_nodes, parts_values, seg_from, counts, seg_to, nodes, values):
+    """Copy segment ``i`` (``counts[i]`` entries at ``seg_from[i]``) to ``seg_to[i]``."""
+    for i in range(len(counts)):
+        a = seg_from[i]
+        b = seg_to[i]
+        for k in range(counts[i]):
+            nodes[b + k] = parts_nodes[a + k]
+            values[b + k] = parts_values[a + k]
+
+
+def many_within(h: Hierarchy, sources, cutoff: float, out: np.ndarray | None = None):
+    """Travel times from ``sources`` to every node within ``cutoff`` (finite).
+
+    Only the nodes within the cutoff are swept (pushed from reached nodes, in sweep order), so the
+    work follows the reached area, not the network. Sources are taken in order of their home
+    (:attr:`Hierarchy.home`), so the 8 of a block lie close together and share most of their sweep;
+    runs of blocks go to threads (the kernels release the GIL).
+
+    Parameters
+    ----------
+    h : Hierarchy
+    sources : ndarray of int64
+        Original node positions.
+    cutoff : float
+    out : ndarray, shape (len(sources), n), optional
+        Dense result (``inf`` beyond the cutoff), written in place. When the first run of blocks
+        sweeps more than :data:`FULL_SWEEP_SHARE` of the network, the full sweep
+        (:func:`many_to_all`), faster there, answers the remaining sources.
+
+    Returns
+    -------
+    None when ``out`` is given, else ``(counts, nodes, times)``: per source (in the given order)
+    the number of nodes within the cutoff, then their original positions and times, source
+    after source (positions within a source unsorted).
+    """
+    sources = np.asarray(sources, np.int64)
+    prepare(h, cutoff)
+    arrays = (h.n_core, h.up_ptr, h.up_ind, h.up_w, h.child_ptr, h.child_ind, h.child_w, h.table, h.node_of)
+    order = np.argsort(h.home[sources], kind="stable")
+    internal = h.internal[sources[order]]
+    workers = max(1, min(numba.get_num_threads(), -(-len(sources) // LANES)))
+    # runs of whole blocks, a few per thread (load balance), each thread with its own scratch
+    per = max(1, -(-len(sources) // (LANES * 4 * workers))) * LANES
+    runs = [slice(i, i + per) for i in range(0, len(sources), per)]
+    cutoff = float(cutoff)
+    if out is not None and runs:
+        scratch = _scratch(h)
+        first = runs.pop(0)
+        swept = _within_dense(*arrays, internal[first], order[first], cutoff, out, *scratch)
+        if swept > FULL_SWEEP_SHARE * h.n * -(-len(internal[first]) // LANES):
+            rest = order[first.stop:]
+            step = max(LANES, (LANES * 2**22) // max(h.n, 1))  # rows of ≤ 256 MB at a time
+            for lo in range(0, len(rest), step):
+                rows = rest[lo:lo + step]
+                part = np.empty((len(rows), h.n), out.dtype)
+                many_to_all(h, sources[rows], None, cutoff, part)
+                out[rows] = part
+            return None
+
+    def work(w):
+        scratch = _scratch(h)
+        if out is not None:
+            for r in runs[w::workers]:
+                _within_dense(*arrays, internal[r], order[r], cutoff, out, *scratch)
+            return []
+        return [(r, _within_sparse(*arrays, internal[r], cutoff, *scratch)) for r in runs[w::workers]]
+
+    with ThreadPoolExecutor(workers) as pool:
+        results = [x for part in pool.map(work, range(workers)) for x in part]
+    if out is not None:
+        return None
+    results.sort(key=lambda x: x[0].start)
+    counts_home = np.concatenate([x[1][0] for x in results])  # sources in home order
+    parts_nodes = np.concatenate([x[1][1] for x in results])
+    parts_values = np.concatenate([x[1][2] for x in results])
+    seg_from = np.concatenate([[0], np.cumsum(counts_home)[:-1]])
+    counts = np.empty(len(sources), np.int64)
+    counts[order] = counts_home
+    seg_to = np.concatenate([[0], np.cumsum(counts)[:-1]])[order]
+    nodes = np.empty(len(parts_nodes), np.int32)
+    values = np.empty(len(parts_values), np.float64)
+    _gather(parts_nodes, parts_values, seg_from, counts_home, seg_to, nodes, values)
+    return counts, nodes, values
