@@ -201,3 +201,20 @@ def test_homes_group_nearby_sources():
     local = [len(np.unique(h.home[idx[r:r + 3, c:c + 3].ravel()])) for r, c in rng.integers(0, side - 3, (50, 2))]
     spread = [len(np.unique(h.home[rng.choice(side * side, 9)])) for _ in range(50)]
     assert np.mean(local) < 0.5 * np.mean(spread)
+
+
+def test_core_table_is_filled_up_to_the_cutoff_asked_for():
+    # a bounded query fills the core table only up to its cutoff; a longer (or no) cutoff later
+    # refills it, and every answer stays exact
+    csr = _street_grid(50, 11)
+    h, _ = contract.build_hierarchy(csr)
+    assert h.n_core > 1 and h.table_bound[0] < 0  # nothing tabulated by the build
+    src = np.arange(0, csr.shape[0], 97)
+    for cutoff in (120.0, np.inf, 300.0):
+        out = np.empty((len(src), csr.shape[0]))
+        contract.many_to_all(h, src, None, cutoff, out)
+        _same(out, dijkstra(csr, indices=src, limit=cutoff))
+    assert h.table_bound[0] == np.inf
+    fresh, _ = contract.build_hierarchy(csr)
+    contract.prepare(fresh, 120.0)
+    assert np.isinf(fresh.table).any() and fresh.table_bound[0] == 120.0  # rows stop at the bound
