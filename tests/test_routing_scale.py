@@ -151,6 +151,7 @@ def test_bounded_sweep_matches_scipy(side, seed, core_size, cutoff):
     out = np.full((len(src), n + 1), -1.0)
     within.many_within(h, src, cutoff, out)
     _same(out, ref)
+    assert all(len(a) == 0 for a in within.many_within(h, src[:0], cutoff))
     counts, nodes, times = within.many_within(h, src, cutoff)
     dense = np.full((len(src), n + 1), np.inf)
     dense[np.repeat(np.arange(len(src)), counts), nodes] = times
