@@ -28,8 +28,9 @@ Build, once per CSR (:func:`build_hierarchy`):
    shortcuts) and at most :data:`CORE_MAX` nodes remain, or when :data:`CORE_MIN` remain. The
    core's all-pairs times are tabulated (8·n_core² bytes) on first use, each row a Dijkstra
    bounded by the query's cutoff (:func:`prepare`; at 4×4, 45 minutes cost ~1/7 of the full
-   table). The rule depends on the graph, not on a fixed count: the demo network (30k nodes) and a 4×4 tiling of it (476k) both end with a core
-   of a few hundred to a few thousand nodes (``benchmarks/run.py routing_scale``).
+   table). The rule depends on the graph, not on a fixed count: the demo network (30k nodes)
+   and a 4×4 tiling of it (476k) both end with a core of a few hundred to a few thousand nodes
+   (``benchmarks/run.py routing_scale``).
 
 Query from a source ``s`` (:func:`many_to_all`):
 
