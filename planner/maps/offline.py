@@ -31,7 +31,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from planner._io import atomic_path, atomic_write_text
+from planner._io import atomic_path
 from planner.errors import PlannerError
 
 __all__ = ["save_map", "to_html", "embed_assets", "external_references", "export_png",
@@ -80,15 +80,18 @@ _ICON_ASSETS = ("Leaflet.awesome-markers", "leaflet.awesome.rotate", "fontawesom
 _FA_CLASS = re.compile(r"fa(?:-[a-z]|[srb]?\s)")
 
 
-def _uses_icons(body: str) -> bool:
-    """Whether the page body uses the icon fonts (AwesomeMarkers, glyphicons, Font Awesome).
+def _uses_icons(html: str, start: int = 0) -> bool:
+    """Whether the page body (``html`` from ``start``) uses the icon fonts (AwesomeMarkers,
+    glyphicons, Font Awesome).
 
     Case-sensitive, as CSS class names are; literal searches only, so a 40 MB map page takes
-    about 0.1 s (a case-insensitive alternation took 3 s).
+    about 0.1 s (a case-insensitive alternation took 3 s). Searches from ``start`` without
+    copying the page.
     """
-    if "AwesomeMarkers" in body or "glyphicon" in body:
+    if html.find("AwesomeMarkers", start) >= 0 or html.find("glyphicon", start) >= 0:
         return True
-    return any(m.start() > 0 and body[m.start() - 1] in "\"' \t\n\r\f\v" for m in _FA_CLASS.finditer(body))
+    return any(m.start() > start and html[m.start() - 1] in "\"' \t\n\r\f\v"
+               for m in _FA_CLASS.finditer(html, start))
 
 
 @functools.lru_cache(maxsize=1)
@@ -132,20 +135,25 @@ def _inline_style(text: str) -> str:
     return f"<style>{text}</style>"
 
 
-def external_references(html: str) -> list[str]:
-    """Every ``http(s)://`` script/stylesheet/CSS-import/``url()`` reference left in ``html``.
+def external_references(html: str, start: int = 0) -> list[str]:
+    """Every ``http(s)://`` script/stylesheet/CSS-import/``url()`` reference left in ``html``
+    (from ``start``).
 
     Tile URLs inside the map script and ordinary ``<a href>`` links are not references that
     load a resource at open time and are not reported.
     """
     found = []
     for rx in _ANY_EXTERNAL:
-        found.extend(m.group(0) for m in rx.finditer(html))
+        found.extend(m.group(0) for m in rx.finditer(html, start))
     return found
 
 
-def embed_assets(html: str) -> str:
-    """Replace external script/stylesheet tags of ``html`` by the inlined files.
+def _embed_head(html: str) -> tuple[str, int]:
+    """The start of ``html`` with its external script/stylesheet tags replaced by the inlined
+    files, and where the unchanged rest begins (``html[cut:]``).
+
+    folium links its assets in the page head; the body (on a map of thousands of markers, tens
+    of megabytes of GeoJSON) is only searched, never copied, unless it links an asset too.
 
     Raises
     ------
@@ -153,8 +161,10 @@ def embed_assets(html: str) -> str:
         When a referenced asset is not available, or references remain afterwards.
     """
     head_end = html.find("</head>")
-    body = html[head_end:] if head_end >= 0 else html
-    uses_icons = _uses_icons(body)
+    cut = head_end if head_end >= 0 else 0
+    uses_icons = _uses_icons(html, cut)
+    if _SCRIPT_SRC.search(html, cut) or _LINK_HREF.search(html, cut):
+        cut = len(html)  # an asset linked in the body: embed over the whole page
 
     def drop(url: str) -> bool:
         return not uses_icons and any(k in url for k in _ICON_ASSETS)
@@ -170,15 +180,26 @@ def embed_assets(html: str) -> str:
         return "" if drop(url) else _inline_style(_asset_text(url))
 
     # functions as replacements: the inlined text is never read as a regex template
-    out = _SCRIPT_SRC.sub(script, html)
-    out = _LINK_HREF.sub(link, out)
-    left = external_references(out)
+    head = _LINK_HREF.sub(link, _SCRIPT_SRC.sub(script, html[:cut]))
+    left = external_references(head) + external_references(html, cut)
     if left:
         raise PlannerError(
             "the map still references web resources after embedding: "
             + ", ".join(sorted(set(left)))[:500]
         )
-    return out
+    return head, cut
+
+
+def embed_assets(html: str) -> str:
+    """Replace external script/stylesheet tags of ``html`` by the inlined files.
+
+    Raises
+    ------
+    PlannerError
+        When a referenced asset is not available, or references remain afterwards.
+    """
+    head, cut = _embed_head(html)
+    return head + html[cut:]
 
 
 def to_html(m, offline: bool = True) -> str:
@@ -186,6 +207,10 @@ def to_html(m, offline: bool = True) -> str:
     root = m.get_root()
     html = root.render()
     return embed_assets(html) if offline else html
+
+
+#: Characters written at a time by :func:`save_map`.
+_WRITE_CHUNK = 1 << 20
 
 
 def save_map(m, path, offline: bool = True) -> Path:
@@ -217,8 +242,12 @@ def save_map(m, path, offline: bool = True) -> Path:
         When an asset cannot be embedded (see :func:`embed_assets`).
     """
     path = Path(path)
-    html = to_html(m, offline=offline)
-    atomic_write_text(path, html)
+    html = m.get_root().render()
+    head, cut = _embed_head(html) if offline else ("", 0)
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        f.write(head)
+        for i in range(cut, len(html), _WRITE_CHUNK):  # no second copy of a page of tens of megabytes
+            f.write(html[i:i + _WRITE_CHUNK])
     return path
 
 

@@ -291,6 +291,7 @@ def write_scenario_maps(sc, net, plants, suppliers, results, folder: Path, *,
                                                        lang, profile_labels)], study_area=study_area,
                               data_extent=extent)
         written.append(maps.save_map(m, folder / RunLayout.COVERAGE_MAP, offline=cfg.offline))
+        del m  # its rendered page (tens of megabytes at thousands of suppliers) before the next map
     sit = results.get("siting")
     if sit is not None:
         m = siting_map(selected_with_sizes(sit), sit.demand_served(), None, language=lang, basemap=cfg.basemap,
