@@ -153,7 +153,10 @@ _MIN_WIDTH, _MAX_WIDTH = 6, 60
 
 def text_width(value) -> float:
     """Width of ``value`` as shown in a spreadsheet cell, in characters (CJK characters count two)."""
-    return float(sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in str(value)))
+    text = str(value)
+    if text.isascii():
+        return float(len(text))
+    return float(sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text))
 
 
 def _shown(value, kind: str | None) -> str:
@@ -210,7 +213,8 @@ def write_excel(tables: dict, path: Path, formats: dict | None = None,
                 ws.autofilter(0, 0, len(frame), len(frame.columns) - 1)
             for i, col in enumerate(frame.columns):
                 kind = kinds.get(col)
-                width = max([text_width(col)] + [text_width(_shown(v, kind)) for v in frame[col]])
+                shown = {_shown(v, kind) for v in pd.unique(frame[col])}  # a 40,000-row sheet repeats its names
+                width = max([text_width(col)] + [text_width(v) for v in shown])
                 ws.set_column(i, i, min(max(width + 2, _MIN_WIDTH), _MAX_WIDTH), cell_formats.get(kind))
     return Path(path)
 

@@ -148,23 +148,19 @@ def external_references(html: str, start: int = 0) -> list[str]:
     return found
 
 
-def _embed_head(html: str) -> tuple[str, int]:
-    """The start of ``html`` with its external script/stylesheet tags replaced by the inlined
-    files, and where the unchanged rest begins (``html[cut:]``).
+def _embed_pieces(pieces: list[str]) -> list[str]:
+    """``pieces`` of a page with their external script/stylesheet tags replaced by the inlined files.
 
-    folium links its assets in the page head; the body (on a map of thousands of markers, tens
-    of megabytes of GeoJSON) is only searched, never copied, unless it links an asset too.
+    The first piece holds the page head (where folium links its assets); a piece without an
+    asset tag is kept as it is, never copied.
 
     Raises
     ------
     PlannerError
         When a referenced asset is not available, or references remain afterwards.
     """
-    head_end = html.find("</head>")
-    cut = head_end if head_end >= 0 else 0
-    uses_icons = _uses_icons(html, cut)
-    if _SCRIPT_SRC.search(html, cut) or _LINK_HREF.search(html, cut):
-        cut = len(html)  # an asset linked in the body: embed over the whole page
+    head_end = pieces[0].find("</head>")
+    uses_icons = _uses_icons(pieces[0], max(head_end, 0)) or any(_uses_icons(p) for p in pieces[1:])
 
     def drop(url: str) -> bool:
         return not uses_icons and any(k in url for k in _ICON_ASSETS)
@@ -180,14 +176,15 @@ def _embed_head(html: str) -> tuple[str, int]:
         return "" if drop(url) else _inline_style(_asset_text(url))
 
     # functions as replacements: the inlined text is never read as a regex template
-    head = _LINK_HREF.sub(link, _SCRIPT_SRC.sub(script, html[:cut]))
-    left = external_references(head) + external_references(html, cut)
+    out = [_LINK_HREF.sub(link, _SCRIPT_SRC.sub(script, p)) if _SCRIPT_SRC.search(p) or _LINK_HREF.search(p)
+           else p for p in pieces]
+    left = [ref for p in out for ref in external_references(p)]
     if left:
         raise PlannerError(
             "the map still references web resources after embedding: "
             + ", ".join(sorted(set(left)))[:500]
         )
-    return head, cut
+    return out
 
 
 def embed_assets(html: str) -> str:
@@ -198,19 +195,46 @@ def embed_assets(html: str) -> str:
     PlannerError
         When a referenced asset is not available, or references remain afterwards.
     """
-    head, cut = _embed_head(html)
-    return head + html[cut:]
+    return _embed_pieces([html])[0]
+
+
+#: Stands for the page's script while the rest of the page is rendered (see :func:`_page_pieces`).
+_SCRIPT_MARK = "\x00planner-script\x00"
+
+
+class _ScriptMark:
+    """Renders as :data:`_SCRIPT_MARK` in place of the figure's script element."""
+
+    def render(self, **kwargs) -> str:
+        return _SCRIPT_MARK
+
+
+def _page_pieces(m, offline: bool) -> list[str]:
+    """The page of map ``m`` as pieces whose concatenation is the page: the page up to its script,
+    then each map element's script, then the page's end.
+
+    The figure is rendered as branca renders it, except that the script (on a map of thousands
+    of markers, tens of megabytes of GeoJSON held by the layers) is never joined into one string.
+    """
+    root = m.get_root()
+    for child in root._children.values():
+        child.render()
+    script, root.script = root.script, _ScriptMark()
+    try:
+        page = root._template.render(this=root, kwargs={})
+    finally:
+        root.script = script
+    before, after = page.split(_SCRIPT_MARK)
+    pieces = [before]
+    for child in script._children.values():  # as branca's Element template joins them
+        pieces += ["\n    ", child.render()]
+    pieces.append(after)
+    return _embed_pieces(pieces) if offline else pieces
 
 
 def to_html(m, offline: bool = True) -> str:
     """Render a folium map (``Map``, ``DualMap``, ``Figure``...) to an HTML string."""
-    root = m.get_root()
-    html = root.render()
-    return embed_assets(html) if offline else html
-
-
-#: Characters written at a time by :func:`save_map`.
-_WRITE_CHUNK = 1 << 20
+    return "".join(_page_pieces(m, offline))
 
 
 def save_map(m, path, offline: bool = True) -> Path:
@@ -242,12 +266,9 @@ def save_map(m, path, offline: bool = True) -> Path:
         When an asset cannot be embedded (see :func:`embed_assets`).
     """
     path = Path(path)
-    html = m.get_root().render()
-    head, cut = _embed_head(html) if offline else ("", 0)
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
-        f.write(head)
-        for i in range(cut, len(html), _WRITE_CHUNK):  # no second copy of a page of tens of megabytes
-            f.write(html[i:i + _WRITE_CHUNK])
+        for piece in _page_pieces(m, offline):  # a page of tens of megabytes is never one string
+            f.write(piece)
     return path
 
 
