@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import xlsxwriter
 
 from planner._io import atomic_path, json_default, umask
 from planner.errors import PlannerError
@@ -147,6 +148,9 @@ _XLSX_TEXT = {"strings_to_formulas": False, "strings_to_urls": False, "strings_t
 #: Number formats of :func:`write_excel` by kind: shares as %, minutes to 0.1, 万元 with thousands separator.
 EXCEL_NUMBER_FORMATS: dict[str, str] = {"percent": "0.0%", "minutes": "0.0", "wan": "#,##0.0"}
 
+#: Header cell format of :func:`write_excel` (what ``pandas.DataFrame.to_excel`` writes: bold, thin border, centred).
+_HEADER_FORMAT = {"bold": True, "border": 1, "align": "center", "valign": "top"}
+
 #: Column width limits (characters) of :func:`write_excel`.
 _MIN_WIDTH, _MAX_WIDTH = 6, 60
 
@@ -202,21 +206,36 @@ def write_excel(tables: dict, path: Path, formats: dict | None = None,
     sheets = {str(k)[:31]: (pd.DataFrame(v.drop(columns="geometry", errors="ignore")), formats.get(k, {}))
               for k, v in tables.items()}
     sheets[attribution_sheet[:31]] = (pd.DataFrame({attribution_header: [OSM_ATTRIBUTION]}), {})
-    with atomic_path(path) as tmp, pd.ExcelWriter(tmp, engine="xlsxwriter",
-                                                  engine_kwargs={"options": _XLSX_TEXT}) as xl:
-        cell_formats = {k: xl.book.add_format({"num_format": f}) for k, f in EXCEL_NUMBER_FORMATS.items()}
-        for name, (frame, kinds) in sheets.items():
-            frame.to_excel(xl, sheet_name=name, index=False)
-            ws = xl.sheets[name]
-            ws.freeze_panes(1, 0)
-            if len(frame.columns):
-                ws.autofilter(0, 0, len(frame), len(frame.columns) - 1)
-            for i, col in enumerate(frame.columns):
-                kind = kinds.get(col)
-                shown = {_shown(v, kind) for v in pd.unique(frame[col])}  # a 40,000-row sheet repeats its names
-                width = max([text_width(col)] + [text_width(v) for v in shown])
-                ws.set_column(i, i, min(max(width + 2, _MIN_WIDTH), _MAX_WIDTH), cell_formats.get(kind))
+    with atomic_path(path) as tmp:
+        # constant memory: rows go to disk as written (a 5,000-supplier run has ~2 million cells)
+        book = xlsxwriter.Workbook(str(tmp), {**_XLSX_TEXT, "constant_memory": True,
+                                              "default_date_format": "yyyy-mm-dd hh:mm:ss", "remove_timezone": True})
+        try:
+            header = book.add_format(_HEADER_FORMAT)
+            cell_formats = {k: book.add_format({"num_format": f}) for k, f in EXCEL_NUMBER_FORMATS.items()}
+            for name, (frame, kinds) in sheets.items():
+                ws = book.add_worksheet(name)
+                ws.freeze_panes(1, 0)
+                if len(frame.columns):
+                    ws.autofilter(0, 0, len(frame), len(frame.columns) - 1)
+                for i, col in enumerate(frame.columns):  # before the rows: they are written once, in order
+                    kind = kinds.get(col)
+                    shown = {_shown(v, kind) for v in pd.unique(frame[col])}  # a 40,000-row sheet repeats its names
+                    width = max([text_width(col)] + [text_width(v) for v in shown])
+                    ws.set_column(i, i, min(max(width + 2, _MIN_WIDTH), _MAX_WIDTH), cell_formats.get(kind))
+                ws.write_row(0, 0, [str(c) for c in frame.columns], header)
+                for r, row in enumerate(zip(*(_cell_values(frame[c]) for c in frame.columns)), start=1):
+                    ws.write_row(r, 0, row)
+        finally:
+            book.close()
     return Path(path)
+
+
+def _cell_values(column: pd.Series) -> list:
+    """A column as Python values for xlsxwriter: missing values (NaN, NA, NaT) as ``None`` (a blank cell,
+    as pandas writes them), infinities as the text "inf" (pandas' ``inf_rep``)."""
+    values = column.astype(object).where(column.notna(), None).tolist()
+    return [("inf" if v > 0 else "-inf") if isinstance(v, float) and math.isinf(v) else v for v in values]
 
 
 @contextmanager
