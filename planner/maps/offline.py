@@ -135,16 +135,15 @@ def _inline_style(text: str) -> str:
     return f"<style>{text}</style>"
 
 
-def external_references(html: str, start: int = 0) -> list[str]:
-    """Every ``http(s)://`` script/stylesheet/CSS-import/``url()`` reference left in ``html``
-    (from ``start``).
+def external_references(html: str) -> list[str]:
+    """Every ``http(s)://`` script/stylesheet/CSS-import/``url()`` reference left in ``html``.
 
     Tile URLs inside the map script and ordinary ``<a href>`` links are not references that
     load a resource at open time and are not reported.
     """
     found = []
     for rx in _ANY_EXTERNAL:
-        found.extend(m.group(0) for m in rx.finditer(html, start))
+        found.extend(m.group(0) for m in rx.finditer(html))
     return found
 
 
