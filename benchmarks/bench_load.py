@@ -1,8 +1,12 @@
 """Load benchmark: the whole pipeline on the SE-Beijing layer with thousands of suppliers and sites.
 
-Issue #6 asks that runs on the full shared layer with thousands of suppliers and siting
-candidates stay within 2 GB of memory. This benchmark builds, in a temporary folder (never in the
-repository; the demo's inputs are only read), a copy of the demo scenario
+Issue #6 asked that runs on the full shared layer with thousands of suppliers and siting
+candidates stay within 2 GB of memory; issue #17 asks the load run "proven within 0.1 % inside
+60 s and under 1.5 GB" (:data:`LIMIT_MB`). The RESULT line reports the whole run's peak, the step
+that peaks and the sizes of the big outputs (:func:`output_sizes_mb`).
+
+This benchmark builds, in a temporary folder (never in the repository; the demo's inputs are
+only read), a copy of the demo scenario
 (``scenarios/yizhuang.toml``) with
 
 * the same plants, network, profiles, restrictions, EV demand and technologies;
@@ -44,7 +48,9 @@ from tomli_w import dumps as dumps_toml
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "scenarios" / "yizhuang.toml"
-LIMIT_MB = 2048
+#: memory issue #17 asks of the whole load run ("proven within 0.1 % inside 60 s and under 1.5 GB",
+#: read strictly as 1,500 MB; issue #6 had asked 2 GB)
+LIMIT_MB = 1500
 #: memory issue #17 asks of the siting solve (its sampled step peak is printed against it)
 SITING_TARGET_MB = 1536
 SEED = 20281231
@@ -191,8 +197,9 @@ def run_scenario(path: Path, env=None) -> dict:
     dict
         ``seconds``, ``peak_mb`` (child's max RSS from ``getrusage(RUSAGE_CHILDREN)``; exact),
         ``step_peak_mb`` (step name → highest RSS sampled every 0.1 s from ``/proc`` between
-        the step's start and the next step's start; can miss short spikes; ``maps`` runs inside
-        ``write outputs``, so the exports after the maps count under ``maps``).
+        the step's start and the next step's start; can miss short spikes; ``maps`` and
+        ``exports`` run inside ``write outputs``, whose own figure covers the tables written
+        before the maps).
     """
     env = dict(os.environ if env is None else env)
     env.setdefault("PLANNER_DATA_DIR", str(ROOT.parent / "shared" / "data"))
@@ -231,6 +238,23 @@ def run_scenario(path: Path, env=None) -> dict:
     return {"seconds": seconds, "peak_mb": peak, "step_peak_mb": steps}
 
 
+def output_sizes_mb(out_dir: Path) -> dict[str, float]:
+    """Sizes (MB) of a run's big outputs: ``coverage_pairs_mb`` (the exported siting pairs,
+    ``.csv.gz`` or an older run's ``.csv``), ``maps_mb`` (every map page), ``gpkg_mb`` (every
+    GeoPackage), ``xlsx_mb`` (the workbook), ``csv_mb`` (every other table) and ``outputs_mb`` (the
+    whole folder)."""
+    files = [p for p in Path(out_dir).rglob("*") if p.is_file()]
+
+    def mb(paths) -> float:
+        return round(sum(p.stat().st_size for p in paths) / 1e6, 1)
+
+    pairs = [p for p in files if p.name.startswith("coverage_pairs.")]
+    return {"coverage_pairs_mb": mb(pairs), "maps_mb": mb(p for p in files if p.suffix == ".html"),
+            "gpkg_mb": mb(p for p in files if p.suffix == ".gpkg"),
+            "xlsx_mb": mb(p for p in files if p.suffix == ".xlsx"),
+            "csv_mb": mb(p for p in files if p.suffix == ".csv" and p not in pairs), "outputs_mb": mb(files)}
+
+
 def main(argv) -> dict:
     ap = argparse.ArgumentParser(prog="load")
     ap.add_argument("--suppliers", type=int, default=5000)
@@ -253,6 +277,7 @@ def main(argv) -> dict:
         problem = next(out_dir.rglob("problem.json"), None)
         info = json.loads(problem.read_text()).get("info", {}) if problem else {}
         summary = json.loads((out_dir / "siting" / "summary.json").read_text())
+        sizes = output_sizes_mb(out_dir)
 
     counts, timings = manifest["counts"], manifest["timings_s"]
     cache = manifest.get("network", {}).get("cache", {})
@@ -267,6 +292,9 @@ def main(argv) -> dict:
     for step, s in timings.items():
         print(f"{step:24s} {s:8.1f} {steps.get(step, float('nan')):12.0f}")
     print(f"{'whole run (wall)':24s} {res['seconds']:8.1f} {res['peak_mb']:12.0f}")
+    peak_step = max(steps, key=steps.get)
+    print(f"\nbiggest step: {peak_step} ({steps[peak_step]:.0f} MB sampled)")
+    print("outputs (MB): " + ", ".join(f"{k[:-3]} {v:.1f}" for k, v in sizes.items()))
     within = res["peak_mb"] <= LIMIT_MB
     print(f"siting solve: {summary['status']}, gap {100 * summary['gap']:.4f} % (asked: within 0.1 % in "
           f"{timings.get('siting solve', float('nan')):.1f} s; solver {summary['solver']}), step peak "
@@ -279,7 +307,10 @@ def main(argv) -> dict:
            "limit_mb": LIMIT_MB, "within": within, "siting_status": summary["status"],
            "siting_gap_pct": round(100 * summary["gap"], 4), "siting_solve_s": round(timings.get("siting solve", float("nan")), 1),
            "siting_objective": round(summary["objective"], 6),
-           "siting_peak_mb": round(steps.get("siting solve", float("nan")), 1)}
+           "siting_peak_mb": round(steps.get("siting solve", float("nan")), 1),
+           "peak_step": peak_step.replace(" ", "_"), "peak_step_mb": round(steps[peak_step], 1),
+           "write_outputs_s": round(timings.get("write outputs", float("nan")), 1),
+           "maps_s": round(timings.get("maps", float("nan")), 1), **sizes}
     if read:
         out["candidates_read"] = sum(read.values())
     return out

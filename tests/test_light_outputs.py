@@ -185,3 +185,82 @@ def test_demo_isochrones_exact_and_display_hold_reached_road(demo):
     print(f"isochrones: vertices {n_exact} -> {n_light}, holes {h_exact} -> {h_light}")
     # demo (2026-12): vertices 109,414 -> 55,967, holes 13,635 -> 3,888 (those left are >= 5.8 ha)
     assert n_light < 0.6 * n_exact and h_light < h_exact / 3
+
+
+# ------------------------------------------------------------------ exported siting problem
+def _hand_problem(rng):
+    """A small siting problem built by hand: 2 technologies, minutes with unreachable pairs."""
+    import geopandas as gpd
+
+    from planner.stations.problem import SitingProblem
+    from planner.technology import Technology
+
+    n_cand = 7
+    cands = gpd.GeoDataFrame({
+        "candidate_id": [f"c{i}" for i in range(n_cand)], "name": [f"lot {i} 停车场{i}" for i in range(n_cand)],
+        "kind": "parking", "source": "parking", "lon": 116.5 + 0.01 * np.arange(n_cand), "lat": 39.8,
+        "existing": False, "competitor": False,
+        **{f"{c}_{t}": np.full(n_cand, c == "eligible") for t in ("h2", "hpc") for c in ("eligible", "required")},
+    }, geometry=gpd.points_from_xy(116.5 + 0.01 * np.arange(n_cand), np.full(n_cand, 39.8)), crs=4326)
+    techs = {"h2": Technology(capex_wan=100, radius_min=5.0, profile="offpeak"),
+             "hpc": Technology(capex_wan=50, radius_min=10.0, profile="offpeak")}
+    demand, minutes = {}, {}
+    for t, n in (("h2", 11), ("hpc", 9)):
+        demand[t] = gpd.GeoDataFrame({"demand_id": [f"{t}-d{i}" for i in range(n)], "weight": np.full(n, 1 / n),
+                                      "raw_weight": np.ones(n)},
+                                     geometry=gpd.points_from_xy(np.full(n, 116.55), np.full(n, 39.81)), crs=4326)
+        m = rng.uniform(0, 2 * techs[t].radius_min, (n, n_cand))
+        m[rng.random((n, n_cand)) < 0.2] = np.inf
+        m[0, 0] = techs[t].radius_min  # on the radius: a pair
+        minutes[t] = m
+    return SitingProblem(cands, demand, minutes, techs, 500.0, {t: np.empty((0, 2), int) for t in techs})
+
+
+def test_exported_coverage_pairs_hold_every_pair_within_the_radius(tmp_path):
+    """``coverage_pairs.csv.gz`` against the minute matrices read cell by cell: every pair within the
+    radius once, with its minutes; nothing else; and the problem read back is the same."""
+    import csv
+    import gzip
+
+    from planner.pipeline.stations import read_problem
+    from planner.pipeline.write import write_problem
+
+    problem = _hand_problem(np.random.default_rng(7))
+    write_problem(problem, tmp_path)
+    assert not (tmp_path / "coverage_pairs.csv").exists()
+    with gzip.open(tmp_path / "coverage_pairs.csv.gz", "rt", encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    got = {(r["technology"], r["demand_id"], r["candidate_id"]): float(r["minutes"]) for r in rows}
+    assert len(got) == len(rows)  # no pair twice
+    want = {}
+    for t, m in problem.minutes.items():
+        ids = list(problem.demand[t]["demand_id"])
+        for i in range(m.shape[0]):
+            for j in range(m.shape[1]):
+                if m[i, j] <= problem.technologies[t].radius_min:
+                    want[(t, ids[i], f"c{j}")] = float(m[i, j])
+    assert ("h2", "h2-d0", "c0") in want and len(want) < sum(m.size for m in problem.minutes.values())
+    assert got.keys() == want.keys()
+    assert all(got[k] == pytest.approx(v, rel=1e-9) for k, v in want.items())
+
+    back = read_problem(tmp_path)
+    for t, m in problem.minutes.items():
+        within = m <= problem.technologies[t].radius_min
+        np.testing.assert_allclose(back.minutes[t][within], m[within], rtol=1e-9)
+        assert np.isinf(back.minutes[t][~within]).all()
+
+
+def test_a_problem_exported_as_plain_csv_still_reads(tmp_path):
+    """Problems exported before the pairs were compressed (``coverage_pairs.csv``) read the same."""
+    from planner.pipeline.stations import read_problem
+    from planner.pipeline.write import write_problem
+
+    problem = _hand_problem(np.random.default_rng(8))
+    write_problem(problem, tmp_path)
+    gz = read_problem(tmp_path)
+    pd.read_csv(tmp_path / "coverage_pairs.csv.gz", encoding="utf-8-sig").to_csv(
+        tmp_path / "coverage_pairs.csv", index=False, encoding="utf-8-sig", float_format="%.10g")
+    (tmp_path / "coverage_pairs.csv.gz").unlink()
+    plain = read_problem(tmp_path)
+    for t in problem.minutes:
+        np.testing.assert_array_equal(plain.minutes[t], gz.minutes[t])

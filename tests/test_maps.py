@@ -719,3 +719,18 @@ def test_geojson_layer_renders_the_same_page_as_folium(monkeypatch):
     ours, theirs = page(GeoJsonLayer), page(folium.GeoJson)
     assert "6.0" in ours and r"b \u0026#123;x\u0026#125;" in ours, ours[-2500:]
     assert ours == theirs
+
+
+@pytest.mark.parametrize("name", ["coverage_zh", "siting", "compare"])
+def test_map_pages_written_in_pieces_are_branca_pages(maps, name, tmp_path):
+    """``to_html`` / ``save_map`` render a map in pieces (its script never joined into one string):
+    the page is byte for byte branca's own rendering of the same figure (a copy: rendering adds
+    to a folium figure, so each page is made from an identical copy), and the saved file is that
+    page with the assets embedded."""
+    import copy
+
+    first, second, third = (copy.deepcopy(maps[name]) for _ in range(3))
+    page = second.get_root().render()
+    assert to_html(first, offline=False) == page
+    path = save_map(third, tmp_path / "m.html")
+    assert path.read_text(encoding="utf-8") == offline_mod.embed_assets(page)

@@ -118,3 +118,30 @@ def test_excel_cells_from_input_text_stay_text(tmp_path):
     assert cells == [(n, "s") for n in names]
     assert [c.value for c in ws["B"][1:]] == list(range(8))
     assert [p.name for p in tmp_path.iterdir()] == ["r.xlsx"]
+
+
+def test_excel_cells_hold_each_value_as_its_type(tmp_path):
+    """Every kind of value the tables hold, read back cell by cell with openpyxl: numbers as numbers,
+    flags as booleans, missing values blank, infinities as the text "inf" (what pandas wrote),
+    Chinese text as it is; the header row bold; the attribution sheet last."""
+    import datetime
+
+    import openpyxl
+
+    frame = pd.DataFrame({
+        "name": ["供应商 A", None, "B"], "n": [1, 2, 3], "minutes": [1.5, np.nan, np.inf],
+        "ok": [True, False, True], "mixed": ["不可达", 2.25, np.nan],
+        "when": pd.to_datetime(["2026-01-02 03:04:05", None, "2026-12-31 00:00:00"]),
+    })
+    path = outputs.write_excel({"t": frame}, tmp_path / "r.xlsx", {"t": {"minutes": "minutes"}},
+                               attribution_sheet="src")
+    wb = openpyxl.load_workbook(path)
+    assert wb.sheetnames == ["t", "src"]
+    ws = wb["t"]
+    rows = [[c.value for c in row] for row in ws.iter_rows()]
+    assert rows[0] == list(frame.columns) and all(c.font.b for c in ws[1])
+    assert rows[1] == ["供应商 A", 1, 1.5, True, "不可达", datetime.datetime(2026, 1, 2, 3, 4, 5)]
+    assert rows[2] == [None, 2, None, False, 2.25, None]
+    assert rows[3] == ["B", 3, "inf", True, None, datetime.datetime(2026, 12, 31)]
+    assert ws["C2"].number_format == "0.0" and ws["B2"].data_type == "n" and ws["D2"].data_type == "b"
+    assert "OpenStreetMap" in wb["src"]["A2"].value

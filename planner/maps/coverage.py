@@ -140,18 +140,50 @@ def _supplier_popup(sid: str, name, weight, table: str, language: str, threshold
     return popup_table(name if name not in (None, "") else sid, fields, table)
 
 
-def _supplier_tip(name: str, pairs: pd.DataFrame, plant_names: dict, state: str, language: str) -> str:
+class _Served:
+    """What a supplier's marker shows of the pairs it serves under one profile (in table order)."""
+
+    __slots__ = ("lines", "plants", "minutes", "covered", "worst")
+
+    def __init__(self):
+        self.lines: list[str] = []
+        self.plants: list[str] = []
+        self.minutes: list[float | None] = []
+        self.covered: list[bool] = []
+        self.worst = math.inf  # slack of the worst plant served (NaN slack counts as -inf)
+
+
+def _served_by_supplier(st_p: pd.DataFrame, plant_names: dict, language: str) -> dict[str, _Served]:
+    """Per supplier, its served pairs of ``st_p`` (rows in the frame's order) as marker text and values.
+
+    One pass over the rows: a map of thousands of suppliers must not build a small frame per
+    supplier (on ``benchmarks/run.py load``, 5,000 suppliers × 8 profiles, that cost ~60 s).
+    """
+    out: dict[str, _Served] = {}
+    for r in st_p.itertuples(index=False):
+        s = out.get(r.supplier_id)
+        if s is None:
+            s = out[r.supplier_id] = _Served()
+        covered = bool(r.covered)
+        minutes = float(r.minutes)
+        slack = float(r.slack_minutes)
+        s.lines.append(f"{'✓' if covered else '✗'} → {esc(plant_names.get(r.plant_id, r.plant_id))}: "
+                       f"{esc(_minutes_text(r, language))}")
+        s.plants.append(r.plant_id)
+        s.minutes.append(minutes if math.isfinite(minutes) else None)
+        s.covered.append(covered)
+        s.worst = min(s.worst, -math.inf if math.isnan(slack) else slack)
+    return out
+
+
+def _supplier_tip(name: str, lines: Sequence[str], state: str, language: str) -> str:
     """Tooltip: the supplier, then one line per plant it serves (minutes, covered or why not)."""
-    lines = [f"<b>{esc(name)}</b>"]
-    for r in pairs.itertuples(index=False):
-        mark = "✓" if r.covered else "✗"
-        lines.append(f"{mark} → {esc(plant_names.get(r.plant_id, r.plant_id))}: "
-                     f"{esc(_minutes_text(r, language))}")
+    tail = []
     if state == "no_data":
-        lines.append(esc(label("no_data", language)))
+        tail = [esc(label("no_data", language))]
     elif state != "covered":
-        lines.append(f"<b style='color:{UNCOVERED_STROKE}'>{esc(label(state, language))}</b>")
-    return "<br>".join(lines)
+        tail = [f"<b style='color:{UNCOVERED_STROKE}'>{esc(label(state, language))}</b>"]
+    return "<br>".join([f"<b>{esc(name)}</b>", *lines, *tail])
 
 
 def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "offpeak",
@@ -326,29 +358,27 @@ def coverage_map(plants, suppliers, supplier_times, isochrones, profile: str = "
         if st_p.empty and prof != str(profile):
             continue
         st_p = st_p.sort_values("minutes", kind="stable")
-        by_supplier = dict(tuple(st_p.groupby("supplier_id", sort=False)))
+        served = _served_by_supplier(st_p, plant_names, language)
         tables = _popup_tables(st_p, plant_names, language)
         props, order = [], []
+        none = _Served()
         for i, (sid, name) in enumerate(zip(sids, names)):  # text per supplier; geometry is vectorised
             name = name if name not in (None, "") else sid
-            pairs = by_supplier.get(sid, st_p.iloc[:0])
-            state = _marker_state(len(pairs), int(pairs["covered"].sum()))
+            pairs = served.get(sid, none)
+            state = _marker_state(len(pairs.plants), sum(pairs.covered))
             # colour: slack of the worst plant the supplier serves (the binding one)
-            worst = pairs["slack_minutes"].fillna(-np.inf).min() if len(pairs) else np.nan
-            colour = NO_DATA_COLOUR if state == "no_data" else slack_colour(max(worst, -1e9))
+            colour = NO_DATA_COLOUR if state == "no_data" else slack_colour(max(pairs.worst, -1e9))
             popup = _supplier_popup(sid, name, float(weights[i]), tables.get(sid, empty_table), language,
                                     threshold_min)
             late = state in ("partly", "uncovered")
-            props.append({"tip": _supplier_tip(name, pairs, plant_names, state, language), "popup": popup,
+            props.append({"tip": _supplier_tip(name, pairs.lines, state, language), "popup": popup,
                           "fill": colour, "stroke": UNCOVERED_STROKE if late else "#333333",
                           "weight": 3 if state == "uncovered" else 2 if late else 1,
                           "dash": "3 2" if state == "partly" else None,
                           "radius": float(radius[i]) + (2 if late else 0),
                           # machine-readable copy of what the marker shows (one entry per served plant)
                           "supplier_id": sid, "profile": prof, "state": state,
-                          "plants": pairs["plant_id"].tolist(),
-                          "minutes": [m if math.isfinite(m) else None for m in pairs["minutes"].tolist()],
-                          "covered": pairs["covered"].tolist()})
+                          "plants": pairs.plants, "minutes": pairs.minutes, "covered": pairs.covered})
             order.append(STATES.index(state))
         if not len(points):
             continue

@@ -31,7 +31,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from planner._io import atomic_path, atomic_write_text
+from planner._io import atomic_path
 from planner.errors import PlannerError
 
 __all__ = ["save_map", "to_html", "embed_assets", "external_references", "export_png",
@@ -80,15 +80,18 @@ _ICON_ASSETS = ("Leaflet.awesome-markers", "leaflet.awesome.rotate", "fontawesom
 _FA_CLASS = re.compile(r"fa(?:-[a-z]|[srb]?\s)")
 
 
-def _uses_icons(body: str) -> bool:
-    """Whether the page body uses the icon fonts (AwesomeMarkers, glyphicons, Font Awesome).
+def _uses_icons(html: str, start: int = 0) -> bool:
+    """Whether the page body (``html`` from ``start``) uses the icon fonts (AwesomeMarkers,
+    glyphicons, Font Awesome).
 
     Case-sensitive, as CSS class names are; literal searches only, so a 40 MB map page takes
-    about 0.1 s (a case-insensitive alternation took 3 s).
+    about 0.1 s (a case-insensitive alternation took 3 s). Searches from ``start`` without
+    copying the page.
     """
-    if "AwesomeMarkers" in body or "glyphicon" in body:
+    if html.find("AwesomeMarkers", start) >= 0 or html.find("glyphicon", start) >= 0:
         return True
-    return any(m.start() > 0 and body[m.start() - 1] in "\"' \t\n\r\f\v" for m in _FA_CLASS.finditer(body))
+    return any(m.start() > start and html[m.start() - 1] in "\"' \t\n\r\f\v"
+               for m in _FA_CLASS.finditer(html, start))
 
 
 @functools.lru_cache(maxsize=1)
@@ -144,17 +147,19 @@ def external_references(html: str) -> list[str]:
     return found
 
 
-def embed_assets(html: str) -> str:
-    """Replace external script/stylesheet tags of ``html`` by the inlined files.
+def _embed_pieces(pieces: list[str]) -> list[str]:
+    """``pieces`` of a page with their external script/stylesheet tags replaced by the inlined files.
+
+    The first piece holds the page head (where folium links its assets); a piece without an
+    asset tag is kept as it is, never copied.
 
     Raises
     ------
     PlannerError
         When a referenced asset is not available, or references remain afterwards.
     """
-    head_end = html.find("</head>")
-    body = html[head_end:] if head_end >= 0 else html
-    uses_icons = _uses_icons(body)
+    head_end = pieces[0].find("</head>")
+    uses_icons = _uses_icons(pieces[0], max(head_end, 0)) or any(_uses_icons(p) for p in pieces[1:])
 
     def drop(url: str) -> bool:
         return not uses_icons and any(k in url for k in _ICON_ASSETS)
@@ -170,9 +175,9 @@ def embed_assets(html: str) -> str:
         return "" if drop(url) else _inline_style(_asset_text(url))
 
     # functions as replacements: the inlined text is never read as a regex template
-    out = _SCRIPT_SRC.sub(script, html)
-    out = _LINK_HREF.sub(link, out)
-    left = external_references(out)
+    out = [_LINK_HREF.sub(link, _SCRIPT_SRC.sub(script, p)) if _SCRIPT_SRC.search(p) or _LINK_HREF.search(p)
+           else p for p in pieces]
+    left = [ref for p in out for ref in external_references(p)]
     if left:
         raise PlannerError(
             "the map still references web resources after embedding: "
@@ -181,11 +186,54 @@ def embed_assets(html: str) -> str:
     return out
 
 
+def embed_assets(html: str) -> str:
+    """Replace external script/stylesheet tags of ``html`` by the inlined files.
+
+    Raises
+    ------
+    PlannerError
+        When a referenced asset is not available, or references remain afterwards.
+    """
+    return _embed_pieces([html])[0]
+
+
+#: Stands for the page's script while the rest of the page is rendered (see :func:`_page_pieces`).
+_SCRIPT_MARK = "\x00planner-script\x00"
+
+
+class _ScriptMark:
+    """Renders as :data:`_SCRIPT_MARK` in place of the figure's script element."""
+
+    def render(self, **kwargs) -> str:
+        return _SCRIPT_MARK
+
+
+def _page_pieces(m, offline: bool) -> list[str]:
+    """The page of map ``m`` as pieces whose concatenation is the page: the page up to its script,
+    then each map element's script, then the page's end.
+
+    The figure is rendered as branca renders it, except that the script (on a map of thousands
+    of markers, tens of megabytes of GeoJSON held by the layers) is never joined into one string.
+    """
+    root = m.get_root()
+    for child in root._children.values():
+        child.render()
+    script, root.script = root.script, _ScriptMark()
+    try:
+        page = root._template.render(this=root, kwargs={})
+    finally:
+        root.script = script
+    before, after = page.split(_SCRIPT_MARK)
+    pieces = [before]
+    for child in script._children.values():  # as branca's Element template joins them
+        pieces += ["\n    ", child.render()]
+    pieces.append(after)
+    return _embed_pieces(pieces) if offline else pieces
+
+
 def to_html(m, offline: bool = True) -> str:
     """Render a folium map (``Map``, ``DualMap``, ``Figure``...) to an HTML string."""
-    root = m.get_root()
-    html = root.render()
-    return embed_assets(html) if offline else html
+    return "".join(_page_pieces(m, offline))
 
 
 def save_map(m, path, offline: bool = True) -> Path:
@@ -217,8 +265,9 @@ def save_map(m, path, offline: bool = True) -> Path:
         When an asset cannot be embedded (see :func:`embed_assets`).
     """
     path = Path(path)
-    html = to_html(m, offline=offline)
-    atomic_write_text(path, html)
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        for piece in _page_pieces(m, offline):  # a page of tens of megabytes is never one string
+            f.write(piece)
     return path
 
 

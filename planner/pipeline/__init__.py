@@ -240,7 +240,8 @@ def run(sc, quiet: bool = False, refresh_network: bool = False, only: str | None
             areas = write.area_layers(extent, area)
             write.write_areas(extent, area, stage)
             _write_maps(sc, net, plants, suppliers, results, stage, r, areas)
-            write.write_exports(results, stage, sc.scenario.language, plants, suppliers, areas)
+            with r.step("exports"):
+                write.write_exports(results, stage, sc.scenario.language, plants, suppliers, areas)
         manifest = {
             "scenario": sc.scenario.name,
             "title": sc.scenario.title,

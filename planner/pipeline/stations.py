@@ -27,6 +27,7 @@ from planner import study_area
 from planner._io import VECTOR_SUFFIXES, one_line
 from planner.errors import InputError, ScenarioError
 from planner.maps.labels import label
+from planner.outputs import RunLayout
 from planner.routing import distance_to_network
 from planner.settings import BEIJING_METRIC_CRS
 from planner.stations import candidates as cand_mod
@@ -364,8 +365,10 @@ def read_problem(folder) -> SitingProblem:
         meta = json.loads((folder / "problem.json").read_text(encoding="utf-8"))
         demand = pd.read_csv(folder / "demand.csv", encoding="utf-8-sig", dtype={"demand_id": str})
         cands = pd.read_csv(folder / "candidates.csv", encoding="utf-8-sig", dtype={"candidate_id": str})
-        pairs = pd.read_csv(folder / "coverage_pairs.csv", encoding="utf-8-sig",
-                            dtype={"demand_id": str, "candidate_id": str})
+        pairs_file = folder / RunLayout.PROBLEM_PAIRS.name
+        if not pairs_file.exists() and (folder / "coverage_pairs.csv").exists():  # exported before it was gzipped
+            pairs_file = folder / "coverage_pairs.csv"
+        pairs = pd.read_csv(pairs_file, encoding="utf-8-sig", dtype={"demand_id": str, "candidate_id": str})
         conf = pd.read_csv(folder / "conflicts.csv", encoding="utf-8-sig",
                            dtype={"candidate_a": str, "candidate_b": str})
     except (OSError, ValueError) as exc:

@@ -291,6 +291,7 @@ def write_scenario_maps(sc, net, plants, suppliers, results, folder: Path, *,
                                                        lang, profile_labels)], study_area=study_area,
                               data_extent=extent)
         written.append(maps.save_map(m, folder / RunLayout.COVERAGE_MAP, offline=cfg.offline))
+        del m  # its rendered page (tens of megabytes at thousands of suppliers) before the next map
     sit = results.get("siting")
     if sit is not None:
         m = siting_map(selected_with_sizes(sit), sit.demand_served(), None, language=lang, basemap=cfg.basemap,
@@ -305,7 +306,7 @@ def write_scenario_maps(sc, net, plants, suppliers, results, folder: Path, *,
 
 
 def write_problem(problem: SitingProblem, folder: Path) -> Path:
-    """Write ``demand.csv``, ``candidates.csv``, ``coverage_pairs.csv``, ``conflicts.csv``, ``problem.json``."""
+    """Write ``demand.csv``, ``candidates.csv``, ``coverage_pairs.csv.gz``, ``conflicts.csv``, ``problem.json``."""
     d = Path(folder)
     d.mkdir(parents=True, exist_ok=True)
     demand = pd.concat(
@@ -317,7 +318,7 @@ def write_problem(problem: SitingProblem, folder: Path) -> Path:
         c for c in problem.candidates.columns if c.startswith(("eligible_", "required_", "capex_wan_"))]
     outputs.write_csv(pd.DataFrame(problem.candidates[[c for c in cols if c in problem.candidates]]),
                       d / "candidates.csv")
-    outputs.write_csv(problem.coverage_pairs(), d / "coverage_pairs.csv")
+    outputs.write_csv(problem.coverage_pairs(), d / RunLayout.PROBLEM_PAIRS.name)
     conf = [pd.DataFrame({"technology": t, "candidate_a": problem.candidates.candidate_id.to_numpy()[p[:, 0]],
                           "candidate_b": problem.candidates.candidate_id.to_numpy()[p[:, 1]]})
             for t, p in problem.conflicts.items() if len(p)]
