@@ -78,8 +78,16 @@ def test_snap_limit_applies_to_the_distance_to_the_road():
         snap_to_roads(net, lon, lat, max_snap_m=500.0, ids=["near", "far"])
 
 
-def test_agrees_with_networkx_on_points_inserted_as_nodes():
-    """Random points on a grid with one-way streets and uneven speeds, several per road."""
+@pytest.mark.parametrize("cells", [None, 50])
+def test_agrees_with_networkx_on_points_inserted_as_nodes(cells, monkeypatch):
+    """Random points on a grid with one-way streets and uneven speeds, several per road.
+
+    ``cells``: a tiny block limit, so the origins are routed a few at a time.
+    """
+    if cells is not None:
+        import planner.routing
+
+        monkeypatch.setattr(planner.routing, "_POINT_CELLS", cells)
     rng = np.random.default_rng(7)
     n, step = 6, 250.0
     xy = {r * n + c: _lonlat(c * step, r * step) for r in range(n) for c in range(n)}
