@@ -101,25 +101,31 @@ def _core_from_entries(table, n_core, times, j, entries, n_entries, cutoff):
 
 
 @njit(cache=True, nogil=True)
-def _sweep_within(n_core, up_ptr, up_ind, up_w, child_ptr, child_ind, child_w, table, sources, cutoff, times, mark,
-                  span, visited, heap_d, heap_v, entries):
-    """Up to :data:`LANES` sources within ``cutoff``: upward searches, core, bounded sweep.
-
-    Leaves the times of lane ``j`` (source ``sources[j]``) in ``times[:, j]`` at the returned
-    number of ``visited`` positions (and the core rows); :func:`_clear` restores ``times`` to
-    ``inf``. ``mark`` and ``span`` (all ``False``) are left as found.
-    """
-    ns = len(sources)
-    lanes = times.shape[1]
-    for j in range(ns):
+def _seed(n_core, up_ptr, up_ind, up_w, table, sources, cutoff, times, mark, span, heap_d, heap_v, entries):
+    """Upward searches and core times of every source of a block; marks what they reach."""
+    for j in range(len(sources)):
         n_entries = _upward_marked(up_ptr, up_ind, up_w, n_core, sources[j], cutoff, times, j, heap_d, heap_v,
                                    entries, mark, span)
         _core_from_entries(table, n_core, times, j, entries, n_entries, cutoff)
     for c in range(n_core):
-        for j in range(ns):
+        for j in range(len(sources)):
             if times[c, j] <= cutoff:
                 _mark(c, mark, span)
                 break
+
+
+@njit(cache=True, nogil=True)
+def _sweep_within(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, child_ptr, child_ind, child_w, table,
+                  sources, cutoff, times, mark, span, visited, reached, heap_d, heap_v, entries):
+    """Up to :data:`LANES` sources within ``cutoff``: upward searches, core, bounded sweep.
+
+    A marked node pulls its times from its reached parents (down arcs), then, if one of its
+    sources reaches it within the cutoff, marks the children it can lead to within it. Leaves
+    the times of lane ``j`` (source ``sources[j]``) in ``times[:, j]`` at the returned number of
+    ``visited`` positions (and the core rows); :func:`_clear` restores ``times`` to ``inf`` and
+    ``reached`` to ``False``. ``mark`` and ``span`` (all ``False``) are left as found.
+    """
+    _seed(n_core, up_ptr, up_ind, up_w, table, sources, cutoff, times, mark, span, heap_d, heap_v, entries)
     n_vis = 0
     for b in range(len(span)):
         if not span[b]:
@@ -131,25 +137,34 @@ def _sweep_within(n_core, up_ptr, up_ind, up_w, child_ptr, child_ind, child_w, t
             mark[v] = False
             visited[n_vis] = v
             n_vis += 1
+            if v >= n_core:  # pull (a constant lane count lets the compiler unroll the lanes)
+                i = v - n_core
+                for k in range(down_ptr[i], down_ptr[i + 1]):
+                    p = down_par[k]
+                    if reached[p]:
+                        w = down_w[k]
+                        for j in range(LANES):
+                            x = times[p, j] + w
+                            times[v, j] = x if x < times[v, j] else times[v, j]
             low = times[v, 0]
-            for j in range(1, lanes):
-                low = min(low, times[v, j])
-            for k in range(child_ptr[v], child_ptr[v + 1]):
-                w = child_w[k]
-                if low + w <= cutoff:
-                    c = child_ind[k]
-                    mark[c] = True
-                    span[c // _SPAN] = True
-                    for j in range(lanes):
-                        times[c, j] = min(times[c, j], times[v, j] + w)
+            for j in range(1, LANES):
+                low = low if low < times[v, j] else times[v, j]
+            if low <= cutoff:
+                reached[v] = True
+                for k in range(child_ptr[v], child_ptr[v + 1]):
+                    if low + child_w[k] <= cutoff:
+                        c = child_ind[k]
+                        mark[c] = True
+                        span[c // _SPAN] = True
     return n_vis
 
 
 @njit(cache=True, nogil=True)
-def _clear(n_core, times, visited, n_vis):
-    """Reset the rows :func:`_sweep_within` wrote to ``inf``."""
+def _clear(n_core, times, visited, reached, n_vis):
+    """Reset what :func:`_sweep_within` wrote: ``times`` to ``inf``, ``reached`` to ``False``."""
     for i in range(n_vis):
         times[visited[i], :] = np.inf
+        reached[visited[i]] = False
     times[:n_core, :] = np.inf
 
 
@@ -163,13 +178,13 @@ def _lines(n: int) -> np.ndarray:
 def _scratch(h: Hierarchy):
     """Working arrays of one thread for :func:`_sweep_within`."""
     return (_lines(h.n), np.zeros(h.n, np.bool_), np.zeros((h.n + _SPAN - 1) // _SPAN, np.bool_),
-            np.empty(h.n, np.int64), np.empty(len(h.up_ind) + 1, np.float64), np.empty(len(h.up_ind) + 1, np.int64),
-            np.empty(h.n_core + 1, np.int64))
+            np.empty(h.n, np.int64), np.zeros(h.n, np.bool_), np.empty(len(h.up_ind) + 1, np.float64),
+            np.empty(len(h.up_ind) + 1, np.int64), np.empty(h.n_core + 1, np.int64))
 
 
 @njit(cache=True, nogil=True)
-def _within_dense(n_core, up_ptr, up_ind, up_w, child_ptr, child_ind, child_w, table, node_of, sources, rows,
-                  cutoff, out, times, mark, span, visited, heap_d, heap_v, entries):
+def _within_dense(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, child_ptr, child_ind, child_w, table,
+                  node_of, sources, rows, cutoff, out, times, mark, span, visited, reached, heap_d, heap_v, entries):
     """Blocks of ``sources`` one after the other; source ``i`` fills row ``rows[i]`` of ``out``.
 
     Returns the number of positions swept, summed over the blocks.
@@ -177,8 +192,9 @@ def _within_dense(n_core, up_ptr, up_ind, up_w, child_ptr, child_ind, child_w, t
     swept = 0
     for lo in range(0, len(sources), times.shape[1]):
         hi = min(lo + times.shape[1], len(sources))
-        n_vis = _sweep_within(n_core, up_ptr, up_ind, up_w, child_ptr, child_ind, child_w, table, sources[lo:hi],
-                              cutoff, times, mark, span, visited, heap_d, heap_v, entries)
+        n_vis = _sweep_within(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, child_ptr, child_ind,
+                              child_w, table, sources[lo:hi], cutoff, times, mark, span, visited, reached, heap_d,
+                              heap_v, entries)
         for j in range(hi - lo):
             out[rows[lo + j], :] = np.inf
         for i in range(n_vis):  # one pass over the swept rows, every lane at once
@@ -187,14 +203,14 @@ def _within_dense(n_core, up_ptr, up_ind, up_w, child_ptr, child_ind, child_w, t
             for j in range(hi - lo):
                 if times[v, j] <= cutoff:
                     out[rows[lo + j], node] = times[v, j]
-        _clear(n_core, times, visited, n_vis)
+        _clear(n_core, times, visited, reached, n_vis)
         swept += n_vis
     return swept
 
 
 @njit(cache=True, nogil=True)
-def _within_sparse(n_core, up_ptr, up_ind, up_w, child_ptr, child_ind, child_w, table, node_of, sources, cutoff,
-                   times, mark, span, visited, heap_d, heap_v, entries):
+def _within_sparse(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, child_ptr, child_ind, child_w, table,
+                   node_of, sources, cutoff, times, mark, span, visited, reached, heap_d, heap_v, entries):
     """Blocks of ``sources`` one after the other, as sparse rows.
 
     Returns the count of nodes within the cutoff of every source, and their nodes and times,
@@ -207,8 +223,9 @@ def _within_sparse(n_core, up_ptr, up_ind, up_w, child_ptr, child_ind, child_w, 
     used = 0
     for lo in range(0, len(sources), times.shape[1]):
         hi = min(lo + times.shape[1], len(sources))
-        n_vis = _sweep_within(n_core, up_ptr, up_ind, up_w, child_ptr, child_ind, child_w, table, sources[lo:hi],
-                              cutoff, times, mark, span, visited, heap_d, heap_v, entries)
+        n_vis = _sweep_within(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, child_ptr, child_ind,
+                              child_w, table, sources[lo:hi], cutoff, times, mark, span, visited, reached, heap_d,
+                              heap_v, entries)
         ns = hi - lo
         for i in range(n_vis):  # count first, then write each source's run in one more pass
             v = visited[i]
@@ -236,7 +253,7 @@ def _within_sparse(n_core, up_ptr, up_ind, up_w, child_ptr, child_ind, child_w, 
                     values[start[j]] = x
                     start[j] += 1
         used = need
-        _clear(n_core, times, visited, n_vis)
+        _clear(n_core, times, visited, reached, n_vis)
     return counts, nodes[:used], values[:used]
 
 
@@ -278,7 +295,8 @@ def many_within(h: Hierarchy, sources, cutoff: float, out: np.ndarray | None = N
     """
     sources = np.asarray(sources, np.int64)
     prepare(h, cutoff)
-    arrays = (h.n_core, h.up_ptr, h.up_ind, h.up_w, h.child_ptr, h.child_ind, h.child_w, h.table, h.node_of)
+    arrays = (h.n_core, h.up_ptr, h.up_ind, h.up_w, h.down_ptr, h.down_par, h.down_w, h.child_ptr, h.child_ind,
+              h.child_w, h.table, h.node_of)
     order = np.argsort(h.home[sources], kind="stable")
     internal = h.internal[sources[order]]
     cutoff = float(cutoff)
@@ -287,14 +305,8 @@ def many_within(h: Hierarchy, sources, cutoff: float, out: np.ndarray | None = N
         first = slice(0, LANES)
         swept = _within_dense(*arrays, internal[first], order[first], cutoff, out, *_scratch(h))
         done = len(order[first])
-        if swept > FULL_SWEEP_SHARE * h.n:
-            rest = order[done:]
-            step = max(LANES, (LANES * 2**22) // max(h.n, 1))  # rows of ≤ 256 MB at a time
-            for lo in range(0, len(rest), step):
-                rows = rest[lo:lo + step]
-                part = np.empty((len(rows), h.n), out.dtype)
-                many_to_all(h, sources[rows], None, cutoff, part)
-                out[rows] = part
+        if swept > FULL_SWEEP_SHARE * h.n:  # the full sweep answers every source (the probe's few again)
+            many_to_all(h, sources, None, cutoff, out)
             return None
     workers = max(1, min(numba.get_num_threads(), -(-(len(sources) - done) // LANES)))
     # runs of whole blocks, a few per thread (load balance), each thread with its own scratch
