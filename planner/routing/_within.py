@@ -9,10 +9,11 @@ every node for every block of sources; here only the reached area is swept.
 How
 ---
 For a block of :data:`LANES` sources: upward searches and core times as in the full query
-(core entries that another entry dominates are skipped), then the down arcs are followed *from*
-the reached nodes only — a node is swept when one of the block's sources reaches it within the
-cutoff — in sweep order, found by scanning a byte map with a summary per :data:`_SPAN` positions.
-Times, marks and the output are touched only where reached, and reset there afterwards.
+(core entries that another entry dominates are skipped); then only the nodes the block reaches
+within the cutoff are swept, in sweep order: a reached node marks the children it can lead to
+within the cutoff, and a marked node pulls its times from its reached parents (all earlier in the
+order, so final). Marked nodes are found by scanning a byte map with a summary per :data:`_SPAN`
+positions. Times, marks and the output are touched only where reached, and reset there afterwards.
 
 Sources are taken in order of their home (:attr:`Hierarchy.home`, the core node their cheapest
 arcs lead up to, numbered along the map), so the sources of a block lie close together and share
