@@ -80,6 +80,8 @@ GIVE_UP_DEGREE = 24.0
 #: Largest core tabulated (8·CORE_MAX² bytes = 128 MB); a graph whose remainder is dense with more
 #: nodes than this (not a road network) gets no hierarchy and the plain engine, with that reason.
 CORE_MAX = 4096
+#: Positions summarised by one flag of the bounded sweep's span map (planner.routing._within).
+SPAN = 64
 #: Sources that share one downward sweep (8 float64 = one 64-byte cache line per node).
 BLOCK = 8
 #: Witness searches settle at most this many nodes when contracting (the first estimate of every
@@ -737,8 +739,12 @@ def _needed(n_core, down_ptr, down_par, target_pos):
 
 
 @njit(cache=True, nogil=True)
-def _upward(up_ptr, up_ind, up_w, n_core, s, cutoff, times, j, heap_d, heap_v, entries):
-    """Dijkstra from ``s`` over up arcs into column ``j`` of ``times``; returns the core entries."""
+def upward(up_ptr, up_ind, up_w, n_core, s, cutoff, times, j, heap_d, heap_v, entries, mark, span):
+    """Dijkstra from ``s`` over up arcs into column ``j`` of ``times``; returns the core entries.
+
+    Every contracted node settled is marked in ``mark`` and in ``span`` (one flag per
+    :data:`SPAN` positions) unless ``mark`` is empty (the full sweep visits every node anyway).
+    """
     n_entries = 0
     times[s, j] = 0.0
     size = heap_push(heap_d, heap_v, 0, 0.0, s)
@@ -752,6 +758,9 @@ def _upward(up_ptr, up_ind, up_w, n_core, s, cutoff, times, j, heap_d, heap_v, e
             entries[n_entries] = u
             n_entries += 1
             continue
+        if len(mark):
+            mark[u] = True
+            span[u // SPAN] = True
         for k in range(up_ptr[u], up_ptr[u + 1]):
             x = up_ind[k]
             nd = d + up_w[k]
@@ -766,8 +775,10 @@ def _block(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, table, sour
            target_pos, sweep, out, times, heap_d, heap_v, entries):
     """Up to :data:`BLOCK` sources: upward searches, core table, one shared sweep, output rows."""
     times[:, :] = np.inf
+    no_marks = np.zeros(0, np.bool_)  # the full sweep visits every node: nothing to mark
     for j in range(len(sources)):
-        n_entries = _upward(up_ptr, up_ind, up_w, n_core, sources[j], cutoff, times, j, heap_d, heap_v, entries)
+        n_entries = upward(up_ptr, up_ind, up_w, n_core, sources[j], cutoff, times, j, heap_d, heap_v, entries,
+                           no_marks, no_marks)
         for e in range(n_entries):
             c0 = entries[e]
             t0 = times[c0, j]

@@ -32,10 +32,9 @@ import numba
 import numpy as np
 from numba import njit
 
-from planner.routing._hierarchy import Hierarchy, heap_pop, heap_push, many_to_all, prepare
+from planner.routing._hierarchy import SPAN as _SPAN
+from planner.routing._hierarchy import Hierarchy, many_to_all, prepare, upward
 
-#: Positions summarised by one entry of the span map.
-_SPAN = 64
 #: Sources sharing one bounded sweep (one cache line of times per node).
 LANES = 8
 #: Share of the network a block may sweep before the full sweep (linear, cache-friendly) is faster.
@@ -46,35 +45,6 @@ FULL_SWEEP_SHARE = 0.5
 def _mark(v, mark, span):
     mark[v] = True
     span[v // _SPAN] = True
-
-
-@njit(cache=True, nogil=True)
-def _upward_marked(up_ptr, up_ind, up_w, n_core, s, cutoff, times, j, heap_d, heap_v, entries, mark, span):
-    """Dijkstra from ``s`` over up arcs into column ``j`` of ``times``, marking the nodes it settles.
-
-    Returns the number of core entries written to ``entries``.
-    """
-    n_entries = 0
-    times[s, j] = 0.0
-    size = heap_push(heap_d, heap_v, 0, 0.0, s)
-    while size > 0:
-        d = heap_d[0]
-        u = heap_v[0]
-        size = heap_pop(heap_d, heap_v, size)
-        if d > times[u, j]:
-            continue
-        if u < n_core:
-            entries[n_entries] = u
-            n_entries += 1
-            continue
-        _mark(u, mark, span)
-        for k in range(up_ptr[u], up_ptr[u + 1]):
-            x = up_ind[k]
-            nd = d + up_w[k]
-            if nd < times[x, j] and nd <= cutoff:
-                times[x, j] = nd
-                size = heap_push(heap_d, heap_v, size, nd, x)
-    return n_entries
 
 
 @njit(cache=True, nogil=True)
@@ -105,8 +75,8 @@ def _core_from_entries(table, n_core, times, j, entries, n_entries, cutoff):
 def _seed(n_core, up_ptr, up_ind, up_w, table, sources, cutoff, times, mark, span, heap_d, heap_v, entries):
     """Upward searches and core times of every source of a block; marks what they reach."""
     for j in range(len(sources)):
-        n_entries = _upward_marked(up_ptr, up_ind, up_w, n_core, sources[j], cutoff, times, j, heap_d, heap_v,
-                                   entries, mark, span)
+        n_entries = upward(up_ptr, up_ind, up_w, n_core, sources[j], cutoff, times, j, heap_d, heap_v, entries,
+                           mark, span)
         _core_from_entries(table, n_core, times, j, entries, n_entries, cutoff)
     for c in range(n_core):
         for j in range(len(sources)):
