@@ -85,9 +85,7 @@ def test_agrees_with_networkx_on_points_inserted_as_nodes(cells, monkeypatch):
     ``cells``: a tiny block limit, so the origins are routed a few at a time.
     """
     if cells is not None:
-        import planner.routing
-
-        monkeypatch.setattr(planner.routing, "_POINT_CELLS", cells)
+        monkeypatch.setattr("planner.routing._POINT_CELLS", cells)
     rng = np.random.default_rng(7)
     n, step = 6, 250.0
     xy = {r * n + c: _lonlat(c * step, r * step) for r in range(n) for c in range(n)}
@@ -119,6 +117,25 @@ def test_agrees_with_networkx_on_points_inserted_as_nodes(cells, monkeypatch):
     assert np.array_equal(np.isinf(got), np.isinf(ref))
     fin = np.isfinite(ref)
     assert np.abs(got[fin] - ref[fin]).max() < 1e-6
+    # few destinations (searched from on the reverse graph) or few origins: the same times, in
+    # blocks of the few
+    import planner.routing
+
+    searched: list[int] = []
+    plain = planner.routing.travel_times
+    monkeypatch.setattr(planner.routing, "travel_times",
+                        lambda net_, s, *a, **k: searched.append(len(s)) or plain(net_, s, *a, **k))
+    few = np.arange(6)
+    for o, d, rows, cols in ((pts, pts.subset(few), slice(None), few), (pts.subset(few), pts, few, slice(None))):
+        searched.clear()
+        sub = point_travel_times(net, o, d)
+        if cells is not None:
+            # searches start from the few points' road ends only (at most one per point and edge
+            # slot), not from them again in every block of the many
+            assert len(searched) > 1 and sum(searched) <= min(o.edge.size, d.edge.size)
+        exp = ref[rows][:, cols]
+        assert np.array_equal(np.isinf(sub), np.isinf(exp))
+        assert np.abs(sub[np.isfinite(exp)] - exp[np.isfinite(exp)]).max() < 1e-6
     # snap distance: brute force over every edge
     geoms = net.metric_geometry()
     x, y = Transformer.from_crs(4326, UTM, always_xy=True).transform(lon, lat)

@@ -292,24 +292,29 @@ def point_travel_times(net, origins: Snapped, destinations: Snapped, profile: st
     """
     o_nodes, o_off = _ends(net, origins, profile, leave=True)
     d_nodes, d_off = _ends(net, destinations, profile, leave=False)
-    b, ib = np.unique(d_nodes, return_inverse=True)
-    ib = ib.reshape(d_nodes.shape)
+    n_a, n_b = len(np.unique(o_nodes)), len(np.unique(d_nodes))
     out = np.full((len(origins), len(destinations)), np.inf)
-    # origins in blocks so that the node-to-node matrix and the temporaries stay within
-    # _POINT_CELLS cells (5,000 suppliers × 3,355 sites held ~1 GB at once)
-    rows = max(1, _POINT_CELLS // max(o_nodes.shape[1] * len(b), 1))
-    for lo in range(0, len(origins), rows):
-        block = slice(lo, lo + rows)
-        a, ia = np.unique(o_nodes[block], return_inverse=True)
-        ia = ia.reshape(o_nodes[block].shape)
+    # in blocks of the side the searches start from (origins forward, destinations on the reverse
+    # graph), so each node is searched from once and the node-to-node matrix and its temporaries
+    # stay within _POINT_CELLS cells (5,000 suppliers × 3,355 sites held ~1 GB at once)
+    if n_a <= n_b:
+        rows = max(1, _POINT_CELLS // max(o_nodes.shape[1] * n_b, 1))
+        pieces = [(slice(lo, lo + rows), slice(None)) for lo in range(0, len(origins), rows)]
+    else:
+        cols = max(1, _POINT_CELLS // max(d_nodes.shape[1] * n_a, 1))
+        pieces = [(slice(None), slice(lo, lo + cols)) for lo in range(0, len(destinations), cols)]
+    for o_rows, d_cols in pieces:
+        a, ia = np.unique(o_nodes[o_rows], return_inverse=True)
+        b, ib = np.unique(d_nodes[d_cols], return_inverse=True)
+        ia, ib = ia.reshape(o_nodes[o_rows].shape), ib.reshape(d_nodes[d_cols].shape)
         if len(a) <= len(b):
             m = travel_times(net, a, b, profile, "from", cutoff_s)
         else:
             m = travel_times(net, b, a, profile, "to", cutoff_s).T
-        part = out[block]
+        part = out[o_rows, d_cols]
         for k in range(o_nodes.shape[1]):
             for j in range(d_nodes.shape[1]):
-                cand = o_off[block, k, None] + m[ia[:, k][:, None], ib[:, j][None, :]] + d_off[None, :, j]
+                cand = o_off[o_rows, k, None] + m[ia[:, k][:, None], ib[:, j][None, :]] + d_off[None, d_cols, j]
                 np.minimum(part, cand, out=part)
     _same_edge(net, origins, destinations, profile, out)
     if cutoff_s is not None:
