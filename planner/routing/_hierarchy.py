@@ -122,12 +122,12 @@ class Hierarchy:
         The times up to which ``table`` is exact (``-1``: not filled yet; ``inf``: all).
     child_ptr, child_ind, child_w : ndarray
         The down arcs again, by tail: CSR over all internal positions (core nodes included) of
-        ``tail → head`` (for the bounded sweep, which pushes from reached nodes only).
+        ``tail → head`` (for the bounded sweep: a reached node marks the children it leads to).
     node_of : ndarray of int64, shape (n,)
         Original node of every internal position (inverse of ``internal``).
     home : ndarray of int64, shape (n,)
-        By original node: the chain position of its home core node (``-1``: none); nodes with
-        close values lie close together, so sources sorted by it share their bounded sweeps.
+        By original node: the position of its home core node (``-1``: none); nodes with close
+        values lie close together, so sources sorted by it share their bounded sweeps.
     build_s : float
         Wall-clock seconds spent building.
     """
@@ -274,7 +274,8 @@ def build_hierarchy(csr, core_size: int | None = None) -> tuple[Hierarchy | None
     core_pos[core] = np.arange(n_core)
     core = core[_depth_first(*_pack(ptr, ln, nb, w, core, core_pos))]
     # every node's home: the core node its cheapest up (or down) arcs lead to; nodes with the same
-    # home lie together, and homes follow the chain, so sorting by home keeps neighbours close
+    # home lie together, and homes follow the depth-first order, so sorting by home keeps
+    # neighbours close
     home_rank = np.full(n, -1, np.int64)
     home_rank[core] = np.arange(n_core)
     _homes(order, ptr, ln, nb, w, n, home_rank)
@@ -313,7 +314,6 @@ def _depth_first(ptr, ind, w):
     for root in range(nc):
         if seen[root]:
             continue
-        top = 0
         stack[0] = root
         top = 1
         while top > 0:
@@ -420,7 +420,7 @@ def _core_table(ptr, ind, w, bound, table):
 
 # ---------------------------------------------------------------------------- binary heap
 @njit(cache=True, nogil=True, inline="always")
-def heap_push(heap_d, heap_v, size, key, value):
+def _push(heap_d, heap_v, size, key, value):
     """Push ``(key, value)`` on a min-heap of ``size`` entries; returns the new size."""
     i = size
     while i > 0:
@@ -436,7 +436,7 @@ def heap_push(heap_d, heap_v, size, key, value):
 
 
 @njit(cache=True, nogil=True, inline="always")
-def heap_pop(heap_d, heap_v, size):
+def _pop(heap_d, heap_v, size):
     """Remove the root of a min-heap (read ``heap_*[0]`` first); returns the new size."""
     size -= 1
     if size > 0:
@@ -531,13 +531,13 @@ def _witness(ptr, ln, nb, w, source, avoid, bound, max_settled, dist, touched, h
     n_touched = 1
     touched[0] = source
     dist[source] = 0.0
-    size = heap_push(heap_d, heap_v, 0, 0.0, source)
+    size = _push(heap_d, heap_v, 0, 0.0, source)
     settled = 0
     cap = len(heap_d)
     while size > 0:
         d = heap_d[0]
         u = heap_v[0]
-        size = heap_pop(heap_d, heap_v, size)
+        size = _pop(heap_d, heap_v, size)
         if d > dist[u]:
             continue
         if d > bound or settled >= max_settled:
@@ -552,7 +552,7 @@ def _witness(ptr, ln, nb, w, source, avoid, bound, max_settled, dist, touched, h
                     n_touched += 1
                 dist[x] = nd
                 if size < cap:
-                    size = heap_push(heap_d, heap_v, size, nd, x)
+                    size = _push(heap_d, heap_v, size, nd, x)
     return n_touched
 
 
@@ -587,8 +587,8 @@ def _refresh_top(queue_d, queue_v, size, priority):
     """Requeue top entries whose node's priority rose since they were queued; returns the size."""
     while size > 0 and queue_d[0] != priority[queue_v[0]]:
         v = queue_v[0]
-        size = heap_pop(queue_d, queue_v, size)
-        size = heap_push(queue_d, queue_v, size, priority[v], v)
+        size = _pop(queue_d, queue_v, size)
+        size = _push(queue_d, queue_v, size, priority[v], v)
     return size
 
 
@@ -642,7 +642,7 @@ def _contract(n, indptr, indices, weights, stop_min, stop_max, dense_degree, giv
             sc_u, sc_x, sc_w = np.empty(2 * need, np.int64), np.empty(2 * need, np.int64), np.empty(2 * need)
         count = _shortcuts(n, v, ptr, ln, nb, w, 1, dist, touched, heap_d, heap_v, sc_u, sc_x, sc_w)
         priority[v] = count - ln[v] - ln[n + v]
-        size = heap_push(queue_d, queue_v, size, priority[v], v)
+        size = _push(queue_d, queue_v, size, priority[v], v)
 
     order = np.empty(n, np.int64)
     n_done = 0
@@ -654,9 +654,9 @@ def _contract(n, indptr, indices, weights, stop_min, stop_max, dense_degree, giv
             break  # dense, not road-like: the core would be too large to tabulate
         v = queue_v[0]
         stale = queue_d[0] != priority[v]
-        size = heap_pop(queue_d, queue_v, size)
+        size = _pop(queue_d, queue_v, size)
         if stale:  # its priority rose since it was queued: requeue it at its current priority
-            size = heap_push(queue_d, queue_v, size, priority[v], v)
+            size = _push(queue_d, queue_v, size, priority[v], v)
             continue
         need = ln[v] * ln[n + v]
         if need > len(sc_u):
@@ -666,7 +666,7 @@ def _contract(n, indptr, indices, weights, stop_min, stop_max, dense_degree, giv
         size = _refresh_top(queue_d, queue_v, size, priority)
         if size > 0 and exact > queue_d[0]:
             priority[v] = exact  # lazy update: no longer the cheapest
-            size = heap_push(queue_d, queue_v, size, exact, v)
+            size = _push(queue_d, queue_v, size, exact, v)
             continue
         m_left -= ln[v] + ln[n + v]
         for s in range(count):
@@ -747,11 +747,11 @@ def upward(up_ptr, up_ind, up_w, n_core, s, cutoff, times, j, heap_d, heap_v, en
     """
     n_entries = 0
     times[s, j] = 0.0
-    size = heap_push(heap_d, heap_v, 0, 0.0, s)
+    size = _push(heap_d, heap_v, 0, 0.0, s)
     while size > 0:
         d = heap_d[0]
         u = heap_v[0]
-        size = heap_pop(heap_d, heap_v, size)
+        size = _pop(heap_d, heap_v, size)
         if d > times[u, j]:
             continue
         if u < n_core:
@@ -766,7 +766,7 @@ def upward(up_ptr, up_ind, up_w, n_core, s, cutoff, times, j, heap_d, heap_v, en
             nd = d + up_w[k]
             if nd < times[x, j] and nd <= cutoff:
                 times[x, j] = nd
-                size = heap_push(heap_d, heap_v, size, nd, x)
+                size = _push(heap_d, heap_v, size, nd, x)
     return n_entries
 
 
@@ -830,7 +830,7 @@ def _dijkstra_one(indptr, indices, weights, source, cutoff, dist, heap_d, heap_v
     while size > 0:
         d = heap_d[0]
         u = heap_v[0]
-        size = heap_pop(heap_d, heap_v, size)
+        size = _pop(heap_d, heap_v, size)
         if d > dist[u]:
             continue  # stale entry
         for k in range(indptr[u], indptr[u + 1]):
@@ -838,4 +838,4 @@ def _dijkstra_one(indptr, indices, weights, source, cutoff, dist, heap_d, heap_v
             nd = d + weights[k]
             if nd < dist[w] and nd <= cutoff:
                 dist[w] = nd
-                size = heap_push(heap_d, heap_v, size, nd, w)
+                size = _push(heap_d, heap_v, size, nd, w)
