@@ -242,7 +242,7 @@ def _gather(parts_nodes, parts_values, seg_from, counts, seg_to, nodes, values):
 def many_within(h: Hierarchy, sources, cutoff: float, out: np.ndarray | None = None):
     """Travel times from ``sources`` to every node within ``cutoff`` (finite).
 
-    Only the nodes within the cutoff are swept (pushed from reached nodes, in sweep order), so the
+    Only the nodes within the cutoff are swept (marked by reached parents, in sweep order), so the
     work follows the reached area, not the network. Sources are taken in order of their home
     (:attr:`Hierarchy.home`), so the 8 of a block lie close together and share most of their sweep;
     runs of blocks go to threads (the kernels release the GIL).
@@ -272,9 +272,11 @@ def many_within(h: Hierarchy, sources, cutoff: float, out: np.ndarray | None = N
     internal = h.internal[sources[order]]
     cutoff = float(cutoff)
     done = 0
+    scratch = {}  # per thread; the probe's serves the first thread
     if out is not None and len(sources):  # the first block tells whether the full sweep is faster
         first = slice(0, LANES)
-        swept = _within_dense(*arrays, internal[first], order[first], cutoff, out, *_scratch(h))
+        scratch[0] = _scratch(h)
+        swept = _within_dense(*arrays, internal[first], order[first], cutoff, out, *scratch[0])
         done = len(order[first])
         if swept > FULL_SWEEP_SHARE * h.n:  # the full sweep answers every source (the probe's few again)
             many_to_all(h, sources, None, cutoff, out)
@@ -285,12 +287,12 @@ def many_within(h: Hierarchy, sources, cutoff: float, out: np.ndarray | None = N
     runs = [slice(i, i + per) for i in range(done, len(sources), per)]
 
     def work(w):
-        scratch = _scratch(h)
+        mine = scratch.get(w) or _scratch(h)
         if out is not None:
             for r in runs[w::workers]:
-                _within_dense(*arrays, internal[r], order[r], cutoff, out, *scratch)
+                _within_dense(*arrays, internal[r], order[r], cutoff, out, *mine)
             return []
-        return [(r, _within_sparse(*arrays, internal[r], cutoff, *scratch)) for r in runs[w::workers]]
+        return [(r, _within_sparse(*arrays, internal[r], cutoff, *mine)) for r in runs[w::workers]]
 
     with ThreadPoolExecutor(workers) as pool:
         results = [x for part in pool.map(work, range(workers)) for x in part]
