@@ -159,6 +159,25 @@ def test_bounded_sweep_matches_scipy(side, seed, core_size, cutoff):
     assert counts.sum() == np.isfinite(ref).sum()  # every pair once, none beyond the cutoff
 
 
+def test_bounded_sweep_grows_short_room_and_rereads_the_core_table_for_longer_cutoffs(monkeypatch):
+    csr = _street_grid(30, 4)
+    h, _ = contract.build_hierarchy(csr, 60)
+    src = np.arange(1, csr.shape[0], 7)
+    # one hierarchy, cutoffs up and down: the sorted core rows are rebuilt when a longer cutoff asks
+    for cutoff in (45.0, 1500.0, 400.0, 3000.0):
+        counts, nodes, times = within.many_within(h, src, cutoff)
+        dense = np.full((len(src), csr.shape[0]), np.inf)
+        dense[np.repeat(np.arange(len(src)), counts), nodes] = times
+        _same(dense, dijkstra(csr, indices=src, limit=cutoff))
+    # every run given one slot of room: the kernel grows its arrays, the answer is the same
+    monkeypatch.setattr(within, "_room", lambda size: (np.empty(1, np.int32), np.empty(1)))
+    counts2, nodes2, times2 = within.many_within(h, src, 3000.0)
+    np.testing.assert_array_equal(counts2, counts)
+    dense2 = np.full((len(src), csr.shape[0]), np.inf)
+    dense2[np.repeat(np.arange(len(src)), counts2), nodes2] = times2
+    np.testing.assert_array_equal(dense2, dense)
+
+
 def test_bounded_sweep_hands_over_to_the_full_sweep_when_most_is_reached(monkeypatch):
     csr = _street_grid(30, 8)
     h, _ = contract.build_hierarchy(csr)

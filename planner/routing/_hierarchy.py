@@ -63,7 +63,7 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit, prange
@@ -130,6 +130,9 @@ class Hierarchy:
         values lie close together, so sources sorted by it share their bounded sweeps.
     build_s : float
         Wall-clock seconds spent building.
+    near : dict
+        Working data of the bounded query (:mod:`planner.routing._within`): the core table's
+        rows as sorted sparse rows, built on first use.
     """
 
     n: int
@@ -152,6 +155,7 @@ class Hierarchy:
     node_of: np.ndarray
     home: np.ndarray
     build_s: float
+    near: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def nbytes(self) -> int:

@@ -9,7 +9,8 @@ every node for every block of sources; here only the reached area is swept.
 How
 ---
 For a block of :data:`LANES` sources: upward searches and core times as in the full query
-(core entries that another entry dominates are skipped); then only the nodes the block reaches
+(core entries that another entry dominates are skipped; each entry's row of the core table is
+read as a sparse row sorted by time, stopped at the cutoff); then only the nodes the block reaches
 within the cutoff are swept, in sweep order: a reached node marks the children it can lead to
 within the cutoff, and a marked node pulls its times from its reached parents (all earlier in the
 order, so final). Marked nodes are found by scanning a byte map with a summary per :data:`_SPAN`
@@ -20,17 +21,21 @@ arcs lead up to, numbered along the map), so the sources of a block lie close to
 most of their sweep; runs of blocks go to threads (the kernels release the GIL).
 
 Results come dense (``inf`` beyond the cutoff) or sparse (per source: the reached nodes and their
-times). When the first block sweeps more than :data:`FULL_SWEEP_SHARE` of the network (a short
-network or a long cutoff), the full sweep, linear and faster there, answers the rest (measured:
-bounded 2.4× faster at a third of the network swept, full 2.4× faster at 94 %).
+times). Sparse rows are written into room allocated by NumPy (large arrays get huge pages: on these
+machines a first touch costs ~0.6 ms per MB in 4 KiB pages, ~0.3 in huge pages, more than the
+writing) and copied once, by the threads, into the given order. When the first block sweeps more
+than :data:`FULL_SWEEP_SHARE` of the network (a short network or a long cutoff), the full sweep,
+linear and faster there, answers the rest (measured: bounded 2.4× faster at a third of the network
+swept, full 2.4× faster at 94 %).
 """
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from planner.routing._hierarchy import SPAN as _SPAN
 from planner.routing._hierarchy import Hierarchy, many_to_all, prepare, upward
@@ -40,6 +45,8 @@ LANES = 8
 #: Share of the network a block may sweep before the full sweep (linear, cache-friendly) is faster.
 FULL_SWEEP_SHARE = 0.5
 
+_lock = threading.Lock()
+
 
 @njit(cache=True, nogil=True)
 def _mark(v, mark, span):
@@ -48,8 +55,12 @@ def _mark(v, mark, span):
 
 
 @njit(cache=True, nogil=True)
-def _core_from_entries(table, n_core, times, j, entries, n_entries, cutoff):
-    """Core times of source ``j`` from its core entries, skipping entries another entry dominates."""
+def _core_from_entries(table, near_ptr, near_ind, near_t, times, j, entries, n_entries, cutoff, mark, span):
+    """Core times of source ``j`` from its core entries, skipping entries another entry dominates.
+
+    Each entry's row of the core table is read as its sorted sparse row (:func:`_near_rows`), up to
+    the cutoff; every core node within the cutoff is marked.
+    """
     for a in range(n_entries):
         ea = entries[a]
         ta = times[ea, j]
@@ -64,30 +75,70 @@ def _core_from_entries(table, n_core, times, j, entries, n_entries, cutoff):
                 break
         if dominated:
             continue
-        row = table[ea]
-        for c in range(n_core):
-            t = ta + row[c]
-            if t < times[c, j]:
+        for k in range(near_ptr[ea], near_ptr[ea + 1]):
+            t = ta + near_t[k]
+            if t > cutoff:
+                break  # the row is sorted by time
+            c = near_ind[k]
+            if t <= times[c, j]:  # an entry holds its own time already: marked here too
                 times[c, j] = t
+                _mark(c, mark, span)
 
 
 @njit(cache=True, nogil=True)
-def _seed(n_core, up_ptr, up_ind, up_w, table, sources, cutoff, times, mark, span, heap_d, heap_v, entries):
+def _seed(n_core, up_ptr, up_ind, up_w, table, near_ptr, near_ind, near_t, sources, cutoff, times, mark, span,
+          heap_d, heap_v, entries):
     """Upward searches and core times of every source of a block; marks what they reach."""
     for j in range(len(sources)):
         n_entries = upward(up_ptr, up_ind, up_w, n_core, sources[j], cutoff, times, j, heap_d, heap_v, entries,
                            mark, span)
-        _core_from_entries(table, n_core, times, j, entries, n_entries, cutoff)
-    for c in range(n_core):
-        for j in range(len(sources)):
-            if times[c, j] <= cutoff:
-                _mark(c, mark, span)
-                break
+        _core_from_entries(table, near_ptr, near_ind, near_t, times, j, entries, n_entries, cutoff, mark, span)
+
+
+@njit(cache=True, parallel=True)
+def _near_count(table, bound):
+    counts = np.zeros(len(table) + 1, np.int64)
+    for r in prange(len(table)):
+        c = 0
+        for x in table[r]:
+            if x <= bound:
+                c += 1
+        counts[r + 1] = c
+    return counts
+
+
+@njit(cache=True, parallel=True)
+def _near_fill(table, bound, ptr, ind, t):
+    for r in prange(len(table)):
+        row = table[r]
+        pos = np.flatnonzero(row <= bound)
+        pos = pos[np.argsort(row[pos], kind="mergesort")]
+        for k in range(len(pos)):
+            ind[ptr[r] + k] = pos[k]
+            t[ptr[r] + k] = row[pos[k]]
+
+
+def _near_rows(h: Hierarchy, cutoff: float):
+    """Rows of the core table as sparse rows sorted by time, up to ``cutoff`` (cached per hierarchy).
+
+    At 4×4, 45 minutes hold 7 % of the table: an entry's core times are then read from ~290
+    sorted pairs, not a 4,096-wide row.
+    """
+    with _lock:
+        have = h.near.get("rows")
+        if have is None or have[0] < cutoff:
+            ptr = np.cumsum(_near_count(h.table, cutoff))
+            ind = np.empty(ptr[-1], np.int64)
+            t = np.empty(ptr[-1], np.float64)
+            _near_fill(h.table, cutoff, ptr, ind, t)
+            h.near["rows"] = have = (cutoff, ptr, ind, t)
+    return have[1:]
 
 
 @njit(cache=True, nogil=True)
 def _sweep_within(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, child_ptr, child_ind, child_w, table,
-                  sources, cutoff, times, mark, span, visited, reached, heap_d, heap_v, entries):
+                  near_ptr, near_ind, near_t, sources, cutoff, times, mark, span, visited, reached, heap_d, heap_v,
+                  entries):
     """Up to :data:`LANES` sources within ``cutoff``: upward searches, core, bounded sweep.
 
     A marked node pulls its times from its reached parents (down arcs), then, if one of its
@@ -96,7 +147,8 @@ def _sweep_within(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, chil
     ``visited`` positions (and the core rows); :func:`_clear` restores ``times`` to ``inf`` and
     ``reached`` to ``False``. ``mark`` and ``span`` (all ``False``) are left as found.
     """
-    _seed(n_core, up_ptr, up_ind, up_w, table, sources, cutoff, times, mark, span, heap_d, heap_v, entries)
+    _seed(n_core, up_ptr, up_ind, up_w, table, near_ptr, near_ind, near_t, sources, cutoff, times, mark, span,
+          heap_d, heap_v, entries)
     n_vis = 0
     for b in range(len(span)):
         if not span[b]:
@@ -155,7 +207,8 @@ def _scratch(h: Hierarchy):
 
 @njit(cache=True, nogil=True)
 def _within_dense(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, child_ptr, child_ind, child_w, table,
-                  node_of, sources, rows, cutoff, out, times, mark, span, visited, reached, heap_d, heap_v, entries):
+                  near_ptr, near_ind, near_t, node_of, sources, rows, cutoff, out, times, mark, span, visited,
+                  reached, heap_d, heap_v, entries):
     """Blocks of ``sources`` one after the other; source ``i`` fills row ``rows[i]`` of ``out``.
 
     Returns the number of positions swept, summed over the blocks.
@@ -164,8 +217,8 @@ def _within_dense(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, chil
     for lo in range(0, len(sources), times.shape[1]):
         hi = min(lo + times.shape[1], len(sources))
         n_vis = _sweep_within(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, child_ptr, child_ind,
-                              child_w, table, sources[lo:hi], cutoff, times, mark, span, visited, reached, heap_d,
-                              heap_v, entries)
+                              child_w, table, near_ptr, near_ind, near_t, sources[lo:hi], cutoff, times, mark, span,
+                              visited, reached, heap_d, heap_v, entries)
         for j in range(hi - lo):
             out[rows[lo + j], :] = np.inf
         for i in range(n_vis):  # one pass over the swept rows, every lane at once
@@ -181,22 +234,23 @@ def _within_dense(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, chil
 
 @njit(cache=True, nogil=True)
 def _within_sparse(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, child_ptr, child_ind, child_w, table,
-                   node_of, sources, cutoff, times, mark, span, visited, reached, heap_d, heap_v, entries):
-    """Blocks of ``sources`` one after the other, as sparse rows.
+                   near_ptr, near_ind, near_t, node_of, sources, cutoff, times, mark, span, visited, reached, heap_d,
+                   heap_v, entries, nodes, values):
+    """Blocks of ``sources`` one after the other, as sparse rows written to ``nodes`` and ``values``.
 
-    Returns the count of nodes within the cutoff of every source, and their nodes and times,
-    source after source.
+    Returns the count of nodes within the cutoff of every source, and the nodes and times,
+    source after source (``nodes``/``values`` themselves, or larger copies when they were short:
+    pass room enough, allocated by NumPy, whose large arrays get huge pages — a page fault per
+    4 KiB of fresh memory costs more here than writing it).
     """
     counts = np.zeros(len(sources), np.int64)
     start = np.empty(times.shape[1], np.int64)
-    nodes = np.empty(1 << 16, np.int32)
-    values = np.empty(1 << 16, np.float64)
     used = 0
     for lo in range(0, len(sources), times.shape[1]):
         hi = min(lo + times.shape[1], len(sources))
         n_vis = _sweep_within(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, child_ptr, child_ind,
-                              child_w, table, sources[lo:hi], cutoff, times, mark, span, visited, reached, heap_d,
-                              heap_v, entries)
+                              child_w, table, near_ptr, near_ind, near_t, sources[lo:hi], cutoff, times, mark, span,
+                              visited, reached, heap_d, heap_v, entries)
         ns = hi - lo
         for i in range(n_vis):  # count first, then write each source's run in one more pass
             v = visited[i]
@@ -267,20 +321,28 @@ def many_within(h: Hierarchy, sources, cutoff: float, out: np.ndarray | None = N
     sources = np.asarray(sources, np.int64)
     prepare(h, cutoff)
     arrays = (h.n_core, h.up_ptr, h.up_ind, h.up_w, h.down_ptr, h.down_par, h.down_w, h.child_ptr, h.child_ind,
-              h.child_w, h.table, h.node_of)
+              h.child_w, h.table, *_near_rows(h, cutoff), h.node_of)
     order = np.argsort(h.home[sources], kind="stable")
     internal = h.internal[sources[order]]
     cutoff = float(cutoff)
-    done = 0
-    scratch = {}  # per thread; the probe's serves the first thread
-    if out is not None and len(sources):  # the first block tells whether the full sweep is faster
-        first = slice(0, LANES)
-        scratch[0] = _scratch(h)
+    if not len(sources):
+        return None if out is not None else (np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0))
+    # the first block runs alone: dense, it tells whether the full sweep is faster; sparse, how
+    # much room the others need
+    first = slice(0, LANES)
+    scratch = {0: _scratch(h)}  # per thread; the first block's serves the first thread
+    if out is not None:
         swept = _within_dense(*arrays, internal[first], order[first], cutoff, out, *scratch[0])
-        done = len(order[first])
-        if swept > FULL_SWEEP_SHARE * h.n:  # the full sweep answers every source (the probe's few again)
+        if swept > FULL_SWEEP_SHARE * h.n:  # the full sweep answers every source (the first few again)
             many_to_all(h, sources, None, cutoff, out)
             return None
+        parts = []
+    else:
+        parts = [(first, _within_sparse(*arrays, internal[first], cutoff, *scratch[0], *_room(LANES * h.n)))]
+    done = len(order[first])
+    # room per source: 4× the first block's mean reach (untouched room costs no memory; a run
+    # that needs more grows its arrays)
+    per_source = min(h.n, 4 * int(np.mean(parts[0][1][0])) + 1024) if parts else 0
     workers = max(1, min(numba.get_num_threads(), -(-(len(sources) - done) // LANES)))
     # runs of whole blocks, a few per thread (load balance), each thread with its own scratch
     per = max(1, -(-(len(sources) - done) // (LANES * 4 * workers))) * LANES
@@ -292,23 +354,30 @@ def many_within(h: Hierarchy, sources, cutoff: float, out: np.ndarray | None = N
             for r in runs[w::workers]:
                 _within_dense(*arrays, internal[r], order[r], cutoff, out, *mine)
             return []
-        return [(r, _within_sparse(*arrays, internal[r], cutoff, *mine)) for r in runs[w::workers]]
+        return [(r, _within_sparse(*arrays, internal[r], cutoff, *mine, *_room(len(internal[r]) * per_source)))
+                for r in runs[w::workers]]
 
     with ThreadPoolExecutor(workers) as pool:
-        results = [x for part in pool.map(work, range(workers)) for x in part]
-    if out is not None:
-        return None
-    if not results:
-        return np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0)
-    results.sort(key=lambda x: x[0].start)
-    counts_home = np.concatenate([x[1][0] for x in results])  # sources in home order
-    parts_nodes = np.concatenate([x[1][1] for x in results])
-    parts_values = np.concatenate([x[1][2] for x in results])
-    seg_from = np.concatenate([[0], np.cumsum(counts_home)[:-1]])
-    counts = np.empty(len(sources), np.int64)
-    counts[order] = counts_home
-    seg_to = np.concatenate([[0], np.cumsum(counts)[:-1]])[order]
-    nodes = np.empty(len(parts_nodes), np.int32)
-    values = np.empty(len(parts_values), np.float64)
-    _gather(parts_nodes, parts_values, seg_from, counts_home, seg_to, nodes, values)
+        parts += [x for part in pool.map(work, range(workers)) for x in part]
+        if out is not None:
+            return None
+        # each run's rows (sources in home order) copied to their place among the given order
+        parts.sort(key=lambda x: x[0].start)
+        counts = np.empty(len(sources), np.int64)
+        counts[order] = np.concatenate([x[1][0] for x in parts])
+        seg_to = np.concatenate([[0], np.cumsum(counts)[:-1]])[order]
+        nodes = np.empty(int(counts.sum()), np.int32)
+        values = np.empty(len(nodes), np.float64)
+
+        def copy(w):
+            for r, (c, part_nodes, part_values) in parts[w::workers]:
+                _gather(part_nodes, part_values, np.concatenate([[0], np.cumsum(c)[:-1]]), c, seg_to[r], nodes,
+                        values)
+
+        list(pool.map(copy, range(workers)))
     return counts, nodes, values
+
+
+def _room(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Empty ``(nodes, values)`` arrays for :func:`_within_sparse` (pages touched only when written)."""
+    return np.empty(size, np.int32), np.empty(size, np.float64)
