@@ -164,18 +164,19 @@ def test_bounded_sweep_grows_short_room_and_rereads_the_core_table_for_longer_cu
     h, _ = contract.build_hierarchy(csr, 60)
     src = np.arange(1, csr.shape[0], 7)
     # one hierarchy, cutoffs up and down: the sorted core rows are rebuilt when a longer cutoff asks
+    dense = {}
     for cutoff in (45.0, 1500.0, 400.0, 3000.0):
         counts, nodes, times = within.many_within(h, src, cutoff)
-        dense = np.full((len(src), csr.shape[0]), np.inf)
-        dense[np.repeat(np.arange(len(src)), counts), nodes] = times
-        _same(dense, dijkstra(csr, indices=src, limit=cutoff))
+        dense[cutoff] = np.full((len(src), csr.shape[0]), np.inf)
+        dense[cutoff][np.repeat(np.arange(len(src)), counts), nodes] = times
+        _same(dense[cutoff], dijkstra(csr, indices=src, limit=cutoff))
     # every run given one slot of room: the kernel grows its arrays, the answer is the same
     monkeypatch.setattr(within, "_room", lambda size: (np.empty(1, np.int32), np.empty(1)))
-    counts2, nodes2, times2 = within.many_within(h, src, 3000.0)
-    np.testing.assert_array_equal(counts2, counts)
-    dense2 = np.full((len(src), csr.shape[0]), np.inf)
-    dense2[np.repeat(np.arange(len(src)), counts2), nodes2] = times2
-    np.testing.assert_array_equal(dense2, dense)
+    monkeypatch.setattr(within, "dense_rows", None)  # (the bounded sweep answers: no hand-over)
+    counts, nodes, times = within.many_within(h, src, 400.0)
+    again = np.full((len(src), csr.shape[0]), np.inf)
+    again[np.repeat(np.arange(len(src)), counts), nodes] = times
+    np.testing.assert_array_equal(again, dense[400.0])
 
 
 def test_bounded_sweep_hands_over_to_the_full_sweep_when_most_is_reached(monkeypatch):
@@ -184,11 +185,21 @@ def test_bounded_sweep_hands_over_to_the_full_sweep_when_most_is_reached(monkeyp
     src = np.arange(0, csr.shape[0], 3)
     swept = []
     full = within.many_to_all
+    real_rows = within.dense_rows
     monkeypatch.setattr(within, "many_to_all", lambda *a: swept.append(len(a[1])) or full(*a))
     out = np.empty((len(src), csr.shape[0]))
     within.many_within(h, src, 1e6, out)  # everything within the cutoff
     assert swept == [len(src)]  # after the first (bounded) block, the full sweep answered all
-    _same(out, dijkstra(csr, indices=src, limit=1e6))
+    ref = dijkstra(csr, indices=src, limit=1e6)
+    _same(out, ref)
+    # sparse rows too: the full sweep in blocks of 50 rows, then the finite pairs
+    monkeypatch.setattr(within, "dense_rows", lambda fill, ns, width, cutoff: real_rows(fill, ns, width, cutoff,
+                                                                                     cells=width * 50))
+    counts, nodes, times = within.many_within(h, src, 1e6)
+    assert swept == [len(src)] + [50] * 6  # 300 sources
+    dense = np.full(out.shape, np.inf)
+    dense[np.repeat(np.arange(len(src)), counts), nodes] = times
+    _same(dense, ref)
 
 
 def test_sparse_within_cutoff_equals_dense_for_every_engine():

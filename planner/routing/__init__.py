@@ -511,16 +511,12 @@ def csr_travel_times_within(csr, sources, cutoff_s: float, engine: str | None = 
     _report(choice, engine_log)
     if choice.engine == "hierarchy" and len(sources):
         counts, nodes, times = _within.many_within(h, sources, cutoff)
-        indptr = np.concatenate([[0], np.cumsum(counts)])
-        return sp.csr_matrix((times, nodes, indptr), shape=(len(sources), n))
-    parts = []
-    step = max(1, BLOCK_CELLS // max(n, 1))
-    for start in range(0, len(sources), step):
-        block = np.empty((len(sources[start:start + step]), n))
-        _run(choice.engine, h, csr, transpose, sources[start:start + step], None, cutoff, block)
-        i, v = np.nonzero(np.isfinite(block))
-        parts.append(sp.csr_matrix((block[i, v], (i, v)), shape=block.shape))
-    return sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, n))
+    else:
+        counts, nodes, times = _within.dense_rows(
+            lambda lo, hi, block: _run(choice.engine, h, csr, transpose, sources[lo:hi], None, cutoff, block),
+            len(sources), n, cutoff, BLOCK_CELLS)
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    return sp.csr_matrix((times, nodes, indptr), shape=(len(sources), n))
 
 
 def _check(csr, sources, targets, cutoff_s, dtype):

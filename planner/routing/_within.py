@@ -238,14 +238,15 @@ def _within_sparse(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, chi
                    heap_v, entries, nodes, values):
     """Blocks of ``sources`` one after the other, as sparse rows written to ``nodes`` and ``values``.
 
-    Returns the count of nodes within the cutoff of every source, and the nodes and times,
-    source after source (``nodes``/``values`` themselves, or larger copies when they were short:
-    pass room enough, allocated by NumPy, whose large arrays get huge pages — a page fault per
-    4 KiB of fresh memory costs more here than writing it).
+    Returns the count of nodes within the cutoff of every source, the nodes and times, source
+    after source (``nodes``/``values`` themselves, or larger copies when they were short: pass
+    room enough, allocated by NumPy, whose large arrays get huge pages — a page fault per 4 KiB of
+    fresh memory costs more here than writing it), and the number of positions swept.
     """
     counts = np.zeros(len(sources), np.int64)
     start = np.empty(times.shape[1], np.int64)
     used = 0
+    swept = 0
     for lo in range(0, len(sources), times.shape[1]):
         hi = min(lo + times.shape[1], len(sources))
         n_vis = _sweep_within(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, child_ptr, child_ind,
@@ -278,8 +279,9 @@ def _within_sparse(n_core, up_ptr, up_ind, up_w, down_ptr, down_par, down_w, chi
                     values[start[j]] = x
                     start[j] += 1
         used = need
+        swept += n_vis
         _clear(n_core, times, visited, reached, n_vis)
-    return counts, nodes[:used], values[:used]
+    return counts, nodes[:used], values[:used], swept
 
 
 @njit(cache=True, nogil=True)
@@ -339,6 +341,9 @@ def many_within(h: Hierarchy, sources, cutoff: float, out: np.ndarray | None = N
         parts = []
     else:
         parts = [(first, _within_sparse(*arrays, internal[first], cutoff, *scratch[0], *_room(LANES * h.n)))]
+        if parts[0][1][3] > FULL_SWEEP_SHARE * h.n:  # the full sweep, in blocks of rows, then sparse
+            return dense_rows(lambda lo, hi, block: many_to_all(h, sources[lo:hi], None, cutoff, block),
+                              len(sources), h.n, cutoff)
     done = len(order[first])
     # room per source: 4× the first block's mean reach (untouched room costs no memory; a run
     # that needs more grows its arrays)
@@ -370,12 +375,61 @@ def many_within(h: Hierarchy, sources, cutoff: float, out: np.ndarray | None = N
         values = np.empty(len(nodes), np.float64)
 
         def copy(w):
-            for r, (c, part_nodes, part_values) in parts[w::workers]:
+            for r, (c, part_nodes, part_values, _) in parts[w::workers]:
                 _gather(part_nodes, part_values, np.concatenate([[0], np.cumsum(c)[:-1]]), c, seg_to[r], nodes,
                         values)
 
         list(pool.map(copy, range(workers)))
     return counts, nodes, values
+
+
+def dense_rows(fill, n_sources: int, width: int, cutoff: float, cells: int = 1 << 24):
+    """Sparse rows (as :func:`many_within`) of a dense computation run in blocks of rows.
+
+    ``fill(lo, hi, block)`` writes the times of sources ``lo:hi`` into ``block`` (``inf`` beyond
+    the cutoff); blocks hold at most ``cells`` times, so memory stays bounded.
+    """
+    step = max(1, cells // max(width, 1))
+    block = np.empty((min(step, n_sources), width))
+    counts = np.zeros(n_sources, np.int64)
+    nodes, values = np.zeros(0, np.int32), np.zeros(0)
+    used = 0
+    for lo in range(0, n_sources, step):
+        hi = min(lo + step, n_sources)
+        part = block[:hi - lo]
+        fill(lo, hi, part)
+        counts[lo:hi] = _count_within(part, cutoff)
+        need = used + int(counts[lo:hi].sum())
+        if need > len(nodes):  # room for this block and, at the same density, all the rest
+            size = need + (n_sources - hi) * (need - used) // (hi - lo)
+            grown = np.empty(size, np.int32), np.empty(size)
+            grown[0][:used], grown[1][:used] = nodes[:used], values[:used]
+            nodes, values = grown
+        _rows_within(part, cutoff, nodes[used:need], values[used:need])
+        used = need
+    return counts, nodes[:used], values[:used]
+
+
+@njit(cache=True, nogil=True)
+def _count_within(block, cutoff):
+    counts = np.zeros(len(block), np.int64)
+    for i in range(len(block)):
+        for v in range(block.shape[1]):
+            if block[i, v] <= cutoff:
+                counts[i] += 1
+    return counts
+
+
+@njit(cache=True, nogil=True)
+def _rows_within(block, cutoff, nodes, values):
+    """The times within the cutoff of a dense block, row after row, into ``nodes``/``values``."""
+    k = 0
+    for i in range(len(block)):
+        for v in range(block.shape[1]):
+            if block[i, v] <= cutoff:
+                nodes[k] = v
+                values[k] = block[i, v]
+                k += 1
 
 
 def _room(size: int) -> tuple[np.ndarray, np.ndarray]:
