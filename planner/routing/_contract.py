@@ -190,53 +190,58 @@ def _all_shortcuts(n, nodes, ptr, ln, nb, w, blocked, max_settled, counts, start
                                        touched[t], heap_d[t], heap_v[t], sc_u, sc_x, sc_w, start[i])
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, parallel=True)
 def _local_minima(alive, priority, ptr, ln, nb, n):
     """Nodes of ``alive`` whose ``(priority, number)`` is below that of every neighbour, in order."""
-    out = np.empty(len(alive), np.int64)
-    k = 0
-    for v in alive:
+    best = np.ones(len(alive), np.bool_)
+    for i in prange(len(alive)):
+        v = alive[i]
         p = priority[v]
-        best = True
         for r in (v, n + v):
             for a in range(ptr[r], ptr[r] + ln[r]):
                 u = nb[a]
                 if priority[u] < p or (priority[u] == p and u < v):
-                    best = False
-                    break
-            if not best:
-                break
-        if best:
-            out[k] = v
-            k += 1
-    return out[:k]
+                    best[i] = False
+    return alive[best]
+
+
+def _pool(n: int, indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray):
+    """The adjacency pool of a CSR graph; returns ``(ptr, ln, cp, nb, w, top, arcs)``.
+
+    Self-loops and ``inf``/NaN arcs are dropped; of parallel arcs the fastest is kept.
+    """
+    tail = np.repeat(np.arange(n), np.diff(indptr))
+    ok = (tail != indices) & (weights < np.inf)  # NaN compares False
+    tail, head, time = tail[ok], indices[ok], weights[ok]
+    first = np.lexsort((time, head, tail))  # by tail, head, then the fastest first
+    tail, head, time = tail[first], head[first], time[first]
+    keep = np.r_[True, (tail[1:] != tail[:-1]) | (head[1:] != head[:-1])]
+    return _fill(n, tail[keep], head[keep], time[keep])
 
 
 @njit(cache=True, nogil=True)
-def _pool(n, indptr, indices, weights):
-    """The adjacency pool of a CSR graph; returns ``(ptr, ln, cp, nb, w, top, arcs)``."""
+def _fill(n, tail, head, time):
+    """Rows of the pool from arcs sorted by tail (no parallel arcs), with room to grow."""
+    deg = np.zeros(2 * n, np.int64)
+    for k in range(len(tail)):
+        deg[tail[k]] += 1
+        deg[n + head[k]] += 1
     ptr = np.empty(2 * n, np.int64)
-    ln = np.zeros(2 * n, np.int64)
     cp = np.empty(2 * n, np.int64)
-    deg_in = np.zeros(n, np.int64)
-    for k in range(len(indices)):
-        deg_in[indices[k]] += 1
     top = 0
     for r in range(2 * n):
-        deg = indptr[r + 1] - indptr[r] if r < n else deg_in[r - n]
-        cp[r] = max(4, deg + 2)
+        cp[r] = max(4, deg[r] + 2)
         ptr[r] = top
         top += cp[r]
     nb = np.empty(2 * top, np.int32)
     w = np.empty(2 * top, np.float64)
-    arcs = 0
-    for u in range(n):
-        for k in range(indptr[u], indptr[u + 1]):
-            x = indices[k]
-            if x != u and weights[k] < np.inf:  # drops self-loops, inf and NaN
-                nb, w, top, added = _set_arc(n, ptr, ln, cp, nb, w, top, u, x, weights[k])
-                arcs += added
-    return ptr, ln, cp, nb, w, top, arcs
+    ln = np.zeros(2 * n, np.int64)
+    for k in range(len(tail)):
+        for r, x in ((tail[k], head[k]), (n + head[k], tail[k])):
+            nb[ptr[r] + ln[r]] = x
+            w[ptr[r] + ln[r]] = time[k]
+            ln[r] += 1
+    return ptr, ln, cp, nb, w, top, len(tail)
 
 
 @njit(cache=True, nogil=True)
