@@ -9,6 +9,7 @@ import pytest
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
+import planner.routing._contract as contract
 import planner.routing._hierarchy as hierarchy
 
 #: Thread counts to compare (two only where numba may use two).
@@ -84,7 +85,8 @@ def _assert_same_hierarchy(a, b):
     (lambda: _grid(70, 9), None),
     (lambda: _grid(70, 10), 150),
 ])
-def test_rounds_match_scipy_for_every_thread_count(make, core_size):
+def test_rounds_match_scipy_for_every_thread_count(make, core_size, monkeypatch):
+    monkeypatch.setattr(contract, "_PARALLEL_SEARCHES", 0)  # every round on all threads, however small
     csr = make()
     rng = np.random.default_rng(0)
     sources = rng.choice(csr.shape[0], 40, replace=False)

@@ -1,6 +1,6 @@
 """Node contraction for :mod:`planner.routing._hierarchy`, in rounds of independent nodes on all threads.
 
-Each round (like OSRM's contractor):
+Each round (after OSRM's contractor):
 
 1. *Select*: every remaining node whose priority is below that of each of its neighbours (ties:
    the lower number) — no two selected nodes are adjacent.
@@ -9,8 +9,12 @@ Each round (like OSRM's contractor):
    avoiding **every** selected node, bounded by the via time, a number of settled nodes, and
    stopped once all out-neighbours of ``v`` are settled) finds a path ``u → x`` that is no longer.
    All searches read the graph as it was at the start of the round.
-3. *Apply, in order*: shortcuts inserted (or existing arcs lowered), the selected nodes unlinked.
-4. *Update, in parallel*: neighbours of the contracted nodes get a fresh edge difference.
+3. *Lazy check*: the count gives ``v`` its exact priority; ``v`` stays in the round only if it is
+   still below every neighbour (else it waits, with that priority, for a later round — the
+   round-wise form of lazy updates).
+4. *Apply, in node order*: shortcuts inserted (or existing arcs lowered), the nodes unlinked; their
+   neighbours' contracted-neighbour and level terms rise (their edge difference is counted afresh
+   when they are selected).
 
 Why this is exact: a shortest path through a selected ``v`` enters and leaves it from nodes that
 are not selected (no two selected nodes are adjacent); that pair gets the shortcut or has a
@@ -34,7 +38,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from numba import njit, prange
+from numba import get_thread_id, njit, prange
 
 from planner.routing._heap import pop, push
 
@@ -43,6 +47,8 @@ from planner.routing._heap import pop, push
 ARC_BUDGET = 8
 #: Consecutive nodes of a round evaluated by one thread.
 _CHUNK = 64
+#: Rounds with fewer witness searches than this run on one thread (starting threads costs more).
+_PARALLEL_SEARCHES = 2000
 
 
 @njit(cache=True, nogil=True)
@@ -172,29 +178,47 @@ def _shortcuts(n, v, ptr, ln, nb, w, blocked, max_settled, dist, target, touched
     return count
 
 
-@njit(cache=True, parallel=True)
-def _all_shortcuts(n, nodes, ptr, ln, nb, w, blocked, max_settled, counts, start, sc_u, sc_x, sc_w,
-                   dist, target, touched, heap_d, heap_v):
-    """:func:`_shortcuts` of every node of ``nodes`` into ``counts`` (and ``sc_*`` from ``start``), on all threads.
+@njit(cache=True, nogil=True)
+def _shortcuts_of(lo, hi, t, n, nodes, ptr, ln, nb, w, blocked, max_settled, counts, start, sc_u, sc_x, sc_w,
+                  dist, target, touched, heap_d, heap_v):
+    """:func:`_shortcuts` of ``nodes[lo:hi]`` into ``counts`` (and ``sc_*`` from ``start``), with scratch row ``t``."""
+    for i in range(lo, hi):
+        counts[i] = _shortcuts(n, nodes[i], ptr, ln, nb, w, blocked, max_settled, dist[t], target[t], touched[t],
+                               heap_d[t], heap_v[t], sc_u, sc_x, sc_w, start[i])
 
-    The scratch arrays have one row per thread; thread ``t`` takes the chunks ``t, t + threads, ...`` of
-    :data:`_CHUNK` consecutive nodes (neighbours in the numbering: nearby memory, and no two threads
-    writing the same cache lines). A node's result depends on the graph only.
+
+@njit(cache=True, parallel=True)
+def _shortcuts_parallel(n, nodes, ptr, ln, nb, w, blocked, max_settled, counts, start, sc_u, sc_x, sc_w,
+                        dist, target, touched, heap_d, heap_v):
+    """:func:`_shortcuts_of` all ``nodes`` on all threads (scratch arrays: one row per thread).
+
+    The nodes go in chunks of :data:`_CHUNK` consecutive ones (neighbours in the numbering: nearby
+    memory, and no two threads writing the same cache lines), handed out as threads become free
+    (see :func:`_all_shortcuts`). A node's result depends on the graph only, not on the thread.
     """
-    n_threads = dist.shape[0]
     n_chunks = (len(nodes) + _CHUNK - 1) // _CHUNK
-    for t in prange(n_threads):
-        for c in range(t, n_chunks, n_threads):
-            for i in range(c * _CHUNK, min((c + 1) * _CHUNK, len(nodes))):
-                counts[i] = _shortcuts(n, nodes[i], ptr, ln, nb, w, blocked, max_settled, dist[t], target[t],
-                                       touched[t], heap_d[t], heap_v[t], sc_u, sc_x, sc_w, start[i])
+    for c in prange(n_chunks):
+        _shortcuts_of(c * _CHUNK, min((c + 1) * _CHUNK, len(nodes)), get_thread_id(), n, nodes, ptr, ln, nb, w,
+                      blocked, max_settled, counts, start, sc_u, sc_x, sc_w, dist, target, touched, heap_d, heap_v)
 
 
-@njit(cache=True, parallel=True)
+def _all_shortcuts(n: int, nodes: np.ndarray, ptr: np.ndarray, ln: np.ndarray, nb: np.ndarray, w: np.ndarray,
+                   blocked: np.ndarray, max_settled: int, counts: np.ndarray, start: np.ndarray, sc_u: np.ndarray,
+                   sc_x: np.ndarray, sc_w: np.ndarray, scratch: tuple) -> None:
+    """Shortcuts of every node of ``nodes``; on all threads from :data:`_PARALLEL_SEARCHES` searches on."""
+    args = (n, nodes, ptr, ln, nb, w, blocked, max_settled, counts, start, sc_u, sc_x, sc_w, *scratch)
+    if ln[n + nodes].sum() < _PARALLEL_SEARCHES:
+        _shortcuts_of(0, len(nodes), 0, *args)
+    else:
+        with numba.parallel_chunksize(1):  # chunks go to the threads as they become free
+            _shortcuts_parallel(*args)
+
+
+@njit(cache=True, nogil=True)
 def _local_minima(alive, priority, ptr, ln, nb, n):
     """Nodes of ``alive`` whose ``(priority, number)`` is below that of every neighbour, in order."""
     best = np.ones(len(alive), np.bool_)
-    for i in prange(len(alive)):
+    for i in range(len(alive)):
         v = alive[i]
         p = priority[v]
         for r in (v, n + v):
@@ -205,7 +229,7 @@ def _local_minima(alive, priority, ptr, ln, nb, n):
     return alive[best]
 
 
-def _pool(n: int, indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray):
+def _pool(n: int, indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray) -> tuple:
     """The adjacency pool of a CSR graph; returns ``(ptr, ln, cp, nb, w, top, arcs)``.
 
     Self-loops and ``inf``/NaN arcs are dropped; of parallel arcs the fastest is kept.
@@ -334,7 +358,7 @@ def contract(n: int, indptr: np.ndarray, indices: np.ndarray, weights: np.ndarra
     alive = np.arange(n)
     counts = np.empty(n, np.int64)
     _all_shortcuts(n, alive, ptr, ln, nb, w, blocked, 1, counts, alive, no_output, no_output, np.empty(0),
-                   *scratch)  # first estimate: 1-node searches
+                   scratch)  # first estimate: 1-node searches
     priority = (counts - ln[:n] - ln[n:]).astype(np.float64)
     order = []
     n_done = 0
@@ -353,7 +377,7 @@ def contract(n: int, indptr: np.ndarray, indices: np.ndarray, weights: np.ndarra
         blocked[chosen] = True
         sc_u, sc_x, sc_w = np.empty(start[-1], np.int64), np.empty(start[-1], np.int64), np.empty(start[-1])
         _all_shortcuts(n, chosen, ptr, ln, nb, w, blocked, witness_settled, counts, start, sc_u, sc_x, sc_w,
-                       *scratch)
+                       scratch)
         blocked[chosen] = False
         exact = counts[:len(chosen)] - ln[chosen] - ln[n + chosen] + contracted_nb[chosen] + level[chosen]
         keep = _still_minima(chosen, exact, priority, ptr, ln, nb, n)
