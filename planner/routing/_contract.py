@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+import scipy.sparse as sp
 from numba import get_thread_id, njit, prange
 
 from planner.routing._heap import pop, push
@@ -47,6 +48,8 @@ from planner.routing._heap import pop, push
 ARC_BUDGET = 8
 #: Consecutive nodes of a round evaluated by one thread.
 _CHUNK = 64
+#: Remaining nodes scanned for local minima by one thread at a time (fewer than 4 chunks: one thread).
+_MINIMA_CHUNK = 8192
 #: Rounds with fewer witness searches than this run on one thread (starting threads costs more).
 _PARALLEL_SEARCHES = 2000
 
@@ -215,10 +218,9 @@ def _all_shortcuts(n: int, nodes: np.ndarray, ptr: np.ndarray, ln: np.ndarray, n
 
 
 @njit(cache=True, nogil=True)
-def _local_minima(alive, priority, ptr, ln, nb, n):
-    """Nodes of ``alive`` whose ``(priority, number)`` is below that of every neighbour, in order."""
-    best = np.ones(len(alive), np.bool_)
-    for i in range(len(alive)):
+def _minima_of(lo, hi, alive, priority, ptr, ln, nb, n, best):
+    """Clear ``best[i]`` (``lo <= i < hi``) unless ``(priority, number)`` of ``alive[i]`` is below every neighbour's."""
+    for i in range(lo, hi):
         v = alive[i]
         p = priority[v]
         for r in (v, n + v):
@@ -226,6 +228,24 @@ def _local_minima(alive, priority, ptr, ln, nb, n):
                 u = nb[a]
                 if priority[u] < p or (priority[u] == p and u < v):
                     best[i] = False
+
+
+@njit(cache=True, parallel=True)
+def _minima_parallel(alive, priority, ptr, ln, nb, n, best):
+    """:func:`_minima_of` over all of ``alive``, in chunks spread over the threads."""
+    n_chunks = (len(alive) + _MINIMA_CHUNK - 1) // _MINIMA_CHUNK
+    for c in prange(n_chunks):
+        _minima_of(c * _MINIMA_CHUNK, min((c + 1) * _MINIMA_CHUNK, len(alive)), alive, priority, ptr, ln, nb, n, best)
+
+
+def _local_minima(alive: np.ndarray, priority: np.ndarray, ptr: np.ndarray, ln: np.ndarray, nb: np.ndarray,
+                  n: int) -> np.ndarray:
+    """Nodes of ``alive`` whose ``(priority, number)`` is below that of every neighbour, in order."""
+    best = np.ones(len(alive), np.bool_)
+    if len(alive) < 4 * _MINIMA_CHUNK:
+        _minima_of(0, len(alive), alive, priority, ptr, ln, nb, n, best)
+    else:
+        _minima_parallel(alive, priority, ptr, ln, nb, n, best)
     return alive[best]
 
 
@@ -234,22 +254,32 @@ def _pool(n: int, indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray) 
 
     Self-loops and ``inf``/NaN arcs are dropped; of parallel arcs the fastest is kept.
     """
-    tail = np.repeat(np.arange(n), np.diff(indptr))
-    ok = (tail != indices) & (weights < np.inf)  # NaN compares False
-    tail, head, time = tail[ok], indices[ok], weights[ok]
-    first = np.lexsort((time, head, tail))  # by tail, head, then the fastest first
-    tail, head, time = tail[first], head[first], time[first]
-    keep = np.r_[True, (tail[1:] != tail[:-1]) | (head[1:] != head[:-1])]
-    return _fill(n, tail[keep], head[keep], time[keep])
+    graph = sp.csr_matrix((weights, indices, indptr), shape=(n, n), copy=True)
+    graph.sort_indices()  # each row by head (scipy): parallel arcs are next to each other
+    return _fill(n, graph.indptr.astype(np.int64), graph.indices.astype(np.int64), graph.data.astype(np.float64))
 
 
 @njit(cache=True, nogil=True)
-def _fill(n, tail, head, time):
-    """Rows of the pool from arcs sorted by tail (no parallel arcs), with room to grow."""
+def _fill(n, indptr, indices, weights):
+    """Rows of the pool from a CSR graph with sorted rows, with room to grow."""
+    keep = np.zeros(len(indices), np.bool_)  # the fastest of each run of parallel arcs
     deg = np.zeros(2 * n, np.int64)
-    for k in range(len(tail)):
-        deg[tail[k]] += 1
-        deg[n + head[k]] += 1
+    for u in range(n):
+        last = best = -1
+        for k in range(indptr[u], indptr[u + 1]):
+            x = indices[k]
+            if x == u or not weights[k] < np.inf:  # drops self-loops, inf and NaN
+                continue
+            if x == last:  # a parallel arc: the faster one stays
+                if weights[k] < weights[best]:
+                    keep[best] = False
+                    keep[k] = True
+                    best = k
+                continue
+            last, best = x, k
+            keep[k] = True
+            deg[u] += 1
+            deg[n + x] += 1
     ptr = np.empty(2 * n, np.int64)
     cp = np.empty(2 * n, np.int64)
     top = 0
@@ -260,12 +290,16 @@ def _fill(n, tail, head, time):
     nb = np.empty(2 * top, np.int32)
     w = np.empty(2 * top, np.float64)
     ln = np.zeros(2 * n, np.int64)
-    for k in range(len(tail)):
-        for r, x in ((tail[k], head[k]), (n + head[k], tail[k])):
-            nb[ptr[r] + ln[r]] = x
-            w[ptr[r] + ln[r]] = time[k]
-            ln[r] += 1
-    return ptr, ln, cp, nb, w, top, len(tail)
+    arcs = 0
+    for u in range(n):
+        for k in range(indptr[u], indptr[u + 1]):
+            if keep[k]:
+                arcs += 1
+                for r, x in ((u, indices[k]), (n + indices[k], u)):
+                    nb[ptr[r] + ln[r]] = x
+                    w[ptr[r] + ln[r]] = weights[k]
+                    ln[r] += 1
+    return ptr, ln, cp, nb, w, top, arcs
 
 
 @njit(cache=True, nogil=True)
