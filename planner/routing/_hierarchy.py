@@ -11,18 +11,21 @@ How (a contraction hierarchy with a core, queried PHAST-style)
 --------------------------------------------------------------
 Build, once per CSR (:func:`build_hierarchy`):
 
-1. Contract nodes one at a time, cheapest first. Priority = shortcuts added − arcs removed +
-   contracted neighbours + level (1 + the highest level among contracted neighbours; it spreads
-   the contraction evenly over the map, which keeps the upward searches small). Contracting ``v``
-   adds, for every pair ``u → v → x``, the shortcut ``u → x`` of weight ``w(u, v) + w(v, x)``
-   unless a witness search (a Dijkstra from ``u`` avoiding ``v``, bounded by the via time and by
-   a number of settled nodes) finds a path ``u → x`` that is no longer (skipping a shortcut is
-   only an optimisation: adding too many is always correct). Priorities are kept up to date
-   lazily: contracting a node only raises its neighbours' contracted-neighbour and level terms;
-   a popped node's shortcuts are counted afresh and it is pushed back if it is no longer the
-   cheapest. The arcs ``v`` has when it is contracted are
-   kept: *up* arcs ``v → x`` and *down* arcs ``u → v``, both to nodes contracted later (or to the
-   core). Adjacency rows grow as needed (no degree cap), so every graph can be contracted.
+1. Contract nodes in rounds (:mod:`planner.routing._contract`, on all numba threads): each round
+   takes the nodes whose priority is below that of all their neighbours (an independent set),
+   computes their shortcuts in parallel and applies them. Priority = shortcuts added − arcs
+   removed + contracted neighbours + level (1 + the highest level among contracted neighbours;
+   it spreads the contraction evenly over the map, which keeps the upward searches small).
+   Contracting ``v`` adds, for every pair ``u → v → x``, the shortcut ``u → x`` of weight
+   ``w(u, v) + w(v, x)`` unless a witness search (a Dijkstra from ``u`` avoiding every node of
+   the round, bounded by the via time and by a number of settled nodes) finds a path ``u → x``
+   that is no longer (skipping a shortcut is only an optimisation: adding too many is always
+   correct). Priorities are kept up to date lazily: contracting a node only raises its
+   neighbours' contracted-neighbour and level terms; a selected node's shortcuts are counted
+   afresh and it waits for a later round if it is no longer below its neighbours. The arcs ``v``
+   has when it is contracted are kept: *up* arcs ``v → x`` and *down* arcs ``u → v``, both to
+   nodes contracted later (or to the core). Adjacency rows grow as needed (no degree cap), so
+   every graph can be contracted; the result does not depend on the number of threads.
 2. Stop at the *core*: when the remaining graph has become dense (average
    degree ≥ :data:`DENSE_DEGREE`, where every further contraction costs many witness searches and
    shortcuts) and at most :data:`CORE_MAX` nodes remain, or when :data:`CORE_MIN` remain. The
@@ -69,6 +72,9 @@ import numpy as np
 from numba import njit, prange
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 
+from planner.routing._contract import contract
+from planner.routing._heap import pop, push
+
 #: Contraction always goes on while more than this many nodes remain.
 CORE_MIN = 512
 #: ... and stops at the latest when the remaining graph is this dense (arcs per node, both
@@ -90,9 +96,6 @@ _WITNESS_SETTLE = 40
 #: Entries of the witness-search heap; a search that fills it stops pushing (which can only add
 #: an unneeded shortcut, never a wrong time).
 _WITNESS_HEAP = 1 << 16
-#: Contraction gives up (dense, not road-like graph) when the remaining graph holds this many times
-#: the original number of arcs.
-_ARC_BUDGET = 8
 #: Hierarchies kept in memory (one per profile and direction in a typical run).
 CACHE_SIZE = 6
 
@@ -261,7 +264,7 @@ def build_hierarchy(csr, core_size: int | None = None) -> tuple[Hierarchy | None
     else:
         stop_min = stop_max = int(core_size)
         dense = give_up = np.inf
-    order, ptr, ln, nb, w = _contract(
+    order, ptr, ln, nb, w = contract(
         n, csr.indptr.astype(np.int64), csr.indices.astype(np.int64), csr.data.astype(np.float64),
         stop_min, stop_max, dense, give_up, _WITNESS_SETTLE, _WITNESS_HEAP,
     )
@@ -422,281 +425,6 @@ def _core_table(ptr, ind, w, bound, table):
         _dijkstra_one(ptr, ind, w, c, bound, table[c], heap_d, heap_v)
 
 
-# ---------------------------------------------------------------------------- binary heap
-@njit(cache=True, nogil=True, inline="always")
-def _push(heap_d, heap_v, size, key, value):
-    """Push ``(key, value)`` on a min-heap of ``size`` entries; returns the new size."""
-    i = size
-    while i > 0:
-        p = (i - 1) >> 1
-        if heap_d[p] <= key:
-            break
-        heap_d[i] = heap_d[p]
-        heap_v[i] = heap_v[p]
-        i = p
-    heap_d[i] = key
-    heap_v[i] = value
-    return size + 1
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _pop(heap_d, heap_v, size):
-    """Remove the root of a min-heap (read ``heap_*[0]`` first); returns the new size."""
-    size -= 1
-    if size > 0:
-        key = heap_d[size]
-        value = heap_v[size]
-        i = 0
-        while True:
-            c = 2 * i + 1
-            if c >= size:
-                break
-            if c + 1 < size and heap_d[c + 1] < heap_d[c]:
-                c += 1
-            if heap_d[c] >= key:
-                break
-            heap_d[i] = heap_d[c]
-            heap_v[i] = heap_v[c]
-            i = c
-        heap_d[i] = key
-        heap_v[i] = value
-    return size
-
-
-# ------------------------------------------------------------------------------ contraction
-# The graph being contracted is held as growable adjacency rows in one pool: row ``v`` (< n) holds
-# the arcs leaving ``v`` (heads ``nb``, weights ``w``), row ``n + v`` the arcs entering ``v``
-# (tails). Row ``r`` occupies ``nb[ptr[r] : ptr[r] + ln[r]]`` within a capacity ``cp[r]``; a full
-# row moves to the end of the pool with twice the capacity (the pool doubles when needed).
-# Contracting v unlinks it from its neighbours' rows but leaves its own rows: they become its
-# up/down arcs.
-@njit(cache=True, nogil=True)
-def _find(ptr, ln, nb, r, x):
-    for k in range(ptr[r], ptr[r] + ln[r]):
-        if nb[k] == x:
-            return k
-    return -1
-
-
-@njit(cache=True, nogil=True)
-def _unlink(ptr, ln, nb, w, r, x):
-    """Remove ``x`` from row ``r`` (order not kept)."""
-    k = _find(ptr, ln, nb, r, x)
-    last = ptr[r] + ln[r] - 1
-    nb[k] = nb[last]
-    w[k] = w[last]
-    ln[r] -= 1
-
-
-@njit(cache=True, nogil=True)
-def _append(ptr, ln, cp, nb, w, top, r, x, c):
-    """Append ``(x, c)`` to row ``r``, moving / growing as needed; returns ``(nb, w, top)``."""
-    if ln[r] == cp[r]:
-        new_cap = 2 * cp[r]
-        if top + new_cap > len(nb):
-            size = max(2 * len(nb), top + new_cap)
-            nb2 = np.empty(size, nb.dtype)
-            w2 = np.empty(size, w.dtype)
-            nb2[:top] = nb[:top]
-            w2[:top] = w[:top]
-            nb, w = nb2, w2
-        nb[top:top + ln[r]] = nb[ptr[r]:ptr[r] + ln[r]]
-        w[top:top + ln[r]] = w[ptr[r]:ptr[r] + ln[r]]
-        ptr[r] = top
-        cp[r] = new_cap
-        top += new_cap
-    nb[ptr[r] + ln[r]] = x
-    w[ptr[r] + ln[r]] = c
-    ln[r] += 1
-    return nb, w, top
-
-
-@njit(cache=True, nogil=True)
-def _set_arc(n, ptr, ln, cp, nb, w, top, u, x, c):
-    """Add arc ``u → x`` of weight ``c`` or lower an existing one; returns ``(nb, w, top, added)``."""
-    k = _find(ptr, ln, nb, u, x)
-    if k >= 0:
-        if c < w[k]:
-            w[k] = c
-            w[_find(ptr, ln, nb, n + x, u)] = c
-        return nb, w, top, False
-    nb, w, top = _append(ptr, ln, cp, nb, w, top, u, x, c)
-    nb, w, top = _append(ptr, ln, cp, nb, w, top, n + x, u, c)
-    return nb, w, top, True
-
-
-@njit(cache=True, nogil=True)
-def _witness(ptr, ln, nb, w, source, avoid, bound, max_settled, dist, touched, heap_d, heap_v):
-    """Dijkstra from ``source`` avoiding node ``avoid``, up to ``bound`` and ``max_settled`` nodes.
-
-    Leaves tentative times (each the length of a real path) in ``dist`` (all ``inf`` on entry);
-    returns how many entries of ``touched`` name the nodes to reset.
-    """
-    n_touched = 1
-    touched[0] = source
-    dist[source] = 0.0
-    size = _push(heap_d, heap_v, 0, 0.0, source)
-    settled = 0
-    cap = len(heap_d)
-    while size > 0:
-        d = heap_d[0]
-        u = heap_v[0]
-        size = _pop(heap_d, heap_v, size)
-        if d > dist[u]:
-            continue
-        if d > bound or settled >= max_settled:
-            break
-        settled += 1
-        for k in range(ptr[u], ptr[u] + ln[u]):
-            x = nb[k]
-            nd = d + w[k]
-            if x != avoid and nd < dist[x] and nd <= bound:
-                if dist[x] == np.inf:
-                    touched[n_touched] = x
-                    n_touched += 1
-                dist[x] = nd
-                if size < cap:
-                    size = _push(heap_d, heap_v, size, nd, x)
-    return n_touched
-
-
-@njit(cache=True, nogil=True)
-def _shortcuts(n, v, ptr, ln, nb, w, max_settled, dist, touched, heap_d, heap_v, sc_u, sc_x, sc_w):
-    """Shortcuts needed to contract ``v``, written to ``sc_*`` (room for in × out); returns their number."""
-    longest_out = 0.0
-    for b in range(ptr[v], ptr[v] + ln[v]):
-        longest_out = max(longest_out, w[b])
-    count = 0
-    r_in = n + v
-    for a in range(ptr[r_in], ptr[r_in] + ln[r_in]):
-        u = nb[a]
-        w_in = w[a]
-        n_touched = _witness(ptr, ln, nb, w, u, v, w_in + longest_out, max_settled, dist, touched,
-                             heap_d, heap_v)
-        for b in range(ptr[v], ptr[v] + ln[v]):
-            x = nb[b]
-            via = w_in + w[b]
-            if x != u and dist[x] > via:
-                sc_u[count] = u
-                sc_x[count] = x
-                sc_w[count] = via
-                count += 1
-        for t in range(n_touched):
-            dist[touched[t]] = np.inf
-    return count
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _refresh_top(queue_d, queue_v, size, priority):
-    """Requeue top entries whose node's priority rose since they were queued; returns the size."""
-    while size > 0 and queue_d[0] != priority[queue_v[0]]:
-        v = queue_v[0]
-        size = _pop(queue_d, queue_v, size)
-        size = _push(queue_d, queue_v, size, priority[v], v)
-    return size
-
-
-@njit(cache=True, nogil=True)
-def _contract(n, indptr, indices, weights, stop_min, stop_max, dense_degree, give_up_degree, witness_settled,
-              heap_cap):
-    """Contract nodes cheapest-first until the core rule stops it (see :func:`build_hierarchy`).
-
-    Returns the contraction order and the adjacency pool ``(ptr, ln, nb, w)``; the rows of a
-    contracted node hold its up (out) and down (in) arcs.
-    """
-    ptr = np.empty(2 * n, np.int64)
-    ln = np.zeros(2 * n, np.int64)
-    cp = np.empty(2 * n, np.int64)
-    deg_in = np.zeros(n, np.int64)
-    for k in range(len(indices)):
-        deg_in[indices[k]] += 1
-    top = 0
-    for r in range(2 * n):
-        deg = indptr[r + 1] - indptr[r] if r < n else deg_in[r - n]
-        cp[r] = max(4, deg + 2)
-        ptr[r] = top
-        top += cp[r]
-    nb = np.empty(2 * top, np.int32)
-    w = np.empty(2 * top, np.float64)
-    m_left = 0  # arcs among the nodes not contracted yet (m_budget: when to give up, dense graph)
-    for u in range(n):
-        for k in range(indptr[u], indptr[u + 1]):
-            x = indices[k]
-            if x != u and weights[k] < np.inf:  # drops self-loops, inf and NaN
-                nb, w, top, added = _set_arc(n, ptr, ln, cp, nb, w, top, u, x, weights[k])
-                m_left += added
-    m_budget = _ARC_BUDGET * m_left + 1000
-
-    dist = np.full(n, np.inf)
-    touched = np.empty(n, np.int64)
-    heap_d = np.empty(heap_cap + 1, np.float64)
-    heap_v = np.empty(heap_cap + 1, np.int64)
-    sc_u = np.empty(1024, np.int64)
-    sc_x = np.empty(1024, np.int64)
-    sc_w = np.empty(1024, np.float64)
-    contracted_nb = np.zeros(n, np.float64)
-    level = np.zeros(n, np.float64)
-    priority = np.empty(n, np.float64)
-    queue_d = np.empty(n + 1, np.float64)  # one entry per node not contracted yet
-    queue_v = np.empty(n + 1, np.int64)
-    size = 0
-    for v in range(n):
-        need = ln[v] * ln[n + v]
-        if need > len(sc_u):
-            sc_u, sc_x, sc_w = np.empty(2 * need, np.int64), np.empty(2 * need, np.int64), np.empty(2 * need)
-        count = _shortcuts(n, v, ptr, ln, nb, w, 1, dist, touched, heap_d, heap_v, sc_u, sc_x, sc_w)
-        priority[v] = count - ln[v] - ln[n + v]
-        size = _push(queue_d, queue_v, size, priority[v], v)
-
-    order = np.empty(n, np.int64)
-    n_done = 0
-    while size > 0:
-        left = n - n_done
-        if left <= stop_min or (left <= stop_max and m_left >= dense_degree * left):
-            break
-        if left > stop_max and (m_left >= give_up_degree * left or m_left > m_budget):
-            break  # dense, not road-like: the core would be too large to tabulate
-        v = queue_v[0]
-        stale = queue_d[0] != priority[v]
-        size = _pop(queue_d, queue_v, size)
-        if stale:  # its priority rose since it was queued: requeue it at its current priority
-            size = _push(queue_d, queue_v, size, priority[v], v)
-            continue
-        need = ln[v] * ln[n + v]
-        if need > len(sc_u):
-            sc_u, sc_x, sc_w = np.empty(2 * need, np.int64), np.empty(2 * need, np.int64), np.empty(2 * need)
-        count = _shortcuts(n, v, ptr, ln, nb, w, witness_settled, dist, touched, heap_d, heap_v, sc_u, sc_x, sc_w)
-        exact = count - ln[v] - ln[n + v] + contracted_nb[v] + level[v]
-        size = _refresh_top(queue_d, queue_v, size, priority)
-        if size > 0 and exact > queue_d[0]:
-            priority[v] = exact  # lazy update: no longer the cheapest
-            size = _push(queue_d, queue_v, size, exact, v)
-            continue
-        m_left -= ln[v] + ln[n + v]
-        for s in range(count):
-            nb, w, top, added = _set_arc(n, ptr, ln, cp, nb, w, top, sc_u[s], sc_x[s], sc_w[s])
-            m_left += added
-        for a in range(ptr[n + v], ptr[n + v] + ln[n + v]):
-            _unlink(ptr, ln, nb, w, nb[a], v)
-        for b in range(ptr[v], ptr[v] + ln[v]):
-            _unlink(ptr, ln, nb, w, n + nb[b], v)
-        order[n_done] = v
-        n_done += 1
-        # neighbours' priorities rise (contracted neighbours, level)
-        for side in range(2):
-            r = n + v if side == 0 else v
-            for a in range(ptr[r], ptr[r] + ln[r]):
-                u = nb[a]
-                if side == 1 and _find(ptr, ln, nb, n + v, u) >= 0:
-                    continue  # both in- and out-neighbour: done already
-                contracted_nb[u] += 1
-                level[u] = max(level[u], level[v] + 1)
-                # lazy: only the neighbour terms; the edge difference is re-evaluated when popped,
-                # and the queue entry (one per node) is refreshed when it reaches the top
-                priority[u] = max(priority[u], level[u]) + 1
-    return order[:n_done], ptr, ln, nb, w
-
-
 # ------------------------------------------------------------------------------------ query
 def many_to_all(h: Hierarchy, sources, targets, cutoff: float, out: np.ndarray) -> None:
     """Travel times from ``sources`` to ``targets`` (all nodes if ``None``) into ``out``.
@@ -751,11 +479,11 @@ def upward(up_ptr, up_ind, up_w, n_core, s, cutoff, times, j, heap_d, heap_v, en
     """
     n_entries = 0
     times[s, j] = 0.0
-    size = _push(heap_d, heap_v, 0, 0.0, s)
+    size = push(heap_d, heap_v, 0, 0.0, s)
     while size > 0:
         d = heap_d[0]
         u = heap_v[0]
-        size = _pop(heap_d, heap_v, size)
+        size = pop(heap_d, heap_v, size)
         if d > times[u, j]:
             continue
         if u < n_core:
@@ -770,7 +498,7 @@ def upward(up_ptr, up_ind, up_w, n_core, s, cutoff, times, j, heap_d, heap_v, en
             nd = d + up_w[k]
             if nd < times[x, j] and nd <= cutoff:
                 times[x, j] = nd
-                size = _push(heap_d, heap_v, size, nd, x)
+                size = push(heap_d, heap_v, size, nd, x)
     return n_entries
 
 
@@ -834,7 +562,7 @@ def _dijkstra_one(indptr, indices, weights, source, cutoff, dist, heap_d, heap_v
     while size > 0:
         d = heap_d[0]
         u = heap_v[0]
-        size = _pop(heap_d, heap_v, size)
+        size = pop(heap_d, heap_v, size)
         if d > dist[u]:
             continue  # stale entry
         for k in range(indptr[u], indptr[u + 1]):
@@ -842,4 +570,4 @@ def _dijkstra_one(indptr, indices, weights, source, cutoff, dist, heap_d, heap_v
             nd = d + weights[k]
             if nd < dist[w] and nd <= cutoff:
                 dist[w] = nd
-                size = _push(heap_d, heap_v, size, nd, w)
+                size = push(heap_d, heap_v, size, nd, w)
