@@ -63,7 +63,7 @@ def main(argv) -> dict:
 
     from scipy.sparse.csgraph import dijkstra
 
-    from planner.routing import _hierarchy as _contract
+    from planner.routing import _hierarchy
     from planner.routing import _plain_travel_times, csr_travel_times
 
     load0 = os.getloadavg()[0]
@@ -85,12 +85,12 @@ def main(argv) -> dict:
     csr_travel_times(csr, src[:4], cutoff_s=CUTOFF_S, engine="dijkstra")
     rows = []
     # first call: contraction of this CSR (cold cache) + the query
-    _contract._cache.clear()
+    _hierarchy._cache.clear()
     log = []
     t_first, ours = _timed(csr_travel_times, csr, src, cutoff_s=CUTOFF_S, engine_log=log)
     print(f"first call: {log[0].engine} — {log[0].reason}")
-    _contract._cache.clear()
-    t_build, (hierarchy, why_not) = _timed(_contract.hierarchy_for, csr)
+    _hierarchy._cache.clear()
+    t_build, (hierarchy, why_not) = _timed(_hierarchy.hierarchy_for, csr)
     contracted = hierarchy is not None
     if not contracted:
         print(f"no hierarchy: {why_not}")

@@ -112,17 +112,17 @@ def _maxdiff(a, b):
 def _one_k(csr, n_sources, repeat, rng):
     from scipy.sparse.csgraph import dijkstra
 
-    from planner.routing import _hierarchy as _contract
+    from planner.routing import _hierarchy
     from planner.routing import csr_travel_times, csr_travel_times_within
 
     n = csr.shape[0]
     src = rng.choice(n, n_sources, replace=False)
     chunks = [src[i:i + CHUNK] for i in range(0, len(src), CHUNK)]
-    _contract._cache.clear()
+    _hierarchy._cache.clear()
     t0 = time.perf_counter()
-    h, why_not = _contract.hierarchy_for(csr)
+    h, why_not = _hierarchy.hierarchy_for(csr)
     if h is not None:
-        _contract.prepare(h, CUTOFF_S)  # the core table up to the cutoff: part of the build
+        _hierarchy.prepare(h, CUTOFF_S)  # the core table up to the cutoff: part of the build
     t_build = time.perf_counter() - t0
     size_mb = h.nbytes / 2**20 if h is not None else np.nan
     engines = set()

@@ -118,7 +118,7 @@ def _near_fill(table, bound, ptr, ind, t):
             t[ptr[r] + k] = row[pos[k]]
 
 
-def _near_rows(h: Hierarchy, cutoff: float):
+def _near_rows(h: Hierarchy, cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows of the core table as sparse rows sorted by time, up to ``cutoff`` (cached per hierarchy).
 
     At 4×4, 45 minutes hold 7 % of the table: an entry's core times are then read from ~290
@@ -198,7 +198,7 @@ def _lines(n: int) -> np.ndarray:
     return raw[skip:skip + n * LANES].reshape(n, LANES)
 
 
-def _scratch(h: Hierarchy):
+def _scratch(h: Hierarchy) -> tuple[np.ndarray, ...]:
     """Working arrays of one thread for :func:`_sweep_within`."""
     return (_lines(h.n), np.zeros(h.n, np.bool_), np.zeros((h.n + _SPAN - 1) // _SPAN, np.bool_),
             np.empty(h.n, np.int64), np.zeros(h.n, np.bool_), np.empty(len(h.up_ind) + 1, np.float64),
@@ -432,6 +432,6 @@ def _rows_within(block, cutoff, nodes, values):
                 k += 1
 
 
-def _room(size: int) -> tuple[np.ndarray, np.ndarray]:
+def _room(size: int) -> tuple[np.ndarray, ...]:
     """Empty ``(nodes, values)`` arrays for :func:`_within_sparse` (pages touched only when written)."""
     return np.empty(size, np.int32), np.empty(size, np.float64)
