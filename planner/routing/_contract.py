@@ -217,17 +217,23 @@ def _all_shortcuts(n: int, nodes: np.ndarray, ptr: np.ndarray, ln: np.ndarray, n
             _shortcuts_parallel(*args)
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _below_neighbours(v, p, priority, ptr, ln, nb, n):
+    """Whether ``(p, v)`` is below ``(priority, number)`` of every in- and out-neighbour of ``v``."""
+    for r in (v, n + v):
+        for a in range(ptr[r], ptr[r] + ln[r]):
+            u = nb[a]
+            if priority[u] < p or (priority[u] == p and u < v):
+                return False
+    return True
+
+
 @njit(cache=True, nogil=True)
 def _minima_of(lo, hi, alive, priority, ptr, ln, nb, n, best):
     """Clear ``best[i]`` (``lo <= i < hi``) unless ``(priority, number)`` of ``alive[i]`` is below every neighbour's."""
     for i in range(lo, hi):
-        v = alive[i]
-        p = priority[v]
-        for r in (v, n + v):
-            for a in range(ptr[r], ptr[r] + ln[r]):
-                u = nb[a]
-                if priority[u] < p or (priority[u] == p and u < v):
-                    best[i] = False
+        if not _below_neighbours(alive[i], priority[alive[i]], priority, ptr, ln, nb, n):
+            best[i] = False
 
 
 @njit(cache=True, parallel=True)
@@ -340,13 +346,7 @@ def _still_minima(chosen, exact, priority, ptr, ln, nb, n):
     """Which of ``chosen`` stay below every neighbour with their ``exact`` priority (ties: lower number)."""
     keep = np.ones(len(chosen), np.bool_)
     for i in range(len(chosen)):
-        v = chosen[i]
-        p = exact[i]
-        for r in (v, n + v):
-            for a in range(ptr[r], ptr[r] + ln[r]):
-                u = nb[a]
-                if priority[u] < p or (priority[u] == p and u < v):
-                    keep[i] = False
+        keep[i] = _below_neighbours(chosen[i], exact[i], priority, ptr, ln, nb, n)
     return keep
 
 
