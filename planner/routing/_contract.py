@@ -396,7 +396,6 @@ def contract(n: int, indptr: np.ndarray, indices: np.ndarray, weights: np.ndarra
     priority = (counts - ln[:n] - ln[n:]).astype(np.float64)
     order = []
     n_done = 0
-    rnd = 0
     while True:
         left = n - n_done
         if left <= stop_min or (left <= stop_max and m_left >= dense_degree * left):
@@ -426,5 +425,4 @@ def contract(n: int, indptr: np.ndarray, indices: np.ndarray, weights: np.ndarra
         _neighbours(n, chosen, ptr, ln, nb, contracted_nb, level, priority)
         priority[chosen] = np.inf  # contracted: out of the selection
         alive = alive[priority[alive] < np.inf]
-        rnd += 1
     return (np.concatenate(order) if order else np.empty(0, np.int64)), ptr, ln, nb, w

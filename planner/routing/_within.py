@@ -37,11 +37,11 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from planner.routing._hierarchy import BLOCK, Hierarchy, many_to_all, prepare, upward
 from planner.routing._hierarchy import SPAN as _SPAN
-from planner.routing._hierarchy import Hierarchy, many_to_all, prepare, upward
 
-#: Sources sharing one bounded sweep (one cache line of times per node).
-LANES = 8
+#: Sources sharing one bounded sweep (one cache line of times per node, as in the full sweep).
+LANES = BLOCK
 #: Share of the network a block may sweep before the full sweep (linear, cache-friendly) is faster.
 FULL_SWEEP_SHARE = 0.5
 
