@@ -87,6 +87,7 @@ def _assert_same_hierarchy(a, b):
 ])
 def test_rounds_match_scipy_for_every_thread_count(make, core_size, monkeypatch):
     monkeypatch.setattr(contract, "_PARALLEL_SEARCHES", 0)  # every round on all threads, however small
+    monkeypatch.setattr(contract, "_PARALLEL_SHORTCUTS", 0)
     csr = make()
     rng = np.random.default_rng(0)
     sources = rng.choice(csr.shape[0], 40, replace=False)

@@ -14,7 +14,8 @@ Each round (after OSRM's contractor):
    round-wise form of lazy updates).
 4. *Apply, in node order*: shortcuts inserted (or existing arcs lowered), the nodes unlinked; their
    neighbours' contracted-neighbour and level terms rise (their edge difference is counted afresh
-   when they are selected).
+   when they are selected). Large rounds are applied on all threads, each changing only its own
+   adjacency rows, in node order, after the rows short of room have been moved.
 
 Why this is exact: a shortest path through a selected ``v`` enters and leaves it from nodes that
 are not selected (no two selected nodes are adjacent); that pair gets the shortcut or has a
@@ -24,13 +25,14 @@ stopped by its limits) is only a cost, never an error.
 
 Priority = shortcuts added − arcs removed + contracted neighbours + level (1 + the highest level
 among contracted neighbours; it spreads the contraction evenly over the map). The result does not
-depend on the number of threads: every search of a round reads the same graph, and the round is
-applied in node order.
+depend on the number of threads: every search of a round reads the same graph, and every row sees
+the round's changes in node order.
 
 The graph being contracted is held as growable adjacency rows in one pool: row ``v`` (< n) holds
 the arcs leaving ``v`` (heads ``nb``, weights ``w``), row ``n + v`` the arcs entering ``v``
-(tails). Row ``r`` occupies ``nb[ptr[r] : ptr[r] + ln[r]]`` within a capacity ``cp[r]``; a full
-row moves to the end of the pool with twice the capacity (the pool doubles when needed).
+(tails). Row ``r`` occupies ``nb[ptr[r] : ptr[r] + ln[r]]`` within a capacity ``cp[r]``; a row
+short of room for a round's shortcuts moves to the end of the pool with at least twice the
+capacity (the pool doubles when needed).
 Contracting ``v`` unlinks it from its neighbours' rows but leaves its own rows: they become its
 up/down arcs.
 """
@@ -52,6 +54,8 @@ _CHUNK = 64
 _MINIMA_CHUNK = 8192
 #: Rounds with fewer witness searches than this run on one thread (starting threads costs more).
 _PARALLEL_SEARCHES = 2000
+#: Rounds with fewer shortcuts than this are applied by one thread.
+_PARALLEL_SHORTCUTS = 2000
 
 
 @njit(cache=True, nogil=True)
@@ -73,40 +77,65 @@ def _unlink(ptr, ln, nb, w, r, x):
 
 
 @njit(cache=True, nogil=True)
-def _append(ptr, ln, cp, nb, w, top, r, x, c):
-    """Append ``(x, c)`` to row ``r``, moving / growing as needed; returns ``(nb, w, top)``."""
-    if ln[r] == cp[r]:
-        new_cap = 2 * cp[r]
-        if top + new_cap > len(nb):
-            size = max(2 * len(nb), top + new_cap)
-            nb2 = np.empty(size, nb.dtype)
-            w2 = np.empty(size, w.dtype)
-            nb2[:top] = nb[:top]
-            w2[:top] = w[:top]
-            nb, w = nb2, w2
-        nb[top:top + ln[r]] = nb[ptr[r]:ptr[r] + ln[r]]
-        w[top:top + ln[r]] = w[ptr[r]:ptr[r] + ln[r]]
-        ptr[r] = top
-        cp[r] = new_cap
-        top += new_cap
-    nb[ptr[r] + ln[r]] = x
-    w[ptr[r] + ln[r]] = c
-    ln[r] += 1
+def _grow(ptr, ln, cp, nb, w, top, r, cap):
+    """Move row ``r`` to the end of the pool with capacity ``cap`` (growing the pool); returns ``(nb, w, top)``."""
+    if top + cap > len(nb):
+        size = max(2 * len(nb), top + cap)
+        nb2 = np.empty(size, nb.dtype)
+        w2 = np.empty(size, w.dtype)
+        nb2[:top] = nb[:top]
+        w2[:top] = w[:top]
+        nb, w = nb2, w2
+    nb[top:top + ln[r]] = nb[ptr[r]:ptr[r] + ln[r]]
+    w[top:top + ln[r]] = w[ptr[r]:ptr[r] + ln[r]]
+    ptr[r] = top
+    cp[r] = cap
+    return nb, w, top + cap
+
+
+@njit(cache=True, parallel=True)
+def _short_rows(n, start, counts, sc_u, sc_x, ln, cp, need, cap, n_parts):
+    """Set ``cap[r]`` for every row ``r`` short of room for the round's shortcuts that may land in it.
+
+    Rows are shared out among ``n_parts`` threads as in :func:`_apply`; ``need`` (zeros, one per
+    row) is left as found.
+    """
+    for t in prange(n_parts):
+        for i in range(len(counts)):
+            for s in range(start[i], start[i] + counts[i]):
+                for r in (sc_u[s], n + sc_x[s]):
+                    if (r >> 6) % n_parts == t:
+                        need[r] += 1
+        for i in range(len(counts)):
+            for s in range(start[i], start[i] + counts[i]):
+                for r in (sc_u[s], n + sc_x[s]):
+                    if (r >> 6) % n_parts == t and need[r] > 0:
+                        if ln[r] + need[r] > cp[r]:
+                            cap[r] = max(2 * cp[r], ln[r] + need[r])
+                        need[r] = 0
+
+
+@njit(cache=True, nogil=True)
+def _move_rows(rows, cap, ptr, ln, cp, nb, w, top):
+    """:func:`_grow` every row of ``rows`` to ``cap`` (then reset to 0), in order; returns ``(nb, w, top)``."""
+    for r in rows:
+        nb, w, top = _grow(ptr, ln, cp, nb, w, top, r, cap[r])
+        cap[r] = 0
     return nb, w, top
 
 
 @njit(cache=True, nogil=True)
-def _set_arc(n, ptr, ln, cp, nb, w, top, u, x, c):
-    """Add arc ``u → x`` of weight ``c`` or lower an existing one; returns ``(nb, w, top, added)``."""
-    k = _find(ptr, ln, nb, u, x)
+def _set_half(ptr, ln, nb, w, r, x, c):
+    """Add ``x`` with weight ``c`` to row ``r`` (room reserved) or lower it there; returns 1 if added."""
+    k = _find(ptr, ln, nb, r, x)
     if k >= 0:
         if c < w[k]:
             w[k] = c
-            w[_find(ptr, ln, nb, n + x, u)] = c
-        return nb, w, top, False
-    nb, w, top = _append(ptr, ln, cp, nb, w, top, u, x, c)
-    nb, w, top = _append(ptr, ln, cp, nb, w, top, n + x, u, c)
-    return nb, w, top, True
+        return 0
+    nb[ptr[r] + ln[r]] = x
+    w[ptr[r] + ln[r]] = c
+    ln[r] += 1
+    return 1
 
 
 @njit(cache=True, nogil=True)
@@ -308,21 +337,32 @@ def _fill(n, indptr, indices, weights):
     return ptr, ln, cp, nb, w, top, arcs
 
 
-@njit(cache=True, nogil=True)
-def _apply(n, chosen, counts, start, sc_u, sc_x, sc_w, ptr, ln, cp, nb, w, top):
-    """Insert the round's shortcuts and unlink its nodes; returns ``(nb, w, top, change in arcs)``."""
-    delta = 0
-    for i in range(len(chosen)):
-        v = chosen[i]
-        delta -= ln[v] + ln[n + v]
-        for s in range(start[i], start[i] + counts[i]):
-            nb, w, top, added = _set_arc(n, ptr, ln, cp, nb, w, top, sc_u[s], sc_x[s], sc_w[s])
-            delta += added
-        for a in range(ptr[n + v], ptr[n + v] + ln[n + v]):
-            _unlink(ptr, ln, nb, w, nb[a], v)
-        for b in range(ptr[v], ptr[v] + ln[v]):
-            _unlink(ptr, ln, nb, w, n + nb[b], v)
-    return nb, w, top, delta
+@njit(cache=True, parallel=True)
+def _apply(n, chosen, counts, start, sc_u, sc_x, sc_w, ptr, ln, nb, w, n_parts):
+    """Insert the round's shortcuts and unlink its nodes; returns the number of arcs added.
+
+    Arc ``u → x`` lives in two rows, ``u`` (out) and ``n + x`` (in); each row is changed by one of
+    ``n_parts`` threads only (by blocks of 64 rows), which applies its rows' changes in node order,
+    as one thread would. No two nodes of a round are adjacent, so the rows of ``chosen`` (read
+    here) are not changed; room was reserved (:func:`_reserve`), so no row moves.
+    """
+    added = np.zeros(n_parts, np.int64)
+    for t in prange(n_parts):
+        for i in range(len(chosen)):
+            v = chosen[i]
+            for s in range(start[i], start[i] + counts[i]):
+                u, x = sc_u[s], sc_x[s]
+                if (u >> 6) % n_parts == t:
+                    added[t] += _set_half(ptr, ln, nb, w, u, x, sc_w[s])
+                if ((n + x) >> 6) % n_parts == t:
+                    _set_half(ptr, ln, nb, w, n + x, u, sc_w[s])
+            for a in range(ptr[n + v], ptr[n + v] + ln[n + v]):
+                if (nb[a] >> 6) % n_parts == t:
+                    _unlink(ptr, ln, nb, w, nb[a], v)
+            for b in range(ptr[v], ptr[v] + ln[v]):
+                if ((n + nb[b]) >> 6) % n_parts == t:
+                    _unlink(ptr, ln, nb, w, n + nb[b], v)
+    return added.sum()
 
 
 @njit(cache=True, nogil=True)
@@ -386,6 +426,7 @@ def contract(n: int, indptr: np.ndarray, indices: np.ndarray, weights: np.ndarra
                np.empty((n_threads, n), np.int64), np.empty((n_threads, heap_cap + 1)),
                np.empty((n_threads, heap_cap + 1), np.int64))
     blocked = np.zeros(n, np.bool_)
+    need, cap = np.zeros(2 * n, np.int32), np.zeros(2 * n, np.int64)  # per row: room wanted by a round
     no_output = np.empty(0, np.int64)
     contracted_nb = np.zeros(n)
     level = np.zeros(n)
@@ -418,8 +459,13 @@ def contract(n: int, indptr: np.ndarray, indices: np.ndarray, weights: np.ndarra
             keep[np.lexsort((chosen, exact))[0]] = True
         priority[chosen] = exact  # lazy update: the rejected ones wait for a later round
         start, counts_kept, chosen = start[:-1][keep], counts[:len(chosen)][keep], chosen[keep]
-        nb, w, top, delta = _apply(n, chosen, counts_kept, start, sc_u, sc_x, sc_w, ptr, ln, cp, nb, w, top)
-        m_left += delta
+        # room first (rows short of it move to the end of the pool, in row order), so that the
+        # parallel apply never moves a row
+        n_parts = n_threads if counts_kept.sum() >= _PARALLEL_SHORTCUTS else 1
+        _short_rows(n, start, counts_kept, sc_u, sc_x, ln, cp, need, cap, n_parts)
+        nb, w, top = _move_rows(np.flatnonzero(cap), cap, ptr, ln, cp, nb, w, top)
+        m_left += _apply(n, chosen, counts_kept, start, sc_u, sc_x, sc_w, ptr, ln, nb, w, n_parts) - (
+            ln[chosen].sum() + ln[n + chosen].sum())
         order.append(chosen)
         n_done += len(chosen)
         _neighbours(n, chosen, ptr, ln, nb, contracted_nb, level, priority)
