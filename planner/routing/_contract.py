@@ -94,12 +94,16 @@ def _grow(ptr, ln, cp, nb, w, top, r, cap):
 
 
 @njit(cache=True, parallel=True)
-def _short_rows(n, start, counts, sc_u, sc_x, ln, cp, need, cap, n_parts):
-    """Set ``cap[r]`` for every row ``r`` short of room for the round's shortcuts that may land in it.
+def _short_rows(n, start, counts, sc_u, sc_x, ln, cp, need, n_parts):
+    """Rows short of room for the round's shortcuts that may land in them, and the room each needs.
 
-    Rows are shared out among ``n_parts`` threads as in :func:`_apply`; ``need`` (zeros, one per
+    Rows are shared out among ``n_parts`` threads as in :func:`_apply`; thread ``t`` lists its
+    rows in ``rows[t, :n_rows[t]]`` and their capacities in ``caps``. ``need`` (zeros, one per
     row) is left as found.
     """
+    rows = np.empty((n_parts, 2 * counts.sum()), np.int64)
+    caps = np.empty_like(rows)
+    n_rows = np.zeros(n_parts, np.int64)
     for t in prange(n_parts):
         for i in range(len(counts)):
             for s in range(start[i], start[i] + counts[i]):
@@ -111,16 +115,19 @@ def _short_rows(n, start, counts, sc_u, sc_x, ln, cp, need, cap, n_parts):
                 for r in (sc_u[s], n + sc_x[s]):
                     if (r >> 6) % n_parts == t and need[r] > 0:
                         if ln[r] + need[r] > cp[r]:
-                            cap[r] = max(2 * cp[r], ln[r] + need[r])
+                            rows[t, n_rows[t]] = r
+                            caps[t, n_rows[t]] = max(2 * cp[r], ln[r] + need[r])
+                            n_rows[t] += 1
                         need[r] = 0
+    return rows, caps, n_rows
 
 
 @njit(cache=True, nogil=True)
-def _move_rows(rows, cap, ptr, ln, cp, nb, w, top):
-    """:func:`_grow` every row of ``rows`` to ``cap`` (then reset to 0), in order; returns ``(nb, w, top)``."""
-    for r in rows:
-        nb, w, top = _grow(ptr, ln, cp, nb, w, top, r, cap[r])
-        cap[r] = 0
+def _move_rows(rows, caps, n_rows, ptr, ln, cp, nb, w, top):
+    """:func:`_grow` the rows listed by :func:`_short_rows`; returns ``(nb, w, top)``."""
+    for t in range(len(n_rows)):
+        for k in range(n_rows[t]):
+            nb, w, top = _grow(ptr, ln, cp, nb, w, top, rows[t, k], caps[t, k])
     return nb, w, top
 
 
@@ -426,7 +433,7 @@ def contract(n: int, indptr: np.ndarray, indices: np.ndarray, weights: np.ndarra
                np.empty((n_threads, n), np.int64), np.empty((n_threads, heap_cap + 1)),
                np.empty((n_threads, heap_cap + 1), np.int64))
     blocked = np.zeros(n, np.bool_)
-    need, cap = np.zeros(2 * n, np.int32), np.zeros(2 * n, np.int64)  # per row: room wanted by a round
+    need = np.zeros(2 * n, np.int32)  # per row: room wanted by a round's shortcuts
     no_output = np.empty(0, np.int64)
     contracted_nb = np.zeros(n)
     level = np.zeros(n)
@@ -459,11 +466,11 @@ def contract(n: int, indptr: np.ndarray, indices: np.ndarray, weights: np.ndarra
             keep[np.lexsort((chosen, exact))[0]] = True
         priority[chosen] = exact  # lazy update: the rejected ones wait for a later round
         start, counts_kept, chosen = start[:-1][keep], counts[:len(chosen)][keep], chosen[keep]
-        # room first (rows short of it move to the end of the pool, in row order), so that the
+        # room first (rows short of it move to the end of the pool), so that the
         # parallel apply never moves a row
         n_parts = n_threads if counts_kept.sum() >= _PARALLEL_SHORTCUTS else 1
-        _short_rows(n, start, counts_kept, sc_u, sc_x, ln, cp, need, cap, n_parts)
-        nb, w, top = _move_rows(np.flatnonzero(cap), cap, ptr, ln, cp, nb, w, top)
+        nb, w, top = _move_rows(*_short_rows(n, start, counts_kept, sc_u, sc_x, ln, cp, need, n_parts), ptr, ln, cp,
+                                nb, w, top)
         m_left += _apply(n, chosen, counts_kept, start, sc_u, sc_x, sc_w, ptr, ln, nb, w, n_parts) - (
             ln[chosen].sum() + ln[n + chosen].sum())
         order.append(chosen)
