@@ -469,8 +469,8 @@ def contract(n: int, indptr: np.ndarray, indices: np.ndarray, weights: np.ndarra
         # room first (rows short of it move to the end of the pool), so that the
         # parallel apply never moves a row
         n_parts = n_threads if counts_kept.sum() >= _PARALLEL_SHORTCUTS else 1
-        nb, w, top = _move_rows(*_short_rows(n, start, counts_kept, sc_u, sc_x, ln, cp, need, n_parts), ptr, ln, cp,
-                                nb, w, top)
+        rows, caps, n_rows = _short_rows(n, start, counts_kept, sc_u, sc_x, ln, cp, need, n_parts)
+        nb, w, top = _move_rows(rows, caps, n_rows, ptr, ln, cp, nb, w, top)
         m_left += _apply(n, chosen, counts_kept, start, sc_u, sc_x, sc_w, ptr, ln, nb, w, n_parts) - (
             ln[chosen].sum() + ln[n + chosen].sum())
         order.append(chosen)
