@@ -93,11 +93,17 @@ def _grow(ptr, ln, cp, nb, w, top, r, cap):
     return nb, w, top + cap
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _owner(r, n_parts):
+    """The thread (of ``n_parts``) that changes adjacency row ``r`` in a round: rows go in blocks of 64."""
+    return (r >> 6) % n_parts
+
+
 @njit(cache=True, parallel=True)
 def _short_rows(n, start, counts, sc_u, sc_x, ln, cp, need, n_parts):
     """Rows short of room for the round's shortcuts that may land in them, and the room each needs.
 
-    Rows are shared out among ``n_parts`` threads as in :func:`_apply`; thread ``t`` lists its
+    Rows are shared out among ``n_parts`` threads by :func:`_owner`; thread ``t`` lists its
     rows in ``rows[t, :n_rows[t]]`` and their capacities in ``caps``. ``need`` (zeros, one per
     row) is left as found.
     """
@@ -108,12 +114,12 @@ def _short_rows(n, start, counts, sc_u, sc_x, ln, cp, need, n_parts):
         for i in range(len(counts)):
             for s in range(start[i], start[i] + counts[i]):
                 for r in (sc_u[s], n + sc_x[s]):
-                    if (r >> 6) % n_parts == t:
+                    if _owner(r, n_parts) == t:
                         need[r] += 1
         for i in range(len(counts)):
             for s in range(start[i], start[i] + counts[i]):
                 for r in (sc_u[s], n + sc_x[s]):
-                    if (r >> 6) % n_parts == t and need[r] > 0:
+                    if _owner(r, n_parts) == t and need[r] > 0:
                         if ln[r] + need[r] > cp[r]:
                             rows[t, n_rows[t]] = r
                             caps[t, n_rows[t]] = max(2 * cp[r], ln[r] + need[r])
@@ -349,9 +355,10 @@ def _apply(n, chosen, counts, start, sc_u, sc_x, sc_w, ptr, ln, nb, w, n_parts):
     """Insert the round's shortcuts and unlink its nodes; returns the number of arcs added.
 
     Arc ``u → x`` lives in two rows, ``u`` (out) and ``n + x`` (in); each row is changed by one of
-    ``n_parts`` threads only (by blocks of 64 rows), which applies its rows' changes in node order,
-    as one thread would. No two nodes of a round are adjacent, so the rows of ``chosen`` (read
-    here) are not changed; room was reserved (:func:`_reserve`), so no row moves.
+    ``n_parts`` threads only (:func:`_owner`), which applies its rows' changes in node order, as
+    one thread would. No two nodes of a round are adjacent, so the rows of ``chosen`` (read here)
+    are not changed; rows short of room were moved first (:func:`_short_rows`, :func:`_move_rows`),
+    so no row moves.
     """
     added = np.zeros(n_parts, np.int64)
     for t in prange(n_parts):
@@ -359,15 +366,15 @@ def _apply(n, chosen, counts, start, sc_u, sc_x, sc_w, ptr, ln, nb, w, n_parts):
             v = chosen[i]
             for s in range(start[i], start[i] + counts[i]):
                 u, x = sc_u[s], sc_x[s]
-                if (u >> 6) % n_parts == t:
+                if _owner(u, n_parts) == t:
                     added[t] += _set_half(ptr, ln, nb, w, u, x, sc_w[s])
-                if ((n + x) >> 6) % n_parts == t:
+                if _owner(n + x, n_parts) == t:
                     _set_half(ptr, ln, nb, w, n + x, u, sc_w[s])
             for a in range(ptr[n + v], ptr[n + v] + ln[n + v]):
-                if (nb[a] >> 6) % n_parts == t:
+                if _owner(nb[a], n_parts) == t:
                     _unlink(ptr, ln, nb, w, nb[a], v)
             for b in range(ptr[v], ptr[v] + ln[v]):
-                if ((n + nb[b]) >> 6) % n_parts == t:
+                if _owner(n + nb[b], n_parts) == t:
                     _unlink(ptr, ln, nb, w, n + nb[b], v)
     return added.sum()
 
